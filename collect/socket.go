@@ -1,0 +1,255 @@
+// Package collect reads the machine's socket table from the kernel and
+// turns it into a Snapshot: the one data contract the terminal view, the
+// demos and the headless modes share. It knows nothing about terminals.
+package collect
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// Proto is the transport protocol of a socket.
+type Proto uint8
+
+// The protocols socktop reports.
+const (
+	TCP Proto = iota + 1
+	UDP
+)
+
+// String returns "tcp" or "udp".
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "?"
+}
+
+// State is a socket state. The numeric values are the kernel's (TCP_ESTABLISHED
+// = 1 ... TCP_BOUND_INACTIVE = 13) so a netlink reply converts without a
+// table; StateUnconn is socktop's own, for a UDP socket with no fixed peer.
+type State uint8
+
+// Socket states, numbered as in include/net/tcp_states.h.
+const (
+	StateUnknown     State = 0
+	StateEstablished State = 1
+	StateSynSent     State = 2
+	StateSynRecv     State = 3
+	StateFinWait1    State = 4
+	StateFinWait2    State = 5
+	StateTimeWait    State = 6
+	StateClosed      State = 7
+	StateCloseWait   State = 8
+	StateLastAck     State = 9
+	StateListen      State = 10
+	StateClosing     State = 11
+	// StateNewSynRecv is the kernel's request socket; it is reported as
+	// SYN_RECV, as ss does.
+	StateNewSynRecv State = 12
+	// StateBoundInactive is a bound, not listening, not connected TCP socket
+	// (kernel 6.8+); it is shown as CLOSED.
+	StateBoundInactive State = 13
+	// StateUnconn is a UDP socket without a connected peer (kernel TCP_CLOSE
+	// on a UDP socket).
+	StateUnconn State = 14
+
+	// NumStates bounds the State values, for arrays indexed by state.
+	NumStates = 15
+)
+
+var stateNames = [NumStates]string{
+	StateUnknown:       "UNKNOWN",
+	StateEstablished:   "ESTABLISHED",
+	StateSynSent:       "SYN_SENT",
+	StateSynRecv:       "SYN_RECV",
+	StateFinWait1:      "FIN_WAIT_1",
+	StateFinWait2:      "FIN_WAIT_2",
+	StateTimeWait:      "TIME_WAIT",
+	StateClosed:        "CLOSED",
+	StateCloseWait:     "CLOSE_WAIT",
+	StateLastAck:       "LAST_ACK",
+	StateListen:        "LISTEN",
+	StateClosing:       "CLOSING",
+	StateNewSynRecv:    "SYN_RECV",
+	StateBoundInactive: "CLOSED",
+	StateUnconn:        "UNCONN",
+}
+
+// ssNames are the spellings ss prints in its State column.
+var ssNames = [NumStates]string{
+	StateUnknown:       "UNKNOWN",
+	StateEstablished:   "ESTAB",
+	StateSynSent:       "SYN-SENT",
+	StateSynRecv:       "SYN-RECV",
+	StateFinWait1:      "FIN-WAIT-1",
+	StateFinWait2:      "FIN-WAIT-2",
+	StateTimeWait:      "TIME-WAIT",
+	StateClosed:        "UNCONN",
+	StateCloseWait:     "CLOSE-WAIT",
+	StateLastAck:       "LAST-ACK",
+	StateListen:        "LISTEN",
+	StateClosing:       "CLOSING",
+	StateNewSynRecv:    "SYN-RECV",
+	StateBoundInactive: "UNCONN",
+	StateUnconn:        "UNCONN",
+}
+
+// String returns the course-notes name of the state (TIME_WAIT, UNCONN...).
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// SSName returns the spelling ss uses for the state (TIME-WAIT, ESTAB...).
+func (s State) SSName() string {
+	if int(s) < len(ssNames) {
+		return ssNames[s]
+	}
+	return "UNKNOWN"
+}
+
+// Canonical folds the kernel's aliases onto the state a person sees:
+// NEW_SYN_RECV becomes SYN_RECV and BOUND_INACTIVE becomes CLOSED.
+func (s State) Canonical() State {
+	switch s {
+	case StateNewSynRecv:
+		return StateSynRecv
+	case StateBoundInactive:
+		return StateClosed
+	}
+	return s
+}
+
+// StateMask is a set of states, bit i for State i, in the layout of the
+// kernel's idiag_states so it can go into a request unchanged (except for
+// StateUnconn, which maps to TCP_CLOSE for UDP).
+type StateMask uint32
+
+// AllStates matches every state.
+const AllStates StateMask = 1<<NumStates - 1
+
+// Has reports whether s is in the mask.
+func (m StateMask) Has(s State) bool { return m&(1<<s) != 0 }
+
+// Timer is the kind of kernel timer pending on a socket (idiag_timer).
+type Timer uint8
+
+// Timer kinds, numbered as the kernel's idiag_timer.
+const (
+	TimerOff       Timer = 0
+	TimerOn        Timer = 1 // retransmit
+	TimerKeepalive Timer = 2
+	TimerTimeWait  Timer = 3
+	TimerPersist   Timer = 4 // zero-window probe
+)
+
+// String returns off, on, keepalive, timewait or persist.
+func (t Timer) String() string {
+	switch t {
+	case TimerOff:
+		return "off"
+	case TimerOn:
+		return "on"
+	case TimerKeepalive:
+		return "keepalive"
+	case TimerTimeWait:
+		return "timewait"
+	case TimerPersist:
+		return "persist"
+	}
+	return "unknown"
+}
+
+// Owner is a process holding a file descriptor for a socket.
+type Owner struct {
+	PID  int    `json:"pid"`
+	Name string `json:"name"`
+}
+
+// TCPInfo holds the tcp_info figures the detail view shows. It is fetched
+// only when asked for, because asking for it on every socket doubles the
+// cost of a dump.
+type TCPInfo struct {
+	RTT           time.Duration `json:"rtt"`
+	RTTVar        time.Duration `json:"rttvar"`
+	Cwnd          uint32        `json:"cwnd"`
+	Retransmits   uint8         `json:"retransmits"`
+	TotalRetrans  uint32        `json:"total_retrans"`
+	BytesAcked    uint64        `json:"bytes_acked"`
+	BytesReceived uint64        `json:"bytes_received"`
+}
+
+// Socket is one row of the socket table.
+type Socket struct {
+	Proto  Proto
+	Family uint8 // 4 or 6
+	State  State
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+	RecvQ  uint32
+	SendQ  uint32
+	UID    uint32
+	// Inode is 0 when no file descriptor refers to the socket: TIME_WAIT,
+	// orphans, children not yet accepted.
+	Inode  uint32
+	Owners []Owner
+	Timer  Timer
+	// TimerLeft is the time until the timer fires; 0 when Timer is off.
+	TimerLeft time.Duration
+	Retrans   uint8
+	// Cookie is the kernel's socket cookie, used to ask for one socket
+	// again (the detail view's tcp_info); 0 when the source has none.
+	Cookie uint64
+	// Info is nil unless tcp_info was asked for.
+	Info *TCPInfo
+}
+
+// Key identifies a connection across snapshots: the protocol and the
+// 4-tuple. A TIME_WAIT socket is a different kernel object from the
+// ESTABLISHED one before it, but it has the same Key, which is how socktop
+// follows one connection through its states.
+type Key struct {
+	Proto  Proto
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+}
+
+// Key returns the socket's identity across snapshots.
+func (s *Socket) Key() Key { return Key{Proto: s.Proto, Local: s.Local, Remote: s.Remote} }
+
+// Snapshot is the socket table at one moment.
+type Snapshot struct {
+	Taken  time.Time
+	Source string // "netlink", "gopsutil", ...
+	// Partial is true when the kernel said the dump was interrupted and a
+	// retry did not help, or when one family or protocol failed.
+	Partial bool
+	// Notices are things the user should be told once: no root so owners
+	// are incomplete, a fallback to another source, a partial dump.
+	Notices []string
+	Sockets []Socket
+}
+
+// Source produces snapshots of the socket table.
+type Source interface {
+	Snapshot(ctx context.Context) (Snapshot, error)
+}
+
+// Sentinel errors; concrete errors wrap them with %w.
+var (
+	// ErrBadFilter is wrapped by every filter parse error.
+	ErrBadFilter = errors.New("bad filter")
+	// ErrUnsupported means the source cannot work here (no sock_diag, not
+	// Linux); callers fall back to another source.
+	ErrUnsupported = errors.New("source unsupported here")
+	// ErrNotFound means a socket asked for by Key or Cookie is gone.
+	ErrNotFound = errors.New("socket not found")
+)
