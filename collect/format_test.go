@@ -1,0 +1,57 @@
+package collect
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestFormatAddr(t *testing.T) {
+	cases := []struct {
+		ap   netip.AddrPort
+		fam  uint8
+		want string
+	}{
+		{netip.MustParseAddrPort("127.0.0.1:80"), 4, "127.0.0.1:80"},
+		{netip.MustParseAddrPort("[::1]:443"), 6, "[::1]:443"},
+		{netip.MustParseAddrPort("0.0.0.0:0"), 4, "0.0.0.0:*"},
+		{netip.MustParseAddrPort("[::]:0"), 6, "[::]:*"},
+		{netip.AddrPort{}, 6, "[::]:*"},
+		{netip.AddrPort{}, 4, "0.0.0.0:*"},
+		{netip.MustParseAddrPort("[::ffff:127.0.0.1]:22"), 6, "[::ffff:127.0.0.1]:22"},
+		{netip.MustParseAddrPort("0.0.0.0:53"), 4, "0.0.0.0:53"},
+	}
+	for _, c := range cases {
+		if got := FormatAddr(c.ap, c.fam); got != c.want {
+			t.Errorf("FormatAddr(%v, %d) = %q, want %q", c.ap, c.fam, got, c.want)
+		}
+	}
+}
+
+func TestFormatTimer(t *testing.T) {
+	cases := []struct {
+		s    Socket
+		want string
+	}{
+		{Socket{}, "off"},
+		{Socket{Timer: TimerTimeWait, TimerLeft: 58123 * time.Millisecond}, "timewait 58.1s"},
+		{Socket{Timer: TimerOn, TimerLeft: 796 * time.Millisecond, Retrans: 3}, "on 796ms r3"},
+		{Socket{Timer: TimerKeepalive, TimerLeft: 123 * time.Second}, "keepalive 2m03s"},
+		{Socket{Timer: TimerPersist, TimerLeft: -time.Second}, "persist 0s"},
+	}
+	for _, c := range cases {
+		if got := FormatTimer(&c.s); got != c.want {
+			t.Errorf("FormatTimer(%+v) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}
+
+func TestAppendOwners(t *testing.T) {
+	if got := string(AppendOwners(nil, nil)); got != "-" {
+		t.Errorf("no owners: %q", got)
+	}
+	got := string(AppendOwners(nil, []Owner{{PID: 1, Name: "a"}, {PID: 22, Name: "b c"}}))
+	if got != "1/a,22/b c" {
+		t.Errorf("two owners: %q", got)
+	}
+}
