@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"socktop/probe"
+)
+
+func TestMain(m *testing.M) {
+	probe.RunChildIfRequested()
+	os.Exit(m.Run())
+}
+
+func TestParseArgs(t *testing.T) {
+	cases := []struct {
+		args   []string
+		check  func(config) bool
+		filter string
+	}{
+		{[]string{"--once", "8080"}, func(c config) bool { return c.once }, "8080"},
+		{[]string{"8080", "--once"}, func(c config) bool { return c.once }, "8080"},
+		{[]string{"-tl", "--json"}, func(c config) bool { return c.tcp && c.listening && c.json && !c.udp }, ""},
+		{[]string{"-tun4"}, func(c config) bool { return c.tcp && c.udp && c.v4 && !c.v6 }, ""},
+		{[]string{"--once", "state", "time-wait", "and", "dport", "=", ":443"}, func(c config) bool { return c.once }, "state time-wait and dport = :443"},
+		{[]string{"--no-owners", "--source", "gopsutil", "--interval", "250ms"}, func(c config) bool {
+			return c.noOwners && c.source == "gopsutil" && c.interval == 250*time.Millisecond
+		}, ""},
+	}
+	for _, c := range cases {
+		cfg, err := parseArgs(c.args)
+		if err != nil {
+			t.Errorf("parseArgs(%q): %v", c.args, err)
+			continue
+		}
+		if !c.check(cfg) {
+			t.Errorf("parseArgs(%q) = %+v: flags not as expected", c.args, cfg)
+		}
+		if cfg.filter != c.filter {
+			t.Errorf("parseArgs(%q) filter = %q, want %q", c.args, cfg.filter, c.filter)
+		}
+	}
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "Usage:"},
+		{[]string{"-tx"}, "Usage:"},
+		{[]string{"--once", "sport", "=", ":x"}, "column"},
+		{[]string{"--once", "(", "tcp"}, "column"},
+		{[]string{"--interval", "5ms"}, "outside"},
+		{[]string{"--once", "--source", "nope"}, "nope"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		if code := run(c.args, &out, &errb); code != 2 {
+			t.Errorf("run(%q) = %d, want 2 (stderr %q)", c.args, code, errb.String())
+		}
+		if !strings.Contains(errb.String(), c.want) {
+			t.Errorf("run(%q) stderr = %q, want it to mention %q", c.args, errb.String(), c.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("run(%q) wrote to stdout: %q", c.args, out.String())
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Usage:") {
+		t.Errorf("--help: code %d, stdout %q", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"--version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "socktop ") {
+		t.Errorf("--version: code %d, stdout %q", code, out.String())
+	}
+}
+
+// listen opens a TCP listener on a free loopback port for the test.
+func listen(t *testing.T, network, addr string) (*net.TCPListener, int) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.(*net.TCPListener), ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestOnceTableShowsFilteredSockets(t *testing.T) {
+	_, p1 := listen(t, "tcp4", "127.0.0.1:0")
+	_, p2 := listen(t, "tcp6", "[::1]:0")
+	var out, errb bytes.Buffer
+	if code := run([]string{"--once", strconv.Itoa(p1)}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want header and one row for port %d, got:\n%s", p1, out.String())
+	}
+	for _, h := range tableHeader {
+		if !strings.Contains(lines[0], h) {
+			t.Errorf("header %q lacks %q", lines[0], h)
+		}
+	}
+	f := strings.Fields(lines[1])
+	want := []string{"tcp", "0", "", "127.0.0.1:" + strconv.Itoa(p1), "0.0.0.0:*", "LISTEN"}
+	for i, w := range want {
+		if w != "" && f[i] != w {
+			t.Errorf("field %d = %q, want %q in %q", i, f[i], w, lines[1])
+		}
+	}
+	if !strings.Contains(lines[1], strconv.Itoa(os.Getpid())+"/") {
+		t.Errorf("row %q does not name this process (pid %d) as owner", lines[1], os.Getpid())
+	}
+
+	out.Reset()
+	if code := run([]string{"--once", "--no-owners", "-6", "sport = :" + strconv.Itoa(p2)}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "tcp6") || !strings.Contains(out.String(), "[::1]:"+strconv.Itoa(p2)) {
+		t.Errorf("IPv6 listener missing:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), strconv.Itoa(os.Getpid())+"/") {
+		t.Errorf("--no-owners still printed owners:\n%s", out.String())
+	}
+}
+
+func TestJSONFollowsContract(t *testing.T) {
+	ln, port := listen(t, "tcp4", "127.0.0.1:0")
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--json", "-t", "sport = :" + strconv.Itoa(port) + " or dport = :" + strconv.Itoa(port)}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var doc struct {
+		Taken   string `json:"taken"`
+		Source  string `json:"source"`
+		Partial *bool  `json:"partial"`
+		Sockets []map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	if _, err := time.Parse(time.RFC3339, doc.Taken); err != nil {
+		t.Errorf("taken %q is not RFC 3339: %v", doc.Taken, err)
+	}
+	if doc.Source == "" || doc.Partial == nil {
+		t.Errorf("source/partial missing: %s", out.String())
+	}
+	// Listener, client end and the server's not-yet-accepted child.
+	if len(doc.Sockets) != 3 {
+		t.Fatalf("want 3 sockets on port %d, got %d:\n%s", port, len(doc.Sockets), out.String())
+	}
+	keys := []string{"proto", "family", "state", "local", "remote", "recv_q", "send_q", "uid", "inode", "owners", "timer", "timer_ms", "retrans"}
+	states := map[string]int{}
+	for _, s := range doc.Sockets {
+		for _, k := range keys {
+			if _, ok := s[k]; !ok {
+				t.Errorf("socket lacks %q: %v", k, s)
+			}
+		}
+		if string(s["owners"]) == "null" {
+			t.Errorf("owners is null, want []: %v", s)
+		}
+		var st string
+		json.Unmarshal(s["state"], &st)
+		states[st]++
+	}
+	if states["LISTEN"] != 1 || states["ESTABLISHED"] != 2 {
+		t.Errorf("states = %v, want 1 LISTEN and 2 ESTABLISHED", states)
+	}
+}
