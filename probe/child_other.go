@@ -1,0 +1,17 @@
+//go:build !linux
+
+package probe
+
+// RunChildIfRequested returns at once outside Linux: there is no child
+// mode there.
+func RunChildIfRequested() {}
+
+// StartServer fails with ErrUnsupported outside Linux.
+func (p *Probe) StartServer(spec ServerSpec) (*Child, error) {
+	return nil, p.fail(spec.Name, "fork+exec(socktop probe child)", ErrUnsupported)
+}
+
+// Kill fails with ErrUnsupported outside Linux.
+func (c *Child) Kill() error { return ErrUnsupported }
+
+func (c *Child) stop() {}
