@@ -1,0 +1,387 @@
+package collect
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fixture is a hand-built socket with a short name, so a test case can say
+// which sockets an expression keeps.
+type fixture struct {
+	name string
+	s    Socket
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// fixtures covers both ends, both families, TCP and UDP, the kernel's state
+// aliases, owners and uids.
+var fixtures = []fixture{
+	{"listen4", Socket{Proto: TCP, Family: 4, State: StateListen, Local: ap("0.0.0.0:22"),
+		Owners: []Owner{{PID: 97, Name: "sshd"}}}},
+	{"ssh4", Socket{Proto: TCP, Family: 4, State: StateEstablished, Local: ap("127.0.0.1:22"), Remote: ap("10.1.2.3:51000"),
+		Owners: []Owner{{PID: 98, Name: "sshd"}}}},
+	{"web6", Socket{Proto: TCP, Family: 6, State: StateEstablished, Local: ap("[::1]:443"), Remote: ap("[::1]:40000"),
+		UID: 33, Owners: []Owner{{PID: 812, Name: "nginx"}, {PID: 813, Name: "nginx: worker"}}}},
+	{"tw4", Socket{Proto: TCP, Family: 4, State: StateTimeWait, Local: ap("127.0.0.1:40112"), Remote: ap("127.0.0.1:5194")}},
+	{"dns4", Socket{Proto: UDP, Family: 4, State: StateUnconn, Local: ap("127.0.0.53:53"), Remote: ap("0.0.0.0:0"),
+		UID: 101, Owners: []Owner{{PID: 300, Name: "systemd-resolve"}}}},
+	{"udp6", Socket{Proto: UDP, Family: 6, State: StateEstablished, Local: ap("[::ffff:10.0.0.5]:5000"), Remote: ap("[2001:db8::1]:53"),
+		UID: 1000, Owners: []Owner{{PID: 4000, Name: "my app"}}}},
+	{"synrecv4", Socket{Proto: TCP, Family: 4, State: StateNewSynRecv, Local: ap("127.0.0.1:8080"), Remote: ap("127.0.0.1:33333")}},
+	{"listen6", Socket{Proto: TCP, Family: 6, State: StateListen, Local: ap("[::]:8080"),
+		UID: 1000, Owners: []Owner{{PID: 5000, Name: "python3"}}}},
+	{"fw2", Socket{Proto: TCP, Family: 4, State: StateFinWait2, Local: ap("127.0.0.1:33334"), Remote: ap("127.0.0.1:8080"), UID: 1000}},
+	{"bound4", Socket{Proto: TCP, Family: 4, State: StateBoundInactive, Local: ap("127.0.0.1:9000"), UID: 1000}},
+}
+
+func matching(t *testing.T, f *Filter) []string {
+	t.Helper()
+	var got []string
+	for i := range fixtures {
+		if f.Match(&fixtures[i].s) {
+			got = append(got, fixtures[i].name)
+		}
+	}
+	return got
+}
+
+func TestParseFilterMatches(t *testing.T) {
+	t.Parallel()
+	all := []string{"listen4", "ssh4", "web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}
+	cases := []struct {
+		expr string
+		want []string
+	}{
+		// States, ss and course spellings, groups, exclude, runs.
+		{"state established", []string{"ssh4", "web6", "udp6"}},
+		{"state estab", []string{"ssh4", "web6", "udp6"}},
+		{"state ESTABLISHED", []string{"ssh4", "web6", "udp6"}},
+		{"state time-wait", []string{"tw4"}},
+		{"state TIME_WAIT", []string{"tw4"}},
+		{"state Time_Wait", []string{"tw4"}},
+		{"state syn-recv", []string{"synrecv4"}},
+		{"state SYN_RECV", []string{"synrecv4"}},
+		{"state fin-wait-2", []string{"fw2"}},
+		{"state FIN_WAIT_2", []string{"fw2"}},
+		{"state listening", []string{"listen4", "listen6"}},
+		{"state listen", []string{"listen4", "listen6"}},
+		{"state LISTEN", []string{"listen4", "listen6"}},
+		{"state closed", []string{"dns4", "bound4"}},
+		{"state unconn", []string{"dns4", "bound4"}},
+		{"state UNCONN", []string{"dns4", "bound4"}},
+		{"state all", all},
+		{"state connected", []string{"ssh4", "web6", "tw4", "udp6", "synrecv4", "fw2"}},
+		{"state synchronized", []string{"ssh4", "web6", "tw4", "udp6", "synrecv4", "fw2"}},
+		{"state bucket", []string{"tw4", "synrecv4"}},
+		{"state big", []string{"listen4", "ssh4", "web6", "dns4", "udp6", "listen6", "fw2", "bound4"}},
+		{"exclude listening", []string{"ssh4", "web6", "tw4", "dns4", "udp6", "synrecv4", "fw2", "bound4"}},
+		{"excl listening", []string{"ssh4", "web6", "tw4", "dns4", "udp6", "synrecv4", "fw2", "bound4"}},
+		{"state listening state time-wait", []string{"listen4", "tw4", "listen6"}},
+		{"state connected exclude established", []string{"tw4", "synrecv4", "fw2"}},
+		{"exclude listening state listening", all},
+		{"state established or state time-wait", []string{"ssh4", "web6", "tw4", "udp6"}},
+		{"state established and state time-wait", nil},
+		{"not state listening", []string{"ssh4", "web6", "tw4", "dns4", "udp6", "synrecv4", "fw2", "bound4"}},
+		// A leading state run applies to the whole rest, as in ss.
+		{"state established sport = :22 or dport = :53", []string{"ssh4", "udp6"}},
+		{"state listening sport = :8080", []string{"listen6"}},
+		// Ports, every operator spelling.
+		{"sport = :22", []string{"listen4", "ssh4"}},
+		{"sport == 22", []string{"listen4", "ssh4"}},
+		{"sport eq :22", []string{"listen4", "ssh4"}},
+		{"sport :22", []string{"listen4", "ssh4"}},
+		{"sport 22", []string{"listen4", "ssh4"}},
+		{"sport=:22", []string{"listen4", "ssh4"}},
+		{"sport != :22", []string{"web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}},
+		{"sport ne 22", []string{"web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}},
+		{"sport neq 22", []string{"web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}},
+		{"dport >= :1024", []string{"ssh4", "web6", "tw4", "synrecv4", "fw2"}},
+		{"dport ge 1024", []string{"ssh4", "web6", "tw4", "synrecv4", "fw2"}},
+		{"dport geq 1024", []string{"ssh4", "web6", "tw4", "synrecv4", "fw2"}},
+		{"dport>=1024", []string{"ssh4", "web6", "tw4", "synrecv4", "fw2"}},
+		{"dport > :8080", []string{"ssh4", "web6", "synrecv4"}},
+		{"dport gt 8080", []string{"ssh4", "web6", "synrecv4"}},
+		{"dport < 1", []string{"listen4", "dns4", "listen6", "bound4"}},
+		{"dport lt 1", []string{"listen4", "dns4", "listen6", "bound4"}},
+		{"sport <= 53", []string{"listen4", "ssh4", "dns4"}},
+		{"sport le 53", []string{"listen4", "ssh4", "dns4"}},
+		{"sport leq 53", []string{"listen4", "ssh4", "dns4"}},
+		{"dport = :0", []string{"listen4", "dns4", "listen6", "bound4"}},
+		{"sport = :*", all},
+		{"sport != :*", nil},
+		// Shortcuts.
+		{"8080", []string{"synrecv4", "listen6", "fw2"}},
+		{":8080", []string{"synrecv4", "listen6", "fw2"}},
+		{"port 8080", []string{"synrecv4", "listen6", "fw2"}},
+		{"port = 8080", []string{"synrecv4", "listen6", "fw2"}},
+		{"port != 8080", []string{"listen4", "ssh4", "web6", "tw4", "dns4", "udp6", "bound4"}},
+		{"port > 50000", []string{"ssh4"}},
+		{"tcp", []string{"listen4", "ssh4", "web6", "tw4", "synrecv4", "listen6", "fw2", "bound4"}},
+		{"udp", []string{"dns4", "udp6"}},
+		{"UDP", []string{"dns4", "udp6"}},
+		{"inet6", []string{"web6", "udp6", "listen6"}},
+		{"ipv6", []string{"web6", "udp6", "listen6"}},
+		{"inet", []string{"listen4", "ssh4", "tw4", "dns4", "synrecv4", "fw2", "bound4"}},
+		{"ipv4", []string{"listen4", "ssh4", "tw4", "dns4", "synrecv4", "fw2", "bound4"}},
+		{"proc sshd", []string{"listen4", "ssh4"}},
+		{"proc = nginx", []string{"web6"}},
+		{"proc 'nginx: worker'", []string{"web6"}},
+		{`proc "my app"`, []string{"udp6"}},
+		{"proc nginx*", []string{"web6"}},
+		{"proc *resolve*", []string{"dns4"}},
+		{"proc != sshd", []string{"web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}},
+		{"pid 812", []string{"web6"}},
+		{"pid 813", []string{"web6"}},
+		{"pid != 97", []string{"ssh4", "web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}},
+		{"uid 1000", []string{"udp6", "listen6", "fw2", "bound4"}},
+		{"uid >= 100", []string{"dns4", "udp6", "listen6", "fw2", "bound4"}},
+		{"uid = 0", []string{"listen4", "ssh4", "tw4", "synrecv4"}},
+		// Hosts.
+		{"src 127.0.0.1", []string{"ssh4", "tw4", "synrecv4", "fw2", "bound4"}},
+		{"src = 127.0.0.1", []string{"ssh4", "tw4", "synrecv4", "fw2", "bound4"}},
+		{"src != 127.0.0.1", []string{"listen4", "web6", "dns4", "udp6", "listen6"}},
+		{"src 127.0.0.0/8", []string{"ssh4", "tw4", "dns4", "synrecv4", "fw2", "bound4"}},
+		{"src 127/8", []string{"ssh4", "tw4", "dns4", "synrecv4", "fw2", "bound4"}},
+		{"src 127.0.0.1:22", []string{"ssh4"}},
+		{"src 127.0.0.0/8:8080", []string{"synrecv4"}},
+		{"dst 10.0.0.0/8", []string{"ssh4"}},
+		{"src 10.0.0.0/8", []string{"udp6"}}, // IPv4-mapped matches an IPv4 prefix
+		{"src [::ffff:10.0.0.5]", []string{"udp6"}},
+		{"dst [::1]:40000", []string{"web6"}},
+		{"src [::1]", []string{"web6"}},
+		{"src ::1", []string{"web6"}},
+		{"src ::1/128", []string{"web6"}},
+		{"src [::1/128]:443", []string{"web6"}},
+		{"src [::1]/128", []string{"web6"}},
+		{"dst 2001:db8::/32", []string{"udp6"}},
+		{"dst [2001:db8::]/32:53", []string{"udp6"}},
+		{"dst :443", nil},
+		{"src :443", []string{"web6"}},
+		{"src *:80", nil},
+		{"src *:22", []string{"listen4", "ssh4"}},
+		{"dst *", all},
+		{"dst *:*", all},
+		{"dst 0.0.0.0", []string{"listen4", "dns4", "bound4"}},
+		{"dst [::]", []string{"listen6"}},
+		{"src 0.0.0.0/0", []string{"listen4", "ssh4", "tw4", "dns4", "udp6", "synrecv4", "fw2", "bound4"}},
+		{"src ::/0", []string{"web6", "udp6", "listen6"}},
+		{"src inet:0.0.0.0/0", []string{"listen4", "ssh4", "tw4", "dns4", "synrecv4", "fw2", "bound4"}},
+		{"src inet6:*:8080", []string{"listen6"}},
+		// Boolean structure, precedence not > and > or, juxtaposition.
+		{"tcp and sport = :22", []string{"listen4", "ssh4"}},
+		{"tcp && sport = :22", []string{"listen4", "ssh4"}},
+		{"tcp & sport = :22", []string{"listen4", "ssh4"}},
+		{"tcp sport = :22", []string{"listen4", "ssh4"}},
+		{"udp or sport = :22", []string{"listen4", "ssh4", "dns4", "udp6"}},
+		{"udp || sport = :22", []string{"listen4", "ssh4", "dns4", "udp6"}},
+		{"udp | sport = :22", []string{"listen4", "ssh4", "dns4", "udp6"}},
+		{"udp or tcp and sport = :22", []string{"listen4", "ssh4", "dns4", "udp6"}},
+		{"tcp and sport = :22 or udp", []string{"listen4", "ssh4", "dns4", "udp6"}},
+		{"( udp or tcp ) and sport = :22", []string{"listen4", "ssh4"}},
+		{"(udp or tcp) sport = :22", []string{"listen4", "ssh4"}},
+		{"not tcp", []string{"dns4", "udp6"}},
+		{"! tcp", []string{"dns4", "udp6"}},
+		{"!tcp", []string{"dns4", "udp6"}},
+		{"not not udp", []string{"dns4", "udp6"}},
+		{"!(tcp or sport = :53)", []string{"udp6"}},
+		{"not tcp and sport = :53", []string{"dns4"}},
+		{"TCP AND SPORT = :22", []string{"listen4", "ssh4"}},
+		{"state established ( sport = :22 or dport = :53 )", []string{"ssh4", "udp6"}},
+		{"tcp state listening", []string{"listen4", "listen6"}},
+		{"  \tstate\ttime-wait  ", []string{"tw4"}},
+	}
+	for _, c := range cases {
+		f, err := ParseFilter(c.expr)
+		if err != nil {
+			t.Errorf("ParseFilter(%q): %v", c.expr, err)
+			continue
+		}
+		if got := matching(t, f); !slices.Equal(got, c.want) {
+			t.Errorf("%q matches %v, want %v", c.expr, got, c.want)
+		}
+		if f.String() != c.expr {
+			t.Errorf("%q: String() = %q", c.expr, f.String())
+		}
+		// States must never exclude a state that a matching socket is in.
+		for _, name := range c.want {
+			for _, fx := range fixtures {
+				if fx.name == name && !f.States().Has(fx.s.State) {
+					t.Errorf("%q: States() %b lacks %v, the state of %s", c.expr, f.States(), fx.s.State, name)
+				}
+			}
+		}
+	}
+}
+
+func TestParseFilterEmptyIsNil(t *testing.T) {
+	t.Parallel()
+	for _, e := range []string{"", " ", "\t \n"} {
+		f, err := ParseFilter(e)
+		if f != nil || err != nil {
+			t.Errorf("ParseFilter(%q) = %v, %v; want nil, nil", e, f, err)
+		}
+		if !f.Match(&fixtures[0].s) || f.States() != AllStates || f.String() != "" {
+			t.Errorf("nil filter: Match false, or States %b, or String %q", f.States(), f.String())
+		}
+	}
+}
+
+func TestFilterStates(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		expr string
+		want StateMask
+	}{
+		{"sport = :22", AllStates},
+		{"state established", 1 << StateEstablished},
+		{"state syn-recv", 1<<StateSynRecv | 1<<StateNewSynRecv},
+		{"state closed", 1<<StateClosed | 1<<StateBoundInactive | 1<<StateUnconn},
+		{"state time-wait or state listening", 1<<StateTimeWait | 1<<StateListen},
+		{"state time-wait sport = :80", 1 << StateTimeWait},
+		{"state time-wait or sport = :80", AllStates},
+		{"exclude listening", AllStates &^ (1 << StateListen)},
+		{"not state listening", AllStates &^ (1 << StateListen)},
+		{"not ( state listening and sport = :80 )", AllStates},
+		{"not ( state listening or sport = :80 )", AllStates &^ (1 << StateListen)},
+		{"state bucket exclude time-wait", 1<<StateSynRecv | 1<<StateNewSynRecv},
+		{"state established and state time-wait", 0},
+	}
+	for _, c := range cases {
+		f, err := ParseFilter(c.expr)
+		if err != nil {
+			t.Fatalf("ParseFilter(%q): %v", c.expr, err)
+		}
+		if got := f.States(); got != c.want {
+			t.Errorf("%q: States() = %015b, want %015b", c.expr, got, c.want)
+		}
+	}
+}
+
+func TestParseFilterErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		expr string
+		col  int
+		msg  string // a part of the message
+	}{
+		{"foo", 1, `unknown word "foo"`},
+		{"tcp foo", 5, `unknown word "foo"`},
+		{"established", 1, `state established`},
+		{"state", 6, "expected a state name"},
+		{"state nonsense", 7, `unknown state "nonsense"`},
+		{"exclude (", 9, "expected a state name"},
+		{"sport = :x", 10, `expected a port number, found "x"`},
+		{"sport = :99999", 10, "out of range"},
+		{"sport = 65536", 9, "out of range"},
+		{"sport =", 8, `expected a port after "="`},
+		{"sport", 6, `expected a port after "sport"`},
+		{"sport > :*", 10, "wildcard"},
+		{"dport = :-1", 10, "expected a port number"},
+		{"70000", 1, "out of range"},
+		{":", 2, "expected a port number"},
+		{"port 8x", 6, "expected a port number"},
+		{"( tcp", 6, `missing ")" to close the "(" at column 1`},
+		{"tcp )", 5, `unbalanced ")"`},
+		{"(tcp))", 6, `unbalanced ")"`},
+		{"()", 2, `empty "( )"`},
+		{"( tcp udp", 10, `missing ")"`},
+		{"tcp and", 8, `expected a condition after "and"`},
+		{"tcp or", 7, `expected a condition after "or"`},
+		{"not", 4, `expected a condition after "not"`},
+		{"and tcp", 1, "expected a condition"},
+		{"tcp or or udp", 8, `expected a condition after "or"`},
+		{"src", 4, "expected an address"},
+		{"src 300.1.1.1", 5, `bad address "300.1.1.1"`},
+		{"src example.com", 5, "bad address"},
+		{"src 127.1", 5, "incomplete IPv4 address"},
+		{"src 10.0.0.0/33", 14, "prefix length 33 is longer"},
+		{"src 10.0.0.0/", 14, "expected a prefix length"},
+		{"src 10.0.0.0/x", 14, "bad prefix length"},
+		{"dst [::1", 5, `missing "]"`},
+		{"dst [::1]x", 10, `expected ":PORT"`},
+		{"dst [::1]:99999", 11, "out of range"},
+		{"src 127.0.0.1:http", 15, "expected a port number"},
+		{"src > 10.0.0.1", 5, "src takes = or !="},
+		{"dst inet6:127.0.0.1", 11, "not of the family inet6"},
+		{"proc", 5, "expected a process name"},
+		{"proc < x", 6, "proc takes = or !="},
+		{"pid x", 5, `expected a number, found "x"`},
+		{"pid 99999999999", 5, "out of range"},
+		{"uid", 4, "expected a number"},
+		{"uid -1", 5, "expected a number"},
+		{"dev eth0", 1, "socktop does not support"},
+		{"tcp 'x'", 5, "quoted"},
+		{`proc "abc`, 6, "unterminated quote"},
+		{"sport = :22 =", 13, `expected a condition after ":22", found "="`},
+		{"état", 1, `unknown word "état"`},
+		{"proc état foo", 11, `unknown word "foo"`}, // columns count characters, not bytes
+	}
+	for _, c := range cases {
+		f, err := ParseFilter(c.expr)
+		if err == nil {
+			t.Errorf("ParseFilter(%q) = %v, want an error", c.expr, f)
+			continue
+		}
+		if !errors.Is(err, ErrBadFilter) {
+			t.Errorf("ParseFilter(%q): %v does not wrap ErrBadFilter", c.expr, err)
+		}
+		var fe *FilterError
+		if !errors.As(err, &fe) {
+			t.Errorf("ParseFilter(%q): %T is not a *FilterError", c.expr, err)
+			continue
+		}
+		if fe.Col != c.col || !strings.Contains(fe.Msg, c.msg) || fe.Expr != c.expr {
+			t.Errorf("ParseFilter(%q): column %d %q, want column %d containing %q", c.expr, fe.Col, fe.Msg, c.col, c.msg)
+		}
+		if !strings.Contains(err.Error(), strconv.Quote(c.expr)) || !strings.HasPrefix(err.Error(), "filter: column ") {
+			t.Errorf("ParseFilter(%q): message %q lacks the column or the expression", c.expr, err)
+		}
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		pat, name string
+		want      bool
+	}{
+		{"*", "", true},
+		{"*", "abc", true},
+		{"a*", "abc", true},
+		{"*c", "abc", true},
+		{"a*c", "abc", true},
+		{"a*c", "ab", false},
+		{"*b*", "abc", true},
+		{"*x*", "abc", false},
+		{"a**c", "ac", true},
+		{"abc", "abc", true},
+		{"abc", "abd", false},
+		{"a*b*c", "aXbYbZc", true},
+		{"a*b*c", "aXbYbZ", false},
+	}
+	for _, c := range cases {
+		if got := globMatch(c.pat, c.name); got != c.want {
+			t.Errorf("globMatch(%q, %q) = %v", c.pat, c.name, got)
+		}
+	}
+}
+
+func TestFilterMatchDoesNotAllocate(t *testing.T) {
+	f, err := ParseFilter("state connected ( src 127.0.0.0/8 or dst [::1] ) and not proc nginx* and uid >= 0 or port 8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := testing.AllocsPerRun(100, func() {
+		for i := range fixtures {
+			f.Match(&fixtures[i].s)
+		}
+	})
+	if n != 0 {
+		t.Errorf("Match allocates %v times per run", n)
+	}
+}
