@@ -1,0 +1,495 @@
+//go:build linux
+
+package collect
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Layout of the sock_diag messages (include/uapi/linux/inet_diag.h).
+const (
+	nlmsgHdrLen     = 16
+	inetDiagReqLen  = 56 // struct inet_diag_req_v2
+	inetDiagMsgLen  = 72 // struct inet_diag_msg
+	sockDiagByFam   = 20 // SOCK_DIAG_BY_FAMILY
+	inetDiagInfo    = 2  // INET_DIAG_INFO, the tcp_info attribute
+	nlmFDumpIntr    = 0x10
+	recvBufLen      = 64 << 10
+	dumpRetries     = 3
+	tcpInfoSlabSize = 256
+)
+
+// inetDiagNoCookie tells the kernel to look a socket up by its 4-tuple only.
+const inetDiagNoCookie = ^uint32(0)
+
+// Netlink is a Source that reads the socket table over NETLINK_SOCK_DIAG,
+// as ss does. It keeps one netlink socket and one receive buffer for its
+// lifetime; Snapshot and Info serialise on it. Every Snapshot gets a fresh
+// Sockets slice, so a caller may keep an old snapshot while asking for the
+// next one. Owner slices are shared between snapshots and must not be
+// modified.
+type Netlink struct {
+	opts   Options
+	states atomic.Uint32
+	told   notices
+
+	mu     sync.Mutex
+	fd     int // -1 while closed
+	seq    uint32
+	buf    []byte
+	req    [nlmsgHdrLen + inetDiagReqLen]byte
+	last   int // socket count of the previous snapshot, to size the next
+	owners *ownerCache
+	slab   []TCPInfo
+}
+
+// NewNetlink returns a Netlink source with the given options. The netlink
+// socket is opened by the first Snapshot or Info; its failure is reported
+// there, wrapping ErrUnsupported.
+func NewNetlink(opts Options) *Netlink {
+	n := &Netlink{opts: opts, fd: -1}
+	n.states.Store(uint32(opts.States))
+	if opts.Owners {
+		n.owners = newOwnerCache()
+	}
+	return n
+}
+
+// SetStates changes the state mask for the next Snapshot; 0 means all
+// states. It is safe to call while a Snapshot runs.
+func (n *Netlink) SetStates(m StateMask) { n.states.Store(uint32(m)) }
+
+// Close releases the netlink socket. A later Snapshot opens a new one.
+func (n *Netlink) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closeLocked()
+	return nil
+}
+
+func (n *Netlink) closeLocked() {
+	if n.fd >= 0 {
+		unix.Close(n.fd)
+		n.fd = -1
+	}
+}
+
+func (n *Netlink) openLocked() error {
+	if n.fd >= 0 {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %v: %w", err, ErrUnsupported)
+	}
+	n.fd = fd
+	if n.buf == nil {
+		n.buf = make([]byte, recvBufLen)
+	}
+	return nil
+}
+
+// probe checks that the kernel answers a sock_diag dump, cheaply: a TCP
+// dump restricted to LISTEN walks only the listening hash.
+func (n *Netlink) probe() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.openLocked(); err != nil {
+		return err
+	}
+	_, _, err := n.dumpLocked(nil, unix.AF_INET, unix.IPPROTO_TCP, 1<<StateListen, 0)
+	if err != nil {
+		n.closeLocked()
+		return fmt.Errorf("collect: sock_diag probe: %v: %w", err, ErrUnsupported)
+	}
+	return nil
+}
+
+// Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
+// order. A family or protocol the kernel refuses (udp_diag not loaded) is
+// left out and the snapshot marked Partial, with a Notice.
+func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.openLocked(); err != nil {
+		return Snapshot{}, err
+	}
+	snap := Snapshot{Taken: time.Now(), Source: "netlink"}
+	socks := make([]Socket, 0, n.last+n.last/8+64)
+	mask := StateMask(n.states.Load())
+	type dump struct {
+		proto uint8
+		fam   uint8
+		on    bool
+	}
+	dumps := [4]dump{
+		{unix.IPPROTO_TCP, unix.AF_INET, n.opts.wantTCP() && n.opts.want4()},
+		{unix.IPPROTO_TCP, unix.AF_INET6, n.opts.wantTCP() && n.opts.want6()},
+		{unix.IPPROTO_UDP, unix.AF_INET, n.opts.wantUDP() && n.opts.want4()},
+		{unix.IPPROTO_UDP, unix.AF_INET6, n.opts.wantUDP() && n.opts.want6()},
+	}
+	for _, d := range dumps {
+		if !d.on {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return Snapshot{}, err
+		}
+		states, ext := tcpStates(mask), uint8(0)
+		if d.proto == unix.IPPROTO_UDP {
+			states = udpStates(mask)
+		} else if n.opts.TCPInfo {
+			ext = 1 << (inetDiagInfo - 1)
+		}
+		if states == 0 {
+			continue
+		}
+		var err error
+		intr := true
+		before := len(socks)
+		for try := 0; try < dumpRetries && intr; try++ {
+			// An interrupted dump may hold duplicates or miss sockets;
+			// start it again, and keep the last attempt if all were.
+			socks = socks[:before]
+			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext)
+			if err != nil {
+				break
+			}
+		}
+		name := protoFamName(d.proto, d.fam)
+		switch {
+		case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP):
+			// The kernel has no diag handler for this protocol.
+			snap.Partial = true
+			n.told.add(&snap, "sock_diag has no "+name+" support here: "+name+" sockets are not shown")
+		case err != nil:
+			n.closeLocked()
+			return Snapshot{}, fmt.Errorf("collect: %s dump: %w", name, err)
+		case intr:
+			snap.Partial = true
+			n.told.add(&snap, "the kernel interrupted the "+name+" dump repeatedly: the table may be incomplete")
+		}
+	}
+	n.last = len(socks)
+	if n.owners != nil {
+		if msg := n.owners.resolve(socks); msg != "" {
+			n.told.add(&snap, msg)
+		}
+	}
+	snap.Sockets = socks
+	return snap, nil
+}
+
+func protoFamName(proto, fam uint8) string {
+	p := "tcp"
+	if proto == unix.IPPROTO_UDP {
+		p = "udp"
+	}
+	if fam == unix.AF_INET6 {
+		return p + "6"
+	}
+	return p + "4"
+}
+
+// buildReq fills n.req with an inet_diag_req_v2. A zero key asks for a
+// dump; otherwise it asks for the one socket with that 4-tuple.
+func (n *Netlink) buildReq(fam, proto uint8, states uint32, ext uint8, flags uint16, k *Key) []byte {
+	n.seq++
+	r := n.req[:]
+	clear(r)
+	ne := binary.NativeEndian
+	ne.PutUint32(r[0:], uint32(len(r)))
+	ne.PutUint16(r[4:], sockDiagByFam)
+	ne.PutUint16(r[6:], flags)
+	ne.PutUint32(r[8:], n.seq)
+	p := r[nlmsgHdrLen:]
+	p[0], p[1], p[2] = fam, proto, ext
+	ne.PutUint32(p[4:], states)
+	if k != nil {
+		binary.BigEndian.PutUint16(p[8:], k.Local.Port())
+		binary.BigEndian.PutUint16(p[10:], k.Remote.Port())
+		putAddr(p[12:28], k.Local.Addr())
+		putAddr(p[28:44], k.Remote.Addr())
+		ne.PutUint32(p[48:], inetDiagNoCookie)
+		ne.PutUint32(p[52:], inetDiagNoCookie)
+	}
+	return r
+}
+
+func putAddr(dst []byte, a netip.Addr) {
+	if a.Is4() {
+		b := a.As4()
+		copy(dst, b[:])
+		return
+	}
+	if a.IsValid() {
+		b := a.As16()
+		copy(dst, b[:])
+	}
+}
+
+// dumpLocked runs one dump and appends what it returns to socks. intr
+// reports a reply flagged NLM_F_DUMP_INTR; the caller retries. On an error
+// the socket may hold the rest of the dump, so callers close it.
+func (n *Netlink) dumpLocked(socks []Socket, fam, proto uint8, states uint32, ext uint8) (out []Socket, intr bool, err error) {
+	req := n.buildReq(fam, proto, states, ext, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, nil)
+	if _, err := unix.Write(n.fd, req); err != nil {
+		return socks, false, err
+	}
+	for {
+		nr, err := unix.Read(n.fd, n.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return socks, intr, err
+		}
+		done := false
+		socks, done, intr, err = n.parse(n.buf[:nr], socks, proto, intr)
+		if err != nil || done {
+			return socks, intr, err
+		}
+	}
+}
+
+// parse walks one datagram of netlink messages, appending sockets. The hot
+// loop does not allocate: addresses become netip values in place.
+func (n *Netlink) parse(b []byte, socks []Socket, proto uint8, intr bool) ([]Socket, bool, bool, error) {
+	ne := binary.NativeEndian
+	for len(b) >= nlmsgHdrLen {
+		l := int(ne.Uint32(b[0:]))
+		if l < nlmsgHdrLen || l > len(b) {
+			return socks, false, intr, fmt.Errorf("netlink message length %d out of %d bytes", l, len(b))
+		}
+		typ, flags, seq := ne.Uint16(b[4:]), ne.Uint16(b[6:]), ne.Uint32(b[8:])
+		msg := b[nlmsgHdrLen:l]
+		b = b[min(nlmsgAlign(l), len(b)):]
+		if seq != n.seq {
+			continue
+		}
+		if flags&nlmFDumpIntr != 0 {
+			intr = true
+		}
+		switch typ {
+		case unix.NLMSG_DONE:
+			return socks, true, intr, nil
+		case unix.NLMSG_ERROR:
+			if len(msg) < 4 {
+				return socks, false, intr, errors.New("short netlink error message")
+			}
+			if e := int32(ne.Uint32(msg)); e != 0 {
+				return socks, false, intr, unix.Errno(-e)
+			}
+			return socks, true, intr, nil
+		case sockDiagByFam:
+			if len(msg) < inetDiagMsgLen {
+				return socks, false, intr, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
+			}
+			socks = append(socks, Socket{})
+			s := &socks[len(socks)-1]
+			decodeDiagMsg(s, msg, proto)
+			if len(msg) > inetDiagMsgLen {
+				if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
+					s.Info = n.newInfo()
+					decodeTCPInfo(s.Info, raw)
+				}
+			}
+		}
+	}
+	return socks, false, intr, nil
+}
+
+func nlmsgAlign(l int) int { return (l + 3) &^ 3 }
+
+// decodeDiagMsg fills s from an inet_diag_msg.
+func decodeDiagMsg(s *Socket, m []byte, proto uint8) {
+	ne := binary.NativeEndian
+	fam, state := m[0], State(m[1])
+	s.Proto = TCP
+	if proto == unix.IPPROTO_UDP {
+		s.Proto = UDP
+		if state == StateClosed {
+			state = StateUnconn
+		}
+	}
+	s.State = state
+	s.Timer = Timer(m[2])
+	s.Retrans = m[3]
+	lport, rport := binary.BigEndian.Uint16(m[4:]), binary.BigEndian.Uint16(m[6:])
+	if fam == unix.AF_INET6 {
+		s.Family = 6
+		s.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(m[8:24])), lport)
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(m[24:40])), rport)
+	} else {
+		s.Family = 4
+		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[8:12])), lport)
+		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[24:28])), rport)
+	}
+	s.Cookie = uint64(ne.Uint32(m[44:])) | uint64(ne.Uint32(m[48:]))<<32
+	if s.Timer != TimerOff {
+		s.TimerLeft = time.Duration(ne.Uint32(m[52:])) * time.Millisecond
+	}
+	s.RecvQ = ne.Uint32(m[56:])
+	s.SendQ = ne.Uint32(m[60:])
+	s.UID = ne.Uint32(m[64:])
+	s.Inode = ne.Uint32(m[68:])
+}
+
+// findAttr returns the payload of the first rtattr of type typ.
+func findAttr(b []byte, typ uint16) []byte {
+	ne := binary.NativeEndian
+	for len(b) >= 4 {
+		l := int(ne.Uint16(b[0:]))
+		if l < 4 || l > len(b) {
+			return nil
+		}
+		if ne.Uint16(b[2:])&0x3fff == typ {
+			return b[4:l]
+		}
+		b = b[min(nlmsgAlign(l), len(b)):]
+	}
+	return nil
+}
+
+// newInfo hands out TCPInfo values from a slab, so asking for tcp_info on
+// every socket costs one allocation per slab, not per socket.
+func (n *Netlink) newInfo() *TCPInfo {
+	if len(n.slab) == 0 {
+		n.slab = make([]TCPInfo, tcpInfoSlabSize)
+	}
+	p := &n.slab[0]
+	n.slab = n.slab[1:]
+	return p
+}
+
+// decodeTCPInfo reads the struct tcp_info fields socktop shows. Offsets are
+// from include/uapi/linux/tcp.h; a shorter struct from an older kernel
+// leaves the missing fields zero.
+func decodeTCPInfo(ti *TCPInfo, b []byte) {
+	ne := binary.NativeEndian
+	u32 := func(off int) uint32 {
+		if off+4 > len(b) {
+			return 0
+		}
+		return ne.Uint32(b[off:])
+	}
+	u64 := func(off int) uint64 {
+		if off+8 > len(b) {
+			return 0
+		}
+		return ne.Uint64(b[off:])
+	}
+	if len(b) > 2 {
+		ti.Retransmits = b[2]
+	}
+	ti.RTT = time.Duration(u32(68)) * time.Microsecond
+	ti.RTTVar = time.Duration(u32(72)) * time.Microsecond
+	ti.Cwnd = u32(80)
+	ti.TotalRetrans = u32(100)
+	ti.BytesAcked = u64(120)
+	ti.BytesReceived = u64(128)
+}
+
+// Info asks the kernel for the tcp_info of the TCP socket with key k. The
+// error wraps ErrNotFound when no such socket exists, or when it exists
+// without tcp_info (TIME_WAIT, a half-open request socket).
+func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if k.Proto != TCP {
+		return nil, fmt.Errorf("collect: tcp_info asked for a %s socket: %w", k.Proto, ErrNotFound)
+	}
+	if !k.Local.Addr().IsValid() {
+		return nil, fmt.Errorf("collect: tcp_info asked for a key without a local address: %w", ErrNotFound)
+	}
+	fam := uint8(unix.AF_INET6)
+	if k.Local.Addr().Is4() {
+		fam = unix.AF_INET
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.openLocked(); err != nil {
+		return nil, err
+	}
+	req := n.buildReq(fam, unix.IPPROTO_TCP, uint32(AllStates), 1<<(inetDiagInfo-1), unix.NLM_F_REQUEST, &k)
+	if _, err := unix.Write(n.fd, req); err != nil {
+		n.closeLocked()
+		return nil, fmt.Errorf("collect: tcp_info request: %w", err)
+	}
+	for {
+		nr, err := unix.Read(n.fd, n.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			n.closeLocked()
+			return nil, fmt.Errorf("collect: tcp_info reply: %w", err)
+		}
+		info, done, err := n.parseInfo(n.buf[:nr])
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("collect: tcp_info for %s %s -> %s: %w", k.Proto, k.Local, k.Remote, ErrNotFound)
+		}
+		if err != nil {
+			n.closeLocked()
+			return nil, fmt.Errorf("collect: tcp_info for %s -> %s: %w", k.Local, k.Remote, err)
+		}
+		if done {
+			if info == nil {
+				return nil, fmt.Errorf("collect: %s -> %s has no tcp_info (TIME_WAIT or half-open): %w", k.Local, k.Remote, ErrNotFound)
+			}
+			return info, nil
+		}
+	}
+}
+
+// parseInfo reads the reply to a single-socket request: one
+// SOCK_DIAG_BY_FAMILY message, or an error.
+func (n *Netlink) parseInfo(b []byte) (*TCPInfo, bool, error) {
+	ne := binary.NativeEndian
+	for len(b) >= nlmsgHdrLen {
+		l := int(ne.Uint32(b[0:]))
+		if l < nlmsgHdrLen || l > len(b) {
+			return nil, false, fmt.Errorf("netlink message length %d out of %d bytes", l, len(b))
+		}
+		typ, seq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
+		msg := b[nlmsgHdrLen:l]
+		b = b[min(nlmsgAlign(l), len(b)):]
+		if seq != n.seq {
+			continue
+		}
+		switch typ {
+		case unix.NLMSG_ERROR:
+			if len(msg) >= 4 {
+				if e := int32(ne.Uint32(msg)); e != 0 {
+					return nil, true, unix.Errno(-e)
+				}
+			}
+			return nil, true, nil
+		case sockDiagByFam:
+			if len(msg) < inetDiagMsgLen {
+				return nil, true, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
+			}
+			raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo)
+			if raw == nil {
+				return nil, true, nil
+			}
+			ti := new(TCPInfo)
+			decodeTCPInfo(ti, raw)
+			return ti, true, nil
+		}
+	}
+	return nil, false, nil
+}

@@ -1,0 +1,32 @@
+//go:build !linux
+
+package collect
+
+import (
+	"context"
+	"fmt"
+)
+
+// Netlink is the sock_diag source; it exists only on Linux. Elsewhere every
+// method fails with an error wrapping ErrUnsupported, so NewSource falls
+// back to gopsutil.
+type Netlink struct{ opts Options }
+
+// NewNetlink returns a Netlink source that cannot work on this system.
+func NewNetlink(opts Options) *Netlink { return &Netlink{opts: opts} }
+
+var errNoNetlink = fmt.Errorf("collect: NETLINK_SOCK_DIAG is Linux only: %w", ErrUnsupported)
+
+// Snapshot fails: there is no sock_diag here.
+func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) { return Snapshot{}, errNoNetlink }
+
+// SetStates does nothing here.
+func (n *Netlink) SetStates(m StateMask) {}
+
+// Info fails: there is no sock_diag here.
+func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) { return nil, errNoNetlink }
+
+// Close does nothing here.
+func (n *Netlink) Close() error { return nil }
+
+func (n *Netlink) probe() error { return errNoNetlink }

@@ -1,0 +1,99 @@
+package collect
+
+import (
+	"context"
+	"sync"
+)
+
+// Options chooses what a Source asks the kernel for. The zero value asks
+// for what `ss -tanu` shows: TCP and UDP, IPv4 and IPv6, every state but
+// the bound-inactive TCP sockets, no owners and no tcp_info.
+type Options struct {
+	TCP, UDP   bool      // both false means both
+	IPv4, IPv6 bool      // both false means both
+	States     StateMask // 0 means all states
+	Owners     bool      // resolve owning processes from /proc
+	TCPInfo    bool      // fetch tcp_info on every TCP socket (slow; off by default)
+}
+
+// InfoSource is implemented by sources that can fetch tcp_info for one
+// socket, for the detail view. The error wraps ErrNotFound when the socket
+// is gone or has no tcp_info (TIME_WAIT, a request socket).
+type InfoSource interface {
+	Info(ctx context.Context, k Key) (*TCPInfo, error)
+}
+
+// wantTCP, wantUDP, want4 and want6 apply the "both false means both" rule.
+func (o *Options) wantTCP() bool { return o.TCP || !o.UDP }
+func (o *Options) wantUDP() bool { return o.UDP || !o.TCP }
+func (o *Options) want4() bool   { return o.IPv4 || !o.IPv6 }
+func (o *Options) want6() bool   { return o.IPv6 || !o.IPv4 }
+
+// Kernel state bits used when translating a StateMask into idiag_states.
+const (
+	tcpfSynRecv       = 1 << StateSynRecv
+	tcpfClose         = 1 << StateClosed
+	tcpfNewSynRecv    = 1 << StateNewSynRecv
+	tcpfBoundInactive = 1 << StateBoundInactive
+	tcpfEstablished   = 1 << StateEstablished
+	// defaultTCPStates is every kernel state up to NEW_SYN_RECV: what
+	// `ss -ta` asks for. Bound-inactive sockets are left out because ss
+	// does not show them either.
+	defaultTCPStates = 1<<(StateNewSynRecv+1) - 1
+)
+
+// tcpStates returns the idiag_states of a TCP dump for the mask m.
+func tcpStates(m StateMask) uint32 {
+	if m == 0 {
+		return defaultTCPStates
+	}
+	k := uint32(m) & (1<<(StateBoundInactive+1) - 1)
+	if k&tcpfSynRecv != 0 {
+		// The kernel keeps half-open connections as request sockets in
+		// NEW_SYN_RECV and reports them as SYN_RECV.
+		k |= tcpfNewSynRecv
+	}
+	if k&tcpfClose != 0 {
+		// A closed TCP socket is only visible while bound, and the kernel
+		// dumps those only for the BOUND_INACTIVE bit.
+		k |= tcpfBoundInactive
+	}
+	return k
+}
+
+// udpStates returns the idiag_states of a UDP dump for the mask m: a UDP
+// socket is TCP_CLOSE (UNCONN) or TCP_ESTABLISHED (connected).
+func udpStates(m StateMask) uint32 {
+	if m == 0 {
+		return tcpfClose | tcpfEstablished
+	}
+	var k uint32
+	if m.Has(StateEstablished) {
+		k |= tcpfEstablished
+	}
+	if m.Has(StateUnconn) || m.Has(StateClosed) {
+		k |= tcpfClose
+	}
+	return k
+}
+
+// notices remembers which notices a source already gave, so each is told
+// once, as the Snapshot contract asks.
+type notices struct {
+	mu   sync.Mutex
+	told map[string]bool
+}
+
+// add appends msg to snap.Notices unless it was told before.
+func (n *notices) add(snap *Snapshot, msg string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.told[msg] {
+		return
+	}
+	if n.told == nil {
+		n.told = make(map[string]bool)
+	}
+	n.told[msg] = true
+	snap.Notices = append(snap.Notices, msg)
+}

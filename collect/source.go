@@ -1,0 +1,35 @@
+package collect
+
+import (
+	"fmt"
+)
+
+// noticeFallback is told when auto falls back from netlink to gopsutil.
+const noticeFallback = "sock_diag refused: using gopsutil (no queues, timers or inodes)"
+
+// NewSource returns the source called name: "netlink", "gopsutil", or
+// "auto" (also ""), which is netlink when the kernel answers a sock_diag
+// probe and gopsutil otherwise, with a Notice saying so. An unknown name
+// is an error wrapping ErrUnsupported; so is "netlink" where sock_diag
+// cannot be used.
+func NewSource(name string, opts Options) (Source, error) {
+	switch name {
+	case "", "auto":
+		n := NewNetlink(opts)
+		if err := n.probe(); err == nil {
+			return n, nil
+		}
+		g := NewGopsutil(opts)
+		g.pending = append(g.pending, noticeFallback)
+		return g, nil
+	case "netlink":
+		n := NewNetlink(opts)
+		if err := n.probe(); err != nil {
+			return nil, err
+		}
+		return n, nil
+	case "gopsutil":
+		return NewGopsutil(opts), nil
+	}
+	return nil, fmt.Errorf("collect: unknown source %q (want auto, netlink or gopsutil): %w", name, ErrUnsupported)
+}
