@@ -1,0 +1,100 @@
+//go:build linux
+
+package collect
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestGopsutilAgreesWithNetlink reads the oracle table through both
+// sources: what gopsutil gives must agree with netlink, and what it cannot
+// give must stay zero.
+func TestGopsutilAgreesWithNetlink(t *testing.T) {
+	ports := oracleTable(t, unix.AF_INET)
+	for p := range oracleTable(t, unix.AF_INET6) {
+		ports[p] = true
+	}
+	n := NewNetlink(Options{Owners: true})
+	t.Cleanup(func() { n.Close() })
+	g := NewGopsutil(Options{Owners: true})
+	ctx := context.Background()
+	nsnap := waitSnapshot(t, n, func(s *Snapshot) bool {
+		tw := 0
+		for i := range s.Sockets {
+			if ports[s.Sockets[i].Local.Port()] || ports[s.Sockets[i].Remote.Port()] {
+				if s.Sockets[i].State == StateTimeWait {
+					tw++
+				}
+			}
+		}
+		return tw >= 2
+	})
+	gsnap, err := g.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gsnap.Source != "gopsutil" {
+		t.Errorf("Source = %q, want gopsutil", gsnap.Source)
+	}
+	byKey := map[Key]*Socket{}
+	for i := range gsnap.Sockets {
+		s := &gsnap.Sockets[i]
+		byKey[s.Key()] = s
+		if s.RecvQ != 0 || s.SendQ != 0 || s.Inode != 0 || s.Timer != TimerOff || s.TimerLeft != 0 || s.Cookie != 0 || s.UID != 0 {
+			t.Errorf("gopsutil invented a field it does not have: %+v", *s)
+		}
+	}
+	compared, owned := 0, 0
+	for i := range nsnap.Sockets {
+		s := &nsnap.Sockets[i]
+		if !ports[s.Local.Port()] && !ports[s.Remote.Port()] {
+			continue
+		}
+		o, ok := byKey[s.Key()]
+		if !ok {
+			t.Errorf("%v %v -> %v %v: netlink has it, gopsutil does not", s.Proto, s.Local, s.Remote, s.State)
+			continue
+		}
+		compared++
+		if o.Family != s.Family || o.State != s.State {
+			t.Errorf("%v %v -> %v: gopsutil family %d state %v, netlink family %d state %v",
+				s.Proto, s.Local, s.Remote, o.Family, o.State, s.Family, s.State)
+		}
+		if (len(s.Owners) > 0) != (len(o.Owners) > 0) {
+			t.Errorf("%v %v -> %v: gopsutil owners %v, netlink %v", s.Proto, s.Local, s.Remote, o.Owners, s.Owners)
+		}
+		if len(o.Owners) == 1 {
+			owned++
+			if !slices.Contains(s.Owners, o.Owners[0]) {
+				t.Errorf("%v %v -> %v: gopsutil owner %v not among netlink's %v", s.Proto, s.Local, s.Remote, o.Owners[0], s.Owners)
+			}
+		}
+	}
+	if compared < 20 || owned == 0 {
+		t.Errorf("compared %d sockets, %d with an owner: the table was not built", compared, owned)
+	}
+}
+
+func TestGopsutilStateMask(t *testing.T) {
+	_, port := listenTCP(t, unix.AF_INET, 4, nil)
+	g := NewGopsutil(Options{TCP: true, IPv4: true})
+	g.SetStates(1 << StateListen)
+	snap, err := g.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range snap.Sockets {
+		if s.State != StateListen || s.Proto != TCP || s.Family != 4 {
+			t.Errorf("mask LISTEN, tcp4 only, but got %v %v %d", s.Proto, s.State, s.Family)
+		}
+		found = found || s.Local.Port() == uint16(port)
+	}
+	if !found {
+		t.Errorf("listener on port %d not reported", port)
+	}
+}

@@ -1,0 +1,163 @@
+//go:build linux
+
+package collect
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func selfComm(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
+
+// TestOwnersSelfAndTimeWait: a socket of the test process names it; a
+// TIME_WAIT socket has no owner and is still reported.
+func TestOwnersSelfAndTimeWait(t *testing.T) {
+	t.Parallel()
+	c, s, port := pairTCP(t, unix.AF_INET)
+	held, _, hport := pairTCP(t, unix.AF_INET6)
+	c.Close()
+	s.Close()
+	n := NewNetlink(Options{Owners: true, TCP: true})
+	t.Cleanup(func() { n.Close() })
+	snap := waitSnapshot(t, n, func(sn *Snapshot) bool {
+		for i := range sn.Sockets {
+			if sn.Sockets[i].State == StateTimeWait && sn.Sockets[i].Remote.Port() == uint16(port) {
+				return true
+			}
+		}
+		return false
+	})
+	want := Owner{PID: os.Getpid(), Name: selfComm(t)}
+	client := findSocket(&snap, TCP, uint16(localPort(t, held)), uint16(hport))
+	if client == nil {
+		t.Fatalf("held socket [::1]:%d -> [::1]:%d not in the snapshot", localPort(t, held), hport)
+	}
+	if !slices.Equal(client.Owners, []Owner{want}) {
+		t.Errorf("owners of a socket this test holds = %v, want [%v]", client.Owners, want)
+	}
+	for i := range snap.Sockets {
+		x := &snap.Sockets[i]
+		if x.State == StateTimeWait && x.Remote.Port() == uint16(port) {
+			if x.Inode != 0 || len(x.Owners) != 0 {
+				t.Errorf("TIME_WAIT %v -> %v: inode %d owners %v, want none", x.Local, x.Remote, x.Inode, x.Owners)
+			}
+		}
+	}
+}
+
+// TestOwnersShared: a socket inherited by a child process lists both.
+func TestOwnersShared(t *testing.T) {
+	t.Parallel()
+	u := newSocket(t, unix.AF_INET, unix.SOCK_DGRAM)
+	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET, loopback(unix.AF_INET), 0)); err != nil {
+		t.Fatal(err)
+	}
+	port := localPort(t, u)
+	dup, err := unix.Dup(u.fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(dup), "udp")
+	t.Cleanup(func() { f.Close() })
+	cmd := exec.Command("sleep", "30")
+	cmd.ExtraFiles = []*os.File{f}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+
+	n := NewNetlink(Options{Owners: true, UDP: true, IPv4: true})
+	t.Cleanup(func() { n.Close() })
+	snap, err := n.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := findSocket(&snap, UDP, uint16(port), 0)
+	if s == nil {
+		t.Fatalf("UDP socket on port %d not reported", port)
+	}
+	want := []Owner{{PID: os.Getpid(), Name: selfComm(t)}, {PID: cmd.Process.Pid, Name: "sleep"}}
+	slices.SortFunc(want, func(a, b Owner) int { return a.PID - b.PID })
+	if !slices.Equal(s.Owners, want) {
+		t.Errorf("owners of a shared socket = %v, want %v", s.Owners, want)
+	}
+}
+
+// TestOwnersCacheRescansForNewInodes: a socket created after the cache
+// was filled still gets its owner on the next snapshot, and a snapshot with
+// nothing new does not rescan /proc.
+func TestOwnersCacheRescansForNewInodes(t *testing.T) {
+	t.Parallel()
+	n := NewNetlink(Options{Owners: true, UDP: true, IPv6: true})
+	t.Cleanup(func() { n.Close() })
+	ctx := context.Background()
+	if _, err := n.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := n.owners.lastScan
+	if _, err := n.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Other tests may create sockets meanwhile, so a rescan here is not
+	// an error; the cache must at least have been used once in a row of
+	// quiet snapshots.
+	quiet := n.owners.lastScan.Equal(first)
+	for i := 0; i < 5 && !quiet; i++ {
+		before := n.owners.lastScan
+		if _, err := n.Snapshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		quiet = n.owners.lastScan.Equal(before)
+	}
+	if !quiet {
+		t.Errorf("every snapshot rescanned /proc although no new socket appeared")
+	}
+
+	u := newSocket(t, unix.AF_INET6, unix.SOCK_DGRAM)
+	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET6, loopback(unix.AF_INET6), 0)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := n.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := findSocket(&snap, UDP, uint16(localPort(t, u)), 0)
+	if s == nil {
+		t.Fatal("new UDP socket not reported")
+	}
+	if len(s.Owners) != 1 || s.Owners[0].PID != os.Getpid() {
+		t.Errorf("owners of a socket created after the cache was filled = %v, want this process", s.Owners)
+	}
+}
+
+func TestParseSocketLink(t *testing.T) {
+	for in, want := range map[string]uint32{
+		"socket:[12345]":      12345,
+		"socket:[4294967295]": 4294967295,
+	} {
+		if got, ok := parseSocketLink([]byte(in)); !ok || got != want {
+			t.Errorf("parseSocketLink(%q) = %d, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"socket:[]", "socket:[4294967296]", "pipe:[12]", "/dev/null", "socket:[12a]", "socket:[12"} {
+		if _, ok := parseSocketLink([]byte(in)); ok {
+			t.Errorf("parseSocketLink(%q) accepted", in)
+		}
+	}
+}
