@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,7 +25,7 @@ func TestRunOnceReadsRusage(t *testing.T) {
 	if r := runOnce([]string{"false"}, devnull, time.Minute); r.Err == nil {
 		t.Error("false succeeded")
 	}
-	if r := runOnce([]string{"sleep", "5"}, devnull, 100*time.Millisecond); r.Err == nil || r.Wall > 4*time.Second {
-		t.Errorf("a run past its timeout was not killed: %v after %v", r.Err, r.Wall)
+	if r := runOnce([]string{"sleep", "30"}, devnull, 100*time.Millisecond); r.Err == nil || !strings.Contains(r.Err.Error(), "killed") {
+		t.Errorf("a run past its timeout was not killed: %v", r.Err)
 	}
 }
