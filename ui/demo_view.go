@@ -1,0 +1,395 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"socktop/collect"
+	"socktop/demo"
+	"socktop/probe"
+)
+
+// maxDemoEvents bounds the narration kept per demo.
+const maxDemoEvents = 200
+
+// Demo messages, all produced by Cmds: starting and stopping a demo wait
+// on sockets and child processes, which Update must never do.
+type (
+	demoStartedMsg struct {
+		sc       *demo.Scenario
+		run      *demo.Run
+		reuse    bool
+		err      error
+		replaces *demo.Run // the run `r` stopped to re-run with the flag flipped
+	}
+	demoEventMsg struct {
+		run *demo.Run
+		ev  probe.Event
+		ok  bool // false: the channel closed, the run ended
+	}
+	demoStoppedMsg struct{ runs []*demo.Run }
+)
+
+// demoRegistry holds every run started, for Run to stop them all on the way
+// out, even when the run's start message never reached Update.
+type demoRegistry struct {
+	mu     sync.Mutex
+	runs   map[*demo.Run]bool
+	closed bool
+}
+
+// add registers a run; it returns false once stopAll has run, and the
+// caller must then stop the run itself.
+func (r *demoRegistry) add(run *demo.Run) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	if r.runs == nil {
+		r.runs = map[*demo.Run]bool{}
+	}
+	r.runs[run] = true
+	return true
+}
+
+func (r *demoRegistry) remove(run *demo.Run) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.runs, run)
+}
+
+// stopAll stops every registered run and refuses new ones.
+func (r *demoRegistry) stopAll() {
+	r.mu.Lock()
+	r.closed = true
+	runs := r.runs
+	r.runs = nil
+	r.mu.Unlock()
+	for run := range runs {
+		run.Stop()
+	}
+}
+
+// demoRun is one running (or ended) demo as the view shows it.
+type demoRun struct {
+	sc     *demo.Scenario
+	run    *demo.Run
+	reuse  bool
+	ended  bool
+	events []probe.Event
+	status []demo.PromiseStatus
+}
+
+// demoState is everything about demos: the catalogue, the runs, their
+// panes, and the filter the table had before the first demo.
+type demoState struct {
+	ctx       context.Context
+	reg       *demoRegistry
+	catalogue []*demo.Scenario
+	runs      []*demoRun
+	list      demoListView
+	pane      demoPaneView
+	saved     string // the user's filter before demos took over
+	demoExpr  string // the filter demos set
+	err       string
+}
+
+func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
+	d := demoState{ctx: ctx, reg: reg, catalogue: demo.Catalogue()}
+	d.list = demoListView{styles: st}
+	d.pane = demoPaneView{styles: st}
+	return d
+}
+
+// active says whether the demo pane is shown.
+func (d *demoState) active() bool { return len(d.runs) > 0 }
+
+// running counts the demos not yet ended.
+func (d *demoState) running() int {
+	n := 0
+	for _, r := range d.runs {
+		if !r.ended {
+			n++
+		}
+	}
+	return n
+}
+
+// observe feeds a fresh snapshot to every running demo (in memory, cheap).
+func (d *demoState) observe(snap *collect.Snapshot) {
+	for _, r := range d.runs {
+		if r.ended {
+			continue
+		}
+		r.run.Observe(snap)
+		r.status = r.run.Status()
+	}
+}
+
+// startCmd starts a scenario off the event loop.
+func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
+	ctx, reg := d.ctx, d.reg
+	return func() tea.Msg {
+		if replaces != nil {
+			replaces.Stop()
+			reg.remove(replaces)
+		}
+		run, err := demo.Start(ctx, sc, demo.Config{ReuseAddr: reuse})
+		if err == nil && !reg.add(run) {
+			run.Stop()
+			err = errors.New("socktop is quitting")
+		}
+		return demoStartedMsg{sc: sc, run: run, reuse: reuse, err: err, replaces: replaces}
+	}
+}
+
+// waitEvent waits for a run's next narration event.
+func waitEvent(run *demo.Run) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-run.Events()
+		return demoEventMsg{run: run, ev: ev, ok: ok}
+	}
+}
+
+// stopCmd stops runs off the event loop.
+func (d *demoState) stopCmd(runs []*demo.Run) tea.Cmd {
+	reg := d.reg
+	return func() tea.Msg {
+		for _, r := range runs {
+			r.Stop()
+			reg.remove(r)
+		}
+		return demoStoppedMsg{runs: runs}
+	}
+}
+
+func (d *demoState) find(run *demo.Run) *demoRun {
+	for _, r := range d.runs {
+		if r.run == run {
+			return r
+		}
+	}
+	return nil
+}
+
+// update handles the demo messages.
+func (d *demoState) update(m *Model, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case demoStartedMsg:
+		if msg.replaces != nil {
+			d.drop(msg.replaces)
+		}
+		if msg.err != nil {
+			d.err = msg.sc.Name + ": " + msg.err.Error()
+			d.refilter(m)
+			return nil
+		}
+		d.err = ""
+		r := &demoRun{sc: msg.sc, run: msg.run, reuse: msg.reuse, status: msg.run.Status()}
+		d.runs = append(d.runs, r)
+		d.refilter(m)
+		return waitEvent(msg.run)
+	case demoEventMsg:
+		r := d.find(msg.run)
+		if r == nil {
+			return nil
+		}
+		if !msg.ok {
+			r.ended = true
+			return nil
+		}
+		r.events = append(r.events, msg.ev)
+		if len(r.events) > maxDemoEvents {
+			r.events = r.events[len(r.events)-maxDemoEvents:]
+		}
+		return waitEvent(msg.run)
+	case demoStoppedMsg:
+		for _, run := range msg.runs {
+			d.drop(run)
+		}
+		d.refilter(m)
+	}
+	return nil
+}
+
+func (d *demoState) drop(run *demo.Run) {
+	for i, r := range d.runs {
+		if r.run == run {
+			d.runs = append(d.runs[:i], d.runs[i+1:]...)
+			return
+		}
+	}
+}
+
+// refilter points the table at the ports of the demos, or gives the user
+// back the filter they had once no demo is left.
+func (d *demoState) refilter(m *Model) {
+	var parts []string
+	for _, r := range d.runs {
+		for _, p := range r.run.Ports() {
+			ps := strconv.Itoa(int(p))
+			parts = append(parts, "sport = :"+ps+" or dport = :"+ps)
+		}
+	}
+	expr := strings.Join(parts, " or ")
+	if d.demoExpr == "" && expr != "" {
+		d.saved = m.filterText
+	}
+	if expr == "" {
+		if d.demoExpr != "" && m.filterText == d.demoExpr {
+			m.setFilterText(d.saved)
+		}
+		d.demoExpr = ""
+	} else if expr != d.demoExpr {
+		d.demoExpr = expr
+		m.setFilterText(expr)
+	}
+	m.layout()
+}
+
+// listKey handles keys in the scenario list: a scenario's key starts it.
+func (d *demoState) listKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, m.keys.Back, m.keys.Demos) {
+		m.mode = modeTable
+		return nil
+	}
+	k := msg.String()
+	for _, sc := range d.catalogue {
+		if sc.Key == k {
+			m.mode = modeTable
+			return d.startCmd(sc, sc.ReuseAddr, nil)
+		}
+	}
+	return nil
+}
+
+// listHelp is the footer of the scenario list.
+func (d *demoState) listHelp(k *KeyMap) []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys(""), key.WithHelp("key", "start")), k.Back, k.Quit}
+}
+
+// tableKey handles the demo keys of the table: r and x.
+func (d *demoState) tableKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.ReuseAddr):
+		for i := len(d.runs) - 1; i >= 0; i-- {
+			if r := d.runs[i]; r.sc.UsesReuseAddr {
+				return d.startCmd(r.sc, !r.reuse, r.run)
+			}
+		}
+	case key.Matches(msg, m.keys.StopDemo):
+		if len(d.runs) == 0 {
+			return nil
+		}
+		runs := make([]*demo.Run, len(d.runs))
+		for i, r := range d.runs {
+			runs[i] = r.run
+		}
+		return d.stopCmd(runs)
+	}
+	return nil
+}
+
+// demoListView is the scenario list `d` opens.
+type demoListView struct {
+	width, height int
+	styles        *Styles
+	items         []*demo.Scenario
+	err           string
+}
+
+// SetSize sets the list's size.
+func (l *demoListView) SetSize(w, h int) { l.width, l.height = w, h }
+
+// Render draws one line per scenario: its key, name and title.
+func (l *demoListView) Render(width int) string {
+	st := l.styles
+	lines := []string{st.Title.Render("Demos") + st.Dim.Render(" (press a key to start one; several can run at once)")}
+	if l.err != "" {
+		lines = append(lines, st.Error.Render(l.err))
+	}
+	for _, sc := range l.items {
+		lines = append(lines, fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title))
+	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// demoPaneView narrates the running demos: promises and socket calls.
+type demoPaneView struct {
+	width, height int
+	styles        *Styles
+	runs          []*demoRun
+	err           string
+}
+
+// SetSize sets the pane's size.
+func (p *demoPaneView) SetSize(w, h int) { p.width, p.height = w, h }
+
+// Render gives each demo an equal share of the pane: a title line, its
+// promises ticking off, then its newest socket calls.
+func (p *demoPaneView) Render(width int) string {
+	if p.height <= 0 || len(p.runs) == 0 {
+		return ""
+	}
+	st := p.styles
+	var lines []string
+	if p.err != "" {
+		lines = append(lines, st.Error.Render(p.err))
+	}
+	share := max((p.height-len(lines))/len(p.runs), 2)
+	for _, r := range p.runs {
+		var rl []string
+		title := "Demo " + r.sc.Name + " (" + r.sc.Key + "): " + r.sc.Title
+		if r.sc.UsesReuseAddr {
+			if r.reuse {
+				title += " · SO_REUSEADDR on"
+			} else {
+				title += " · SO_REUSEADDR off"
+			}
+		}
+		if r.ended {
+			title += " · ended"
+		}
+		rl = append(rl, st.Title.Render(title))
+		for _, ps := range r.status {
+			var l string
+			if ps.Seen {
+				l = st.Seen.Render("✓") + " " + string(ps.Role) + " " + st.state(ps.State, ps.State.String()) + " seen at " + ps.At.Format("15:04:05")
+			} else {
+				l = st.Waiting.Render("○") + " " + string(ps.Role) + " " + st.state(ps.State, ps.State.String()) + " waiting"
+			}
+			if ps.Note != "" {
+				l += st.Dim.Render(" (" + ps.Note + ")")
+			}
+			rl = append(rl, "  "+l)
+		}
+		room := share - len(rl)
+		for i := max(len(r.events)-room, 0); i < len(r.events) && room > 0; i++ {
+			e := r.events[i]
+			l := "  " + e.At.Format("15:04:05.000") + " " + e.String()
+			if e.Err != nil {
+				l = st.Error.Render(l)
+			}
+			rl = append(rl, l)
+		}
+		if len(rl) > share {
+			rl = rl[:share]
+		}
+		lines = append(lines, rl...)
+	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}

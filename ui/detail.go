@@ -1,0 +1,142 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"socktop/collect"
+)
+
+// histEntry is one state a connection went through.
+type histEntry struct {
+	at       time.Time
+	from, to collect.State
+}
+
+// Bounds of the per-connection history: entries per connection and
+// connections remembered (the oldest connection is forgotten first).
+const (
+	maxHistPerKey = 32
+	maxHistKeys   = 4096
+)
+
+// history keeps, per connection, the transitions seen, bounded both ways.
+type history struct {
+	byKey map[collect.Key][]histEntry
+	order []collect.Key // insertion order, for eviction
+}
+
+func newHistory() *history { return &history{byKey: map[collect.Key][]histEntry{}} }
+
+func (h *history) add(t collect.Transition) {
+	e, ok := h.byKey[t.Key]
+	if !ok {
+		if len(h.order) >= maxHistKeys {
+			delete(h.byKey, h.order[0])
+			h.order = h.order[1:]
+		}
+		h.order = append(h.order, t.Key)
+	}
+	e = append(e, histEntry{at: t.At, from: t.From, to: t.To})
+	if len(e) > maxHistPerKey {
+		e = e[len(e)-maxHistPerKey:]
+	}
+	h.byKey[t.Key] = e
+}
+
+// detailView shows every field of one socket, its owners, its tcp_info and
+// the states its connection went through.
+type detailView struct {
+	width, height int
+	styles        *Styles
+
+	sock     collect.Socket
+	gone     bool
+	info     *collect.TCPInfo
+	infoErr  error
+	fetching bool
+	noInfo   string // why there is no tcp_info (UDP, no InfoSource)
+	hist     []histEntry
+}
+
+// SetSize sets the view's size.
+func (d *detailView) SetSize(w, h int) { d.width, d.height = w, h }
+
+// Render draws the fields, one per line, cut to the view's height.
+func (d *detailView) Render(width int) string {
+	st := d.styles
+	s := &d.sock
+	var lines []string
+	add := func(label, value string) {
+		lines = append(lines, fmt.Sprintf("  %-13s %s", label, value))
+	}
+	title := "Socket " + s.Proto.String() + " " + collect.FormatAddr(s.Local, s.Family) + " -> " + collect.FormatAddr(s.Remote, s.Family)
+	if d.gone {
+		title += "  " + st.Gone.Render("[gone]")
+	}
+	lines = append(lines, st.Title.Render(title))
+	add("State", st.state(s.State, s.State.Canonical().String())+st.Dim.Render(" (ss: "+s.State.SSName()+")"))
+	add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
+	add("Local", collect.FormatAddr(s.Local, s.Family))
+	add("Foreign", collect.FormatAddr(s.Remote, s.Family))
+	add("Recv-Q", strconv.FormatUint(uint64(s.RecvQ), 10))
+	add("Send-Q", strconv.FormatUint(uint64(s.SendQ), 10))
+	add("Timer", collect.FormatTimer(s))
+	add("Retrans", strconv.Itoa(int(s.Retrans)))
+	add("UID", strconv.FormatUint(uint64(s.UID), 10))
+	inode := strconv.FormatUint(uint64(s.Inode), 10)
+	if s.Inode == 0 {
+		inode += st.Dim.Render(" (no file descriptor: TIME_WAIT, orphan or not yet accepted)")
+	}
+	add("Inode", inode)
+	if s.Cookie != 0 {
+		add("Cookie", strconv.FormatUint(s.Cookie, 10))
+	}
+	if len(s.Owners) == 0 {
+		add("Owners", "-")
+	}
+	for i, o := range s.Owners {
+		label := ""
+		if i == 0 {
+			label = "Owners"
+		}
+		add(label, o.Name+" (pid "+strconv.Itoa(o.PID)+")")
+	}
+	info := d.info
+	if info == nil {
+		info = s.Info
+	}
+	switch {
+	case info != nil:
+		add("RTT", info.RTT.String()+" ± "+info.RTTVar.String())
+		add("Cwnd", strconv.FormatUint(uint64(info.Cwnd), 10))
+		add("Retransmits", strconv.Itoa(int(info.Retransmits))+" (total "+strconv.FormatUint(uint64(info.TotalRetrans), 10)+")")
+		add("Bytes acked", strconv.FormatUint(info.BytesAcked, 10))
+		add("Bytes recvd", strconv.FormatUint(info.BytesReceived, 10))
+	case d.fetching:
+		add("tcp_info", st.Dim.Render("fetching…"))
+	case d.infoErr != nil:
+		add("tcp_info", st.Error.Render(d.infoErr.Error()))
+	case d.noInfo != "":
+		add("tcp_info", st.Dim.Render(d.noInfo))
+	}
+	lines = append(lines, "", st.Title.Render("States seen"))
+	if len(d.hist) == 0 {
+		lines = append(lines, st.Dim.Render("  no transition seen since socktop started"))
+	}
+	for _, h := range d.hist {
+		lines = append(lines, "  "+h.at.Format("15:04:05.000")+"  "+
+			st.state(h.from, stateName(h.from))+" -> "+st.state(h.to, stateName(h.to)))
+	}
+	if d.height > 0 && len(lines) > d.height {
+		// Keep the newest history lines: drop from the middle of the list.
+		keep := lines[:d.height]
+		lines = keep
+	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}

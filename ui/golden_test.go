@@ -1,0 +1,118 @@
+package ui
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// goldenModel is the view after two refreshes of the fixture, so the
+// marks, a gone row and the transition log all show.
+func goldenModel(t *testing.T, w, h int, noColor bool) *harness {
+	t.Helper()
+	hs := newHarness(t, Config{NoColor: noColor})
+	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
+	hs.feed(fixture())
+	hs.feed(fixtureNext())
+	hs.key("j")
+	return hs
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./ui -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s (run go test ./ui -update after checking the change):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+// checkFrame asserts the frame fills the terminal exactly: h lines, none
+// wider than w.
+func checkFrame(t *testing.T, frame string, w, h int) {
+	t.Helper()
+	lines := strings.Split(frame, "\n")
+	if len(lines) != h {
+		t.Errorf("%dx%d: %d lines", w, h, len(lines))
+	}
+	for i, l := range lines {
+		if n := ansi.StringWidth(l); n > w {
+			t.Errorf("%dx%d: line %d is %d cells wide: %q", w, h, i, n, ansi.Strip(l))
+		}
+	}
+}
+
+func TestGoldenViews(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {160, 48}, {60, 15}} {
+		name := "table_" + strconv.Itoa(sz[0]) + "x" + strconv.Itoa(sz[1])
+		t.Run(name, func(t *testing.T) {
+			h := goldenModel(t, sz[0], sz[1], false)
+			checkFrame(t, h.m.frame, sz[0], sz[1])
+			checkGolden(t, name, ansi.Strip(h.m.frame))
+			// NO_COLOR: not one escape sequence, the same text.
+			plain := goldenModel(t, sz[0], sz[1], true)
+			if plain.m.frame != ansi.Strip(plain.m.frame) {
+				t.Errorf("NO_COLOR frame carries escape sequences")
+			}
+			if plain.m.frame != ansi.Strip(h.m.frame) {
+				t.Errorf("NO_COLOR frame differs from the coloured one stripped:\n%s", plain.m.frame)
+			}
+		})
+	}
+}
+
+func TestGoldenDetail(t *testing.T) {
+	h := goldenModel(t, 80, 24, true)
+	for i, r := range h.m.rows {
+		if r.s.State.String() == "FIN_WAIT_2" {
+			h.m.selected, h.m.selKey = i, r.s.Key()
+		}
+	}
+	h.key("enter")
+	checkFrame(t, h.m.frame, 80, 24)
+	checkGolden(t, "detail_80x24", h.screen())
+}
+
+func TestGoldenPromptError(t *testing.T) {
+	h := goldenModel(t, 80, 24, true)
+	h.key("/")
+	h.typeText("state bogus")
+	h.key("enter")
+	checkFrame(t, h.m.frame, 80, 24)
+	checkGolden(t, "prompt_error_80x24", h.screen())
+}
+
+// Every size, tiny ones too, gives a frame that fits: no wrapped, garbled
+// lines, in every mode.
+func TestFramesFitAnySize(t *testing.T) {
+	for _, w := range []int{1, 10, 30, 45, 53, 54, 67, 68, 79, 80, 119, 120, 200} {
+		for _, ht := range []int{1, 3, 5, 8, 12, 16, 23, 24, 40} {
+			h := goldenModel(t, w, ht, false)
+			checkFrame(t, h.m.frame, w, ht)
+			for _, k := range []string{"enter", "esc", "?", "esc", "/"} {
+				h.key(k)
+				checkFrame(t, h.m.frame, w, ht)
+			}
+			h.typeText("state bogus")
+			h.key("enter")
+			checkFrame(t, h.m.frame, w, ht)
+		}
+	}
+}

@@ -1,0 +1,584 @@
+package ui
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"socktop/collect"
+)
+
+// intervalSteps are the refresh intervals + and - step through.
+var intervalSteps = []time.Duration{
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+}
+
+// markRefreshes is how many refreshes a new, changed or gone row stays
+// marked; gone rows are dropped after it.
+const markRefreshes = 3
+
+// mode is what fills the screen under the header.
+type mode uint8
+
+const (
+	modeTable mode = iota
+	modeDetail
+	modeHelp
+	modeDemos
+)
+
+// Messages. Every one that comes back from a Cmd carries what it needs, so
+// Update never waits on I/O.
+type (
+	// tickMsg asks for a collection; gen tells stale ticks (from before an
+	// interval change) from current ones.
+	tickMsg struct{ gen uint64 }
+	// snapMsg is the result of one collection.
+	snapMsg struct {
+		snap collect.Snapshot
+		err  error
+	}
+	// infoMsg is tcp_info for the socket the detail view shows.
+	infoMsg struct {
+		key  collect.Key
+		info *collect.TCPInfo
+		err  error
+	}
+)
+
+// markAge is a row mark and the refresh it expires at.
+type markAge struct {
+	mark  rowMark
+	until int
+}
+
+// goneSock is a socket that left the table, kept for a few refreshes.
+type goneSock struct {
+	s     collect.Socket
+	until int
+}
+
+// Model is the root model of the live view; every pane is a plain struct
+// it lays out and renders.
+type Model struct {
+	src     collect.Source
+	infoSrc collect.InfoSource
+	ctx     context.Context
+	// after schedules msg after d; tea.Tick, replaced in tests so they do
+	// not wait.
+	after func(d time.Duration, msg tea.Msg) tea.Cmd
+
+	keys   KeyMap
+	styles *Styles
+	help   help.Model
+
+	width, height int
+	mode          mode
+
+	interval time.Duration
+	gen      uint64
+	inFlight bool
+	paused   bool
+
+	snap      *collect.Snapshot // what is shown
+	pending   *collect.Snapshot // the newest one received while paused
+	refreshes int
+	marks     map[collect.Key]markAge
+	gone      []goneSock
+	samples   []sample
+	lastErr   string
+
+	filter     *collect.Filter
+	filterText string
+
+	rows     []row
+	selKey   collect.Key
+	selected int
+
+	hist *history
+
+	header headerView
+	table  tableView
+	log    logView
+	detail detailView
+	prompt promptView
+
+	demos demoState
+
+	frame string  // the pre-built screen View returns
+	hs    heights
+}
+
+// newModel builds the model; ctx bounds the collections it starts.
+func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*Model, error) {
+	st := DefaultStyles(cfg.NoColor)
+	m := &Model{
+		src:      cfg.Source,
+		infoSrc:  cfg.Info,
+		ctx:      ctx,
+		after:    func(d time.Duration, msg tea.Msg) tea.Cmd { return tea.Tick(d, func(time.Time) tea.Msg { return msg }) },
+		keys:     DefaultKeyMap(),
+		styles:   &st,
+		help:     help.New(),
+		width:    80,
+		height:   24,
+		interval: cfg.Interval,
+		marks:    map[collect.Key]markAge{},
+		hist:     newHistory(),
+	}
+	if m.interval == 0 {
+		m.interval = time.Second
+	}
+	m.interval = min(max(m.interval, intervalSteps[0]), intervalSteps[len(intervalSteps)-1])
+	if cfg.NoColor {
+		m.help.Styles = help.Styles{}
+	}
+	m.header = headerView{styles: m.styles, host: cfg.Host, source: "-"}
+	m.table = tableView{styles: m.styles, sortCol: colLocal}
+	m.log = logView{styles: m.styles}
+	m.detail = detailView{styles: m.styles}
+	m.prompt = newPrompt(m.styles)
+	m.demos = newDemoState(ctx, reg, m.styles)
+	if cfg.Filter != "" {
+		f, err := collect.ParseFilter(cfg.Filter)
+		if err != nil {
+			return nil, err
+		}
+		m.filter, m.filterText = f, cfg.Filter
+	}
+	m.layout()
+	m.render()
+	return m, nil
+}
+
+// Init starts the first collection and the tick chain.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(m.collectCmd(), m.tickCmd())
+}
+
+// collectCmd runs one collection off the event loop. The closure captures
+// the source, never the model.
+func (m *Model) collectCmd() tea.Cmd {
+	m.inFlight = true
+	src, ctx := m.src, m.ctx
+	return func() tea.Msg {
+		snap, err := src.Snapshot(ctx)
+		// The view keeps pointers into the snapshot across refreshes, so it
+		// must own the slice even if a source reuses its buffer.
+		snap.Sockets = slices.Clone(snap.Sockets)
+		return snapMsg{snap: snap, err: err}
+	}
+}
+
+func (m *Model) tickCmd() tea.Cmd {
+	return m.after(m.interval, tickMsg{gen: m.gen})
+}
+
+// infoCmd fetches tcp_info for one socket for the detail view.
+func (m *Model) infoCmd(k collect.Key) tea.Cmd {
+	src, ctx := m.infoSrc, m.ctx
+	return func() tea.Msg {
+		info, err := src.Info(ctx, k)
+		return infoMsg{key: k, info: info, err: err}
+	}
+}
+
+// Update handles one message and rebuilds the screen.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	m.render()
+	return m, cmd
+}
+
+func (m *Model) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layout()
+		m.fixScroll()
+		return nil
+	case tickMsg:
+		if msg.gen != m.gen {
+			return nil // stale: the interval changed since
+		}
+		var cmds []tea.Cmd
+		if !m.inFlight {
+			cmds = append(cmds, m.collectCmd())
+		}
+		cmds = append(cmds, m.tickCmd())
+		return tea.Batch(cmds...)
+	case snapMsg:
+		m.inFlight = false
+		if msg.err != nil {
+			m.lastErr = msg.err.Error()
+			return nil
+		}
+		m.lastErr = ""
+		snap := msg.snap
+		m.demos.observe(&snap)
+		if m.paused {
+			m.pending = &snap
+			return nil
+		}
+		m.apply(&snap)
+		return nil
+	case infoMsg:
+		if m.mode == modeDetail && msg.key == m.selKey {
+			m.detail.fetching = false
+			m.detail.info, m.detail.infoErr = msg.info, msg.err
+		}
+		return nil
+	case tea.MouseWheelMsg:
+		if m.mode == modeTable {
+			switch msg.Button {
+			case tea.MouseWheelUp:
+				m.move(-3)
+			case tea.MouseWheelDown:
+				m.move(3)
+			}
+		}
+		return nil
+	case tea.KeyPressMsg:
+		return m.handleKey(msg)
+	}
+	return m.demos.update(m, msg)
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if m.prompt.active {
+		return m.promptKey(msg)
+	}
+	k := &m.keys
+	if key.Matches(msg, k.Quit) {
+		return tea.Quit
+	}
+	switch m.mode {
+	case modeHelp:
+		if key.Matches(msg, k.Back, k.Help) {
+			m.mode = modeTable
+		}
+		return nil
+	case modeDetail:
+		if key.Matches(msg, k.Back) {
+			m.mode = modeTable
+			return nil
+		}
+	case modeDemos:
+		return m.demos.listKey(m, msg)
+	}
+	switch {
+	case key.Matches(msg, k.Up):
+		m.move(-1)
+	case key.Matches(msg, k.Down):
+		m.move(1)
+	case key.Matches(msg, k.PageUp):
+		m.move(-max(m.table.visibleRows(), 1))
+	case key.Matches(msg, k.PageDown):
+		m.move(max(m.table.visibleRows(), 1))
+	case key.Matches(msg, k.Top):
+		m.move(-len(m.rows))
+	case key.Matches(msg, k.Bottom):
+		m.move(len(m.rows))
+	case key.Matches(msg, k.Detail):
+		return m.openDetail()
+	case key.Matches(msg, k.Back):
+		if m.filter != nil || m.filterText != "" {
+			m.filter, m.filterText = nil, ""
+			m.rebuildRows()
+		}
+	case key.Matches(msg, k.Filter):
+		m.prompt.active = true
+		m.prompt.err = nil
+		m.prompt.input.SetValue(m.filterText)
+		m.layout()
+		return nil
+	case key.Matches(msg, k.Sort):
+		m.table.sortCol = (m.table.sortCol + 1) % numColumns
+		m.rebuildRows()
+	case key.Matches(msg, k.SortReverse):
+		m.table.sortDesc = !m.table.sortDesc
+		m.rebuildRows()
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+		if !m.paused && m.pending != nil {
+			p := m.pending
+			m.pending = nil
+			m.apply(p)
+		}
+	case key.Matches(msg, k.Faster), key.Matches(msg, k.Slower):
+		return m.stepInterval(key.Matches(msg, k.Faster))
+	case key.Matches(msg, k.Help):
+		m.mode = modeHelp
+	case key.Matches(msg, k.Demos):
+		m.mode = modeDemos
+	default:
+		return m.demos.tableKey(m, msg)
+	}
+	return nil
+}
+
+// stepInterval moves the refresh interval one step; the new generation
+// makes the tick already scheduled stale.
+func (m *Model) stepInterval(faster bool) tea.Cmd {
+	next := m.interval
+	if faster {
+		for i := len(intervalSteps) - 1; i >= 0; i-- {
+			if intervalSteps[i] < m.interval {
+				next = intervalSteps[i]
+				break
+			}
+		}
+	} else {
+		for _, s := range intervalSteps {
+			if s > m.interval {
+				next = s
+				break
+			}
+		}
+	}
+	if next == m.interval {
+		return nil
+	}
+	m.interval = next
+	m.gen++
+	return m.tickCmd()
+}
+
+func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "ctrl+c":
+		return tea.Quit
+	case "esc":
+		m.closePrompt()
+		return nil
+	case "enter":
+		text := strings.TrimSpace(m.prompt.input.Value())
+		var f *collect.Filter
+		if text != "" {
+			var err error
+			if f, err = collect.ParseFilter(text); err != nil {
+				m.prompt.setError(err)
+				m.layout()
+				return nil
+			}
+		}
+		m.filter, m.filterText = f, text
+		m.closePrompt()
+		m.rebuildRows()
+		return nil
+	}
+	m.prompt.input.Update(msg)
+	return nil
+}
+
+func (m *Model) closePrompt() {
+	m.prompt.active = false
+	m.prompt.err = nil
+	m.layout()
+}
+
+// openDetail shows the selected socket and asks for its tcp_info.
+func (m *Model) openDetail() tea.Cmd {
+	if len(m.rows) == 0 {
+		return nil
+	}
+	m.mode = modeDetail
+	r := m.rows[m.selected]
+	d := &m.detail
+	d.info, d.infoErr, d.fetching, d.noInfo = nil, nil, false, ""
+	m.syncDetail()
+	switch {
+	case r.s.Proto != collect.TCP:
+		d.noInfo = "TCP only"
+	case m.infoSrc == nil:
+		d.noInfo = "not available from this source"
+	case r.mark == markGone:
+		d.noInfo = "the socket is gone"
+	default:
+		d.fetching = true
+		return m.infoCmd(m.selKey)
+	}
+	return nil
+}
+
+// syncDetail copies the selected socket and its history into the detail
+// view, after each refresh, so it stays live.
+func (m *Model) syncDetail() {
+	if len(m.rows) == 0 {
+		return
+	}
+	r := m.rows[m.selected]
+	m.detail.sock = *r.s
+	m.detail.gone = r.mark == markGone
+	m.detail.hist = m.hist.byKey[m.selKey]
+}
+
+// apply makes cur the shown snapshot: diff against the previous one, marks,
+// gone rows, transitions, then filter and sort once.
+func (m *Model) apply(cur *collect.Snapshot) {
+	m.refreshes++
+	if prev := m.snap; prev != nil {
+		ch := collect.Diff(prev, cur)
+		var newKeys map[collect.Key]bool
+		if len(m.gone) > 0 {
+			newKeys = map[collect.Key]bool{}
+		}
+		for i, mk := range ch.Marks {
+			var rm rowMark
+			switch mk {
+			case collect.MarkNew:
+				rm = markNew
+			case collect.MarkChanged:
+				rm = markChanged
+			default:
+				continue
+			}
+			k := cur.Sockets[i].Key()
+			m.marks[k] = markAge{mark: rm, until: m.refreshes + markRefreshes}
+			if newKeys != nil && rm == markNew {
+				newKeys[k] = true
+			}
+		}
+		// A socket that comes back is no longer gone.
+		kept := m.gone[:0]
+		for _, g := range m.gone {
+			if g.until > m.refreshes && !newKeys[g.s.Key()] {
+				kept = append(kept, g)
+			}
+		}
+		m.gone = kept
+		for _, g := range ch.Gone {
+			m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
+		}
+		tr := ch.Transitions
+		for i := range tr {
+			m.hist.add(tr[i])
+		}
+		for _, t := range tr[max(len(tr)-maxLog, 0):] {
+			m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
+		}
+	}
+	for k, a := range m.marks {
+		if a.until <= m.refreshes {
+			delete(m.marks, k)
+		}
+	}
+	m.snap = cur
+	m.samples = append(m.samples, sample{at: cur.Taken, total: len(cur.Sockets)})
+	for len(m.samples) > 0 && cur.Taken.Sub(m.samples[0].at) > sparkWindow {
+		m.samples = m.samples[1:]
+	}
+	m.header.source = cur.Source
+	m.header.partial = cur.Partial
+	if len(cur.Notices) > 0 {
+		m.header.notice = strings.Join(cur.Notices, "; ")
+	}
+	m.rebuildRows()
+}
+
+// rebuildRows filters and sorts the shown snapshot and the gone rows, then
+// finds the selected socket again by its key.
+func (m *Model) rebuildRows() {
+	m.rows = m.rows[:0]
+	var counts [collect.NumStates]int
+	if m.snap != nil {
+		for i := range m.snap.Sockets {
+			s := &m.snap.Sockets[i]
+			if m.filter.Match(s) {
+				m.rows = append(m.rows, row{s: s})
+				counts[s.State.Canonical()]++
+			}
+		}
+	}
+	for i := range m.gone {
+		if s := &m.gone[i].s; m.filter.Match(s) {
+			m.rows = append(m.rows, row{s: s, mark: markGone})
+		}
+	}
+	col, desc := m.table.sortCol, m.table.sortDesc
+	slices.SortFunc(m.rows, func(a, b row) int {
+		if desc {
+			return cmpBy(col, b.s, a.s)
+		}
+		return cmpBy(col, a.s, b.s)
+	})
+	m.header.counts = counts
+	m.header.shown = 0
+	for _, c := range counts {
+		m.header.shown += c
+	}
+	m.header.total = 0
+	if m.snap != nil {
+		m.header.total = len(m.snap.Sockets)
+	}
+	m.header.spark = sparkline(m.samples, 20)
+	m.reselect()
+}
+
+// reselect puts the selection back on the socket it was on; if that socket
+// is no longer listed, the selection stays at the same index.
+func (m *Model) reselect() {
+	found := false
+	for i := range m.rows {
+		if m.rows[i].s.Key() == m.selKey {
+			m.selected, found = i, true
+			break
+		}
+	}
+	if !found {
+		m.selected = min(max(m.selected, 0), max(len(m.rows)-1, 0))
+		if len(m.rows) > 0 {
+			m.selKey = m.rows[m.selected].s.Key()
+		}
+	}
+	m.fixScroll()
+	if m.mode == modeDetail {
+		m.syncDetail()
+	}
+}
+
+// move moves the selection by delta rows.
+func (m *Model) move(delta int) {
+	if len(m.rows) == 0 {
+		return
+	}
+	m.selected = min(max(m.selected+delta, 0), len(m.rows)-1)
+	m.selKey = m.rows[m.selected].s.Key()
+	m.fixScroll()
+}
+
+// fixScroll keeps the selected row in the visible window.
+func (m *Model) fixScroll() {
+	n := max(m.table.visibleRows(), 1)
+	t := &m.table
+	if m.selected < t.offset {
+		t.offset = m.selected
+	}
+	if m.selected >= t.offset+n {
+		t.offset = m.selected - n + 1
+	}
+	t.offset = min(t.offset, max(len(m.rows)-n, 0))
+	t.offset = max(t.offset, 0)
+}
+
+// setFilterText applies an expression that is known to parse (the demos'
+// port filter, or the user's own given back); a failure leaves the filter
+// as it was and says why in the header.
+func (m *Model) setFilterText(text string) {
+	var f *collect.Filter
+	if text != "" {
+		var err error
+		if f, err = collect.ParseFilter(text); err != nil {
+			m.lastErr = err.Error()
+			return
+		}
+	}
+	m.filter, m.filterText = f, text
+	m.rebuildRows()
+}

@@ -1,0 +1,219 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"socktop/collect"
+)
+
+// sample is the total socket count at one refresh, for the sparkline.
+type sample struct {
+	at    time.Time
+	total int
+}
+
+// sparkWindow is how far back the header's sparkline reaches.
+const sparkWindow = time.Minute
+
+var sparkBars = []rune("▁▂▃▄▅▆▇█")
+
+// sparkline draws the totals of the last minute in n cells, one cell per
+// n-th of the minute (the last sample of each slot, gaps carried forward).
+func sparkline(samples []sample, n int) string {
+	if len(samples) == 0 || n <= 0 {
+		return ""
+	}
+	end := samples[len(samples)-1].at
+	start := end.Add(-sparkWindow)
+	slots := make([]int, n)
+	for i := range slots {
+		slots[i] = -1
+	}
+	for _, s := range samples {
+		if s.at.Before(start) {
+			continue
+		}
+		i := int(int64(s.at.Sub(start)) * int64(n-1) / int64(sparkWindow))
+		slots[min(max(i, 0), n-1)] = s.total
+	}
+	lo, hi := -1, 0
+	for _, v := range slots {
+		if v < 0 {
+			continue
+		}
+		if lo < 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	var b strings.Builder
+	last := -1
+	for _, v := range slots {
+		if v < 0 {
+			v = last
+		}
+		last = v
+		if v < 0 {
+			b.WriteByte(' ')
+			continue
+		}
+		i := 0
+		if hi > lo {
+			i = (v - lo) * (len(sparkBars) - 1) / (hi - lo)
+		}
+		b.WriteRune(sparkBars[i])
+	}
+	return b.String()
+}
+
+// headerView is the top of the screen: where the data comes from, the
+// counts per state and the filter.
+type headerView struct {
+	width, height int
+	styles        *Styles
+
+	host, source string
+	interval     time.Duration
+	paused       bool
+	partial      bool
+	counts       [collect.NumStates]int
+	shown, total int
+	spark        string
+	filter       string
+	notice       string // the last collection error or source notice
+	demos        int
+}
+
+// SetSize sets the header's size; it draws at most height lines.
+func (h *headerView) SetSize(w, ht int) { h.width, h.height = w, ht }
+
+// Render draws the header lines.
+func (h *headerView) Render(width int) string {
+	st := h.styles
+	var l1 strings.Builder
+	l1.WriteString(st.Title.Render("socktop"))
+	l1.WriteString(" " + h.host + " · " + h.source + " · every " + h.interval.String())
+	if h.paused {
+		l1.WriteString(" " + st.Paused.Render("PAUSED"))
+	}
+	if h.partial {
+		l1.WriteString(" " + st.Error.Render("PARTIAL"))
+	}
+	l1.WriteString(" · total " + strconv.Itoa(h.shown) + "/" + strconv.Itoa(h.total))
+	if h.spark != "" {
+		l1.WriteString(" " + h.spark)
+	}
+	if h.demos > 0 {
+		l1.WriteString(" · demos " + strconv.Itoa(h.demos))
+	}
+	var l2 strings.Builder
+	l2.WriteString("filter: ")
+	if h.filter == "" {
+		l2.WriteString(st.Dim.Render("none"))
+	} else {
+		l2.WriteString(h.filter)
+	}
+	if h.notice != "" {
+		l2.WriteString("  " + st.Error.Render(h.notice))
+	}
+	var l3 strings.Builder
+	first := true
+	for s := collect.State(0); s < collect.NumStates; s++ {
+		if h.counts[s] == 0 {
+			continue
+		}
+		if !first {
+			l3.WriteString("  ")
+		}
+		first = false
+		l3.WriteString(st.state(s, s.String()+" "+strconv.Itoa(h.counts[s])))
+	}
+	if first {
+		l3.WriteString(st.Dim.Render("no sockets"))
+	}
+	lines := []string{l1.String(), l2.String(), l3.String()}
+	if h.height < len(lines) {
+		// Short terminals keep the source line and the counts.
+		lines = []string{lines[0], lines[2]}[:max(h.height, 1)]
+	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// logEntry is one observed state transition.
+type logEntry struct {
+	at       time.Time
+	key      collect.Key
+	from, to collect.State
+}
+
+// maxLog bounds the transition log.
+const maxLog = 500
+
+// logView is the transition log pane, newest first.
+type logView struct {
+	width, height int
+	styles        *Styles
+	entries       []logEntry // oldest first; drawn from the end
+}
+
+// SetSize sets the pane's size, its title line included.
+func (l *logView) SetSize(w, h int) { l.width, l.height = w, h }
+
+func (l *logView) add(e logEntry) {
+	l.entries = append(l.entries, e)
+	if len(l.entries) > maxLog {
+		n := copy(l.entries, l.entries[len(l.entries)-maxLog:])
+		l.entries = l.entries[:n]
+	}
+}
+
+// stateName is a state for the log: "-" for appeared or gone.
+func stateName(s collect.State) string {
+	if s == collect.StateUnknown {
+		return "-"
+	}
+	return s.Canonical().String()
+}
+
+// Render draws the title and the newest entries that fit.
+func (l *logView) Render(width int) string {
+	if l.height <= 0 {
+		return ""
+	}
+	st := l.styles
+	lines := []string{truncLine(st.Title.Render("Transitions")+st.Dim.Render(" (newest first, "+strconv.Itoa(len(l.entries))+")"), width)}
+	for i := len(l.entries) - 1; i >= 0 && len(lines) < l.height; i-- {
+		e := &l.entries[i]
+		fam := familyOf(e.key)
+		t := e.at.Format("15:04:05") + " " + e.key.Proto.String() + " " +
+			collect.FormatAddr(e.key.Local, fam) + " " + collect.FormatAddr(e.key.Remote, fam) + " " +
+			st.state(e.from, stateName(e.from)) + " -> " + st.state(e.to, stateName(e.to))
+		lines = append(lines, truncLine(t, width))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// familyOf tells the address family from a key, for printing unspecified
+// addresses the way the family would.
+func familyOf(k collect.Key) uint8 {
+	if k.Local.Addr().Is4() || k.Local.Addr().Is4In6() {
+		return 4
+	}
+	return 6
+}
+
+// truncLine cuts a line, escape sequences and wide runes included, to at
+// most width cells, so no line ever wraps and garbles the screen.
+func truncLine(s string, width int) string {
+	if ansi.StringWidth(s) <= width {
+		return s
+	}
+	return ansi.Truncate(s, width, "")
+}

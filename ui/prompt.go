@@ -1,0 +1,155 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+	"unicode"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"socktop/collect"
+)
+
+// lineInput is a one-line text editor for the filter prompt. It stands in
+// for bubbles/textinput, which needs github.com/atotto/clipboard, a module
+// this repository does not carry.
+type lineInput struct {
+	value []rune
+	pos   int
+}
+
+func (in *lineInput) SetValue(s string) { in.value, in.pos = []rune(s), len([]rune(s)) }
+
+func (in *lineInput) Value() string { return string(in.value) }
+
+// Update applies one key press: text is inserted at the cursor; the usual
+// readline keys move and delete.
+func (in *lineInput) Update(msg tea.KeyPressMsg) {
+	switch msg.String() {
+	case "left", "ctrl+b":
+		in.pos = max(in.pos-1, 0)
+	case "right", "ctrl+f":
+		in.pos = min(in.pos+1, len(in.value))
+	case "home", "ctrl+a":
+		in.pos = 0
+	case "end", "ctrl+e":
+		in.pos = len(in.value)
+	case "backspace", "ctrl+h":
+		if in.pos > 0 {
+			in.value = append(in.value[:in.pos-1], in.value[in.pos:]...)
+			in.pos--
+		}
+	case "delete", "ctrl+d":
+		if in.pos < len(in.value) {
+			in.value = append(in.value[:in.pos], in.value[in.pos+1:]...)
+		}
+	case "ctrl+u":
+		in.value, in.pos = append([]rune(nil), in.value[in.pos:]...), 0
+	case "ctrl+k":
+		in.value = in.value[:in.pos]
+	case "ctrl+w":
+		i := in.pos
+		for i > 0 && in.value[i-1] == ' ' {
+			i--
+		}
+		for i > 0 && in.value[i-1] != ' ' {
+			i--
+		}
+		in.value = append(in.value[:i], in.value[in.pos:]...)
+		in.pos = i
+	default:
+		if msg.Text == "" || msg.Mod&(tea.ModCtrl|tea.ModAlt) != 0 {
+			return
+		}
+		var ins []rune
+		for _, r := range msg.Text {
+			if unicode.IsPrint(r) {
+				ins = append(ins, r)
+			}
+		}
+		v := make([]rune, 0, len(in.value)+len(ins))
+		v = append(v, in.value[:in.pos]...)
+		v = append(v, ins...)
+		v = append(v, in.value[in.pos:]...)
+		in.value = v
+		in.pos += len(ins)
+	}
+}
+
+// promptView is the `/` filter prompt: a one-line input and, after a bad
+// expression, the error with a caret under the column where it broke.
+type promptView struct {
+	width  int
+	styles *Styles
+	input  lineInput
+	active bool
+	err    error
+	errCol int // 1-based rune column of err in the input, 0 when unknown
+}
+
+// promptPrefix is drawn before the input.
+const promptPrefix = "/"
+
+func newPrompt(st *Styles) promptView { return promptView{styles: st} }
+
+// SetSize sets the prompt's width; its height is one line, two with an
+// error.
+func (p *promptView) SetSize(w, _ int) { p.width = w }
+
+// lines is the prompt's height.
+func (p *promptView) lines() int {
+	if p.err != nil {
+		return 2
+	}
+	return 1
+}
+
+// setError records a parse error and the column it names.
+func (p *promptView) setError(err error) {
+	p.err, p.errCol = err, 0
+	var fe *collect.FilterError
+	if errors.As(err, &fe) {
+		p.errCol = fe.Col
+	}
+}
+
+// scroll is how many runes of the input are hidden on the left so the
+// cursor stays on screen.
+func (p *promptView) scroll(width int) int {
+	room := width - len(promptPrefix) - 1
+	if room <= 0 {
+		return p.input.pos
+	}
+	return max(p.input.pos-room, 0)
+}
+
+// cursorX is the screen column of the input cursor.
+func (p *promptView) cursorX(width int) int {
+	v := p.input.value
+	off := p.scroll(width)
+	return len(promptPrefix) + ansi.StringWidth(string(v[off:p.input.pos]))
+}
+
+// Render draws the input line and the error line under it.
+func (p *promptView) Render(width int) string {
+	off := p.scroll(width)
+	text := string(p.input.value[off:])
+	if len(p.input.value) == 0 {
+		text = p.styles.Dim.Render("sport = :80, state time-wait, proc nginx ... (enter applies, esc cancels)")
+	}
+	line := truncLine(promptPrefix+text, width)
+	if p.err == nil {
+		return line
+	}
+	msg := p.err.Error()
+	var fe *collect.FilterError
+	if errors.As(p.err, &fe) {
+		msg = fe.Msg
+	}
+	caret := ""
+	if p.errCol > 0 && p.errCol-1 >= off {
+		caret = strings.Repeat(" ", len(promptPrefix)+p.errCol-1-off) + "^ "
+	}
+	return line + "\n" + truncLine(p.styles.Error.Render(caret+msg), width)
+}

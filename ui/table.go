@@ -1,0 +1,363 @@
+package ui
+
+import (
+	"cmp"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"socktop/collect"
+)
+
+// column is one column of the socket table; the order is the order `s`
+// cycles through.
+type column uint8
+
+const (
+	colProto column = iota
+	colState
+	colRecvQ
+	colSendQ
+	colLocal
+	colForeign
+	colProcess
+	colTimer
+	numColumns
+)
+
+var columnTitles = [numColumns]string{"Proto", "State", "Recv-Q", "Send-Q", "Local", "Foreign", "Process", "Timer"}
+
+// shortTitles are used when a column is narrower than its title.
+var shortTitles = [numColumns]string{"Pro", "St", "RQ", "SQ", "Loc", "For", "Proc", "Tmr"}
+
+func (c column) String() string { return columnTitles[c] }
+
+// rowMark says how a row changed at the last refreshes.
+type rowMark uint8
+
+const (
+	markSame rowMark = iota
+	markNew
+	markChanged
+	markGone
+)
+
+// markChar is the marker column: marks stay visible without colour.
+var markChar = [...]byte{' ', '+', '*', '-'}
+
+// row is one line of the table: a socket of the current snapshot (or a gone
+// one kept for a few refreshes) and its mark.
+type row struct {
+	s    *collect.Socket
+	mark rowMark
+}
+
+// cmpKey orders sockets by identity; it is the tie-break that keeps the
+// ordering stable between refreshes. Listeners sharing a port with
+// SO_REUSEPORT have the same Key, so inode and cookie break that tie.
+func cmpKey(a, b *collect.Socket) int {
+	if c := cmp.Compare(a.Proto, b.Proto); c != 0 {
+		return c
+	}
+	if c := a.Local.Compare(b.Local); c != 0 {
+		return c
+	}
+	if c := a.Remote.Compare(b.Remote); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Inode, b.Inode); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Cookie, b.Cookie)
+}
+
+func ownerName(s *collect.Socket) (string, int) {
+	if len(s.Owners) == 0 {
+		return "", 0
+	}
+	return s.Owners[0].Name, s.Owners[0].PID
+}
+
+// cmpBy compares two sockets by one column, then by key.
+func cmpBy(col column, a, b *collect.Socket) int {
+	c := 0
+	switch col {
+	case colProto:
+		if c = cmp.Compare(a.Proto, b.Proto); c == 0 {
+			c = cmp.Compare(a.Family, b.Family)
+		}
+	case colState:
+		c = strings.Compare(a.State.Canonical().String(), b.State.Canonical().String())
+	case colRecvQ:
+		c = cmp.Compare(a.RecvQ, b.RecvQ)
+	case colSendQ:
+		c = cmp.Compare(a.SendQ, b.SendQ)
+	case colLocal:
+		c = a.Local.Compare(b.Local)
+	case colForeign:
+		c = a.Remote.Compare(b.Remote)
+	case colProcess:
+		an, ap := ownerName(a)
+		bn, bp := ownerName(b)
+		if c = strings.Compare(an, bn); c == 0 {
+			c = cmp.Compare(ap, bp)
+		}
+	case colTimer:
+		if c = cmp.Compare(a.Timer, b.Timer); c == 0 {
+			c = cmp.Compare(a.TimerLeft, b.TimerLeft)
+		}
+	}
+	if c != 0 {
+		return c
+	}
+	return cmpKey(a, b)
+}
+
+// colSpec is a column as laid out for one terminal width.
+type colSpec struct {
+	col   column
+	width int
+	right bool
+}
+
+// layout picks the columns and their widths for a terminal width: all of
+// them from 80 columns, then without Timer, Process and the queues as the
+// terminal narrows; Local and Foreign share what is left.
+func layout(width int) (cols []colSpec, wide bool) {
+	wide = width >= 120
+	w := map[column]int{colProto: 3, colState: 11, colRecvQ: 6, colSendQ: 6, colProcess: 9, colTimer: 8}
+	if wide {
+		w = map[column]int{colProto: 5, colState: 11, colRecvQ: 7, colSendQ: 7, colProcess: 24, colTimer: 17}
+	}
+	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colProcess, colTimer}
+	drop := map[column]bool{}
+	if width < 80 {
+		drop[colTimer] = true
+	}
+	if width < 68 {
+		drop[colProcess] = true
+	}
+	if width < 54 {
+		drop[colRecvQ], drop[colSendQ] = true, true
+	}
+	avail := width - 2 // marker and its gap
+	fixed := 0
+	n := 0
+	for _, c := range order {
+		if drop[c] {
+			continue
+		}
+		n++
+		fixed += w[c]
+	}
+	flex := avail - fixed - (n - 1)
+	const maxAddr = 47 // [ffff:...:ffff]:65535
+	local := max(flex/2, 5)
+	foreign := max(flex-local, 5)
+	if local > maxAddr {
+		extra := local + foreign - 2*maxAddr
+		local, foreign = maxAddr, maxAddr
+		if !drop[colProcess] {
+			w[colProcess] += extra
+		}
+	}
+	w[colLocal], w[colForeign] = local, foreign
+	for _, c := range order {
+		if drop[c] {
+			continue
+		}
+		cols = append(cols, colSpec{col: c, width: w[c], right: c == colRecvQ || c == colSendQ})
+	}
+	return cols, wide
+}
+
+// fit pads or truncates plain text to exactly n cells.
+func fit(s string, n int, right bool) string {
+	w := ansi.StringWidth(s)
+	if w > n {
+		return ansi.Truncate(s, n, "…")
+	}
+	pad := strings.Repeat(" ", n-w)
+	if right {
+		return pad + s
+	}
+	return s + pad
+}
+
+// fitAddr shortens an address but keeps its port, the part people read.
+func fitAddr(s string, n int) string {
+	if len(s) <= n {
+		return s + strings.Repeat(" ", n-len(s))
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || len(s)-i+1 > n {
+		return ansi.Truncate(s, n, "…")
+	}
+	return ansi.Truncate(s[:i], n-(len(s)-i), "…") + s[i:]
+}
+
+var shortTimer = [...]string{"off", "on", "ka", "tw", "pr"}
+
+// cellText is a cell's plain text.
+func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
+	switch c {
+	case colProto:
+		p := s.Proto.String()
+		if wide && s.Family == 6 {
+			p += "6"
+		}
+		return p
+	case colState:
+		return s.State.Canonical().String()
+	case colRecvQ:
+		return strconv.FormatUint(uint64(s.RecvQ), 10)
+	case colSendQ:
+		return strconv.FormatUint(uint64(s.SendQ), 10)
+	case colLocal:
+		return string(collect.AppendAddr(buf[:0], s.Local, s.Family))
+	case colForeign:
+		return string(collect.AppendAddr(buf[:0], s.Remote, s.Family))
+	case colProcess:
+		return processText(s)
+	case colTimer:
+		if s.Timer == collect.TimerOff {
+			return ""
+		}
+		if wide || int(s.Timer) >= len(shortTimer) {
+			return string(collect.AppendTimer(buf[:0], s))
+		}
+		b := append(buf[:0], shortTimer[s.Timer]...)
+		b = append(b, ' ')
+		return string(collect.AppendDuration(b, s.TimerLeft))
+	}
+	return ""
+}
+
+// processText is "name/pid", "-" for no owner, and "+N" for N more owners.
+func processText(s *collect.Socket) string {
+	if len(s.Owners) == 0 {
+		return "-"
+	}
+	o := s.Owners[0]
+	t := o.Name + "/" + strconv.Itoa(o.PID)
+	if len(s.Owners) > 1 {
+		t += " +" + strconv.Itoa(len(s.Owners)-1)
+	}
+	return t
+}
+
+// tableView renders the visible window of the sorted, filtered rows.
+type tableView struct {
+	width, height int
+	styles        *Styles
+
+	rows     []row
+	offset   int
+	selected int
+	sortCol  column
+	sortDesc bool
+	empty    string // shown when there are no rows
+	// marks are the new and changed marks by key, looked up only for the
+	// visible rows.
+	marks map[collect.Key]markAge
+}
+
+// SetSize sets the table's size, the header row included.
+func (t *tableView) SetSize(w, h int) { t.width, t.height = w, h }
+
+// visibleRows is how many socket rows fit under the header row.
+func (t *tableView) visibleRows() int { return max(t.height-1, 0) }
+
+// Render draws the header row and the visible rows, each exactly width
+// cells wide.
+func (t *tableView) Render(width int) string {
+	if t.height <= 0 {
+		return ""
+	}
+	cols, wide := layout(width)
+	var b strings.Builder
+	// Header row, with the sort column marked.
+	var h strings.Builder
+	h.WriteString("  ")
+	for i, c := range cols {
+		if i > 0 {
+			h.WriteByte(' ')
+		}
+		title := c.col.String()
+		arrow := 0
+		if c.col == t.sortCol {
+			arrow = 1
+		}
+		if len(title)+arrow > c.width {
+			title = shortTitles[c.col]
+		}
+		if c.col == t.sortCol {
+			if t.sortDesc {
+				title += "▼"
+			} else {
+				title += "▲"
+			}
+		}
+		h.WriteString(fit(title, c.width, c.right))
+	}
+	b.WriteString(t.styles.Header.Render(fit(h.String(), width, false)))
+	n := t.visibleRows()
+	var buf [80]byte
+	for i := t.offset; i < len(t.rows) && i < t.offset+n; i++ {
+		b.WriteByte('\n')
+		b.WriteString(t.renderRow(&t.rows[i], cols, wide, width, i == t.selected, buf[:]))
+	}
+	if len(t.rows) == 0 && n > 0 && t.empty != "" {
+		b.WriteByte('\n')
+		b.WriteString(t.styles.Dim.Render(fit(t.empty, width, false)))
+	}
+	return b.String()
+}
+
+func (t *tableView) renderRow(rp *row, cols []colSpec, wide bool, width int, selected bool, buf []byte) string {
+	st := t.styles
+	r := *rp
+	if r.mark == markSame && len(t.marks) > 0 {
+		if a, ok := t.marks[r.s.Key()]; ok {
+			r.mark = a.mark
+		}
+	}
+	var b strings.Builder
+	b.WriteByte(markChar[r.mark])
+	if selected {
+		// Visible without colour too.
+		b.WriteByte('>')
+	} else {
+		b.WriteByte(' ')
+	}
+	plainRow := selected || r.mark != markSame || !st.Color
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		text := cellText(c.col, r.s, wide, buf)
+		var cell string
+		if c.col == colLocal || c.col == colForeign {
+			cell = fitAddr(text, c.width)
+		} else {
+			cell = fit(text, c.width, c.right)
+		}
+		if c.col == colState && !plainRow {
+			cell = st.state(r.s.State, cell)
+		}
+		b.WriteString(cell)
+	}
+	line := fit(b.String(), width, false)
+	switch {
+	case selected:
+		return st.Selected.Render(line)
+	case r.mark == markNew:
+		return st.New.Render(line)
+	case r.mark == markChanged:
+		return st.Changed.Render(line)
+	case r.mark == markGone:
+		return st.Gone.Render(line)
+	}
+	return line
+}

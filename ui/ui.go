@@ -1,0 +1,51 @@
+// Package ui is socktop's live terminal view: a header with counts per
+// state, the socket table with TCPView-style change marks, a transition log,
+// a detail view, a filter prompt and the demo panes. It is the only package
+// that knows about terminals (bubbletea, lipgloss, bubbles).
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"socktop/collect"
+)
+
+// ErrNoSource is returned by Run when the Config has no Source.
+var ErrNoSource = errors.New("ui: no source")
+
+// Config configures the live view.
+type Config struct {
+	Source   collect.Source
+	Info     collect.InfoSource // may be nil
+	Interval time.Duration      // 100ms..10s, default 1s
+	Filter   string             // initial filter (already validated by main)
+	Host     string
+	NoColor  bool // NO_COLOR set
+}
+
+// Run runs the live view until q or ctrl-c (or ctx is cancelled). Every
+// demo started from the view is stopped before Run returns, also when the
+// program panics.
+func Run(ctx context.Context, cfg Config) (err error) {
+	if cfg.Source == nil {
+		return ErrNoSource
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	reg := &demoRegistry{}
+	defer reg.stopAll()
+	m, err := newModel(ctx, cfg, reg)
+	if err != nil {
+		return fmt.Errorf("ui: %w", err)
+	}
+	p := tea.NewProgram(m, tea.WithContext(ctx))
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		return fmt.Errorf("ui: %w", err)
+	}
+	return nil
+}
