@@ -16,6 +16,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -42,7 +43,7 @@ func main() {
 	shell := flag.Bool("shell", false, "run each COMMAND with /bin/sh -c instead of splitting it into words")
 	timeout := flag.Duration("timeout", 2*time.Minute, "kill a run that takes longer")
 	var ratios ratioFlags
-	flag.Var(&ratios, "ratio", "NUM/DEN: also report the ratio of these two commands (repeatable)")
+	flag.Var(&ratios, "ratio", "NUM/DEN or NUM/DEN<=TARGET: also report the ratio of these two commands, and whether the ratio of medians meets the target (repeatable)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: timeit [flags] NAME=COMMAND...\n")
 		flag.PrintDefaults()
@@ -74,16 +75,22 @@ func mainErr(specs []string, rounds, warmup int, baseline, jsonOut string, shell
 		index[name] = len(cmds)
 		cmds = append(cmds, command{Name: name, Argv: argv})
 	}
-	type pair struct{ num, den int }
+	type pair struct {
+		num, den int
+		target   float64
+	}
 	var pairs []pair
 	for _, r := range ratioSpecs {
-		a, b, ok := strings.Cut(r, "/")
+		a, b, target, err := parseRatio(r)
+		if err != nil {
+			return err
+		}
 		i, okA := index[a]
 		j, okB := index[b]
-		if !ok || !okA || !okB {
-			return fmt.Errorf("%w: -ratio %q: want NUM/DEN with two NAMEs given", errUsage, r)
+		if !okA || !okB {
+			return fmt.Errorf("%w: -ratio %q: %s and %s must both be NAMEs given", errUsage, r, a, b)
 		}
-		pairs = append(pairs, pair{i, j})
+		pairs = append(pairs, pair{i, j, target})
 	}
 	base := -1
 	if baseline != "" {
@@ -124,10 +131,16 @@ func mainErr(specs []string, rounds, warmup int, baseline, jsonOut string, shell
 		}
 	}
 	for _, p := range pairs {
-		if base >= 0 && p.den == base {
-			continue // already reported against the baseline
+		r := pairedRatio(cmds[p.num], cmds[p.den])
+		if p.target > 0 {
+			met := r.OfMedians <= p.target
+			r.Target, r.Met = p.target, &met
 		}
-		rep.Ratios = append(rep.Ratios, pairedRatio(cmds[p.num], cmds[p.den]))
+		if i := slices.IndexFunc(rep.Ratios, func(x ratio) bool { return x.Num == r.Num && x.Den == r.Den }); i >= 0 {
+			rep.Ratios[i] = r // already there against the baseline: add the target
+			continue
+		}
+		rep.Ratios = append(rep.Ratios, r)
 	}
 	writeTable(os.Stdout, rep)
 	if jsonOut != "" {
@@ -221,10 +234,17 @@ func writeTable(w io.Writer, rep report) {
 	}
 	if len(rep.Ratios) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| ratio | of medians | median of per-round ratios |")
-		fmt.Fprintln(w, "|---|---:|---:|")
+		fmt.Fprintln(w, "| ratio | of medians | median of per-round ratios | target |")
+		fmt.Fprintln(w, "|---|---:|---:|---|")
 		for _, r := range rep.Ratios {
-			fmt.Fprintf(w, "| %s / %s | %s | %s |\n", r.Num, r.Den, fmtF(r.OfMedians, 3), fmtF(r.Paired, 3))
+			target := "-"
+			if r.Met != nil {
+				target = fmt.Sprintf("<= %g: met", r.Target)
+				if !*r.Met {
+					target = fmt.Sprintf("<= %g: NOT met", r.Target)
+				}
+			}
+			fmt.Fprintf(w, "| %s / %s | %s | %s | %s |\n", r.Num, r.Den, fmtF(r.OfMedians, 3), fmtF(r.Paired, 3), target)
 		}
 	}
 	for _, s := range rep.Commands {

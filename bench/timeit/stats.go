@@ -53,6 +53,25 @@ type ratio struct {
 	// Paired is the median over rounds of num/den in that round, which
 	// cancels noise that hits both commands of a round alike.
 	Paired float64 `json:"paired_median"`
+	// Target, when set, is the most OfMedians may be; Met says whether it
+	// was.
+	Target float64 `json:"target,omitempty"`
+	Met    *bool   `json:"met,omitempty"`
+}
+
+// parseRatio reads NUM/DEN or NUM/DEN<=TARGET.
+func parseRatio(s string) (num, den string, target float64, err error) {
+	spec, t, hasTarget := strings.Cut(s, "<=")
+	num, den, ok := strings.Cut(spec, "/")
+	if !ok || num == "" || den == "" {
+		return "", "", 0, fmt.Errorf("%w: -ratio %q: want NUM/DEN or NUM/DEN<=TARGET", errUsage, s)
+	}
+	if hasTarget {
+		if _, err := fmt.Sscanf(t, "%g", &target); err != nil || target <= 0 {
+			return "", "", 0, fmt.Errorf("%w: -ratio %q: target %q is not a positive number", errUsage, s, t)
+		}
+	}
+	return num, den, target, nil
 }
 
 // quantile returns the q-quantile (0..1) of xs by linear interpolation

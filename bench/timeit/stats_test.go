@@ -96,3 +96,18 @@ func TestParseSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRatio(t *testing.T) {
+	num, den, target, err := parseRatio("once/ss-tanp<=0.3")
+	if err != nil || num != "once" || den != "ss-tanp" || !near(target, 0.3) {
+		t.Errorf("parseRatio = %q %q %v %v", num, den, target, err)
+	}
+	if _, _, target, err := parseRatio("a/b"); err != nil || target != 0 {
+		t.Errorf("parseRatio(a/b) target %v err %v", target, err)
+	}
+	for _, bad := range []string{"ab", "a/", "/b", "a/b<=x", "a/b<=-1"} {
+		if _, _, _, err := parseRatio(bad); !errors.Is(err, errUsage) {
+			t.Errorf("parseRatio(%q) = %v, want errUsage", bad, err)
+		}
+	}
+}
