@@ -1,0 +1,243 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"socktop/collect"
+	"socktop/probe"
+)
+
+func politeClose() *Scenario {
+	return &Scenario{
+		Name:  "polite-close",
+		Key:   "1",
+		Title: "Polite close: whoever closes first pays TIME_WAIT",
+		Lesson: "A client connects, says hello, and closes first. Its FIN takes it to FIN_WAIT_2 while the server, " +
+			"which has read the FIN but not closed yet, sits in CLOSE_WAIT. When the server closes, its FIN " +
+			"completes the exchange and the client's socket, already without a descriptor, becomes TIME_WAIT. " +
+			"Watch its timer count down from 60 s: that lifetime is fixed in the kernel (2 MSL), no sysctl " +
+			"changes it. It guards against late segments of this connection landing in a new one with the same 4-tuple.",
+		Sysctls: []string{},
+		Promises: []Promise{
+			{Role: Server, State: collect.StateListen, Why: "the server listens"},
+			{Role: Client, State: collect.StateEstablished, Why: "the handshake completed"},
+			{Role: Client, State: collect.StateFinWait2, Why: "the client's FIN was acknowledged; it waits for the server's"},
+			{Role: Server, State: collect.StateCloseWait, Why: "the server got the FIN and has not closed yet"},
+			{Role: Client, State: collect.StateTimeWait, Detail: "timewait timer", Match: timerIs(collect.TimerTimeWait),
+				Why: "the side that closed first keeps the 4-tuple for 60 s"},
+		},
+		steps: func(e *env) {
+			_, c, a := e.connected()
+			e.hold()
+			e.ok(c.Close())
+			e.hold()
+			e.ok(a.Close())
+			e.hold()
+		},
+	}
+}
+
+func serverRestart() *Scenario {
+	return &Scenario{
+		Name:  "server-restart",
+		Key:   "2",
+		Title: "Server restart with or without SO_REUSEADDR",
+		Lesson: "A server accepts a connection and closes it first, so the TIME_WAIT of that connection sits on " +
+			"the server's own port. Then the server restarts: the old listener closes and a new one binds the " +
+			"same port while the TIME_WAIT is still there. Without SO_REUSEADDR the bind fails with EADDRINUSE " +
+			"for the next 60 s. With it, the bind succeeds, but only if both generations set the flag: the " +
+			"leftover sockets inherit it from the listener they came from. Press r to flip the flag and run again. " +
+			"A listener that is still open blocks the port either way (that is SO_REUSEPORT's business).",
+		UsesReuseAddr: true,
+		promisesFor: func(cfg Config) []Promise {
+			ps := []Promise{
+				{Role: Server, State: collect.StateListen, Why: "the first generation listens"},
+				{Role: Server, State: collect.StateTimeWait, Detail: "on the server port", Match: timerIs(collect.TimerTimeWait),
+					Why: "the server closed first, so the TIME_WAIT holds the server's port"},
+			}
+			if cfg.ReuseAddr {
+				return append(ps,
+					Promise{Role: Server, Endpoint: "server (new)", Call: "bind(", Result: "0",
+						Why: "both generations set SO_REUSEADDR, so the TIME_WAIT does not block the new bind"},
+					Promise{Role: Server, Endpoint: "server (new)", Call: "listen(", Result: "0",
+						Why: "the new server is up at once"})
+			}
+			return append(ps, Promise{Role: Server, Endpoint: "server (new)", Call: "bind(", Result: "EADDRINUSE",
+				Why: "without SO_REUSEADDR the TIME_WAIT keeps the port for 60 s"})
+		},
+		steps: func(e *env) {
+			ln := e.listener("server", e.cfg.ReuseAddr, 4, nil)
+			c := e.client("client", nil)
+			a := e.accept(ln, "server")
+			e.hold()
+			e.ok(a.Close())
+			n := e.recv(c)
+			if n != 0 {
+				e.ok(fmt.Errorf("client read %d bytes, expected the server's FIN", n))
+			}
+			e.ok(c.Close())
+			e.ok(ln.Close())
+			e.say("server", "restart", "the old listener is gone, its TIME_WAIT stays")
+			e.hold()
+			next := e.tcp("server (new)")
+			e.ok(next.SetReuseAddr(e.cfg.ReuseAddr))
+			err := next.Bind(e.port)
+			switch {
+			case err == nil:
+				e.ok(next.Listen(4))
+			case errors.Is(err, unix.EADDRINUSE):
+				e.ok(next.Close())
+			default:
+				e.ok(err)
+			}
+			e.hold()
+		},
+	}
+}
+
+func serverCrash() *Scenario {
+	return &Scenario{
+		Name:  "server-crash",
+		Key:   "3",
+		Title: "Server crash: the kernel closes for the dead process",
+		Lesson: "The server runs in a separate process (watch its pid in the owner column). It accepts a " +
+			"connection, then is killed with SIGKILL, as a crash or kill -9 would. The kernel closes every socket " +
+			"of the dead process, and closing a connection means sending a FIN: the server side becomes the " +
+			"active closer. Its orphan socket waits in FIN_WAIT_2 (up to tcp_fin_timeout) while the client sits " +
+			"in CLOSE_WAIT, reads end-of-file and closes; then the TIME_WAIT lands on the server's port, which is " +
+			"why a crashed server often cannot restart without SO_REUSEADDR.",
+		Sysctls: []string{"tcp_fin_timeout"},
+		Promises: []Promise{
+			{Role: Server, State: collect.StateListen, Why: "the child process listens"},
+			{Role: Server, State: collect.StateEstablished, Why: "the child accepted the connection"},
+			{Role: Client, State: collect.StateCloseWait, Why: "the kernel sent a FIN for the dead server"},
+			{Role: Server, State: collect.StateFinWait2, Detail: "orphan, no descriptor", Match: noInode,
+				Why: "the dead server's socket waits for the client's FIN"},
+			{Role: Server, State: collect.StateTimeWait, Detail: "on the server port",
+				Why: "the crashed side closed first, so TIME_WAIT sits on the server's port"},
+		},
+		notes: func(h Host, cfg Config) []string {
+			return []string{h.describe("tcp_fin_timeout") + ": the crashed server's orphan FIN_WAIT_2 would last that many seconds if the client never closed"}
+		},
+		steps: func(e *env) {
+			child, err := e.p.StartServer(probe.ServerSpec{Name: "server", AcceptName: "server", Port: e.port, ReuseAddr: true, Backlog: 4, Accept: 1})
+			e.ok(err)
+			_, err = child.WaitFor("listen(", waitLimit)
+			e.ok(err)
+			c := e.client("client", nil)
+			_, err = child.WaitFor("accept(", waitLimit)
+			e.ok(err)
+			e.hold()
+			e.ok(child.Kill())
+			if n := e.recv(c); n != 0 {
+				e.ok(fmt.Errorf("client read %d bytes, expected the FIN of the dead server", n))
+			}
+			e.hold()
+			e.ok(c.Close())
+			e.hold()
+		},
+	}
+}
+
+func leakyServer() *Scenario {
+	return &Scenario{
+		Name:  "leaky-server",
+		Key:   "4",
+		Title: "Leaky server: CLOSE_WAIT means someone forgot close()",
+		Lesson: "The client closes; the server reads the FIN (or not) but never calls close(). Its socket stays in " +
+			"CLOSE_WAIT with Recv-Q 1 (the unread FIN) for as long as the process lives: no timer will ever end " +
+			"it, which is why a pile of CLOSE_WAIT always means a bug in the application. The client's side " +
+			"is an orphan in FIN_WAIT_2, waiting for a FIN that never comes; the kernel gives up on it after " +
+			"tcp_fin_timeout (or the socket's TCP_LINGER2) and it vanishes without a TIME_WAIT.",
+		Sysctls: []string{"tcp_fin_timeout"},
+		Promises: []Promise{
+			{Role: Server, State: collect.StateCloseWait, Why: "the server never closes its end"},
+			{Role: Client, State: collect.StateFinWait2, Detail: "orphan with a timer", Match: func(s *collect.Socket) bool {
+				return s.Inode == 0 && s.Timer != collect.TimerOff
+			}, Why: "the client closed and waits for a FIN that never comes, for tcp_fin_timeout"},
+		},
+		notes: func(h Host, cfg Config) []string { return []string{finTimeoutNote(h, cfg, fastLinger2)} },
+		steps: func(e *env) {
+			ln := e.listener("server", true, 4, nil)
+			c := e.client("client", func(c *probe.Endpoint) {
+				if e.cfg.Fast {
+					e.ok(c.SetLinger2(fastLinger2))
+				}
+			})
+			e.accept(ln, "server")
+			e.hold()
+			e.ok(c.Close())
+			e.say("server", "(never calls close())", "CLOSE_WAIT forever")
+			e.hold()
+		},
+	}
+}
+
+func halfClose() *Scenario {
+	return &Scenario{
+		Name:  "half-close",
+		Key:   "5",
+		Title: "Half-close: shutdown(SHUT_WR) and FIN_WAIT_2 without a timer",
+		Lesson: "The client calls shutdown(SHUT_WR): it sends its FIN but keeps the descriptor, so it can still " +
+			"read. It sits in FIN_WAIT_2 with no timer at all: tcp_fin_timeout only applies to orphans, so a " +
+			"half-closed socket can wait forever. The server sees end-of-file (CLOSE_WAIT), still sends its " +
+			"reply, which the client reads, and then closes: the client, who sent the first FIN, ends in TIME_WAIT.",
+		Promises: []Promise{
+			{Role: Client, State: collect.StateFinWait2, Detail: "no timer", Match: timerIs(collect.TimerOff),
+				Why: "a half-closed socket with a descriptor has no FIN_WAIT_2 timer"},
+			{Role: Server, State: collect.StateCloseWait, Why: "the server read the client's FIN"},
+			{Role: Client, Call: "recv(", Result: "13 bytes", Why: "the half-closed side still receives"},
+			{Role: Client, State: collect.StateTimeWait, Why: "the client sent the first FIN"},
+		},
+		steps: func(e *env) {
+			_, c, a := e.connected()
+			e.hold()
+			e.ok(c.Shutdown(probe.ShutWR))
+			if n := e.recv(a); n != 0 {
+				e.ok(fmt.Errorf("server read %d bytes, expected the client's FIN", n))
+			}
+			e.send(a, "still talking")
+			e.recv(c)
+			e.hold()
+			e.hold()
+			e.ok(a.Close())
+			e.hold()
+			e.ok(c.Close())
+			e.hold()
+		},
+	}
+}
+
+func abortiveClose() *Scenario {
+	return &Scenario{
+		Name:  "abortive-close",
+		Key:   "b",
+		Title: "Abortive close: SO_LINGER 0 sends RST and skips TIME_WAIT",
+		Lesson: "The client sets SO_LINGER to {on, 0} and closes: instead of a FIN the kernel sends a RST, " +
+			"throws away anything unsent, and forgets the connection at once. No TIME_WAIT anywhere: that is " +
+			"why some programs do it, and why it is dangerous (data lost, the peer sees an error). The server's " +
+			"next recv() fails with ECONNRESET. The promise that no TIME_WAIT appears is checked on every " +
+			"snapshot of the run, and kept once a few snapshots after the last step confirm it.",
+		Promises: []Promise{
+			{Role: Client, State: collect.StateEstablished, Why: "a normal connection first"},
+			{Role: Server, State: collect.StateEstablished, Why: "a normal connection first"},
+			{Role: Server, Call: "recv(", Result: "ECONNRESET", Why: "the RST reaches the server as an error"},
+			{Role: Client, State: collect.StateTimeWait, Absent: true, Why: "a RST ends the connection without TIME_WAIT"},
+		},
+		steps: func(e *env) {
+			_, c, a := e.connected()
+			e.hold()
+			e.ok(c.SetLinger(true, 0))
+			e.ok(c.Close())
+			_, err := a.Recv(4096, waitLimit)
+			if !errors.Is(err, unix.ECONNRESET) {
+				e.ok(fmt.Errorf("server recv after RST: %v, expected ECONNRESET", err))
+			}
+			e.ok(a.Close())
+			e.hold()
+		},
+	}
+}

@@ -1,0 +1,304 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"socktop/collect"
+	"socktop/probe"
+)
+
+// overflowBacklog is the listen backlog of the overflow demo; the kernel
+// queues backlog+1 connections.
+const overflowBacklog = 1
+
+func listenOverflow() *Scenario {
+	return &Scenario{
+		Name:  "listen-overflow",
+		Key:   "6",
+		Title: "Listen overflow: an app that does not accept",
+		Lesson: "The server listens with backlog 1 and never calls accept(). The kernel completes handshakes on " +
+			"its own and queues them: the listener's Recv-Q is the accept queue and grows to backlog+1 = 2 " +
+			"(Send-Q shows the backlog). Those queued connections show as ESTABLISHED with no descriptor. Once the " +
+			"queue is full the kernel silently drops new SYNs: clients 3 and 4 hang in SYN_SENT, retrying, " +
+			"for tcp_syn_retries (about 2 minutes by default) before connect() fails with ETIMEDOUT. Nothing " +
+			"is refused: the client cannot tell a full queue from a lost packet.",
+		Sysctls: []string{"tcp_syn_retries", "tcp_syn_linear_timeouts", "tcp_abort_on_overflow"},
+		Promises: []Promise{
+			{Role: Server, State: collect.StateListen, Detail: fmt.Sprintf("Recv-Q %d = backlog+1", overflowBacklog+1),
+				Match: recvQIs(overflowBacklog + 1), Why: "the accept queue is full"},
+			{Role: Server, State: collect.StateEstablished, Detail: "not accepted, no descriptor", Match: noInode,
+				Why: "the kernel finished the handshake; the application never took it"},
+			{Role: Client, State: collect.StateSynSent, Why: "the SYN is dropped, the client retries"},
+		},
+		notes: func(h Host, cfg Config) []string {
+			n, _ := h.get("tcp_syn_retries")
+			lin, _ := h.get("tcp_syn_linear_timeouts")
+			out := []string{fmt.Sprintf("%s, %s: SYN_SENT lasts about %d s before ETIMEDOUT",
+				h.describe("tcp_syn_retries"), h.describe("tcp_syn_linear_timeouts"), synRetrySeconds(n, lin))}
+			if cfg.Fast {
+				out = append(out, "this run sets TCP_SYNCNT=1 on clients 3 and 4: about 3 s")
+			}
+			if v, ok := h.get("tcp_abort_on_overflow"); ok && v == 1 {
+				out = append(out, "tcp_abort_on_overflow=1: a final ACK that finds the queue full is answered with RST")
+			}
+			return out
+		},
+		steps: func(e *env) {
+			e.listener("server", true, overflowBacklog, nil)
+			e.client("client 1", nil)
+			e.client("client 2", nil)
+			e.hold()
+			late := make([]*probe.Endpoint, 0, 2)
+			for _, name := range []string{"client 3", "client 4"} {
+				c := e.tcp(name)
+				if e.cfg.Fast {
+					e.ok(c.SetSynCnt(1))
+				}
+				e.ok(c.ConnectNonBlocking(e.port))
+				late = append(late, c)
+			}
+			for _, c := range late {
+				err := c.WaitConnected(0)
+				if err != nil && !errors.Is(err, unix.ETIMEDOUT) {
+					e.ok(err)
+				}
+			}
+			e.hold()
+		},
+	}
+}
+
+// deferSeconds is the TCP_DEFER_ACCEPT of the half-open demo.
+const deferSeconds = 5
+
+func halfOpen() *Scenario {
+	return &Scenario{
+		Name:  "half-open",
+		Key:   "7",
+		Title: "Half-open handshake: SYN_RECV while the client is ESTABLISHED",
+		Lesson: fmt.Sprintf("The listener sets TCP_DEFER_ACCEPT=%d: the kernel ignores the client's final ACK until data "+
+			"arrives. The client believes the connection is open (ESTABLISHED) while the server holds only a "+
+			"request socket in SYN_RECV, with no descriptor, re-sending its SYN-ACK on a timer. When the client "+
+			"finally sends, the connection is born on the server side and accept() returns. The same picture "+
+			"appears when the accept queue overflows. tcp_synack_retries bounds it; tcp_syncookies=2 makes it "+
+			"impossible (no request socket is kept).", deferSeconds),
+		Sysctls: []string{"tcp_syncookies", "tcp_synack_retries"},
+		Promises: []Promise{
+			{Role: Server, State: collect.StateSynRecv, Detail: "no descriptor", Match: noInode, Blocked: blockedBySyncookies2,
+				Why: "the server waits for data before completing the connection"},
+			{Role: Client, State: collect.StateEstablished, Why: "the client already believes it is connected"},
+			{Role: Server, Call: "accept(", Result: "fd", Why: "data arrives, the connection is born"},
+		},
+		notes: func(h Host, cfg Config) []string {
+			return []string{fmt.Sprintf("%s: TCP_DEFER_ACCEPT=%d keeps SYN_RECV about 7 s unless data arrives first; %s",
+				h.describe("tcp_synack_retries"), deferSeconds, h.describe("tcp_syncookies"))}
+		},
+		steps: func(e *env) {
+			ln := e.listener("server", true, 4, func(ln *probe.Endpoint) { e.ok(ln.SetDeferAccept(deferSeconds)) })
+			c := e.client("client", nil)
+			e.hold()
+			e.send(c, "GET / HTTP/1.0\r\n\r\n")
+			a := e.accept(ln, "server")
+			e.recv(a)
+			e.hold()
+		},
+	}
+}
+
+// zeroWindow builds the zero-window pair: the receiver has a 4 KB
+// buffer and never reads, the sender fills its own 4 KB buffer until
+// EAGAIN. serverSends picks the direction.
+func (e *env) zeroWindow(serverSends bool) (c, a *probe.Endpoint) {
+	ln := e.listener("server", true, 4, func(ln *probe.Endpoint) {
+		if !serverSends {
+			e.ok(ln.SetRcvBuf(4096))
+		}
+	})
+	c = e.client("client", func(c *probe.Endpoint) {
+		if serverSends {
+			e.ok(c.SetRcvBuf(4096))
+		} else {
+			e.ok(c.SetSndBuf(4096))
+			if e.cfg.Fast {
+				e.ok(c.SetUserTimeout(fastUserTimeout))
+			}
+		}
+	})
+	a = e.accept(ln, "server")
+	sender := c
+	if serverSends {
+		e.ok(a.SetSndBuf(4096))
+		if e.cfg.Fast {
+			e.ok(a.SetUserTimeout(fastUserTimeout))
+		}
+		sender = a
+	}
+	_, err := sender.SendUntilEAGAIN()
+	e.ok(err)
+	return c, a
+}
+
+func slowReader() *Scenario {
+	return &Scenario{
+		Name:  "slow-reader",
+		Key:   "8",
+		Title: "Slow reader: close() does not mean the FIN has left",
+		Lesson: "The server has a 4 KB receive buffer and never reads; the client writes until its own 4 KB send " +
+			"buffer is full, then calls close(). close() returns at once, but the data and the FIN queued " +
+			"behind it cannot leave: the peer advertises a zero window. The client's orphan sits in FIN_WAIT_1 " +
+			"with Send-Q about 8 KB and a persist timer probing the window; the server shows ESTABLISHED with a " +
+			"full Recv-Q. Probes that are answered keep it alive indefinitely; TCP_USER_TIMEOUT bounds it.",
+		Promises: []Promise{
+			{Role: Server, State: collect.StateEstablished, Detail: "Recv-Q full", Match: recvQueued, Why: "the server does not read"},
+			{Role: Client, State: collect.StateFinWait1, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
+				Why: "the FIN waits behind data the peer has no room for"},
+		},
+		notes: func(h Host, cfg Config) []string {
+			if cfg.Fast {
+				return []string{fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the client: FIN_WAIT_1 ends after it", fastUserTimeout)}
+			}
+			return []string{"FIN_WAIT_1 lasts while the server neither reads nor closes: stopping the demo closes it (RST)"}
+		},
+		steps: func(e *env) {
+			c, _ := e.zeroWindow(false)
+			e.hold()
+			e.ok(c.Close())
+			e.hold()
+			e.hold()
+		},
+	}
+}
+
+func lateClose() *Scenario {
+	return &Scenario{
+		Name:  "late-close",
+		Key:   "9",
+		Title: "Late close: LAST_ACK waits for the peer's window",
+		Lesson: "Now the server is the one sending into a full window: the client has a 4 KB receive buffer and " +
+			"never reads. The client calls shutdown(SHUT_WR): its FIN arrives, the server goes to CLOSE_WAIT " +
+			"(Recv-Q 1 is the FIN) and the client to FIN_WAIT_2. When the server closes, its FIN is queued behind " +
+			"8 KB the client has no room for: the server sits in LAST_ACK with Send-Q about 8 KB and a persist timer, " +
+			"waiting for an ACK that needs the client's window. The client must use shutdown, not close: closing " +
+			"with unread data would send RST.",
+		Promises: []Promise{
+			{Role: Server, State: collect.StateCloseWait, Why: "the client's FIN arrived"},
+			{Role: Client, State: collect.StateFinWait2, Why: "the client's FIN was acknowledged"},
+			{Role: Server, State: collect.StateLastAck, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
+				Why: "the server's FIN is stuck behind data the client does not read"},
+		},
+		notes: func(h Host, cfg Config) []string {
+			if cfg.Fast {
+				return []string{fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the server: LAST_ACK ends after it", fastUserTimeout)}
+			}
+			return []string{"LAST_ACK lasts while the client does not read: stopping the demo closes it"}
+		},
+		steps: func(e *env) {
+			c, a := e.zeroWindow(true)
+			e.hold()
+			e.ok(c.Shutdown(probe.ShutWR))
+			e.hold()
+			e.ok(a.Close())
+			e.hold()
+			e.hold()
+		},
+	}
+}
+
+func simultaneousClose() *Scenario {
+	return &Scenario{
+		Name:  "simultaneous-close",
+		Key:   "a",
+		Title: "Simultaneous close: CLOSING, then TIME_WAIT on both sides",
+		Lesson: "Both sides send a FIN before either has seen the other's. The zero-window pair makes it last: the " +
+			"client's FIN is stuck behind unsent data (FIN_WAIT_1), then the server shuts down its side and its " +
+			"FIN reaches the client, which is still waiting for its own FIN to be acknowledged: CLOSING. The server, " +
+			"whose FIN was acknowledged, is in FIN_WAIT_2. When the server drains its buffer the window opens, " +
+			"the client's data and FIN go through, and both sides end in TIME_WAIT: each of them closed first.",
+		Promises: []Promise{
+			{Role: Client, State: collect.StateFinWait1, Detail: "FIN stuck", Match: sendQueued, Why: "the client's FIN cannot leave"},
+			{Role: Client, State: collect.StateClosing, Why: "the server's FIN arrived before the client's was acknowledged"},
+			{Role: Server, State: collect.StateFinWait2, Why: "the server's FIN was acknowledged"},
+			{Role: Client, State: collect.StateTimeWait, Why: "both sides closed first"},
+			{Role: Server, State: collect.StateTimeWait, Why: "both sides closed first"},
+		},
+		steps: func(e *env) {
+			c, a := e.zeroWindow(false)
+			e.hold()
+			e.ok(c.Shutdown(probe.ShutWR))
+			e.hold()
+			e.ok(a.Shutdown(probe.ShutWR))
+			e.hold()
+			e.hold()
+			_, err := a.Drain(waitLimit)
+			e.ok(err)
+			e.hold()
+			e.ok(c.Close())
+			e.ok(a.Close())
+			e.hold()
+		},
+	}
+}
+
+func udpScenario() *Scenario {
+	return &Scenario{
+		Name:  "udp",
+		Key:   "c",
+		Title: "UDP: no handshake, no states",
+		Lesson: "UDP has no connection and no state machine. A bound socket shows as UNCONN; a socket on which " +
+			"connect() was called shows as ESTABLISHED, but that only means the kernel fixed a default peer " +
+			"and filters what it receives: no packet was exchanged to get there. Datagrams flow, and closing " +
+			"leaves nothing behind: no FIN, no TIME_WAIT.",
+		Promises: []Promise{
+			{Role: Server, State: collect.StateUnconn, Why: "a bound UDP socket without a peer"},
+			{Role: Client, State: collect.StateEstablished, Why: "connect() on UDP only fixes the peer"},
+			{Role: Server, Call: "recv(", Result: "4 bytes", Why: "the datagram arrives"},
+		},
+		steps: func(e *env) {
+			s, err := e.p.UDP("server")
+			e.ok(err)
+			e.ok(s.Bind(e.port))
+			c, err := e.p.UDP("client")
+			e.ok(err)
+			e.ok(c.Connect(e.port, waitLimit))
+			e.send(c, "ping")
+			e.recv(s)
+			e.hold()
+			e.hold()
+		},
+	}
+}
+
+func closedScenario() *Scenario {
+	return &Scenario{
+		Name:  "closed",
+		Key:   "d",
+		Title: "CLOSED: bound but inactive sockets",
+		Lesson: "A TCP socket that is bound but neither listening nor connected is CLOSED. ss -tan never shows it; " +
+			"the kernel reports it (kernel 6.8+) only when asked with the bound-inactive bit of the state mask. " +
+			"The server binds its port and never listens; the client binds a port of its own and connects to " +
+			"the server: a bound socket that does not listen answers with RST, so connect() fails at once with " +
+			"ECONNREFUSED (never SYN_SENT), and the client is left bound and CLOSED too.",
+		Ports: 2,
+		Promises: []Promise{
+			{Role: Server, State: collect.StateClosed, Blocked: blockedBeforeBoundInactive, Why: "bound, never listening"},
+			{Role: Client, Call: "connect(", Result: "ECONNREFUSED", Why: "nobody listens on the port"},
+			{Role: Client, State: collect.StateClosed, Blocked: blockedBeforeBoundInactive, Why: "still bound after the refused connect"},
+		},
+		steps: func(e *env) {
+			s := e.tcp("server")
+			e.ok(s.SetReuseAddr(false))
+			e.ok(s.Bind(e.port))
+			c := e.tcp("client")
+			e.ok(c.Bind(e.ports[1]))
+			err := c.Connect(e.port, waitLimit)
+			if !errors.Is(err, unix.ECONNREFUSED) {
+				e.ok(fmt.Errorf("connect to a bound, non-listening port: %v, expected ECONNREFUSED", err))
+			}
+			e.hold()
+			e.hold()
+		},
+	}
+}

@@ -1,0 +1,62 @@
+package demo
+
+import (
+	"fmt"
+	"time"
+
+	"socktop/collect"
+)
+
+// timerIs accepts a socket whose pending timer is t.
+func timerIs(t collect.Timer) func(*collect.Socket) bool {
+	return func(s *collect.Socket) bool { return s.Timer == t }
+}
+
+// sendQueued accepts a socket with unsent data and a zero-window probe
+// timer: a FIN stuck behind data the peer has no room for.
+func sendQueued(s *collect.Socket) bool { return s.SendQ > 0 && s.Timer == collect.TimerPersist }
+
+// recvQueued accepts a socket holding data nobody read.
+func recvQueued(s *collect.Socket) bool { return s.RecvQ > 0 }
+
+// recvQIs accepts a socket whose Recv-Q is n.
+func recvQIs(n uint32) func(*collect.Socket) bool {
+	return func(s *collect.Socket) bool { return s.RecvQ == n }
+}
+
+// noInode accepts a socket no descriptor refers to.
+func noInode(s *collect.Socket) bool { return s.Inode == 0 }
+
+// blockedBySyncookies2 explains that tcp_syncookies=2 sends a cookie for
+// every SYN, so no request socket (SYN_RECV) is ever kept.
+func blockedBySyncookies2(h Host) string {
+	if v, ok := h.get("tcp_syncookies"); ok && v == 2 {
+		return "tcp_syncookies=2: every SYN is answered with a cookie and no request socket is kept, so SYN_RECV cannot appear here"
+	}
+	return ""
+}
+
+// blockedBeforeBoundInactive explains that kernels before 6.8 do not
+// dump bound, inactive TCP sockets at all.
+func blockedBeforeBoundInactive(h Host) string {
+	if !h.atLeast(6, 8) {
+		return fmt.Sprintf("kernel %d.%d: bound-inactive TCP sockets are only dumped from 6.8 on, so CLOSED cannot appear here", h.Kernel[0], h.Kernel[1])
+	}
+	return ""
+}
+
+// finTimeoutNote says how long an orphan FIN_WAIT_2 lives on this host
+// and in this run.
+func finTimeoutNote(h Host, cfg Config, linger2 int) string {
+	s := h.describe("tcp_fin_timeout") + ": an orphan FIN_WAIT_2 lives that many seconds"
+	if cfg.Fast {
+		s += fmt.Sprintf("; this run sets TCP_LINGER2=%d on the client, so %d s", linger2, linger2)
+	}
+	return s
+}
+
+// fastLinger2 is the orphan FIN_WAIT_2 lifetime in Fast runs.
+const fastLinger2 = 3
+
+// fastUserTimeout bounds stuck FINs in Fast runs.
+const fastUserTimeout = 5 * time.Second

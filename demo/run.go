@@ -1,0 +1,403 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"socktop/collect"
+	"socktop/probe"
+)
+
+// eventBuffer is the capacity of Run.Events. A scenario makes a few dozen
+// calls; a reader that falls this far behind loses narration lines (they
+// stay in Run.Log) rather than stalling the steps.
+const eventBuffer = 1024
+
+// Transition is a state change of one socket of the run, as observed
+// between two snapshots.
+type Transition struct {
+	At   time.Time
+	Role Role
+	Key  collect.Key
+	// From is StateUnknown the first time the socket is seen.
+	From collect.State
+	// To is StateUnknown once the socket is gone from the table.
+	To collect.State
+}
+
+// String returns "client 127.0.0.1:40112 > 127.0.0.1:5194: ESTABLISHED -> FIN_WAIT_2".
+func (t Transition) String() string {
+	from, to := t.From.Canonical().String(), t.To.Canonical().String()
+	if t.From == collect.StateUnknown {
+		from = "(new)"
+	}
+	if t.To == collect.StateUnknown {
+		to = "(gone)"
+	}
+	remote := "*"
+	if t.Key.Remote.Port() != 0 {
+		remote = t.Key.Remote.String()
+	}
+	return fmt.Sprintf("%s %s %s > %s: %s -> %s", t.Role, t.Key.Proto, t.Key.Local, remote, from, to)
+}
+
+// Run is one execution of a scenario. Its methods are safe for
+// concurrent use.
+type Run struct {
+	sc    *Scenario
+	cfg   Config
+	host  Host
+	ports []uint16 // server port first, then any others the run uses
+	p     *probe.Probe
+
+	events    chan probe.Event
+	evMu      sync.Mutex
+	evClosed  bool
+	evDropped int
+
+	done      chan struct{}
+	doneOnce  sync.Once
+	stepsDone chan struct{}
+	cancel    context.CancelFunc
+	stopOnce  sync.Once
+	stopped   chan struct{}
+
+	mu         sync.Mutex
+	started    time.Time
+	status     []PromiseStatus
+	reported   []bool
+	log        []probe.Event
+	stepsEnd   time.Time
+	stepErr    error
+	absentOK   int // clean snapshots after the steps ended
+	last       map[collect.Key]collect.State
+	lastRole   map[collect.Key]Role
+	trans      []Transition
+	serverPort map[uint16]bool
+}
+
+// Start runs sc with cfg: it picks the port(s), reads the host's
+// sysctls, and starts the steps in a goroutine. The run ends when Stop is
+// called or ctx is done; it keeps its sockets open after the steps finish
+// so their states stay visible.
+func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
+	if sc == nil || sc.steps == nil {
+		return nil, fmt.Errorf("%w: no steps", ErrUnknownScenario)
+	}
+	n := max(sc.Ports, 1)
+	ports := make([]uint16, 0, n)
+	if cfg.Port != 0 {
+		ports = append(ports, cfg.Port)
+	}
+	for len(ports) < n {
+		port, err := probe.FreePort()
+		if err != nil {
+			return nil, fmt.Errorf("demo %s: %w", sc.Name, err)
+		}
+		if port != cfg.Port {
+			ports = append(ports, port)
+		}
+	}
+	cfg.Port = ports[0]
+	r := &Run{
+		sc: sc, cfg: cfg, host: ReadHost(), ports: ports,
+		events:     make(chan probe.Event, eventBuffer),
+		done:       make(chan struct{}),
+		stepsDone:  make(chan struct{}),
+		stopped:    make(chan struct{}),
+		started:    time.Now(),
+		last:       map[collect.Key]collect.State{},
+		lastRole:   map[collect.Key]Role{},
+		serverPort: map[uint16]bool{ports[0]: true},
+	}
+	for _, p := range sc.PromisesFor(cfg) {
+		st := PromiseStatus{Promise: p}
+		if p.Blocked != nil {
+			st.Note = p.Blocked(r.host)
+		}
+		r.status = append(r.status, st)
+	}
+	r.reported = make([]bool, len(r.status))
+	r.p = probe.New(r.onEvent)
+	stepCtx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	go r.runSteps(stepCtx)
+	go func() {
+		select {
+		case <-ctx.Done():
+			r.Stop()
+		case <-r.stopped:
+		}
+	}()
+	return r, nil
+}
+
+// stepFailure carries an unexpected error out of the steps; the runner
+// recovers it.
+type stepFailure struct{ err error }
+
+func (r *Run) runSteps(ctx context.Context) {
+	e := &env{ctx: ctx, p: r.p, cfg: r.cfg, host: r.host, port: r.ports[0], ports: r.ports, run: r}
+	defer func() {
+		rec := recover()
+		var err error
+		switch v := rec.(type) {
+		case nil:
+		case stepFailure:
+			err = v.err
+		default:
+			err = fmt.Errorf("%w: panic: %v", ErrStep, v)
+		}
+		if err != nil && (errors.Is(err, probe.ErrStopped) || ctx.Err() != nil) {
+			err = nil // stopped on purpose
+		}
+		if err != nil {
+			r.p.Emit("demo", "step failed", err.Error(), err)
+		}
+		r.mu.Lock()
+		r.stepErr = err
+		r.stepsEnd = time.Now()
+		r.mu.Unlock()
+		close(r.stepsDone)
+		r.doneOnce.Do(func() { close(r.done) })
+	}()
+	r.sc.steps(e)
+}
+
+// onEvent is the probe's sink: it logs the event, checks the call
+// promises and forwards it to Events.
+func (r *Run) onEvent(ev probe.Event) {
+	r.mu.Lock()
+	r.log = append(r.log, ev)
+	role := roleOfName(ev.Endpoint)
+	for i := range r.status {
+		st := &r.status[i]
+		p := st.Promise
+		if st.Seen || p.Call == "" {
+			continue
+		}
+		if p.Endpoint != "" && p.Endpoint != ev.Endpoint || p.Endpoint == "" && p.Role != role {
+			continue
+		}
+		if strings.HasPrefix(ev.Call, p.Call) && strings.HasPrefix(ev.Result, p.Result) {
+			st.Seen, st.At = true, ev.At
+		}
+	}
+	r.mu.Unlock()
+	r.evMu.Lock()
+	defer r.evMu.Unlock()
+	if r.evClosed {
+		return
+	}
+	select {
+	case r.events <- ev:
+	default:
+		r.evDropped++
+	}
+}
+
+// roleOfName maps an endpoint name ("client 2", "server (new)") to a role.
+func roleOfName(name string) Role {
+	if strings.HasPrefix(name, string(Client)) {
+		return Client
+	}
+	if strings.HasPrefix(name, string(Server)) {
+		return Server
+	}
+	return ""
+}
+
+// Scenario returns the scenario being run.
+func (r *Run) Scenario() *Scenario { return r.sc }
+
+// Config returns the run's configuration, with the port it got.
+func (r *Run) Config() Config { return r.cfg }
+
+// Host returns the sysctls and kernel version the run read at start.
+func (r *Run) Host() Host { return r.host }
+
+// Notes says what the host's sysctls mean for this run.
+func (r *Run) Notes() []string { return r.sc.Notes(r.host, r.cfg) }
+
+// Events returns the narration: every socket call as it happens. The
+// channel is buffered and closed once the run has stopped.
+func (r *Run) Events() <-chan probe.Event { return r.events }
+
+// Log returns every event so far, including any Events dropped.
+func (r *Run) Log() []probe.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]probe.Event(nil), r.log...)
+}
+
+// Ports returns the ports the socket table should be filtered to, the
+// server's first.
+func (r *Run) Ports() []uint16 { return append([]uint16(nil), r.ports...) }
+
+// Done returns a channel closed when the steps finished or Stop was
+// called.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Err returns the error that ended the steps early, if any.
+func (r *Run) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stepErr
+}
+
+// Stop closes every socket, ends every child process and waits until
+// the steps have returned. It is idempotent.
+func (r *Run) Stop() {
+	r.stopOnce.Do(func() {
+		r.cancel()
+		r.p.Stop()
+		<-r.stepsDone
+		r.doneOnce.Do(func() { close(r.done) })
+		r.evMu.Lock()
+		r.evClosed = true
+		close(r.events)
+		r.evMu.Unlock()
+		close(r.stopped)
+	})
+}
+
+// Status returns every promise of the run and whether it was kept.
+func (r *Run) Status() []PromiseStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]PromiseStatus(nil), r.status...)
+}
+
+// Kept reports whether every promise has been kept.
+func (r *Run) Kept() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.status {
+		if !st.Seen {
+			return false
+		}
+	}
+	return true
+}
+
+// Transitions returns the state changes observed so far, in order.
+func (r *Run) Transitions() []Transition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Transition(nil), r.trans...)
+}
+
+// endpointKey is what the run knows of one of its sockets.
+type endpointKey struct {
+	proto         collect.Proto
+	local, remote netip.AddrPort
+	role          Role
+}
+
+func (r *Run) endpointKeys() []endpointKey {
+	eps := r.p.Endpoints()
+	keys := make([]endpointKey, 0, len(eps))
+	for _, ep := range eps {
+		k := endpointKey{proto: collect.TCP, local: ep.Local(), remote: ep.Remote(), role: roleOfName(ep.Name())}
+		if ep.Proto() == probe.UDP {
+			k.proto = collect.UDP
+		}
+		if k.local.IsValid() && k.role != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// roleOf maps a socket of a snapshot to the run's role, or "" when the
+// socket is not the run's. An endpoint the run made is matched on its
+// 4-tuple (a kernel socket without a peer, like a listener or a
+// connection refused, on its local address); TIME_WAIT and orphans have
+// no inode, so inodes are never used. Anything else on the server port
+// is the server's (accepted children, server-side TIME_WAIT), and
+// anything connected to it is a client's.
+func (r *Run) roleOf(s *collect.Socket, keys []endpointKey) Role {
+	for _, k := range keys {
+		if k.proto == s.Proto && k.local == s.Local && (k.remote == s.Remote || s.Remote.Port() == 0) {
+			return k.role
+		}
+	}
+	if s.Local.Addr() == probe.Loopback && r.serverPort[s.Local.Port()] {
+		return Server
+	}
+	if s.Remote.Addr() == probe.Loopback && r.serverPort[s.Remote.Port()] && s.Local.Addr().IsLoopback() {
+		return Client
+	}
+	return ""
+}
+
+// Observe feeds one snapshot to the run and returns the promises newly
+// kept since the last call (state promises from this snapshot, call
+// promises from the events since). It does no I/O.
+func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
+	keys := r.endpointKeys()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[collect.Key]bool)
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		role := r.roleOf(s, keys)
+		if role == "" {
+			continue
+		}
+		state := s.State.Canonical()
+		k := s.Key()
+		seen[k] = true
+		if prev, ok := r.last[k]; !ok || prev != state {
+			r.trans = append(r.trans, Transition{At: snap.Taken, Role: role, Key: k, From: prev, To: state})
+			r.last[k], r.lastRole[k] = state, role
+		}
+		for j := range r.status {
+			st := &r.status[j]
+			p := st.Promise
+			if p.Call != "" || p.State != state {
+				continue
+			}
+			if p.Absent {
+				if st.Note == "" {
+					st.Seen = false
+					st.Note = fmt.Sprintf("%s seen on %s %s > %s at %s", state, role, s.Local, s.Remote, snap.Taken.Format("15:04:05.000"))
+				}
+				continue
+			}
+			if !st.Seen && p.Role == role && (p.Match == nil || p.Match(s)) {
+				st.Seen, st.At = true, snap.Taken
+			}
+		}
+	}
+	if !snap.Partial {
+		for k, prev := range r.last {
+			if !seen[k] && prev != collect.StateUnknown {
+				r.trans = append(r.trans, Transition{At: snap.Taken, Role: r.lastRole[k], Key: k, From: prev, To: collect.StateUnknown})
+				r.last[k] = collect.StateUnknown
+			}
+		}
+	}
+	if !r.stepsEnd.IsZero() && r.stepErr == nil && snap.Taken.After(r.stepsEnd) {
+		r.absentOK++
+		for j := range r.status {
+			st := &r.status[j]
+			if st.Absent && !st.Seen && st.Note == "" && r.absentOK >= AbsentSnapshots {
+				st.Seen, st.At = true, snap.Taken
+			}
+		}
+	}
+	var fresh []PromiseStatus
+	for j := range r.status {
+		if r.status[j].Seen && !r.reported[j] {
+			r.reported[j] = true
+			fresh = append(fresh, r.status[j])
+		}
+	}
+	return fresh
+}

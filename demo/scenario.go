@@ -1,0 +1,208 @@
+// Package demo is the teaching half of socktop: a catalogue of scenarios,
+// each a few socket calls on package probe that put the kernel's TCP
+// state machine in a state worth seeing, a lesson in plain words, and the
+// states it promises; and a runner that checks those promises against
+// snapshots from package collect. It knows nothing about terminals.
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"socktop/collect"
+)
+
+// Role is the side of a connection a promise is about.
+type Role string
+
+// The two sides of every demo.
+const (
+	Client Role = "client"
+	Server Role = "server"
+)
+
+// Promise is something a scenario says the user will see.
+//
+// Most promises are states: a socket of Role in State, seen in at least
+// one snapshot (and, when Match is set, one that Match accepts). A promise
+// with Call set is about a socket call instead: kept when an endpoint of
+// Role (or exactly Endpoint, when set) makes a call starting with Call
+// whose Result starts with Result. A promise with Absent set is negative:
+// it is kept when no socket of the run is seen in State at any time, and
+// at least AbsentSnapshots snapshots taken after the steps finished
+// confirmed it.
+type Promise struct {
+	Role  Role
+	State collect.State
+	Why   string
+
+	// Detail says in words what Match checks: "Recv-Q 2 = backlog+1".
+	Detail string `json:",omitempty"`
+	// Match narrows a state promise to sockets with the right queues or
+	// timer; nil accepts any socket in State.
+	Match func(*collect.Socket) bool `json:"-"`
+
+	// Call, Result and Endpoint make a promise about a call's outcome.
+	Call     string `json:",omitempty"`
+	Result   string `json:",omitempty"`
+	Endpoint string `json:",omitempty"`
+
+	// Absent makes the promise negative.
+	Absent bool `json:",omitempty"`
+
+	// Blocked returns why this host cannot show the promise (a sysctl, an
+	// old kernel), or "" when it can.
+	Blocked func(Host) string `json:"-"`
+}
+
+// AbsentSnapshots is how many snapshots after the steps finished must
+// confirm a negative promise: enough that a state the steps left behind
+// (TIME_WAIT appears within a millisecond of close on loopback) would have
+// been seen.
+const AbsentSnapshots = 3
+
+// String describes the promise in a few words: "client TIME_WAIT",
+// "server bind() = EADDRINUSE", "no TIME_WAIT".
+func (p Promise) String() string {
+	var s string
+	switch {
+	case p.Call != "":
+		who := string(p.Role)
+		if p.Endpoint != "" {
+			who = p.Endpoint
+		}
+		s = fmt.Sprintf("%s %s…) = %s", who, p.Call, p.Result)
+	case p.Absent:
+		s = "no " + p.State.String()
+	default:
+		s = fmt.Sprintf("%s %s", p.Role, p.State)
+	}
+	if p.Detail != "" {
+		s += " (" + p.Detail + ")"
+	}
+	return s
+}
+
+// PromiseStatus is a promise and whether it was kept.
+type PromiseStatus struct {
+	Promise
+	// Seen is true once the promise was kept.
+	Seen bool
+	// At is when it was kept (the snapshot's time, or the call's).
+	At time.Time
+	// Note explains a promise that cannot be or was not kept here:
+	// "tcp_syncookies=2: SYN_RECV cannot appear here".
+	Note string `json:",omitempty"`
+}
+
+// Scenario is one demo: the steps, the lesson, and the promises.
+type Scenario struct {
+	// Name is the kebab-case name used on the command line.
+	Name string
+	// Key is the key that starts it from the terminal view's list.
+	Key string
+	// Title is a one-line summary.
+	Title string
+	// Lesson says in plain words what happens on the wire, what to watch
+	// for, how long it lasts and which sysctl decides.
+	Lesson string
+	// Promises are the promises for the default configuration; a run's
+	// own list (Run.Status) follows its Config.
+	Promises []Promise
+	// ReuseAddr is the default of the SO_REUSEADDR knob.
+	ReuseAddr bool
+	// UsesReuseAddr says the scenario changes with ReuseAddr, so the
+	// terminal view's `r` key should toggle it and run again.
+	UsesReuseAddr bool
+	// Sysctls names the net.ipv4 settings that decide this picture.
+	Sysctls []string
+	// Ports is how many ports the run needs (the server's first).
+	Ports int
+
+	steps       func(e *env)
+	promisesFor func(cfg Config) []Promise
+	notes       func(h Host, cfg Config) []string
+}
+
+// PromisesFor returns the promises of a run with cfg.
+func (sc *Scenario) PromisesFor(cfg Config) []Promise {
+	if sc.promisesFor != nil {
+		return sc.promisesFor(cfg)
+	}
+	return sc.Promises
+}
+
+// Notes says what the host's sysctls mean for a run with cfg: how long
+// each state will last, or why one cannot appear.
+func (sc *Scenario) Notes(h Host, cfg Config) []string {
+	var out []string
+	if sc.notes != nil {
+		out = sc.notes(h, cfg)
+	}
+	for _, p := range sc.PromisesFor(cfg) {
+		if p.Blocked != nil {
+			if why := p.Blocked(h); why != "" {
+				out = append(out, why)
+			}
+		}
+	}
+	return out
+}
+
+// Config is what a run can change.
+type Config struct {
+	// Port is the server's port; 0 picks a free one.
+	Port uint16
+	// ReuseAddr is the SO_REUSEADDR knob, for scenarios that use it.
+	ReuseAddr bool
+	// Fast shortens lifetimes with per-socket options (TCP_LINGER2,
+	// TCP_USER_TIMEOUT, TCP_SYNCNT) and the pauses between steps, for tests.
+	Fast bool
+}
+
+// DefaultConfig returns the configuration a scenario runs with when the
+// user changes nothing.
+func (sc *Scenario) DefaultConfig() Config { return Config{ReuseAddr: sc.ReuseAddr} }
+
+// Sentinel errors; concrete errors wrap them with %w.
+var (
+	// ErrUnknownScenario means no scenario has the given name.
+	ErrUnknownScenario = errors.New("unknown scenario")
+	// ErrUsage means the command line was malformed.
+	ErrUsage = errors.New("usage")
+	// ErrStep means a step of the scenario failed unexpectedly.
+	ErrStep = errors.New("demo step failed")
+)
+
+// Catalogue returns every scenario, in the order of their keys. The
+// slice and the scenarios are shared: do not modify them.
+func Catalogue() []*Scenario { return catalogue }
+
+// Find returns the scenario called name (case-insensitive, by key too).
+func Find(name string) (*Scenario, bool) {
+	for _, sc := range catalogue {
+		if strings.EqualFold(sc.Name, name) || sc.Key == name {
+			return sc, true
+		}
+	}
+	return nil, false
+}
+
+var catalogue = buildCatalogue()
+
+func buildCatalogue() []*Scenario {
+	list := []*Scenario{
+		politeClose(), serverRestart(), serverCrash(), leakyServer(), halfClose(),
+		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
+		abortiveClose(), udpScenario(), closedScenario(),
+	}
+	for _, sc := range list {
+		if sc.Ports == 0 {
+			sc.Ports = 1
+		}
+		sc.Promises = sc.PromisesFor(sc.DefaultConfig())
+	}
+	return list
+}

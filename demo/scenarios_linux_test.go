@@ -1,0 +1,159 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"socktop/collect"
+)
+
+// TestScenarios runs every scenario with the Fast knobs, side by side on
+// distinct free ports, and checks its promises against the real netlink
+// collector; then that Stop left no descriptor on the run's ports and no
+// child process.
+func TestScenarios(t *testing.T) {
+	for _, sc := range Catalogue() {
+		t.Run(sc.Name, func(t *testing.T) {
+			t.Parallel()
+			for _, reuse := range reuseVariants(sc) {
+				cfg := Config{Fast: true, ReuseAddr: reuse}
+				src := newCollector()
+				t.Cleanup(func() { src.Close() })
+				var out, errOut bytes.Buffer
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				code := runHeadless(ctx, runOptions{sc: sc, cfg: cfg, timeout: 45 * time.Second}, src, &out, &errOut)
+				cancel()
+				t.Logf("reuseaddr=%v:\n%s", reuse, out.String())
+				if code != 0 {
+					t.Errorf("reuseaddr=%v: exit %d\n%s\nstderr: %s", reuse, code, out.String(), errOut.String())
+				}
+			}
+		})
+	}
+}
+
+func reuseVariants(sc *Scenario) []bool {
+	if sc.UsesReuseAddr {
+		return []bool{false, true}
+	}
+	return []bool{sc.ReuseAddr}
+}
+
+// TestStopCleansUp starts a scenario with a child process and one with
+// many sockets, stops them mid-way and checks that no socket of this
+// process remains on their ports and that the child is gone.
+func TestStopCleansUp(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"server-crash", "simultaneous-close", "listen-overflow"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc, _ := Find(name)
+			r, err := Start(context.Background(), sc, Config{Fast: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.Stop)
+			src := newCollector()
+			t.Cleanup(func() { src.Close() })
+			// Wait until the run holds sockets with descriptors on its port.
+			deadline := time.Now().Add(20 * time.Second)
+			for len(heldSockets(t, src, r)) == 0 || name == "server-crash" && len(children(r)) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the run never held a socket")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			kids := children(r)
+			r.Stop()
+			r.Stop()
+			select {
+			case <-r.Done():
+			default:
+				t.Error("Done not closed after Stop")
+			}
+			for range r.Events() {
+			}
+			if held := heldSockets(t, src, r); len(held) > 0 {
+				t.Errorf("after Stop, sockets with a descriptor remain on %v: %v", r.Ports(), held)
+			}
+			if fds := ownFDsOnPorts(t, r.Ports()); len(fds) > 0 {
+				t.Errorf("after Stop, this process still holds %v", fds)
+			}
+			for _, pid := range kids {
+				if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+					t.Errorf("child %d still exists after Stop: %v", pid, err)
+				}
+			}
+			if name == "server-crash" && len(kids) == 0 {
+				t.Error("server-crash started no child process")
+			}
+		})
+	}
+}
+
+func children(r *Run) []int {
+	var pids []int
+	for _, c := range r.p.Children() {
+		pids = append(pids, c.PID())
+	}
+	return pids
+}
+
+// heldSockets returns the sockets on the run's ports that a descriptor
+// still refers to (inode != 0).
+func heldSockets(t *testing.T, src snapshotter, r *Run) []string {
+	t.Helper()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := map[uint16]bool{}
+	for _, p := range r.Ports() {
+		ports[p] = true
+	}
+	var held []string
+	for _, s := range snap.Sockets {
+		if s.Inode != 0 && (ports[s.Local.Port()] || ports[s.Remote.Port()]) && s.Local.Addr().IsLoopback() {
+			held = append(held, fmt.Sprintf("%s %s>%s ino %d", s.State, s.Local, s.Remote, s.Inode))
+		}
+	}
+	return held
+}
+
+// ownFDsOnPorts lists this process's descriptors that are sockets whose
+// inode the kernel reports on one of ports.
+func ownFDsOnPorts(t *testing.T, ports []uint16) []string {
+	t.Helper()
+	snap, err := collect.NewNetlink(CollectOptions()).Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint16]bool{}
+	for _, p := range ports {
+		want[p] = true
+	}
+	onPorts := map[string]bool{}
+	for _, s := range snap.Sockets {
+		if s.Inode != 0 && (want[s.Local.Port()] || want[s.Remote.Port()]) {
+			onPorts[fmt.Sprintf("socket:[%d]", s.Inode)] = true
+		}
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err == nil && strings.HasPrefix(target, "socket:") && onPorts[target] {
+			out = append(out, e.Name()+" -> "+target)
+		}
+	}
+	return out
+}

@@ -1,0 +1,48 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// watch feeds snapshots from src to r every interval until every promise
+// is kept, the steps fail, timeout passes or ctx ends, and then stops the
+// run. onSeen (may be nil) is called for each promise as it is kept. The
+// error is about the collector: every snapshot failed.
+func watch(ctx context.Context, r *Run, src snapshotter, interval, timeout time.Duration, onSeen func(PromiseStatus)) error {
+	defer r.Stop()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var lastErr error
+	good := 0
+	for {
+		snap, err := src.Snapshot(ctx)
+		if err != nil {
+			lastErr = err
+		} else {
+			good++
+			for _, st := range r.Observe(&snap) {
+				if onSeen != nil {
+					onSeen(st)
+				}
+			}
+		}
+		if r.Kept() || r.Err() != nil {
+			break
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-deadline.C:
+		case <-ctx.Done():
+		}
+		break
+	}
+	if good == 0 && lastErr != nil {
+		return fmt.Errorf("demo %s: no snapshot: %w", r.sc.Name, lastErr)
+	}
+	return nil
+}
