@@ -9,42 +9,42 @@ import (
 	"testing"
 )
 
-// fixture is a hand-built socket with a short name, so a test case can say
+// filterFixture is a hand-built socket with a short name, so a test case can say
 // which sockets an expression keeps.
-type fixture struct {
+type filterFixture struct {
 	name string
 	s    Socket
 }
 
-func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
-// fixtures covers both ends, both families, TCP and UDP, the kernel's state
+// filterFixtures covers both ends, both families, TCP and UDP, the kernel's state
 // aliases, owners and uids.
-var fixtures = []fixture{
-	{"listen4", Socket{Proto: TCP, Family: 4, State: StateListen, Local: ap("0.0.0.0:22"),
+var filterFixtures = []filterFixture{
+	{"listen4", Socket{Proto: TCP, Family: 4, State: StateListen, Local: mustAP("0.0.0.0:22"),
 		Owners: []Owner{{PID: 97, Name: "sshd"}}}},
-	{"ssh4", Socket{Proto: TCP, Family: 4, State: StateEstablished, Local: ap("127.0.0.1:22"), Remote: ap("10.1.2.3:51000"),
+	{"ssh4", Socket{Proto: TCP, Family: 4, State: StateEstablished, Local: mustAP("127.0.0.1:22"), Remote: mustAP("10.1.2.3:51000"),
 		Owners: []Owner{{PID: 98, Name: "sshd"}}}},
-	{"web6", Socket{Proto: TCP, Family: 6, State: StateEstablished, Local: ap("[::1]:443"), Remote: ap("[::1]:40000"),
+	{"web6", Socket{Proto: TCP, Family: 6, State: StateEstablished, Local: mustAP("[::1]:443"), Remote: mustAP("[::1]:40000"),
 		UID: 33, Owners: []Owner{{PID: 812, Name: "nginx"}, {PID: 813, Name: "nginx: worker"}}}},
-	{"tw4", Socket{Proto: TCP, Family: 4, State: StateTimeWait, Local: ap("127.0.0.1:40112"), Remote: ap("127.0.0.1:5194")}},
-	{"dns4", Socket{Proto: UDP, Family: 4, State: StateUnconn, Local: ap("127.0.0.53:53"), Remote: ap("0.0.0.0:0"),
+	{"tw4", Socket{Proto: TCP, Family: 4, State: StateTimeWait, Local: mustAP("127.0.0.1:40112"), Remote: mustAP("127.0.0.1:5194")}},
+	{"dns4", Socket{Proto: UDP, Family: 4, State: StateUnconn, Local: mustAP("127.0.0.53:53"), Remote: mustAP("0.0.0.0:0"),
 		UID: 101, Owners: []Owner{{PID: 300, Name: "systemd-resolve"}}}},
-	{"udp6", Socket{Proto: UDP, Family: 6, State: StateEstablished, Local: ap("[::ffff:10.0.0.5]:5000"), Remote: ap("[2001:db8::1]:53"),
+	{"udp6", Socket{Proto: UDP, Family: 6, State: StateEstablished, Local: mustAP("[::ffff:10.0.0.5]:5000"), Remote: mustAP("[2001:db8::1]:53"),
 		UID: 1000, Owners: []Owner{{PID: 4000, Name: "my app"}}}},
-	{"synrecv4", Socket{Proto: TCP, Family: 4, State: StateNewSynRecv, Local: ap("127.0.0.1:8080"), Remote: ap("127.0.0.1:33333")}},
-	{"listen6", Socket{Proto: TCP, Family: 6, State: StateListen, Local: ap("[::]:8080"),
+	{"synrecv4", Socket{Proto: TCP, Family: 4, State: StateNewSynRecv, Local: mustAP("127.0.0.1:8080"), Remote: mustAP("127.0.0.1:33333")}},
+	{"listen6", Socket{Proto: TCP, Family: 6, State: StateListen, Local: mustAP("[::]:8080"),
 		UID: 1000, Owners: []Owner{{PID: 5000, Name: "python3"}}}},
-	{"fw2", Socket{Proto: TCP, Family: 4, State: StateFinWait2, Local: ap("127.0.0.1:33334"), Remote: ap("127.0.0.1:8080"), UID: 1000}},
-	{"bound4", Socket{Proto: TCP, Family: 4, State: StateBoundInactive, Local: ap("127.0.0.1:9000"), UID: 1000}},
+	{"fw2", Socket{Proto: TCP, Family: 4, State: StateFinWait2, Local: mustAP("127.0.0.1:33334"), Remote: mustAP("127.0.0.1:8080"), UID: 1000}},
+	{"bound4", Socket{Proto: TCP, Family: 4, State: StateBoundInactive, Local: mustAP("127.0.0.1:9000"), UID: 1000}},
 }
 
-func matching(t *testing.T, f *Filter) []string {
+func filterMatching(t *testing.T, f *Filter) []string {
 	t.Helper()
 	var got []string
-	for i := range fixtures {
-		if f.Match(&fixtures[i].s) {
-			got = append(got, fixtures[i].name)
+	for i := range filterFixtures {
+		if f.Match(&filterFixtures[i].s) {
+			got = append(got, filterFixtures[i].name)
 		}
 	}
 	return got
@@ -201,7 +201,7 @@ func TestParseFilterMatches(t *testing.T) {
 			t.Errorf("ParseFilter(%q): %v", c.expr, err)
 			continue
 		}
-		if got := matching(t, f); !slices.Equal(got, c.want) {
+		if got := filterMatching(t, f); !slices.Equal(got, c.want) {
 			t.Errorf("%q matches %v, want %v", c.expr, got, c.want)
 		}
 		if f.String() != c.expr {
@@ -209,7 +209,7 @@ func TestParseFilterMatches(t *testing.T) {
 		}
 		// States must never exclude a state that a matching socket is in.
 		for _, name := range c.want {
-			for _, fx := range fixtures {
+			for _, fx := range filterFixtures {
 				if fx.name == name && !f.States().Has(fx.s.State) {
 					t.Errorf("%q: States() %b lacks %v, the state of %s", c.expr, f.States(), fx.s.State, name)
 				}
@@ -225,7 +225,7 @@ func TestParseFilterEmptyIsNil(t *testing.T) {
 		if f != nil || err != nil {
 			t.Errorf("ParseFilter(%q) = %v, %v; want nil, nil", e, f, err)
 		}
-		if !f.Match(&fixtures[0].s) || f.States() != AllStates || f.String() != "" {
+		if !f.Match(&filterFixtures[0].s) || f.States() != AllStates || f.String() != "" {
 			t.Errorf("nil filter: Match false, or States %b, or String %q", f.States(), f.String())
 		}
 	}
@@ -377,8 +377,8 @@ func TestFilterMatchDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := testing.AllocsPerRun(100, func() {
-		for i := range fixtures {
-			f.Match(&fixtures[i].s)
+		for i := range filterFixtures {
+			f.Match(&filterFixtures[i].s)
 		}
 	})
 	if n != 0 {

@@ -1,0 +1,343 @@
+package collect
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Mark says how a row of the new snapshot differs from the previous one.
+type Mark uint8
+
+// Row marks, shown as TCPView's green (new) and yellow (changed).
+const (
+	// MarkSame: the socket was there before with the same state, queues
+	// and timer kind; a timer counting down is not a change.
+	MarkSame Mark = iota
+	// MarkNew: no socket with this Key was in the previous snapshot.
+	MarkNew
+	// MarkChanged: the state, a queue or the timer kind changed.
+	MarkChanged
+)
+
+// String returns same, new or changed.
+func (m Mark) String() string {
+	switch m {
+	case MarkSame:
+		return "same"
+	case MarkNew:
+		return "new"
+	case MarkChanged:
+		return "changed"
+	}
+	return "unknown"
+}
+
+// Transition is a state change observed between two snapshots. From is
+// StateUnknown when the connection appeared, To is StateUnknown when it
+// went away. States are canonical (SYN_RECV, never NEW_SYN_RECV).
+type Transition struct {
+	At       time.Time
+	Key      Key
+	From, To State
+}
+
+// Changes is the difference between two consecutive snapshots.
+type Changes struct {
+	// Marks is parallel to cur.Sockets.
+	Marks []Mark
+	// Gone holds the sockets of prev that have no counterpart in cur, in
+	// prev's order.
+	Gone []Socket
+	// Transitions lists every state change of a Key, every appearance and
+	// every disappearance: first in cur's order, then the gone ones.
+	Transitions []Transition
+}
+
+// Diff compares two consecutive snapshots. Sockets are paired by Key, so a
+// TIME_WAIT socket that replaced the FIN_WAIT_2 socket of the same 4-tuple
+// is one connection moving on, not one gone and one new. When several
+// sockets share a Key (SO_REUSEPORT, or a TIME_WAIT next to a new
+// connection that reused its 4-tuple) they are paired first with a socket
+// in the same state, then in order.
+//
+// prev may be nil: every row is new and no transitions are logged, since
+// the first snapshot shows what exists rather than what happened. A nil cur
+// is read as an empty snapshot.
+func Diff(prev, cur *Snapshot) Changes {
+	var curS []Socket
+	var at time.Time
+	if cur != nil {
+		curS, at = cur.Sockets, cur.Taken
+	}
+	ch := Changes{Marks: make([]Mark, len(curS))}
+	if prev == nil {
+		for i := range ch.Marks {
+			ch.Marks[i] = MarkNew
+		}
+		return ch
+	}
+	prevS := prev.Sockets
+
+	d := differs.Get().(*differ)
+	defer differs.Put(d)
+	pair := d.match(prevS, curS)
+
+	for i := range curS {
+		c := &curS[i]
+		j := pair[i]
+		if j < 0 {
+			ch.Marks[i] = MarkNew
+			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), To: c.State.Canonical()})
+			continue
+		}
+		p := &prevS[j]
+		from, to := p.State.Canonical(), c.State.Canonical()
+		if from != to {
+			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), From: from, To: to})
+		}
+		if from != to || p.RecvQ != c.RecvQ || p.SendQ != c.SendQ || p.Timer != c.Timer {
+			ch.Marks[i] = MarkChanged
+		}
+	}
+	for j := range prevS {
+		if !d.used[j] {
+			p := &prevS[j]
+			ch.Gone = append(ch.Gone, *p)
+			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: p.Key(), From: p.State.Canonical()})
+		}
+	}
+	return ch
+}
+
+// dkey is a Key packed into plain words for hashing. The zone is left out:
+// the table compares whole Keys, so two link-local peers that differ only
+// by zone share a hash but never a chain.
+type dkey struct {
+	lhi, llo, rhi, rlo uint64
+	meta               uint64
+}
+
+func dkeyOf(s *Socket) dkey {
+	l, r := s.Local.Addr(), s.Remote.Addr()
+	lb, rb := l.As16(), r.As16()
+	meta := uint64(s.Local.Port())<<48 | uint64(s.Remote.Port())<<32 | uint64(s.Proto)<<8
+	meta |= addrKind(l) | addrKind(r)<<2
+	return dkey{
+		lhi: binary.BigEndian.Uint64(lb[:8]), llo: binary.BigEndian.Uint64(lb[8:]),
+		rhi: binary.BigEndian.Uint64(rb[:8]), rlo: binary.BigEndian.Uint64(rb[8:]),
+		meta: meta,
+	}
+}
+
+// addrKind tells apart the invalid address, IPv4 and IPv6, whose As16
+// forms can coincide (an IPv4 address and its IPv4-mapped IPv6 twin).
+func addrKind(a netip.Addr) uint64 {
+	switch {
+	case !a.IsValid():
+		return 0
+	case a.Is4():
+		return 1
+	}
+	return 2
+}
+
+// slot is an entry of differ's open-addressing table: one chain of prev
+// sockets sharing a Key, linked in prev order through differ.next. first
+// is the first socket's index plus one (0: empty slot), head the first not
+// yet paired (-1: none), h the top of the hash, to skip most other Keys
+// without reading their sockets.
+type slot struct {
+	h     uint32
+	first int32
+	head  int32
+}
+
+// differ is Diff's scratch space, pooled so that a refresh every second
+// does not allocate a 100k-entry index again. The index is a plain
+// open-addressing table pointing into prev: a Go map of 40-byte keys is
+// several times larger, and every probe then costs a cache miss more.
+type differ struct {
+	seed    uint64
+	slots   []slot
+	next    []int32 // prev index -> next prev index in its chain, or -1
+	tail    []int32 // first prev index of a chain -> its last
+	used    []bool
+	pair    []int32
+	chainOf []int32
+}
+
+var differs = sync.Pool{New: func() any { return &differ{seed: rand.Uint64() | 1} }}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// hash mixes the key with a per-process seed, so that peers choosing their
+// addresses and ports cannot make every key collide.
+func (d *differ) hash(k *dkey) uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := d.seed ^ k.meta
+	h = (h ^ k.lhi) * m
+	h ^= h >> 32
+	h = (h ^ k.llo) * m
+	h ^= h >> 29
+	h = (h ^ k.rhi) * m
+	h ^= h >> 32
+	h = (h ^ k.rlo) * m
+	h ^= h >> 29
+	return h
+}
+
+// match pairs cur with prev; the result, parallel to cur, holds prev
+// indices or -1, and d.used marks the prev sockets taken.
+func (d *differ) match(prev, cur []Socket) []int32 {
+	d.used = grow(d.used, len(prev))
+	clear(d.used)
+	pair := grow(d.pair, len(cur))
+	d.pair = pair
+
+	// Fast path: the kernel dumps in a stable order, so cur[i] is nearly
+	// always the socket after the one cur[i-1] paired with, or a few
+	// further on when sockets left in between. Pairing those by walking
+	// both tables in step touches memory in order and hashes nothing.
+	// Only a match with the same state is taken here, so the preference
+	// for same-state partners below still holds.
+	const window = 4
+	hint, left := 0, 0
+	for i := range cur {
+		c := &cur[i]
+		pair[i] = -1
+		for j := hint; j < hint+window && j < len(prev); j++ {
+			p := &prev[j]
+			if d.used[j] || !sameKey(p, c) {
+				continue
+			}
+			if p.State.Canonical() == c.State.Canonical() {
+				d.used[j], pair[i] = true, int32(j)
+			}
+			// A state change is left to the passes below, but it still
+			// tells where the walk has got to.
+			hint = j + 1
+			break
+		}
+		if pair[i] < 0 {
+			left++
+		}
+	}
+	if left == 0 {
+		return pair
+	}
+
+	// The rest go through a hash table over the prev sockets not taken
+	// yet. Pass 1: same Key and same state; pass 2: same Key, in order.
+	d.index(prev)
+	chainOf := grow(d.chainOf, len(cur))
+	d.chainOf = chainOf
+	for i := range cur {
+		chainOf[i] = -1
+		if pair[i] >= 0 {
+			continue
+		}
+		c := &cur[i]
+		x := d.lookup(prev, c)
+		chainOf[i] = x
+		if x >= 0 {
+			pair[i] = d.take(x, prev, c, true)
+		}
+	}
+	for i := range cur {
+		if pair[i] < 0 && chainOf[i] >= 0 {
+			pair[i] = d.take(chainOf[i], prev, &cur[i], false)
+		}
+	}
+	return pair
+}
+
+func sameKey(a, b *Socket) bool {
+	return a.Local == b.Local && a.Remote == b.Remote && a.Proto == b.Proto
+}
+
+// index builds the chains of the prev sockets not yet used, and the table
+// over them.
+func (d *differ) index(prev []Socket) {
+	n := 0
+	for j := range prev {
+		if !d.used[j] {
+			n++
+		}
+	}
+	size := 64
+	for size < 2*n {
+		size <<= 1
+	}
+	d.slots = grow(d.slots, size)
+	clear(d.slots)
+	d.next = grow(d.next, len(prev))
+	d.tail = grow(d.tail, len(prev))
+	mask := uint64(size - 1)
+	for j := range prev {
+		d.next[j] = -1
+		if d.used[j] {
+			continue
+		}
+		p := &prev[j]
+		k := dkeyOf(p)
+		h := d.hash(&k)
+		top := uint32(h >> 32)
+		for x := h & mask; ; x = (x + 1) & mask {
+			sl := &d.slots[x]
+			if sl.first == 0 {
+				*sl = slot{h: top, first: int32(j) + 1, head: int32(j)}
+				d.tail[j] = int32(j)
+				break
+			}
+			if f := sl.first - 1; sl.h == top && sameKey(&prev[f], p) {
+				d.next[d.tail[f]] = int32(j)
+				d.tail[f] = int32(j)
+				break
+			}
+		}
+	}
+}
+
+// lookup returns the slot of c's Key, or -1.
+func (d *differ) lookup(prev []Socket, c *Socket) int32 {
+	k := dkeyOf(c)
+	h := d.hash(&k)
+	top := uint32(h >> 32)
+	mask := uint64(len(d.slots) - 1)
+	for x := h & mask; ; x = (x + 1) & mask {
+		sl := &d.slots[x]
+		if sl.first == 0 {
+			return -1
+		}
+		if sl.h == top && sameKey(&prev[sl.first-1], c) {
+			return int32(x)
+		}
+	}
+}
+
+// take pairs c with the first unpaired prev socket of slot x (all have c's
+// Key), if sameState only one in the same canonical state; it returns its
+// index or -1.
+func (d *differ) take(x int32, prev []Socket, c *Socket, sameState bool) int32 {
+	sl := &d.slots[x]
+	for sl.head >= 0 && d.used[sl.head] {
+		sl.head = d.next[sl.head]
+	}
+	want := c.State.Canonical()
+	for j := sl.head; j >= 0; j = d.next[j] {
+		if d.used[j] || sameState && prev[j].State.Canonical() != want {
+			continue
+		}
+		d.used[j] = true
+		return j
+	}
+	return -1
+}

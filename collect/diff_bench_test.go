@@ -1,0 +1,152 @@
+package collect_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"socktop/collect"
+	"socktop/internal/synth"
+)
+
+// perturbed returns prev one refresh later: 2% of the sockets changed
+// state, 1% gone, 1% new, every timer a second closer, as on a busy proxy.
+func perturbed(prev *collect.Snapshot, seed uint64) *collect.Snapshot {
+	r := rand.New(rand.NewPCG(seed, 7))
+	n := len(prev.Sockets)
+	cur := &collect.Snapshot{Taken: prev.Taken.Add(time.Second), Source: prev.Source}
+	cur.Sockets = make([]collect.Socket, 0, n+n/100+1)
+	for _, s := range prev.Sockets {
+		switch x := r.IntN(100); {
+		case x == 0:
+			continue
+		case x < 3:
+			if s.State == collect.StateEstablished {
+				s.State = collect.StateFinWait2
+			} else {
+				s.State = collect.StateEstablished
+			}
+		}
+		s.TimerLeft -= time.Second
+		cur.Sockets = append(cur.Sockets, s)
+	}
+	for i := 0; i <= n/100; i++ {
+		cur.Sockets = append(cur.Sockets, collect.Socket{
+			Proto: collect.TCP, Family: 4, State: collect.StateSynSent,
+			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 9, byte(i >> 8), byte(i)}), uint16(30000+i%1000)),
+			Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 8000),
+		})
+	}
+	return cur
+}
+
+func BenchmarkDiff(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		prev := synth.Table(n, 1)
+		cur := perturbed(prev, 2)
+		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+			b.ReportAllocs()
+			var ch collect.Changes
+			for b.Loop() {
+				ch = collect.Diff(prev, cur)
+			}
+			b.ReportMetric(float64(len(ch.Transitions)), "transitions")
+		})
+	}
+	// The worst case: no order in common, every pair goes through the
+	// hash table.
+	prev := synth.Table(100_000, 1)
+	cur := shuffled(perturbed(prev, 2), 3)
+	b.Run("100k-shuffled", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			collect.Diff(prev, cur)
+		}
+	})
+}
+
+func shuffled(s *collect.Snapshot, seed uint64) *collect.Snapshot {
+	out := *s
+	out.Sockets = slices.Clone(s.Sockets)
+	r := rand.New(rand.NewPCG(seed, 11))
+	r.Shuffle(len(out.Sockets), func(i, j int) { out.Sockets[i], out.Sockets[j] = out.Sockets[j], out.Sockets[i] })
+	return &out
+}
+
+// TestDiffOrderIndependent checks that the in-step fast path and the hash
+// table agree: a shuffled cur gives every socket the same mark, and the
+// same gone sockets and transitions.
+func TestDiffOrderIndependent(t *testing.T) {
+	prev := synth.Table(20_000, 4)
+	cur := perturbed(prev, 5)
+	mix := shuffled(cur, 6)
+	a, b := collect.Diff(prev, cur), collect.Diff(prev, mix)
+	// The synthetic listeners share a few Keys; which duplicate pairs with
+	// which depends on order, so only unique Keys are compared.
+	count := map[collect.Key]int{}
+	for i := range cur.Sockets {
+		count[cur.Sockets[i].Key()]++
+	}
+	marks := make(map[collect.Key]collect.Mark, len(cur.Sockets))
+	for i := range cur.Sockets {
+		marks[cur.Sockets[i].Key()] = a.Marks[i]
+	}
+	if len(marks) < len(cur.Sockets)-16 {
+		t.Fatalf("synthetic keys are not unique: %d keys for %d sockets", len(marks), len(cur.Sockets))
+	}
+	for i := range mix.Sockets {
+		k := mix.Sockets[i].Key()
+		if m := marks[k]; count[k] == 1 && m != b.Marks[i] {
+			t.Errorf("%v: %v in order, %v shuffled", mix.Sockets[i].Key(), m, b.Marks[i])
+		}
+	}
+	type tr struct {
+		k        collect.Key
+		from, to collect.State
+	}
+	set := func(ch collect.Changes) map[tr]bool {
+		m := map[tr]bool{}
+		for _, x := range ch.Transitions {
+			m[tr{x.Key, x.From, x.To}] = true
+		}
+		return m
+	}
+	if sa, sb := set(a), set(b); len(sa) != len(sb) || len(sa) != len(a.Transitions) {
+		t.Errorf("%d transitions in order, %d shuffled", len(sa), len(sb))
+	} else {
+		for k := range sa {
+			if !sb[k] {
+				t.Errorf("transition %v only in order", k)
+			}
+		}
+	}
+	if len(a.Gone) != len(b.Gone) || len(a.Gone) == 0 {
+		t.Errorf("%d gone in order, %d shuffled", len(a.Gone), len(b.Gone))
+	}
+}
+
+// TestPerturbedDiff checks the benchmark's input does what it claims, so
+// the figures measure a realistic refresh and not an identical table.
+func TestPerturbedDiff(t *testing.T) {
+	prev := synth.Table(10_000, 1)
+	cur := perturbed(prev, 2)
+	ch := collect.Diff(prev, cur)
+	var nw, changed int
+	for _, m := range ch.Marks {
+		switch m {
+		case collect.MarkNew:
+			nw++
+		case collect.MarkChanged:
+			changed++
+		}
+	}
+	if nw != 101 || changed < 100 || changed > 400 || len(ch.Gone) < 50 || len(ch.Gone) > 200 {
+		t.Errorf("perturbed 10k: %d new, %d changed, %d gone; want 101 new, about 200 changed and 100 gone", nw, changed, len(ch.Gone))
+	}
+	if want := nw + len(ch.Gone); len(ch.Transitions) < want+changed/2 {
+		t.Errorf("%d transitions for %d new, %d gone, %d changed", len(ch.Transitions), nw, len(ch.Gone), changed)
+	}
+}
