@@ -20,6 +20,16 @@ const noticeNoRoot = "not root: owners of other users' processes are unknown"
 // calm table would keep its old owners forever.
 const ownerRefresh = 10 * time.Second
 
+// A scan that costs more than scanCheap is not repeated until scanSpacing
+// times its cost has passed: on a host with 100k descriptors a scan takes
+// most of a second, and a busy server creates new sockets between every
+// two snapshots. New sockets then show without owner for a few seconds,
+// instead of the collector eating a core.
+const (
+	scanCheap   = 50 * time.Millisecond
+	scanSpacing = 3
+)
+
 // ownerCache maps socket inodes to the processes holding them, found by
 // reading every /proc/PID/fd link. The scan is the dominant cost on a big
 // host, so it runs only when a snapshot holds an inode the cache has never
@@ -27,7 +37,8 @@ const ownerRefresh = 10 * time.Second
 // buffers: no allocation per process or per descriptor.
 type ownerCache struct {
 	byInode  map[uint32][]Owner // nil value: looked for, nobody holds it
-	lastScan time.Time
+	lastScan time.Time          // start of the last scan
+	lastCost time.Duration      // how long it took
 	refresh  time.Duration
 	denied   bool
 
@@ -78,8 +89,9 @@ func (c *ownerCache) resolve(socks []Socket) string {
 			}
 		}
 	}
-	if stale {
+	if stale && c.mayScan(time.Now()) {
 		c.scan(socks)
+		c.lastCost = time.Since(c.lastScan)
 	}
 	for i := range socks {
 		if in := socks[i].Inode; in != 0 {
@@ -90,6 +102,12 @@ func (c *ownerCache) resolve(socks []Socket) string {
 		return noticeNoRoot
 	}
 	return ""
+}
+
+// mayScan reports whether a scan may start at now, given the cost of the
+// last one.
+func (c *ownerCache) mayScan(now time.Time) bool {
+	return c.lastCost < scanCheap || now.Sub(c.lastScan) >= scanSpacing*c.lastCost
 }
 
 // scan rebuilds the cache for the inodes of socks with one pass over

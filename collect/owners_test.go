@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,6 +130,9 @@ func TestOwnersCacheRescansForNewInodes(t *testing.T) {
 		t.Errorf("every snapshot rescanned /proc although no new socket appeared")
 	}
 
+	// This host may be busy enough that scans are spaced out (that has
+	// its own test); here the question is whether a new inode triggers one.
+	n.owners.lastCost = 0
 	u := newSocket(t, unix.AF_INET6, unix.SOCK_DGRAM)
 	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET6, loopback(unix.AF_INET6), 0)); err != nil {
 		t.Fatal(err)
@@ -159,5 +163,21 @@ func TestParseSocketLink(t *testing.T) {
 		if _, ok := parseSocketLink([]byte(in)); ok {
 			t.Errorf("parseSocketLink(%q) accepted", in)
 		}
+	}
+}
+
+func TestOwnerScanSpacing(t *testing.T) {
+	c := newOwnerCache()
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	c.lastScan, c.lastCost = t0, 10*time.Millisecond
+	if !c.mayScan(t0.Add(time.Millisecond)) {
+		t.Errorf("a cheap scan must be allowed again at once")
+	}
+	c.lastCost = 600 * time.Millisecond
+	if c.mayScan(t0.Add(time.Second)) {
+		t.Errorf("a 600 ms scan was allowed again after 1 s")
+	}
+	if !c.mayScan(t0.Add(1800 * time.Millisecond)) {
+		t.Errorf("a 600 ms scan was not allowed again after 1.8 s")
 	}
 }
