@@ -33,6 +33,19 @@ type report struct {
 	Baseline string    `json:"baseline,omitempty"`
 	Commands []summary `json:"commands"`
 	Ratios   []ratio   `json:"ratios"`
+	// LoadBefore and LoadAfter are /proc/loadavg around the runs (empty
+	// where there is no such file): a shared machine's noise on record.
+	LoadBefore string `json:"loadavg_before,omitempty"`
+	LoadAfter  string `json:"loadavg_after,omitempty"`
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 func main() {
@@ -106,6 +119,7 @@ func mainErr(specs []string, rounds, warmup int, baseline, jsonOut string, shell
 		return fmt.Errorf("timeit: %w", err)
 	}
 	defer devnull.Close()
+	loadBefore := loadavg()
 	for round := range warmup + rounds {
 		// Start each round with a different command, so that no command
 		// always runs right after the same one.
@@ -118,7 +132,8 @@ func mainErr(specs []string, rounds, warmup int, baseline, jsonOut string, shell
 		}
 	}
 
-	rep := report{Taken: time.Now().UTC(), Rounds: rounds, Warmup: warmup, Baseline: baseline}
+	rep := report{Taken: time.Now().UTC(), Rounds: rounds, Warmup: warmup, Baseline: baseline,
+		LoadBefore: loadBefore, LoadAfter: loadavg()}
 	for _, c := range cmds {
 		rep.Commands = append(rep.Commands, summarize(c))
 	}
@@ -218,7 +233,11 @@ func fmtF(x float64, prec int) string {
 }
 
 func writeTable(w io.Writer, rep report) {
-	fmt.Fprintf(w, "%d rounds (+%d warm-up), commands alternated\n\n", rep.Rounds, rep.Warmup)
+	fmt.Fprintf(w, "%d rounds (+%d warm-up), commands alternated", rep.Rounds, rep.Warmup)
+	if rep.LoadBefore != "" {
+		fmt.Fprintf(w, "; load average %s before, %s after", rep.LoadBefore, rep.LoadAfter)
+	}
+	fmt.Fprint(w, "\n\n")
 	fmt.Fprintln(w, "| command | median ms | p90 ms | min ms | CPU ms | peak RSS MiB (median / max) | vs baseline | failed |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range rep.Commands {
