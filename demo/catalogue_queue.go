@@ -110,8 +110,9 @@ func halfOpen() *Scenario {
 
 // zeroWindow builds the zero-window pair: the receiver has a 4 KB
 // buffer and never reads, the sender fills its own 4 KB buffer until
-// EAGAIN. serverSends picks the direction.
-func (e *env) zeroWindow(serverSends bool) (c, a *probe.Endpoint) {
+// EAGAIN. serverSends picks the direction; bounded sets TCP_USER_TIMEOUT
+// on the sender in Fast runs, for scenarios that leave the FIN stuck.
+func (e *env) zeroWindow(serverSends, bounded bool) (c, a *probe.Endpoint) {
 	ln := e.listener("server", true, 4, func(ln *probe.Endpoint) {
 		if !serverSends {
 			e.ok(ln.SetRcvBuf(4096))
@@ -122,7 +123,7 @@ func (e *env) zeroWindow(serverSends bool) (c, a *probe.Endpoint) {
 			e.ok(c.SetRcvBuf(4096))
 		} else {
 			e.ok(c.SetSndBuf(4096))
-			if e.cfg.Fast {
+			if e.cfg.Fast && bounded {
 				e.ok(c.SetUserTimeout(fastUserTimeout))
 			}
 		}
@@ -131,7 +132,7 @@ func (e *env) zeroWindow(serverSends bool) (c, a *probe.Endpoint) {
 	sender := c
 	if serverSends {
 		e.ok(a.SetSndBuf(4096))
-		if e.cfg.Fast {
+		if e.cfg.Fast && bounded {
 			e.ok(a.SetUserTimeout(fastUserTimeout))
 		}
 		sender = a
@@ -163,7 +164,7 @@ func slowReader() *Scenario {
 			return []string{"FIN_WAIT_1 lasts while the server neither reads nor closes: stopping the demo closes it (RST)"}
 		},
 		steps: func(e *env) {
-			c, _ := e.zeroWindow(false)
+			c, _ := e.zeroWindow(false, true)
 			e.hold()
 			e.ok(c.Close())
 			e.hold()
@@ -196,7 +197,7 @@ func lateClose() *Scenario {
 			return []string{"LAST_ACK lasts while the client does not read: stopping the demo closes it"}
 		},
 		steps: func(e *env) {
-			c, a := e.zeroWindow(true)
+			c, a := e.zeroWindow(true, true)
 			e.hold()
 			e.ok(c.Shutdown(probe.ShutWR))
 			e.hold()
@@ -225,7 +226,7 @@ func simultaneousClose() *Scenario {
 			{Role: Server, State: collect.StateTimeWait, Why: "both sides closed first"},
 		},
 		steps: func(e *env) {
-			c, a := e.zeroWindow(false)
+			c, a := e.zeroWindow(false, false)
 			e.hold()
 			e.ok(c.Shutdown(probe.ShutWR))
 			e.hold()

@@ -189,7 +189,7 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 // report prints the transitions and the promises and returns the exit
 // status.
 func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
-	trans := r.Transitions()
+	trans := r.RoleTransitions()
 	jt := make([]map[string]any, 0, len(trans))
 	pr.line("transitions:", nil)
 	for _, t := range trans {

@@ -47,14 +47,41 @@ func (e *env) pause(d time.Duration) {
 	}
 }
 
-// hold leaves the current picture in place long enough to be seen: a
-// few refreshes of the terminal view, or of the test's quicker poll.
+// hold leaves the current picture in place long enough to be seen: at
+// least a minimum time, and until two snapshots taken after the hold
+// began have been observed, so whoever feeds Observe (the terminal view
+// at its refresh rate, the headless poll) sees every intermediate state
+// however slow its snapshots are. A run nobody observes waits holdCap.
 func (e *env) hold() {
+	start := time.Now()
+	minimum, limit := 4*time.Second, 20*time.Second
 	if e.cfg.Fast {
-		e.pause(600 * time.Millisecond)
-		return
+		minimum, limit = 300*time.Millisecond, 10*time.Second
 	}
-	e.pause(4 * time.Second)
+	e.pause(minimum)
+	deadline := start.Add(limit)
+	for {
+		n, wake := e.run.observedSince(start)
+		if n >= 2 {
+			return
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-wake:
+		case <-t.C:
+		case <-e.ctx.Done():
+			t.Stop()
+			panic(stepFailure{e.ctx.Err()})
+		case <-e.p.Stopping():
+			t.Stop()
+			panic(stepFailure{probe.ErrStopped})
+		}
+		t.Stop()
+	}
 }
 
 // say adds a narration line that is not a socket call.

@@ -50,8 +50,11 @@ func parseKernel(s string) [2]int {
 	var v [2]int
 	parts := strings.SplitN(strings.TrimSpace(s), ".", 3)
 	for i := 0; i < 2 && i < len(parts); i++ {
-		digits := strings.TrimRightFunc(parts[i], func(r rune) bool { return r < '0' || r > '9' })
-		v[i], _ = strconv.Atoi(digits)
+		end := strings.IndexFunc(parts[i], func(r rune) bool { return r < '0' || r > '9' })
+		if end < 0 {
+			end = len(parts[i])
+		}
+		v[i], _ = strconv.Atoi(parts[i][:end])
 	}
 	return v
 }

@@ -59,4 +59,4 @@ func finTimeoutNote(h Host, cfg Config, linger2 int) string {
 const fastLinger2 = 3
 
 // fastUserTimeout bounds stuck FINs in Fast runs.
-const fastUserTimeout = 5 * time.Second
+const fastUserTimeout = 30 * time.Second

@@ -19,18 +19,13 @@ import (
 const eventBuffer = 1024
 
 // Transition is a state change of one socket of the run, as observed
-// between two snapshots.
+// between two snapshots, with the side it belongs to.
 type Transition struct {
-	At   time.Time
+	collect.Transition
 	Role Role
-	Key  collect.Key
-	// From is StateUnknown the first time the socket is seen.
-	From collect.State
-	// To is StateUnknown once the socket is gone from the table.
-	To collect.State
 }
 
-// String returns "client 127.0.0.1:40112 > 127.0.0.1:5194: ESTABLISHED -> FIN_WAIT_2".
+// String returns "client tcp 127.0.0.1:40112 > 127.0.0.1:5194: ESTABLISHED -> FIN_WAIT_2".
 func (t Transition) String() string {
 	from, to := t.From.Canonical().String(), t.To.Canonical().String()
 	if t.From == collect.StateUnknown {
@@ -79,6 +74,10 @@ type Run struct {
 	lastRole   map[collect.Key]Role
 	trans      []Transition
 	serverPort map[uint16]bool
+	// taken holds the times of the last snapshots observed, and observed
+	// is closed and replaced on every Observe, for env.hold.
+	taken    []time.Time
+	observed chan struct{}
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
@@ -114,6 +113,7 @@ func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
 		last:       map[collect.Key]collect.State{},
 		lastRole:   map[collect.Key]Role{},
 		serverPort: map[uint16]bool{ports[0]: true},
+		observed:   make(chan struct{}),
 	}
 	for _, p := range sc.PromisesFor(cfg) {
 		st := PromiseStatus{Promise: p}
@@ -273,6 +273,19 @@ func (r *Run) Status() []PromiseStatus {
 	return append([]PromiseStatus(nil), r.status...)
 }
 
+// Settled reports whether nothing more can change: every promise is
+// kept, or is a negative promise already broken.
+func (r *Run) Settled() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.status {
+		if !st.Seen && !(st.Absent && st.Note != "") {
+			return false
+		}
+	}
+	return true
+}
+
 // Kept reports whether every promise has been kept.
 func (r *Run) Kept() bool {
 	r.mu.Lock()
@@ -285,8 +298,36 @@ func (r *Run) Kept() bool {
 	return true
 }
 
-// Transitions returns the state changes observed so far, in order.
-func (r *Run) Transitions() []Transition {
+// observedSince counts the recent snapshots taken after t, and returns
+// a channel closed at the next Observe.
+func (r *Run) observedSince(t time.Time) (int, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, at := range r.taken {
+		if at.After(t) {
+			n++
+		}
+	}
+	return n, r.observed
+}
+
+// Transitions returns the state changes of the run's sockets observed
+// so far, in order; From is StateUnknown when a socket appeared and To
+// when it went away.
+func (r *Run) Transitions() []collect.Transition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]collect.Transition, len(r.trans))
+	for i, t := range r.trans {
+		out[i] = t.Transition
+	}
+	return out
+}
+
+// RoleTransitions returns the same changes as Transitions, each with the
+// side it belongs to, for the headless report.
+func (r *Run) RoleTransitions() []Transition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Transition(nil), r.trans...)
@@ -354,7 +395,7 @@ func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 		k := s.Key()
 		seen[k] = true
 		if prev, ok := r.last[k]; !ok || prev != state {
-			r.trans = append(r.trans, Transition{At: snap.Taken, Role: role, Key: k, From: prev, To: state})
+			r.trans = append(r.trans, Transition{collect.Transition{At: snap.Taken, Key: k, From: prev, To: state}, role})
 			r.last[k], r.lastRole[k] = state, role
 		}
 		for j := range r.status {
@@ -378,7 +419,7 @@ func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 	if !snap.Partial {
 		for k, prev := range r.last {
 			if !seen[k] && prev != collect.StateUnknown {
-				r.trans = append(r.trans, Transition{At: snap.Taken, Role: r.lastRole[k], Key: k, From: prev, To: collect.StateUnknown})
+				r.trans = append(r.trans, Transition{collect.Transition{At: snap.Taken, Key: k, From: prev, To: collect.StateUnknown}, r.lastRole[k]})
 				r.last[k] = collect.StateUnknown
 			}
 		}
@@ -392,6 +433,12 @@ func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 			}
 		}
 	}
+	r.taken = append(r.taken, snap.Taken)
+	if len(r.taken) > 8 {
+		r.taken = r.taken[1:]
+	}
+	close(r.observed)
+	r.observed = make(chan struct{})
 	var fresh []PromiseStatus
 	for j := range r.status {
 		if r.status[j].Seen && !r.reported[j] {

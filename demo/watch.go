@@ -7,7 +7,7 @@ import (
 )
 
 // watch feeds snapshots from src to r every interval until every promise
-// is kept, the steps fail, timeout passes or ctx ends, and then stops the
+// is settled (Run.Settled), the steps fail, timeout passes or ctx ends, and then stops the
 // run. onSeen (may be nil) is called for each promise as it is kept. The
 // error is about the collector: every snapshot failed.
 func watch(ctx context.Context, r *Run, src snapshotter, interval, timeout time.Duration, onSeen func(PromiseStatus)) error {
@@ -30,7 +30,7 @@ func watch(ctx context.Context, r *Run, src snapshotter, interval, timeout time.
 				}
 			}
 		}
-		if r.Kept() || r.Err() != nil {
+		if r.Settled() || r.Err() != nil {
 			break
 		}
 		select {

@@ -1,0 +1,82 @@
+package demo
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestReadHostFixture(t *testing.T) {
+	h := readHost("testdata/proc")
+	if v, ok := h.get("tcp_syncookies"); !ok || v != 2 {
+		t.Errorf("tcp_syncookies = %d, %v", v, ok)
+	}
+	if _, ok := h.get("tcp_syn_linear_timeouts"); ok {
+		t.Error("a missing sysctl was reported")
+	}
+	if h.Kernel != [2]int{6, 5} {
+		t.Errorf("kernel %v, want 6.5", h.Kernel)
+	}
+}
+
+func TestNotesSayWhatTheSysctlsPrevent(t *testing.T) {
+	h := readHost("testdata/proc")
+	cases := map[string]string{
+		"half-open":       "tcp_syncookies=2: every SYN is answered with a cookie",
+		"closed":          "kernel 6.5: bound-inactive TCP sockets are only dumped from 6.8 on",
+		"listen-overflow": "tcp_abort_on_overflow=1",
+		"leaky-server":    "tcp_fin_timeout=30",
+	}
+	for name, want := range cases {
+		sc, ok := Find(name)
+		if !ok {
+			t.Fatalf("no scenario %s", name)
+		}
+		notes := strings.Join(sc.Notes(h, sc.DefaultConfig()), "\n")
+		if !strings.Contains(notes, want) {
+			t.Errorf("%s notes %q lack %q", name, notes, want)
+		}
+	}
+	// A host that allows everything gets no blocking note.
+	ok := Host{Sysctl: map[string]int{"tcp_syncookies": 1}, Kernel: [2]int{6, 18}}
+	for _, sc := range Catalogue() {
+		for _, p := range sc.Promises {
+			if p.Blocked != nil && p.Blocked(ok) != "" {
+				t.Errorf("%s: %s blocked on a permissive host: %s", sc.Name, p, p.Blocked(ok))
+			}
+		}
+	}
+}
+
+func TestParseKernel(t *testing.T) {
+	for in, want := range map[string][2]int{"6.18.44-fc-v669\n": {6, 18}, "5.4": {5, 4}, "6.8rc1": {6, 8}, "": {0, 0}} {
+		if got := parseKernel(in); got != want {
+			t.Errorf("parseKernel(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestCatalogueShape(t *testing.T) {
+	names, keys := map[string]bool{}, map[string]bool{}
+	for _, sc := range Catalogue() {
+		if names[sc.Name] || keys[sc.Key] {
+			t.Errorf("duplicate name or key: %s %s", sc.Name, sc.Key)
+		}
+		names[sc.Name], keys[sc.Key] = true, true
+		if sc.Title == "" || len(sc.Lesson) < 100 || len(sc.Promises) == 0 || sc.steps == nil {
+			t.Errorf("%s: incomplete scenario", sc.Name)
+		}
+		if got, ok := Find(sc.Name); !ok || got != sc {
+			t.Errorf("Find(%q) failed", sc.Name)
+		}
+	}
+	if len(Catalogue()) < 13 {
+		t.Errorf("%d scenarios, want at least 13", len(Catalogue()))
+	}
+	if _, ok := Find("nope"); ok {
+		t.Error("Find found a scenario that does not exist")
+	}
+	restart, _ := Find("server-restart")
+	if !restart.UsesReuseAddr || len(restart.PromisesFor(Config{ReuseAddr: true})) == len(restart.PromisesFor(Config{})) {
+		t.Error("server-restart promises do not follow the SO_REUSEADDR knob")
+	}
+}

@@ -1,0 +1,153 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"socktop/collect"
+)
+
+// TestAbsentPromiseCanFail runs a polite close, which leaves a TIME_WAIT,
+// under the abortive close's negative promise: the promise must be
+// missed, with a note naming the TIME_WAIT, and the run must exit 1.
+func TestAbsentPromiseCanFail(t *testing.T) {
+	t.Parallel()
+	polite := politeClose()
+	sc := &Scenario{
+		Name:     "test-absent",
+		Promises: []Promise{{Role: Client, State: collect.StateTimeWait, Absent: true, Why: "test"}},
+		steps:    polite.steps,
+	}
+	src := newCollector()
+	t.Cleanup(func() { src.Close() })
+	var out, errOut bytes.Buffer
+	code := runHeadless(context.Background(), runOptions{sc: sc, cfg: Config{Fast: true}, timeout: 8 * time.Second}, src, &out, &errOut)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "[ ] missed  no TIME_WAIT") || !strings.Contains(out.String(), "TIME_WAIT seen on client") {
+		t.Errorf("output does not show the broken promise:\n%s", out.String())
+	}
+}
+
+// TestStatePromiseCanBeMissed gives a scenario a promise its steps cannot
+// keep (a LISTEN on the client side) and checks that it is reported
+// missed after the timeout while the others are kept.
+func TestStatePromiseCanBeMissed(t *testing.T) {
+	t.Parallel()
+	sc := &Scenario{
+		Name: "test-missed",
+		Promises: []Promise{
+			{Role: Server, State: collect.StateListen},
+			{Role: Client, State: collect.StateListen},
+		},
+		steps: func(e *env) { e.connected(); e.hold() },
+	}
+	r, err := Start(context.Background(), sc, Config{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newCollector()
+	t.Cleanup(func() { src.Close() })
+	if err := watch(context.Background(), r, src, 50*time.Millisecond, 3*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	st := r.Status()
+	if !st[0].Seen || st[1].Seen {
+		t.Errorf("status %+v: want the server LISTEN kept and the client LISTEN missed", st)
+	}
+	if r.Kept() {
+		t.Error("Kept with a missed promise")
+	}
+}
+
+// TestRoleMapping checks on a real connection that Observe gives each
+// socket the right role: the listener and accepted end are the server's,
+// the connecting end the client's, and a socket on another port nobody's.
+func TestRoleMapping(t *testing.T) {
+	t.Parallel()
+	sc := &Scenario{Name: "test-roles", Promises: []Promise{{Role: Server, State: collect.StateListen}},
+		steps: func(e *env) {
+			e.connected()
+			e.pause(time.Hour)
+		}}
+	r, err := Start(context.Background(), sc, Config{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	src := newCollector()
+	t.Cleanup(func() { src.Close() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		snap, err := src.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := r.endpointKeys()
+		var roles []string
+		port := r.Ports()[0]
+		for i := range snap.Sockets {
+			s := &snap.Sockets[i]
+			role := r.roleOf(s, keys)
+			onPort := s.Local.Port() == port || s.Remote.Port() == port
+			if onPort != (role != "") {
+				t.Fatalf("%s %s>%s: role %q", s.State, s.Local, s.Remote, role)
+			}
+			if role != "" {
+				want := Client
+				if s.Local.Port() == port {
+					want = Server
+				}
+				if role != want {
+					t.Errorf("%s %s>%s: role %q, want %q", s.State, s.Local, s.Remote, role, want)
+				}
+				roles = append(roles, string(role)+" "+s.State.String())
+			}
+		}
+		if len(roles) == 3 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw the three sockets, last %v", roles)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCancelStopsRun checks that cancelling Start's context stops the
+// run: Done and Events close, and the steps end.
+func TestCancelStopsRun(t *testing.T) {
+	t.Parallel()
+	sc, _ := Find("half-close")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := Start(ctx, sc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	first := <-r.Events()
+	if first.Endpoint != "server" || !strings.HasPrefix(first.Call, "socket(") {
+		t.Errorf("first event %v, want the server's socket()", first)
+	}
+	cancel()
+	timeout := time.After(20 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-r.Events():
+		case <-timeout:
+			t.Fatal("Events not closed after the context was cancelled")
+		}
+	}
+	select {
+	case <-r.Done():
+	default:
+		t.Error("Done not closed after Events")
+	}
+	if err := r.Err(); err != nil {
+		t.Errorf("a cancelled run reports %v", err)
+	}
+}
