@@ -257,16 +257,15 @@ func (d *demoState) refilter(m *Model) {
 
 // listKey handles keys in the scenario list: a scenario's key starts it.
 func (d *demoState) listKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(msg, m.keys.Back, m.keys.Demos) {
-		m.mode = modeTable
-		return nil
-	}
 	k := msg.String()
 	for _, sc := range d.catalogue {
 		if sc.Key == k {
 			m.mode = modeTable
 			return d.startCmd(sc, sc.ReuseAddr, nil)
 		}
+	}
+	if key.Matches(msg, m.keys.Back, m.keys.Demos) {
+		m.mode = modeTable
 	}
 	return nil
 }

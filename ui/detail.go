@@ -22,10 +22,12 @@ const (
 	maxHistKeys   = 4096
 )
 
-// history keeps, per connection, the transitions seen, bounded both ways.
+// history keeps, per connection, the transitions seen, bounded both ways:
+// a ring of keys evicts the connection seen first.
 type history struct {
 	byKey map[collect.Key][]histEntry
-	order []collect.Key // insertion order, for eviction
+	ring  []collect.Key
+	next  int // ring slot to reuse once the ring is full
 }
 
 func newHistory() *history { return &history{byKey: map[collect.Key][]histEntry{}} }
@@ -33,17 +35,18 @@ func newHistory() *history { return &history{byKey: map[collect.Key][]histEntry{
 func (h *history) add(t collect.Transition) {
 	e, ok := h.byKey[t.Key]
 	if !ok {
-		if len(h.order) >= maxHistKeys {
-			delete(h.byKey, h.order[0])
-			h.order = h.order[1:]
+		if len(h.ring) < maxHistKeys {
+			h.ring = append(h.ring, t.Key)
+		} else {
+			delete(h.byKey, h.ring[h.next])
+			h.ring[h.next] = t.Key
+			h.next = (h.next + 1) % maxHistKeys
 		}
-		h.order = append(h.order, t.Key)
 	}
-	e = append(e, histEntry{at: t.At, from: t.From, to: t.To})
-	if len(e) > maxHistPerKey {
-		e = e[len(e)-maxHistPerKey:]
+	if len(e) >= maxHistPerKey {
+		e = append(e[:0], e[1:]...)
 	}
-	h.byKey[t.Key] = e
+	h.byKey[t.Key] = append(e, histEntry{at: t.At, from: t.From, to: t.To})
 }
 
 // detailView shows every field of one socket, its owners, its tcp_info and

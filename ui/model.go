@@ -111,7 +111,7 @@ type Model struct {
 
 	demos demoState
 
-	frame string  // the pre-built screen View returns
+	frame string // the pre-built screen View returns
 	hs    heights
 }
 
@@ -457,7 +457,9 @@ func (m *Model) apply(cur *collect.Snapshot) {
 			m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
 		}
 		tr := ch.Transitions
-		for i := range tr {
+		// Under heavy churn only the newest transitions can stay in the
+		// bounded history and log, so older ones are not even added.
+		for i := max(len(tr)-maxHistKeys, 0); i < len(tr); i++ {
 			m.hist.add(tr[i])
 		}
 		for _, t := range tr[max(len(tr)-maxLog, 0):] {
@@ -501,13 +503,7 @@ func (m *Model) rebuildRows() {
 			m.rows = append(m.rows, row{s: s, mark: markGone})
 		}
 	}
-	col, desc := m.table.sortCol, m.table.sortDesc
-	slices.SortFunc(m.rows, func(a, b row) int {
-		if desc {
-			return cmpBy(col, b.s, a.s)
-		}
-		return cmpBy(col, a.s, b.s)
-	})
+	sortRows(m.rows, m.table.sortCol, m.table.sortDesc)
 	m.header.counts = counts
 	m.header.shown = 0
 	for _, c := range counts {

@@ -440,3 +440,29 @@ func TestCollectErrorShown(t *testing.T) {
 		t.Fatalf("error not shown:\n%s", h.screen())
 	}
 }
+
+// The packed sort keys must order rows exactly as the plain comparison
+// does, for every column, both ways, IPv4 and IPv6 mixed.
+func TestSortKeysAgreeWithCompare(t *testing.T) {
+	snap := fixture()
+	extra := fixtureNext()
+	socks := append(snap.Sockets, extra.Sockets...)
+	for col := range numColumns {
+		for _, desc := range []bool{false, true} {
+			rows := make([]row, len(socks))
+			for i := range socks {
+				rows[i] = row{s: &socks[i]}
+			}
+			sortRows(rows, col, desc)
+			for i := 1; i < len(rows); i++ {
+				c := cmpBy(col, rows[i-1].s, rows[i].s)
+				if desc {
+					c = -c
+				}
+				if c > 0 {
+					t.Fatalf("%v desc=%v: rows %d and %d out of order: %+v / %+v", col, desc, i-1, i, *rows[i-1].s, *rows[i].s)
+				}
+			}
+		}
+	}
+}

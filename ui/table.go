@@ -50,6 +50,7 @@ var markChar = [...]byte{' ', '+', '*', '-'}
 // one kept for a few refreshes) and its mark.
 type row struct {
 	s    *collect.Socket
+	key  sortKey
 	mark rowMark
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 type keyBinding = key.Binding
@@ -118,11 +119,7 @@ func (m *Model) render() {
 	case modeDetail:
 		add(m.detail.Render(w), hs.body)
 	case modeHelp:
-		lines := strings.Split(m.help.FullHelpView(m.keys.FullHelp()), "\n")
-		for i := range lines {
-			lines[i] = truncLine(lines[i], w)
-		}
-		add(strings.Join(lines, "\n"), hs.body)
+		add(m.fullHelp(w), hs.body)
 	case modeDemos:
 		add(m.demos.list.Render(w), hs.body)
 	}
@@ -162,4 +159,40 @@ func (m *Model) View() tea.View {
 		v.Cursor = tea.NewCursor(m.prompt.cursorX(m.width), m.hs.header+m.hs.body)
 	}
 	return v
+}
+
+// fullHelp lays the KeyMap's help groups out in as many rows of columns as
+// the width needs, instead of letting narrow terminals cut columns off.
+func (m *Model) fullHelp(width int) string {
+	var rows []string
+	var cur [][]keyBinding
+	hm := m.help
+	hm.SetWidth(0) // measure unclipped
+	flush := func() {
+		if len(cur) > 0 {
+			rows = append(rows, hm.FullHelpView(cur))
+			cur = nil
+		}
+	}
+	for _, g := range m.keys.FullHelp() {
+		next := append(append([][]keyBinding(nil), cur...), g)
+		if len(cur) > 0 && ansi.StringWidth(firstLine(hm.FullHelpView(next))) > width {
+			flush()
+			next = [][]keyBinding{g}
+		}
+		cur = next
+	}
+	flush()
+	lines := strings.Split(strings.Join(rows, "\n\n"), "\n")
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
