@@ -174,6 +174,10 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			// The kernel has no diag handler for this protocol.
 			snap.Partial = true
 			n.told.add(&snap, "sock_diag has no "+name+" support here: "+name+" sockets are not shown")
+		case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPROTONOSUPPORT):
+			// A sandbox that refuses sock_diag: callers fall back.
+			n.closeLocked()
+			return Snapshot{}, fmt.Errorf("collect: %s dump refused: %v: %w", name, err, ErrUnsupported)
 		case err != nil:
 			n.closeLocked()
 			return Snapshot{}, fmt.Errorf("collect: %s dump: %w", name, err)

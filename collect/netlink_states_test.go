@@ -128,3 +128,58 @@ func TestNewSource(t *testing.T) {
 		t.Errorf("NewSource(kmem): %v, want ErrUnsupported", err)
 	}
 }
+
+// TestConcurrentUse: SetStates, Snapshot and Info from several goroutines
+// (the UI changes the filter while the refresh loop runs); run with -race.
+// Snapshots kept by a caller are not overwritten by later ones.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	c, _, _ := pairTCP(t, unix.AF_INET)
+	k := keyOf(t, c)
+	n := NewNetlink(Options{TCP: true, IPv4: true})
+	t.Cleanup(func() { n.Close() })
+	ctx := context.Background()
+	kept, err := n.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptCopy := append([]Socket(nil), kept.Sockets...)
+	done := make(chan error, 3)
+	go func() {
+		for i := range 50 {
+			n.SetStates(StateMask(1<<StateListen) << (i % 2)) // LISTEN or CLOSING
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 20 {
+			if _, err := n.Snapshot(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 20 {
+			if _, err := n.Info(ctx, k); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(kept.Sockets) != len(keptCopy) {
+		t.Fatalf("kept snapshot changed length")
+	}
+	for i := range keptCopy {
+		if kept.Sockets[i].Key() != keptCopy[i].Key() || kept.Sockets[i].State != keptCopy[i].State {
+			t.Fatalf("kept snapshot overwritten at %d: %v became %v", i, keptCopy[i].Key(), kept.Sockets[i].Key())
+		}
+	}
+}

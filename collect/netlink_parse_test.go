@@ -1,0 +1,135 @@
+//go:build linux
+
+package collect
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// nlmsg frames a payload as the kernel would. These byte-level cases cover
+// what the kernel will not do on request: interrupted dumps and garbage.
+func nlmsg(typ, flags uint16, seq uint32, payload []byte) []byte {
+	b := make([]byte, nlmsgHdrLen, nlmsgHdrLen+len(payload)+3)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:], uint32(nlmsgHdrLen+len(payload)))
+	ne.PutUint16(b[4:], typ)
+	ne.PutUint16(b[6:], flags)
+	ne.PutUint32(b[8:], seq)
+	b = append(b, payload...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func diagMsg(fam, state, timer uint8) []byte {
+	m := make([]byte, inetDiagMsgLen)
+	ne := binary.NativeEndian
+	m[0], m[1], m[2], m[3] = fam, state, timer, 2
+	binary.BigEndian.PutUint16(m[4:], 8080)
+	binary.BigEndian.PutUint16(m[6:], 40000)
+	copy(m[8:], []byte{127, 0, 0, 1})
+	copy(m[24:], []byte{127, 0, 0, 2})
+	ne.PutUint32(m[44:], 0x11)
+	ne.PutUint32(m[48:], 0x22)
+	ne.PutUint32(m[52:], 1500)
+	ne.PutUint32(m[56:], 3)
+	ne.PutUint32(m[60:], 4)
+	ne.PutUint32(m[64:], 1000)
+	ne.PutUint32(m[68:], 777)
+	return m
+}
+
+func TestParseDiagMessages(t *testing.T) {
+	n := &Netlink{seq: 9}
+	b := append(nlmsg(sockDiagByFam, unix.NLM_F_MULTI, 9, diagMsg(unix.AF_INET, uint8(StateEstablished), 2)),
+		nlmsg(sockDiagByFam, unix.NLM_F_MULTI, 8, diagMsg(unix.AF_INET, uint8(StateListen), 0))...) // stale seq: ignored
+	b = append(b, nlmsg(unix.NLMSG_DONE, unix.NLM_F_MULTI, 9, make([]byte, 4))...)
+	socks, done, intr, err := n.parse(b, nil, unix.IPPROTO_TCP, false)
+	if err != nil || !done || intr || len(socks) != 1 {
+		t.Fatalf("parse: %d sockets, done %v, intr %v, err %v", len(socks), done, intr, err)
+	}
+	want := Socket{
+		Proto: TCP, Family: 4, State: StateEstablished,
+		Local:  netip.MustParseAddrPort("127.0.0.1:8080"),
+		Remote: netip.MustParseAddrPort("127.0.0.2:40000"),
+		RecvQ:  3, SendQ: 4, UID: 1000, Inode: 777,
+		Timer: TimerKeepalive, TimerLeft: 1500 * time.Millisecond, Retrans: 2,
+		Cookie: 0x22<<32 | 0x11,
+	}
+	if !reflect.DeepEqual(socks[0], want) {
+		t.Errorf("parsed\n%+v\nwant\n%+v", socks[0], want)
+	}
+
+	// UDP TCP_CLOSE is UNCONN; a timer of 0 leaves TimerLeft 0.
+	socks, _, _, _ = n.parse(nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, uint8(StateClosed), 0)), nil, unix.IPPROTO_UDP, false)
+	if len(socks) != 1 || socks[0].State != StateUnconn || socks[0].Proto != UDP || socks[0].TimerLeft != 0 {
+		t.Errorf("UDP close: %+v", socks)
+	}
+
+	// NLM_F_DUMP_INTR on any message marks the dump interrupted.
+	_, _, intr, _ = n.parse(nlmsg(sockDiagByFam, unix.NLM_F_MULTI|nlmFDumpIntr, 9, diagMsg(unix.AF_INET, 1, 0)), nil, unix.IPPROTO_TCP, false)
+	if !intr {
+		t.Errorf("NLM_F_DUMP_INTR not noticed")
+	}
+
+	// A kernel error comes back as its errno.
+	e := make([]byte, 4)
+	binary.NativeEndian.PutUint32(e, uint32(0x100000000-int64(unix.ENOENT)))
+	if _, _, _, err := n.parse(nlmsg(unix.NLMSG_ERROR, 0, 9, e), nil, unix.IPPROTO_TCP, false); !errors.Is(err, unix.ENOENT) {
+		t.Errorf("NLMSG_ERROR: %v, want ENOENT", err)
+	}
+
+	// Garbage is an error naming what is wrong, not a panic.
+	bad := nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, 1, 0))
+	binary.NativeEndian.PutUint32(bad, 9999)
+	if _, _, _, err := n.parse(bad, nil, unix.IPPROTO_TCP, false); err == nil || !strings.Contains(err.Error(), "length") {
+		t.Errorf("oversized length: %v", err)
+	}
+	if _, _, _, err := n.parse(nlmsg(sockDiagByFam, 0, 9, make([]byte, 20)), nil, unix.IPPROTO_TCP, false); err == nil {
+		t.Errorf("short inet_diag_msg accepted")
+	}
+}
+
+// TestSnapshotTCPInfoOption: with Options.TCPInfo every TCP socket that has
+// tcp_info carries it, and a socket carried by the data path has an RTT.
+func TestSnapshotTCPInfoOption(t *testing.T) {
+	t.Parallel()
+	c, s, port := pairTCP(t, unix.AF_INET)
+	if _, err := unix.Write(c.fd, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := unix.Read(s.fd, buf); err != nil {
+		t.Fatal(err)
+	}
+	n := NewNetlink(Options{TCPInfo: true, TCP: true, IPv4: true})
+	t.Cleanup(func() { n.Close() })
+	snap := waitSnapshot(t, n, func(sn *Snapshot) bool {
+		x := findSocket(sn, TCP, uint16(localPort(t, c)), uint16(port))
+		return x != nil && x.Info != nil && x.Info.BytesAcked >= 4
+	})
+	x := findSocket(&snap, TCP, uint16(localPort(t, c)), uint16(port))
+	if x.Info.RTT <= 0 {
+		t.Errorf("tcp_info of an active connection has RTT %v", x.Info.RTT)
+	}
+	plain := NewNetlink(Options{TCP: true, IPv4: true})
+	t.Cleanup(func() { plain.Close() })
+	snap, err := plain.Snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snap.Sockets {
+		if s.Info != nil {
+			t.Fatalf("tcp_info fetched although not asked: %v", s.Local)
+		}
+	}
+}
