@@ -42,7 +42,7 @@ func quoteMsg(s string) string { return `"` + s + `"` }
 // what people type in a prompt.
 func isDelim(c byte) bool {
 	switch c {
-	case ' ', '\t', '\n', '\r', '(', ')', '=', '<', '>', '!', '&', '|', '"', '\'':
+	case ' ', '\t', '\n', '\r', '\v', '\f', '(', ')', '=', '<', '>', '!', '&', '|', '"', '\'':
 		return true
 	}
 	return false
@@ -55,7 +55,7 @@ func lex(expr string) ([]token, error) {
 	for i < len(expr) {
 		c := expr[i]
 		switch c {
-		case ' ', '\t', '\n', '\r':
+		case ' ', '\t', '\n', '\r', '\v', '\f':
 			i++
 			continue
 		case '(':
