@@ -20,7 +20,6 @@ func politeClose() *Scenario {
 			"completes the exchange and the client's socket, already without a descriptor, becomes TIME_WAIT. " +
 			"Watch its timer count down from 60 s: that lifetime is fixed in the kernel (2 MSL), no sysctl " +
 			"changes it. It guards against late segments of this connection landing in a new one with the same 4-tuple.",
-		Sysctls: []string{},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Why: "the server listens"},
 			{Role: Client, State: collect.StateEstablished, Why: "the handshake completed"},
@@ -191,6 +190,10 @@ func halfClose() *Scenario {
 			{Role: Server, State: collect.StateCloseWait, Why: "the server read the client's FIN"},
 			{Role: Client, Call: "recv(", Result: "13 bytes", Why: "the half-closed side still receives"},
 			{Role: Client, State: collect.StateTimeWait, Why: "the client sent the first FIN"},
+		},
+		Sysctls: []string{"tcp_fin_timeout"},
+		notes: func(h Host, cfg Config) []string {
+			return []string{h.describe("tcp_fin_timeout") + " applies to orphans only: this FIN_WAIT_2 keeps its descriptor and has no timer"}
 		},
 		steps: func(e *env) {
 			_, c, a := e.connected()

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,44 @@ func TestCancelStopsRun(t *testing.T) {
 	}
 	if err := r.Err(); err != nil {
 		t.Errorf("a cancelled run reports %v", err)
+	}
+}
+
+// TestPanickingStepStopsRun checks that a step that panics with sockets
+// open ends the run by itself: Err wraps ErrStep, Events closes, and no
+// descriptor of this process is left on the run's port.
+func TestPanickingStepStopsRun(t *testing.T) {
+	t.Parallel()
+	sc := &Scenario{Name: "test-panic", Promises: []Promise{{Role: Server, State: collect.StateListen}},
+		steps: func(e *env) {
+			e.connected()
+			panic("boom")
+		}}
+	r, err := Start(context.Background(), sc, Config{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	var log []string
+	timeout := time.After(20 * time.Second)
+	for open := true; open; {
+		select {
+		case ev, ok := <-r.Events():
+			if open = ok; ok {
+				log = append(log, ev.String())
+			}
+		case <-timeout:
+			t.Fatalf("Events not closed after the panic; got %v", log)
+		}
+	}
+	if err := r.Err(); !errors.Is(err, ErrStep) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Err = %v, want ErrStep with the panic", err)
+	}
+	text := strings.Join(log, "\n")
+	if !strings.Contains(text, "demo: step failed = ") || strings.Count(text, "close() [stop] = 0") != 3 {
+		t.Errorf("narration does not show the failure and the three closes:\n%s", text)
+	}
+	if fds := ownFDsOnPorts(t, r.Ports()); len(fds) > 0 {
+		t.Errorf("descriptors left after the panic: %v", fds)
 	}
 }

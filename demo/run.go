@@ -82,8 +82,9 @@ type Run struct {
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
 // sysctls, and starts the steps in a goroutine. The run ends when Stop is
-// called or ctx is done; it keeps its sockets open after the steps finish
-// so their states stay visible.
+// called, when ctx is done, or when a step fails or panics (Err says
+// why); it keeps its sockets open after the steps finish normally, so
+// their states stay visible.
 func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
 	if sc == nil || sc.steps == nil {
 		return nil, fmt.Errorf("%w: no steps", ErrUnknownScenario)
@@ -165,6 +166,11 @@ func (r *Run) runSteps(ctx context.Context) {
 		r.mu.Unlock()
 		close(r.stepsDone)
 		r.doneOnce.Do(func() { close(r.done) })
+		if err != nil {
+			// Steps that failed leave a picture nobody promised: close it
+			// all now rather than wait for the caller's Stop.
+			go r.Stop()
+		}
 	}()
 	r.sc.steps(e)
 }
@@ -382,11 +388,25 @@ func (r *Run) roleOf(s *collect.Socket, keys []endpointKey) Role {
 // promises from the events since). It does no I/O.
 func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 	keys := r.endpointKeys()
+	// A bitmap of the ports the run's sockets can use rejects the rest of
+	// a large table with two bit tests per socket.
+	var mine [65536 / 64]uint64
+	set := func(p uint16) { mine[p/64] |= 1 << (p % 64) }
+	for _, p := range r.ports {
+		set(p)
+	}
+	for _, k := range keys {
+		set(k.local.Port())
+	}
+	has := func(p uint16) bool { return mine[p/64]&(1<<(p%64)) != 0 }
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seen := make(map[collect.Key]bool)
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
+		if !has(s.Local.Port()) && !has(s.Remote.Port()) {
+			continue
+		}
 		role := r.roleOf(s, keys)
 		if role == "" {
 			continue
