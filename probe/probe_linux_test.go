@@ -1,9 +1,12 @@
 package probe
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -391,4 +394,49 @@ func TestChildBadBind(t *testing.T) {
 	if !errors.Is(err, unix.EADDRINUSE) || ev.Result != "EADDRINUSE" {
 		t.Errorf("child bind = %v (%q), want EADDRINUSE", err, ev.Result)
 	}
+}
+
+// TestChildDiesWithParent kills a parent that started a probe child with
+// SIGKILL, so it gets no chance to clean up, and checks that the child
+// does not outlive it (Pdeathsig kills it; its stdin reaching end of file
+// would also end it).
+func TestChildDiesWithParent(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", orphanEnv, port))
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no pid from the parent: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	must(t, err)
+	if !alive(pid) {
+		t.Fatalf("child %d not running before the parent was killed", pid)
+	}
+	must(t, cmd.Process.Kill())
+	cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d outlived its parent", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
