@@ -8,32 +8,80 @@ import (
 // used by Filter.States. may holds the states in which the predicate can be
 // true; must holds the states in which it is true whatever the other
 // fields are. Keeping both makes "not state listening" narrow the mask.
+// An and or an or keeps its operands flat (a and b and c is one node of
+// three), so Match makes one call per operand rather than one per level.
 type cnode struct {
 	match     func(*Socket) bool
 	may, must StateMask
+	kind      nodeKind
+	terms     []func(*Socket) bool
 }
+
+type nodeKind uint8
+
+const (
+	kindLeaf nodeKind = iota
+	kindAnd
+	kindOr
+)
 
 // predNode wraps a predicate that says nothing about states.
 func predNode(f func(*Socket) bool) cnode {
 	return cnode{match: f, may: AllStates}
 }
 
-func andNode(a, b cnode) cnode {
-	am, bm := a.match, b.match
-	return cnode{
-		match: func(s *Socket) bool { return am(s) && bm(s) },
-		may:   a.may & b.may,
-		must:  a.must & b.must,
+// flat returns the operands of n for a node of the given kind.
+func (n cnode) flat(k nodeKind) []func(*Socket) bool {
+	if n.kind == k {
+		return n.terms
 	}
+	return []func(*Socket) bool{n.match}
+}
+
+func andNode(a, b cnode) cnode {
+	terms := append(append([]func(*Socket) bool(nil), a.flat(kindAnd)...), b.flat(kindAnd)...)
+	n := cnode{may: a.may & b.may, must: a.must & b.must, kind: kindAnd, terms: terms}
+	switch len(terms) {
+	case 2:
+		t0, t1 := terms[0], terms[1]
+		n.match = func(s *Socket) bool { return t0(s) && t1(s) }
+	case 3:
+		t0, t1, t2 := terms[0], terms[1], terms[2]
+		n.match = func(s *Socket) bool { return t0(s) && t1(s) && t2(s) }
+	default:
+		n.match = func(s *Socket) bool {
+			for _, t := range terms {
+				if !t(s) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return n
 }
 
 func orNode(a, b cnode) cnode {
-	am, bm := a.match, b.match
-	return cnode{
-		match: func(s *Socket) bool { return am(s) || bm(s) },
-		may:   a.may | b.may,
-		must:  a.must | b.must,
+	terms := append(append([]func(*Socket) bool(nil), a.flat(kindOr)...), b.flat(kindOr)...)
+	n := cnode{may: a.may | b.may, must: a.must | b.must, kind: kindOr, terms: terms}
+	switch len(terms) {
+	case 2:
+		t0, t1 := terms[0], terms[1]
+		n.match = func(s *Socket) bool { return t0(s) || t1(s) }
+	case 3:
+		t0, t1, t2 := terms[0], terms[1], terms[2]
+		n.match = func(s *Socket) bool { return t0(s) || t1(s) || t2(s) }
+	default:
+		n.match = func(s *Socket) bool {
+			for _, t := range terms {
+				if t(s) {
+					return true
+				}
+			}
+			return false
+		}
 	}
+	return n
 }
 
 func notNode(a cnode) cnode {

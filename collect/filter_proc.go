@@ -21,9 +21,10 @@ func (p *parser) parseProc(kwTok token) (cnode, error) {
 	name := v.text
 	var n cnode
 	if strings.Contains(name, "*") {
+		match := globMatcher(name)
 		n = predNode(func(s *Socket) bool {
 			for i := range s.Owners {
-				if globMatch(name, s.Owners[i].Name) {
+				if match(s.Owners[i].Name) {
 					return true
 				}
 			}
@@ -99,6 +100,24 @@ func (p *parser) number(max int64) (int64, error) {
 	}
 	p.next()
 	return int64(n), nil
+}
+
+// globMatcher compiles a pattern: the common shapes (nginx*, *worker,
+// *resolve*) become a prefix, suffix or substring test.
+func globMatcher(pattern string) func(string) bool {
+	inner := strings.Trim(pattern, "*")
+	if !strings.Contains(inner, "*") {
+		pre, suf := strings.HasPrefix(pattern, "*"), strings.HasSuffix(pattern, "*")
+		switch {
+		case pre && suf:
+			return func(s string) bool { return strings.Contains(s, inner) }
+		case suf:
+			return func(s string) bool { return strings.HasPrefix(s, inner) }
+		case pre:
+			return func(s string) bool { return strings.HasSuffix(s, inner) }
+		}
+	}
+	return func(s string) bool { return globMatch(pattern, s) }
 }
 
 // globMatch reports whether name matches pattern, where "*" stands for any

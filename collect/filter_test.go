@@ -363,10 +363,20 @@ func TestGlobMatch(t *testing.T) {
 		{"abc", "abd", false},
 		{"a*b*c", "aXbYbZc", true},
 		{"a*b*c", "aXbYbZ", false},
+		{"*ab*", "xaby", true},
+		{"*ab*", "xaxb", false},
+		{"ab*", "abc", true},
+		{"ab*", "cab", false},
+		{"*ab", "cab", true},
+		{"*ab", "abc", false},
+		{"**", "", true},
 	}
 	for _, c := range cases {
 		if got := globMatch(c.pat, c.name); got != c.want {
 			t.Errorf("globMatch(%q, %q) = %v", c.pat, c.name, got)
+		}
+		if got := globMatcher(c.pat)(c.name); got != c.want {
+			t.Errorf("globMatcher(%q)(%q) = %v", c.pat, c.name, got)
 		}
 	}
 }
