@@ -100,6 +100,7 @@ type demoState struct {
 	saved     string // the user's filter before demos took over
 	demoExpr  string // the filter demos set
 	err       string
+	fast      bool // shortened lifetimes, for tests
 }
 
 func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
@@ -136,13 +137,13 @@ func (d *demoState) observe(snap *collect.Snapshot) {
 
 // startCmd starts a scenario off the event loop.
 func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
-	ctx, reg := d.ctx, d.reg
+	ctx, reg, fast := d.ctx, d.reg, d.fast
 	return func() tea.Msg {
 		if replaces != nil {
 			replaces.Stop()
 			reg.remove(replaces)
 		}
-		run, err := demo.Start(ctx, sc, demo.Config{ReuseAddr: reuse})
+		run, err := demo.Start(ctx, sc, demo.Config{ReuseAddr: reuse, Fast: fast})
 		if err == nil && !reg.add(run) {
 			run.Stop()
 			err = errors.New("socktop is quitting")
@@ -349,7 +350,7 @@ func (p *demoPaneView) Render(width int) string {
 	share := max((p.height-len(lines))/len(p.runs), 2)
 	for _, r := range p.runs {
 		var rl []string
-		title := "Demo " + r.sc.Name + " (" + r.sc.Key + "): " + r.sc.Title
+		title := "Demo " + r.sc.Name + " (" + r.sc.Key + ")"
 		if r.sc.UsesReuseAddr {
 			if r.reuse {
 				title += " · SO_REUSEADDR on"
@@ -360,13 +361,14 @@ func (p *demoPaneView) Render(width int) string {
 		if r.ended {
 			title += " · ended"
 		}
+		title += ": " + r.sc.Title
 		rl = append(rl, st.Title.Render(title))
 		for _, ps := range r.status {
 			var l string
 			if ps.Seen {
-				l = st.Seen.Render("✓") + " " + string(ps.Role) + " " + st.state(ps.State, ps.State.String()) + " seen at " + ps.At.Format("15:04:05")
+				l = st.Seen.Render("✓") + " " + promiseText(st, ps.Promise) + " seen at " + ps.At.Format("15:04:05")
 			} else {
-				l = st.Waiting.Render("○") + " " + string(ps.Role) + " " + st.state(ps.State, ps.State.String()) + " waiting"
+				l = st.Waiting.Render("○") + " " + promiseText(st, ps.Promise) + " waiting"
 			}
 			if ps.Note != "" {
 				l += st.Dim.Render(" (" + ps.Note + ")")
@@ -391,4 +393,16 @@ func (p *demoPaneView) Render(width int) string {
 		lines[i] = truncLine(lines[i], width)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// promiseText is a promise in a few words, its state in the state's colour.
+func promiseText(st *Styles, p demo.Promise) string {
+	if p.Call != "" || p.Absent {
+		return p.String()
+	}
+	s := string(p.Role) + " " + st.state(p.State, p.State.String())
+	if p.Detail != "" {
+		s += " (" + p.Detail + ")"
+	}
+	return s
 }
