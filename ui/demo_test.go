@@ -174,7 +174,6 @@ func TestRegistryStopsEveryRun(t *testing.T) {
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 
-
 // r re-runs the newest scenario that depends on SO_REUSEADDR with the flag
 // flipped, stopping the old run.
 func TestDemoReuseAddrToggle(t *testing.T) {
