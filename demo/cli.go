@@ -130,6 +130,9 @@ func (p *printer) line(text string, obj map[string]any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
+		if obj == nil {
+			return // text-only line: its content is in another object
+		}
 		b, _ := json.Marshal(obj)
 		p.w.Write(append(b, '\n'))
 		return
@@ -156,9 +159,13 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 	}
 	pr := &printer{w: stdout, json: o.json, start: r.started}
 	cfg := r.Config()
+	notes := r.Notes()
+	if notes == nil {
+		notes = []string{}
+	}
 	pr.line(fmt.Sprintf("demo %s: %s\nports %v, SO_REUSEADDR knob %v, fast %v", o.sc.Name, o.sc.Title, r.Ports(), cfg.ReuseAddr, cfg.Fast),
-		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": r.Notes()})
-	for _, n := range r.Notes() {
+		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": notes})
+	for _, n := range notes {
 		pr.line("note: "+n, nil)
 	}
 	var wg sync.WaitGroup
@@ -211,8 +218,12 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 			text += " (" + st.Note + ")"
 		}
 		pr.line(text, nil)
+		var at any
+		if st.Seen {
+			at = st.At
+		}
 		jp = append(jp, map[string]any{"promise": st.Promise.String(), "role": st.Role, "state": stateName(st.State),
-			"seen": st.Seen, "at": st.At, "why": st.Why, "note": st.Note})
+			"seen": st.Seen, "at": at, "why": st.Why, "note": st.Note})
 	}
 	errText := ""
 	for _, e := range []error{werr, r.Err()} {

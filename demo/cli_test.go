@@ -68,7 +68,11 @@ func TestMainRunJSON(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
 			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
 		}
-		types[fmt.Sprint(obj["type"])]++
+		typ, ok := obj["type"].(string)
+		if !ok {
+			t.Fatalf("line %q has no type", sc.Text())
+		}
+		types[typ]++
 		last = obj
 	}
 	if types["start"] != 1 || types["event"] == 0 || types["seen"] == 0 || types["result"] != 1 {

@@ -73,7 +73,7 @@ func (p Promise) String() string {
 		if p.Endpoint != "" {
 			who = p.Endpoint
 		}
-		s = fmt.Sprintf("%s %s…) = %s", who, p.Call, p.Result)
+		s = fmt.Sprintf("%s %s...) = %s", who, p.Call, p.Result)
 	case p.Absent:
 		s = "no " + p.State.String()
 	default:
