@@ -112,12 +112,14 @@ func (d *detailView) Render(width int) string {
 		info = s.Info
 	}
 	switch {
-	case info != nil:
+	case info != nil && !d.gone:
 		add("RTT", info.RTT.String()+" ± "+info.RTTVar.String())
 		add("Cwnd", strconv.FormatUint(uint64(info.Cwnd), 10))
 		add("Retransmits", strconv.Itoa(int(info.Retransmits))+" (total "+strconv.FormatUint(uint64(info.TotalRetrans), 10)+")")
 		add("Bytes acked", strconv.FormatUint(info.BytesAcked, 10))
 		add("Bytes recvd", strconv.FormatUint(info.BytesReceived, 10))
+	case d.gone:
+		add("tcp_info", st.Dim.Render("the socket is gone"))
 	case d.fetching:
 		add("tcp_info", st.Dim.Render("fetching…"))
 	case d.infoErr != nil:
@@ -134,9 +136,7 @@ func (d *detailView) Render(width int) string {
 			st.state(h.from, stateName(h.from))+" -> "+st.state(h.to, stateName(h.to)))
 	}
 	if d.height > 0 && len(lines) > d.height {
-		// Keep the newest history lines: drop from the middle of the list.
-		keep := lines[:d.height]
-		lines = keep
+		lines = lines[:d.height]
 	}
 	for i := range lines {
 		lines[i] = truncLine(lines[i], width)

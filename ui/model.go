@@ -227,7 +227,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.apply(&snap)
-		return nil
+		return m.refreshInfo()
 	case infoMsg:
 		if m.mode == modeDetail && msg.key == m.selKey {
 			m.detail.fetching = false
@@ -407,6 +407,17 @@ func (m *Model) openDetail() tea.Cmd {
 	return nil
 }
 
+// refreshInfo asks again for the detail view's tcp_info after a refresh,
+// so its figures stay live; one request at a time.
+func (m *Model) refreshInfo() tea.Cmd {
+	d := &m.detail
+	if m.mode != modeDetail || d.fetching || d.gone || m.infoSrc == nil || d.sock.Proto != collect.TCP {
+		return nil
+	}
+	d.fetching = true
+	return m.infoCmd(m.selKey)
+}
+
 // syncDetail copies the selected socket and its history into the detail
 // view, after each refresh, so it stays live.
 func (m *Model) syncDetail() {
@@ -529,6 +540,13 @@ func (m *Model) reselect() {
 	}
 	if !found {
 		m.selected = min(max(m.selected, 0), max(len(m.rows)-1, 0))
+		if m.mode == modeDetail {
+			// The detail view keeps showing its socket, as gone, rather
+			// than jumping to whatever row took its place.
+			m.detail.gone = true
+			m.fixScroll()
+			return
+		}
 		if len(m.rows) > 0 {
 			m.selKey = m.rows[m.selected].s.Key()
 		}

@@ -466,3 +466,32 @@ func TestSortKeysAgreeWithCompare(t *testing.T) {
 		}
 	}
 }
+
+// The detail view stays on its socket when it goes away, marked gone, and
+// refreshes tcp_info after each snapshot while the socket is there.
+func TestDetailFollowsItsSocket(t *testing.T) {
+	a := tcpSock(collect.StateEstablished, 3000, 40000)
+	b := tcpSock(collect.StateEstablished, 3001, 40001)
+	info := &infoSource{want: a.Key()}
+	h := newHarness(t, Config{Info: info})
+	h.feed(collect.Snapshot{Taken: t0, Sockets: []collect.Socket{a, b}})
+	for _, msg := range run(h.key("enter")) {
+		h.send(msg)
+	}
+	if info.calls != 1 {
+		t.Fatalf("Info calls %d, want 1", info.calls)
+	}
+	cmd := h.send(snapMsg{snap: collect.Snapshot{Taken: t0.Add(time.Second), Sockets: []collect.Socket{a, b}}})
+	if run(cmd); info.calls != 2 {
+		t.Fatalf("a refresh did not refetch tcp_info: %d calls", info.calls)
+	}
+	for i := 2; i < 2+markRefreshes+1; i++ {
+		h.feed(collect.Snapshot{Taken: t0.Add(time.Duration(i) * time.Second), Sockets: []collect.Socket{b}})
+	}
+	if h.m.detail.sock.Key() != a.Key() || !h.m.detail.gone {
+		t.Fatalf("detail shows %v gone=%v, want %v gone", h.m.detail.sock.Key(), h.m.detail.gone, a.Key())
+	}
+	if !strings.Contains(h.screen(), "[gone]") || !strings.Contains(h.screen(), ":3000") {
+		t.Fatalf("detail does not say gone:\n%s", h.screen())
+	}
+}

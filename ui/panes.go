@@ -84,7 +84,8 @@ type headerView struct {
 	shown, total int
 	spark        string
 	filter       string
-	notice       string // the last collection error or source notice
+	notice       string // the source's notices (fallback, no root...)
+	err          string // the last collection error, until one succeeds
 	demos        int
 }
 
@@ -117,8 +118,11 @@ func (h *headerView) Render(width int) string {
 	} else {
 		l2.WriteString(h.filter)
 	}
-	if h.notice != "" {
-		l2.WriteString("  " + st.Error.Render(h.notice))
+	switch {
+	case h.err != "":
+		l2.WriteString("  " + st.Error.Render(h.err))
+	case h.notice != "":
+		l2.WriteString("  " + st.Dim.Render(h.notice))
 	}
 	var l3 strings.Builder
 	first := true

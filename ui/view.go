@@ -88,9 +88,7 @@ func (m *Model) render() {
 	m.header.paused = m.paused
 	m.header.filter = m.filterText
 	m.header.demos = m.demos.running()
-	if m.lastErr != "" {
-		m.header.notice = m.lastErr
-	}
+	m.header.err = m.lastErr
 	m.demos.pane.runs = m.demos.runs
 	m.demos.pane.err = m.demos.err
 	m.demos.list.items = m.demos.catalogue
