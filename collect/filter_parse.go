@@ -161,8 +161,8 @@ func (p *parser) parseFilter() (cnode, error) {
 			return cnode{}, err
 		}
 		switch t := p.peek(); {
-		case t.kind == tEOF:
-			n = run
+		case t.kind == tEOF, t.kind == tRParen:
+			n = run // a stray ")" is reported below
 		case isAnd(t) || isOr(t):
 			// "state a or state b": the run is an ordinary operand.
 			if n, err = p.continueAnd(run); err != nil {

@@ -288,6 +288,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"( tcp", 6, `missing ")" to close the "(" at column 1`},
 		{"tcp )", 5, `unbalanced ")"`},
 		{"(tcp))", 6, `unbalanced ")"`},
+		{"state established )", 19, `unbalanced ")"`},
 		{"()", 2, `empty "( )"`},
 		{"( tcp udp", 10, `missing ")"`},
 		{"tcp and", 8, `expected a condition after "and"`},
