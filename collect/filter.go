@@ -36,8 +36,14 @@ type Filter struct {
 // port [OP] PORT (either end), tcp, udp, inet/ipv4, inet6/ipv6,
 // proc NAME (an owner's process name; * is a wildcard), pid N, uid [OP] N.
 // State names take ss spellings (time-wait, estab, unconnected) and the
-// course spellings (TIME_WAIT) in any case. A bad expression is a
-// *FilterError naming the column where it broke; it wraps ErrBadFilter.
+// course spellings (TIME_WAIT) in any case. As in ss, "listening" is the
+// LISTEN state only (ss -l also shows UDP sockets, but "state listening"
+// does not) and "closed" includes unconnected UDP sockets.
+//
+// Two deliberate differences from ss 6.1: and binds tighter than or, as its
+// man page says (ss itself reads "a or b and c" left to right), and host
+// names are not resolved. A bad expression is a *FilterError naming the
+// column where it broke; it wraps ErrBadFilter.
 func ParseFilter(expr string) (*Filter, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
