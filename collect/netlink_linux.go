@@ -126,6 +126,9 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err := n.openLocked(); err != nil {
 		return Snapshot{}, err
 	}
+	if n.owners != nil {
+		n.owners.startEarly()
+	}
 	snap := Snapshot{Taken: time.Now(), Source: "netlink"}
 	socks := make([]Socket, 0, n.last+n.last/8+64)
 	mask := StateMask(n.states.Load())

@@ -5,7 +5,11 @@ package collect
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -34,7 +38,9 @@ const (
 // reading every /proc/PID/fd link. The scan is the dominant cost on a big
 // host, so it runs only when a snapshot holds an inode the cache has never
 // seen (or after ownerRefresh), and it reads with raw syscalls into reused
-// buffers: no allocation per process or per descriptor.
+// buffers: no allocation per process or per descriptor. Processes are
+// shared out to one worker per CPU (at most maxScanWorkers), since the
+// kernel serves readlink on /proc in parallel.
 type ownerCache struct {
 	byInode  map[uint32][]Owner // nil value: looked for, nobody holds it
 	lastScan time.Time          // start of the last scan
@@ -42,20 +48,40 @@ type ownerCache struct {
 	refresh  time.Duration
 	denied   bool
 
-	want  []uint32   // sorted inodes of the snapshot being resolved
-	pairs []inodePID // (inode, pid) found by the scan
-	names map[int32]procName
-	gen   uint32
-
+	want    []uint32 // sorted inodes of the snapshot being resolved
+	pairs   []inodePID
+	names   map[int32]procName
+	gen     uint32
+	pids    []int32
 	procBuf []byte // getdents of /proc
-	fdBuf   []byte // getdents of /proc/PID/fd
-	link    []byte // readlink target
-	path    []byte // NUL-terminated paths for raw syscalls
+	workers []*scanWorker
+
+	// early is a scan started before the dump, on the first snapshot,
+	// collecting every socket inode; resolve filters it.
+	early chan struct{}
+}
+
+// maxScanWorkers bounds the parallel /proc readers.
+const maxScanWorkers = 4
+
+// scanWorker holds one reader's buffers and findings.
+type scanWorker struct {
+	fdBuf  []byte // getdents of /proc/PID/fd
+	link   []byte // readlink target, also /proc/PID/comm
+	path   []byte // NUL-terminated paths for raw syscalls
+	pairs  []inodePID
+	comms  []pidName
+	denied bool
 }
 
 type inodePID struct {
 	inode uint32
 	pid   int32
+}
+
+type pidName struct {
+	pid  int32
+	name string
 }
 
 type procName struct {
@@ -69,28 +95,37 @@ func newOwnerCache() *ownerCache {
 		refresh: ownerRefresh,
 		names:   make(map[int32]procName),
 		procBuf: make([]byte, 32<<10),
-		fdBuf:   make([]byte, 32<<10),
-		link:    make([]byte, 64),
-		path:    make([]byte, 0, 64),
 	}
+}
+
+// startEarly begins a full scan in the background when the cache is
+// empty, so that the first snapshot's /proc pass overlaps its netlink
+// dump. resolve waits for it.
+func (c *ownerCache) startEarly() {
+	if !c.lastScan.IsZero() || c.early != nil {
+		return
+	}
+	c.lastScan = time.Now()
+	c.early = make(chan struct{})
+	go func() {
+		defer close(c.early)
+		c.collect(nil)
+	}()
 }
 
 // resolve sets Owners on every socket with an inode, scanning /proc first
 // when needed. It returns a notice to tell the user, or "".
 func (c *ownerCache) resolve(socks []Socket) string {
-	stale := time.Since(c.lastScan) >= c.refresh
-	if !stale {
-		for i := range socks {
-			if in := socks[i].Inode; in != 0 {
-				if _, ok := c.byInode[in]; !ok {
-					stale = true
-					break
-				}
-			}
-		}
-	}
-	if stale && c.mayScan(time.Now()) {
-		c.scan(socks)
+	c.setWant(socks)
+	if c.early != nil {
+		<-c.early
+		c.early = nil
+		c.rebuild(true)
+		c.lastCost = time.Since(c.lastScan)
+	} else if c.due(socks) && c.mayScan(time.Now()) {
+		c.lastScan = time.Now()
+		c.collect(c.want)
+		c.rebuild(false)
 		c.lastCost = time.Since(c.lastScan)
 	}
 	for i := range socks {
@@ -104,17 +139,28 @@ func (c *ownerCache) resolve(socks []Socket) string {
 	return ""
 }
 
+// due reports whether the cache is too old or lacks an inode of socks.
+func (c *ownerCache) due(socks []Socket) bool {
+	if time.Since(c.lastScan) >= c.refresh {
+		return true
+	}
+	for i := range socks {
+		if in := socks[i].Inode; in != 0 {
+			if _, ok := c.byInode[in]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // mayScan reports whether a scan may start at now, given the cost of the
 // last one.
 func (c *ownerCache) mayScan(now time.Time) bool {
 	return c.lastCost < scanCheap || now.Sub(c.lastScan) >= scanSpacing*c.lastCost
 }
 
-// scan rebuilds the cache for the inodes of socks with one pass over
-// /proc/*/fd.
-func (c *ownerCache) scan(socks []Socket) {
-	c.lastScan = time.Now()
-	c.gen++
+func (c *ownerCache) setWant(socks []Socket) {
 	c.want = c.want[:0]
 	for i := range socks {
 		if in := socks[i].Inode; in != 0 {
@@ -123,14 +169,19 @@ func (c *ownerCache) scan(socks []Socket) {
 	}
 	slices.Sort(c.want)
 	c.want = slices.Compact(c.want)
-	c.pairs = c.pairs[:0]
+}
 
+// collect makes one pass over /proc/*/fd and gathers (inode, pid) pairs
+// into c.pairs: only inodes in want, or every socket when want is nil.
+func (c *ownerCache) collect(want []uint32) {
+	c.gen++
+	c.pairs = c.pairs[:0]
 	proc, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		c.rebuild()
 		return
 	}
 	defer unix.Close(proc)
+	c.pids = c.pids[:0]
 	for {
 		nr, err := unix.Getdents(proc, c.procBuf)
 		if err == unix.EINTR {
@@ -140,81 +191,124 @@ func (c *ownerCache) scan(socks []Socket) {
 			break
 		}
 		forEachDirent(c.procBuf[:nr], func(name []byte) {
-			pid, ok := parsePID(name)
-			if ok {
-				c.scanPID(proc, pid, name)
+			if pid, ok := parsePID(name); ok {
+				c.pids = append(c.pids, pid)
 			}
 		})
 	}
-	c.rebuild()
+	nw := min(runtime.GOMAXPROCS(0), maxScanWorkers, len(c.pids)/16+1)
+	for len(c.workers) < nw {
+		c.workers = append(c.workers, &scanWorker{
+			fdBuf: make([]byte, 32<<10),
+			link:  make([]byte, 64),
+			path:  make([]byte, 0, 32),
+		})
+	}
+	var next atomic.Int64
+	run := func(w *scanWorker) {
+		w.pairs, w.comms = w.pairs[:0], w.comms[:0]
+		for {
+			i := next.Add(1) - 1
+			if i >= int64(len(c.pids)) {
+				return
+			}
+			w.scanPID(proc, c.pids[i], want, c.names)
+		}
+	}
+	if nw == 1 {
+		run(c.workers[0])
+	} else {
+		var wg sync.WaitGroup
+		for _, w := range c.workers[:nw] {
+			wg.Go(func() { run(w) })
+		}
+		wg.Wait()
+	}
+	for _, w := range c.workers[:nw] {
+		c.pairs = append(c.pairs, w.pairs...)
+		for _, pn := range w.comms {
+			c.names[pn.pid] = procName{name: pn.name, gen: c.gen}
+		}
+		c.denied = c.denied || w.denied
+	}
 }
 
-// scanPID reads the fd links of one process.
-func (c *ownerCache) scanPID(proc int, pid int32, name []byte) {
-	c.path = append(append(c.path[:0], name...), "/fd\x00"...)
-	dir, err := openat(proc, c.path)
+// scanPID reads the fd links of one process. names is only read.
+func (w *scanWorker) scanPID(proc int, pid int32, want []uint32, names map[int32]procName) {
+	w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/fd\x00"...)
+	dir, err := openat(proc, w.path)
 	if err != nil {
 		if err == unix.EACCES || err == unix.EPERM {
-			c.denied = true
+			w.denied = true
 		}
 		return // ENOENT: the process exited meanwhile
 	}
 	defer unix.Close(dir)
 	found := false
 	for {
-		nr, err := unix.Getdents(dir, c.fdBuf)
+		nr, err := unix.Getdents(dir, w.fdBuf)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil || nr <= 0 {
 			break
 		}
-		forEachDirent(c.fdBuf[:nr], func(fd []byte) {
+		forEachDirent(w.fdBuf[:nr], func(fd []byte) {
 			// The dirent name is NUL-terminated in the buffer, which is
 			// what readlinkat wants.
-			l, err := readlinkat(dir, &fd[0], c.link)
+			l, err := readlinkat(dir, &fd[0], w.link)
 			if err != nil {
 				return
 			}
-			in, ok := parseSocketLink(c.link[:l])
+			in, ok := parseSocketLink(w.link[:l])
 			if !ok {
 				return
 			}
-			if _, hit := slices.BinarySearch(c.want, in); hit {
-				c.pairs = append(c.pairs, inodePID{inode: in, pid: pid})
-				found = true
+			if want != nil {
+				if _, hit := slices.BinarySearch(want, in); !hit {
+					return
+				}
 			}
+			w.pairs = append(w.pairs, inodePID{inode: in, pid: pid})
+			found = true
 		})
 	}
 	if found {
-		c.readComm(proc, pid, name)
+		w.readComm(proc, pid, names)
 	}
 }
 
-// readComm refreshes the name of pid, allocating only when it changed.
-func (c *ownerCache) readComm(proc int, pid int32, name []byte) {
-	c.path = append(append(c.path[:0], name...), "/comm\x00"...)
-	fd, err := openat(proc, c.path)
+// readComm reads the name of pid, allocating only when it changed since
+// the last scan.
+func (w *scanWorker) readComm(proc int, pid int32, names map[int32]procName) {
+	w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/comm\x00"...)
+	fd, err := openat(proc, w.path)
 	if err != nil {
 		return
 	}
 	defer unix.Close(fd)
-	nr, err := unix.Read(fd, c.link[:cap(c.link)])
+	nr, err := unix.Read(fd, w.link[:cap(w.link)])
 	if err != nil || nr < 0 {
 		return
 	}
-	comm := bytes.TrimSuffix(c.link[:nr], []byte("\n"))
-	old, ok := c.names[pid]
-	if ok && old.name == string(comm) {
-		c.names[pid] = procName{name: old.name, gen: c.gen}
+	comm := bytes.TrimSuffix(w.link[:nr], []byte("\n"))
+	if old, ok := names[pid]; ok && old.name == string(comm) {
+		w.comms = append(w.comms, pidName{pid, old.name})
 		return
 	}
-	c.names[pid] = procName{name: string(comm), gen: c.gen}
+	w.comms = append(w.comms, pidName{pid, string(comm)})
 }
 
 // rebuild turns the pairs of a scan into the inode map: one backing array
-// for every owner of every socket.
-func (c *ownerCache) rebuild() {
+// for every owner of every socket. filter drops the pairs of inodes not in
+// c.want (an early scan collected every socket).
+func (c *ownerCache) rebuild(filter bool) {
+	if filter {
+		c.pairs = slices.DeleteFunc(c.pairs, func(p inodePID) bool {
+			_, hit := slices.BinarySearch(c.want, p.inode)
+			return !hit
+		})
+	}
 	slices.SortFunc(c.pairs, func(a, b inodePID) int {
 		if a.inode != b.inode {
 			return int(int64(a.inode) - int64(b.inode))
@@ -236,8 +330,11 @@ func (c *ownerCache) rebuild() {
 		c.byInode[c.pairs[i].inode] = backing[i:j:j]
 		i = j
 	}
+	// Remember the inodes nobody holds, so they do not trigger a scan on
+	// every snapshot. Not after an early scan: it started before the dump
+	// and may have missed a socket made in between.
 	for _, in := range c.want {
-		if _, ok := c.byInode[in]; !ok {
+		if _, ok := c.byInode[in]; !ok && !filter {
 			c.byInode[in] = nil
 		}
 	}
