@@ -39,7 +39,7 @@ func listenOverflow() *Scenario {
 			out := []string{fmt.Sprintf("%s, %s: SYN_SENT lasts about %d s before ETIMEDOUT",
 				h.describe("tcp_syn_retries"), h.describe("tcp_syn_linear_timeouts"), synRetrySeconds(n, lin))}
 			if cfg.Fast {
-				out = append(out, "this run sets TCP_SYNCNT=1 on clients 3 and 4: about 3 s")
+				out = append(out, fmt.Sprintf("this run sets TCP_SYNCNT=%d on clients 3 and 4: about %d s", fastSynCnt, synRetrySeconds(fastSynCnt, 0)))
 			}
 			if v, ok := h.get("tcp_abort_on_overflow"); ok && v == 1 {
 				out = append(out, "tcp_abort_on_overflow=1: a final ACK that finds the queue full is answered with RST")
@@ -55,11 +55,12 @@ func listenOverflow() *Scenario {
 			for _, name := range []string{"client 3", "client 4"} {
 				c := e.tcp(name)
 				if e.cfg.Fast {
-					e.ok(c.SetSynCnt(1))
+					e.ok(c.SetSynCnt(fastSynCnt))
 				}
 				e.ok(c.ConnectNonBlocking(e.port))
 				late = append(late, c)
 			}
+			e.hold()
 			for _, c := range late {
 				err := c.WaitConnected(0)
 				if err != nil && !errors.Is(err, unix.ETIMEDOUT) {

@@ -55,8 +55,13 @@ func finTimeoutNote(h Host, cfg Config, linger2 int) string {
 	return s
 }
 
-// fastLinger2 is the orphan FIN_WAIT_2 lifetime in Fast runs.
-const fastLinger2 = 3
+// fastLinger2 is the orphan FIN_WAIT_2 lifetime in Fast runs: short
+// enough to end soon, long enough for slow snapshots to see it.
+const fastLinger2 = 10
+
+// fastSynCnt is the SYN retries of clients stuck in SYN_SENT in Fast
+// runs: about 7 s.
+const fastSynCnt = 2
 
 // fastUserTimeout bounds stuck FINs in Fast runs.
 const fastUserTimeout = 30 * time.Second
