@@ -440,3 +440,68 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
+
+// TestSocketOptions sets every option the demos use, checks the
+// narration and reads the values back from the kernel.
+func TestSocketOptions(t *testing.T) {
+	t.Parallel()
+	p, rec := newProbe(t)
+	ep, err := p.TCP("client")
+	must(t, err)
+	must(t, ep.SetReuseAddr(true))
+	must(t, ep.SetRcvBuf(4096))
+	must(t, ep.SetSndBuf(4096))
+	must(t, ep.SetLinger(true, 0))
+	must(t, ep.SetDeferAccept(5))
+	must(t, ep.SetSynCnt(2))
+	must(t, ep.SetUserTimeout(8*time.Second))
+	must(t, ep.SetLinger2(10))
+	must(t, ep.SetQuickAck(false))
+	want := []string{
+		"client: setsockopt(SO_REUSEADDR, 1) = 0",
+		"client: setsockopt(SO_RCVBUF, 4096) = 0",
+		"client: setsockopt(SO_SNDBUF, 4096) = 0",
+		"client: setsockopt(SO_LINGER, {on, 0}) = 0",
+		"client: setsockopt(TCP_DEFER_ACCEPT, 5) = 0",
+		"client: setsockopt(TCP_SYNCNT, 2) = 0",
+		"client: setsockopt(TCP_USER_TIMEOUT, 8000) = 0",
+		"client: setsockopt(TCP_LINGER2, 10) = 0",
+		"client: setsockopt(TCP_QUICKACK, 0) = 0",
+	}
+	got := rec.lines()[1:]
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	fd := ep.FD()
+	for _, c := range []struct {
+		name       string
+		level, opt int
+		want       int
+	}{
+		{"SO_REUSEADDR", unix.SOL_SOCKET, unix.SO_REUSEADDR, 1},
+		{"SO_RCVBUF", unix.SOL_SOCKET, unix.SO_RCVBUF, 8192}, // the kernel doubles it
+		{"TCP_SYNCNT", unix.IPPROTO_TCP, unix.TCP_SYNCNT, 2},
+		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 8000},
+		{"TCP_LINGER2", unix.IPPROTO_TCP, unix.TCP_LINGER2, 10},
+	} {
+		if v, err := unix.GetsockoptInt(fd, c.level, c.opt); err != nil || v != c.want {
+			t.Errorf("%s = %d, %v; want %d", c.name, v, err, c.want)
+		}
+	}
+	if l, err := unix.GetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 1 || l.Linger != 0 {
+		t.Errorf("SO_LINGER = %+v, %v", l, err)
+	}
+	if err := ep.SetReuseAddr(false); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR); v != 0 {
+		t.Errorf("SO_REUSEADDR = %d after turning it off", v)
+	}
+	if err := ep.Shutdown(7); !errors.Is(err, ErrBadArgument) {
+		t.Errorf("Shutdown(7) = %v, want ErrBadArgument", err)
+	}
+	must(t, ep.Close())
+	if err := ep.Close(); !errors.Is(err, unix.EBADF) {
+		t.Errorf("second Close = %v, want EBADF", err)
+	}
+}
