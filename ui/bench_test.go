@@ -91,12 +91,13 @@ func BenchmarkUpdateSnapshotSteady(b *testing.B) {
 func BenchmarkSortRows(b *testing.B) {
 	snap := synth.Table(100000, 1)
 	rows := make([]row, len(snap.Sockets))
+	var s sorter
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range snap.Sockets {
 			rows[i] = row{s: &snap.Sockets[i]}
 		}
-		sortRows(rows, colLocal, false)
+		rows = s.sortRows(rows, colLocal, false)
 	}
 }
 

@@ -101,7 +101,8 @@ type Model struct {
 	selKey   collect.Key
 	selected int
 
-	hist *history
+	hist   *history
+	sorter sorter
 
 	header headerView
 	table  tableView
@@ -514,7 +515,7 @@ func (m *Model) rebuildRows() {
 			m.rows = append(m.rows, row{s: s, mark: markGone})
 		}
 	}
-	sortRows(m.rows, m.table.sortCol, m.table.sortDesc)
+	m.rows = m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc)
 	m.header.counts = counts
 	m.header.shown = 0
 	for _, c := range counts {

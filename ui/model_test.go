@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -453,7 +454,8 @@ func TestSortKeysAgreeWithCompare(t *testing.T) {
 			for i := range socks {
 				rows[i] = row{s: &socks[i]}
 			}
-			sortRows(rows, col, desc)
+			var s sorter
+			rows = s.sortRows(rows, col, desc)
 			for i := 1; i < len(rows); i++ {
 				c := cmpBy(col, rows[i-1].s, rows[i].s)
 				if desc {
@@ -493,5 +495,27 @@ func TestDetailFollowsItsSocket(t *testing.T) {
 	}
 	if !strings.Contains(h.screen(), "[gone]") || !strings.Contains(h.screen(), ":3000") {
 		t.Fatalf("detail does not say gone:\n%s", h.screen())
+	}
+}
+
+// A table with more distinct addresses than the packed key can rank is
+// sorted by the plain comparison, in the same order.
+func TestSortManyAddresses(t *testing.T) {
+	socks := make([]collect.Socket, maxRanks+100)
+	for i := range socks {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		socks[len(socks)-1-i] = collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateEstablished,
+			Local: netip.AddrPortFrom(a, 80), Remote: netip.AddrPortFrom(lo4, uint16(i))}
+	}
+	rows := make([]row, len(socks))
+	for i := range socks {
+		rows[i] = row{s: &socks[i]}
+	}
+	var s sorter
+	rows = s.sortRows(rows, colLocal, false)
+	for i := 1; i < len(rows); i++ {
+		if cmpBy(colLocal, rows[i-1].s, rows[i].s) >= 0 {
+			t.Fatalf("rows %d and %d out of order", i-1, i)
+		}
 	}
 }

@@ -8,76 +8,50 @@ import (
 	"socktop/collect"
 )
 
-// sortKeyWords is the size of a row's sort key: the sort column, then the
-// protocol, the local and the remote endpoint, bit-packed big-endian so
-// comparing words in order compares the fields in order. It is computed
-// once per row per rebuild, so the sort compares memory it already has
-// instead of chasing a pointer per comparison (the cost that dominated at
-// 100k rows).
-const sortKeyWords = 6
+// sortKey is a row's sort key: two words that compare, in order, like the
+// sort column and then the socket's key (protocol, local, remote). It is
+// built once per row per rebuild, so the sort compares memory it already
+// holds instead of chasing a pointer per comparison, the cost that
+// dominated at 100k rows. Endpoints are packed as the rank of the address
+// among the table's distinct addresses (there are few: loopback, the
+// machine's own addresses, peers) and the port.
+type sortKey [2]uint64
 
-type sortKey [sortKeyWords]uint64
+// maxRanks bounds the distinct addresses the packed key can tell apart
+// (15 bits); a table with more is sorted with the plain comparison.
+const maxRanks = 1 << 15
 
-// packer appends bit fields to a sortKey, most significant first.
-type packer struct {
-	k    *sortKey
-	word int
-	free int // free bits in k[word]
+// sorter holds the scratch space of sortRows between refreshes.
+type sorter struct {
+	idx        map[netip.Addr]uint32
+	addrs      []netip.Addr
+	lidx, ridx []uint32
+	rank       []uint64
+	tmp        []row
+	count      []int
 }
 
-func (p *packer) put(v uint64, n int) {
-	for n > 0 && p.word < sortKeyWords {
-		take := min(n, p.free)
-		bits := (v >> (n - take)) & (1<<take - 1)
-		p.k[p.word] |= bits << (p.free - take)
-		p.free -= take
-		n -= take
-		if p.free == 0 {
-			p.word++
-			p.free = 64
-		}
-	}
+// lastAddr remembers the previous lookup: neighbouring rows often share
+// an address, and comparing is cheaper than hashing.
+type lastAddr struct {
+	a  netip.Addr
+	i  uint32
+	ok bool
 }
 
-// cmpKeys compares the keys' words; most comparisons end at the first.
-func cmpKeys(a, b *sortKey) int {
-	for i := range sortKeyWords {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
-		}
+// addrIndex returns the index of a in s.addrs, adding it when new.
+func (s *sorter) addrIndex(a netip.Addr, last *lastAddr) uint32 {
+	if last.ok && a == last.a {
+		return last.i
 	}
-	return 0
-}
-
-// putAddrPort packs an endpoint in netip.AddrPort.Compare's order: no
-// address, then IPv4, then IPv6, then the address, then the port. The two
-// class bits make the code prefix-free, so an IPv4 endpoint takes 50 bits
-// and an IPv6 one 146. Zones are left to the full comparison.
-func (p *packer) putAddrPort(ap netip.AddrPort) {
-	a := ap.Addr()
-	switch {
-	case !a.IsValid():
-		p.put(0, 2)
-		return
-	case a.Is4():
-		b := a.As4()
-		p.put(1, 2)
-		p.put(uint64(b[0])<<24|uint64(b[1])<<16|uint64(b[2])<<8|uint64(b[3]), 32)
-	default:
-		b := a.As16()
-		var hi, lo uint64
-		for i := range 8 {
-			hi = hi<<8 | uint64(b[i])
-			lo = lo<<8 | uint64(b[8+i])
-		}
-		p.put(2, 2)
-		p.put(hi, 64)
-		p.put(lo, 64)
+	i, ok := s.idx[a]
+	if !ok {
+		i = uint32(len(s.addrs))
+		s.idx[a] = i
+		s.addrs = append(s.addrs, a)
 	}
-	p.put(uint64(ap.Port()), 16)
+	*last = lastAddr{a: a, i: i, ok: true}
+	return i
 }
 
 // stateRank orders states by their printed name, as the State column reads.
@@ -96,41 +70,12 @@ var stateRank = func() [collect.NumStates]uint64 {
 	return r
 }()
 
-// sortKeyOf builds the sort key of a socket for a column. names ranks
-// process names when the column is Process.
-func sortKeyOf(col column, s *collect.Socket, names map[string]uint64) sortKey {
-	var k sortKey
-	p := packer{k: &k, free: 64}
-	switch col {
-	case colProto:
-		p.put(uint64(s.Proto), 8)
-		p.put(uint64(s.Family), 8)
-	case colState:
-		p.put(stateRank[s.State.Canonical()], 8)
-	case colRecvQ:
-		p.put(uint64(s.RecvQ), 32)
-	case colSendQ:
-		p.put(uint64(s.SendQ), 32)
-	case colLocal:
-		p.putAddrPort(s.Local)
-	case colForeign:
-		p.putAddrPort(s.Remote)
-	case colProcess:
-		name, pid := ownerName(s)
-		p.put(names[name], 32)
-		p.put(uint64(uint32(pid)), 32)
-	case colTimer:
-		p.put(uint64(s.Timer), 8)
-		p.put(uint64(max(s.TimerLeft, 0)), 63)
+// protoBit orders TCP before UDP in one bit.
+func protoBit(p collect.Proto) uint64 {
+	if p == collect.UDP {
+		return 1
 	}
-	p.put(uint64(s.Proto), 2)
-	if col != colLocal {
-		p.putAddrPort(s.Local)
-	}
-	if col != colForeign {
-		p.putAddrPort(s.Remote)
-	}
-	return k
+	return 0
 }
 
 // processRanks ranks the process names of the rows, for the Process
@@ -153,24 +98,137 @@ func processRanks(rows []row) map[string]uint64 {
 	return ranks
 }
 
-// sortRows sorts rows by a column (then by key): the packed keys decide
-// almost every comparison; equal keys fall back to the full comparison.
-func sortRows(rows []row, col column, desc bool) {
+// primary packs the sort column's value of a socket in 64 bits.
+func primary(col column, s *collect.Socket, names map[string]uint64) uint64 {
+	switch col {
+	case colProto:
+		return uint64(s.Proto)<<8 | uint64(s.Family)
+	case colState:
+		return stateRank[s.State.Canonical()]
+	case colRecvQ:
+		return uint64(s.RecvQ)
+	case colSendQ:
+		return uint64(s.SendQ)
+	case colProcess:
+		name, pid := ownerName(s)
+		return names[name]<<32 | uint64(uint32(pid))
+	case colTimer:
+		return uint64(s.Timer)<<56 | uint64(min(max(s.TimerLeft, 0), 1<<56-1))
+	}
+	return 0
+}
+
+// sortRows sorts rows by a column (then by key) and returns the sorted
+// rows, which may live in the sorter's spare buffer: the caller keeps the
+// returned slice and the sorter keeps the other one for next time.
+func (s *sorter) sortRows(rows []row, col column, desc bool) []row {
+	n := len(rows)
+	if s.idx == nil {
+		s.idx = map[netip.Addr]uint32{}
+	}
+	clear(s.idx)
+	s.addrs = s.addrs[:0]
+	s.lidx = slices.Grow(s.lidx[:0], n)[:n]
+	s.ridx = slices.Grow(s.ridx[:0], n)[:n]
+	var lastL, lastR lastAddr
+	for i := range rows {
+		s.lidx[i] = s.addrIndex(rows[i].s.Local.Addr(), &lastL)
+		s.ridx[i] = s.addrIndex(rows[i].s.Remote.Addr(), &lastR)
+	}
+	if len(s.addrs) > maxRanks {
+		slices.SortFunc(rows, func(a, b row) int {
+			if desc {
+				return cmpBy(col, b.s, a.s)
+			}
+			return cmpBy(col, a.s, b.s)
+		})
+		return rows
+	}
+	// Rank the distinct addresses in netip.Addr order.
+	order := make([]uint32, len(s.addrs))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return s.addrs[a].Compare(s.addrs[b]) })
+	s.rank = slices.Grow(s.rank[:0], len(order))[:len(order)]
+	for r, i := range order {
+		s.rank[i] = uint64(r)
+	}
 	var names map[string]uint64
 	if col == colProcess {
 		names = processRanks(rows)
 	}
 	for i := range rows {
-		rows[i].key = sortKeyOf(col, rows[i].s, names)
+		sk := rows[i].s
+		l := s.rank[s.lidx[i]]<<16 | uint64(sk.Local.Port())
+		r := s.rank[s.ridx[i]]<<16 | uint64(sk.Remote.Port())
+		p := protoBit(sk.Proto)
+		switch col {
+		case colLocal:
+			rows[i].key = sortKey{l<<32 | p<<31 | r, 0}
+		case colForeign:
+			rows[i].key = sortKey{r<<32 | p<<31 | l, 0}
+		default:
+			rows[i].key = sortKey{primary(col, sk, names), p<<63 | l<<31 | r}
+		}
 	}
-	slices.SortFunc(rows, func(a, b row) int {
-		c := cmpKeys(&a.key, &b.key)
-		if c == 0 {
-			c = cmpBy(col, a.s, b.s)
+	rows = s.radix(rows)
+	// Equal keys (listeners sharing a port with SO_REUSEPORT) are ordered
+	// by the full comparison.
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && rows[j].key == rows[i].key {
+			j++
 		}
-		if desc {
-			return -c
+		if j-i > 1 {
+			slices.SortFunc(rows[i:j], func(a, b row) int { return cmpBy(col, a.s, b.s) })
 		}
-		return c
-	})
+		i = j
+	}
+	if desc {
+		slices.Reverse(rows)
+	}
+	return rows
+}
+
+// radixDigit is the digit width of the radix sort.
+const radixDigit = 16
+
+// radix sorts rows by key with a least-significant-digit radix sort (stable,
+// linear), skipping the digits every row shares.
+func (s *sorter) radix(rows []row) []row {
+	n := len(rows)
+	if n < 2 {
+		return rows
+	}
+	s.tmp = slices.Grow(s.tmp[:0], n)[:n]
+	if s.count == nil {
+		s.count = make([]int, 1<<radixDigit)
+	}
+	tmp := s.tmp
+	count := s.count
+	for w := len(sortKey{}) - 1; w >= 0; w-- {
+		for shift := 0; shift < 64; shift += radixDigit {
+			clear(count)
+			for i := range rows {
+				count[(rows[i].key[w]>>shift)&(1<<radixDigit-1)]++
+			}
+			if count[(rows[0].key[w]>>shift)&(1<<radixDigit-1)] == n {
+				continue
+			}
+			sum := 0
+			for i, c := range count {
+				count[i] = sum
+				sum += c
+			}
+			for i := range rows {
+				d := (rows[i].key[w] >> shift) & (1<<radixDigit - 1)
+				tmp[count[d]] = rows[i]
+				count[d]++
+			}
+			rows, tmp = tmp, rows
+		}
+	}
+	s.tmp = tmp
+	return rows
 }
