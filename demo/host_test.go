@@ -1,8 +1,11 @@
 package demo
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"socktop/collect"
 )
 
 func TestReadHostFixture(t *testing.T) {
@@ -78,5 +81,27 @@ func TestCatalogueShape(t *testing.T) {
 	restart, _ := Find("server-restart")
 	if !restart.UsesReuseAddr || len(restart.PromisesFor(Config{ReuseAddr: true})) == len(restart.PromisesFor(Config{})) {
 		t.Error("server-restart promises do not follow the SO_REUSEADDR knob")
+	}
+}
+
+// TestBlockedPromiseNote starts the half-open demo as if on a host with
+// tcp_syncookies=2 and checks that the SYN_RECV promise carries the note
+// from the start, while the other promises have none.
+func TestBlockedPromiseNote(t *testing.T) {
+	t.Parallel()
+	sc, _ := Find("half-open")
+	r, err := start(context.Background(), sc, Config{Fast: true}, readHost("testdata/proc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	for _, st := range r.Status() {
+		blocked := st.State == collect.StateSynRecv
+		if blocked != strings.Contains(st.Note, "tcp_syncookies=2") {
+			t.Errorf("%s: note %q", st.Promise, st.Note)
+		}
+	}
+	if !strings.Contains(strings.Join(r.Notes(), "\n"), "SYN_RECV cannot appear here") {
+		t.Errorf("run notes %q", r.Notes())
 	}
 }

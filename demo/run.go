@@ -86,6 +86,12 @@ type Run struct {
 // why); it keeps its sockets open after the steps finish normally, so
 // their states stay visible.
 func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
+	return start(ctx, sc, cfg, ReadHost())
+}
+
+// start is Start with the host's settings given, so tests can show what
+// a run says on a host with other sysctls.
+func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, error) {
 	if sc == nil || sc.steps == nil {
 		return nil, fmt.Errorf("%w: no steps", ErrUnknownScenario)
 	}
@@ -105,7 +111,7 @@ func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
 	}
 	cfg.Port = ports[0]
 	r := &Run{
-		sc: sc, cfg: cfg, host: ReadHost(), ports: ports,
+		sc: sc, cfg: cfg, host: host, ports: ports,
 		events:     make(chan probe.Event, eventBuffer),
 		done:       make(chan struct{}),
 		stepsDone:  make(chan struct{}),
@@ -385,7 +391,9 @@ func (r *Run) roleOf(s *collect.Socket, keys []endpointKey) Role {
 
 // Observe feeds one snapshot to the run and returns the promises newly
 // kept since the last call (state promises from this snapshot, call
-// promises from the events since). It does no I/O.
+// promises from the events since). It does no I/O. The snapshot should
+// cover the run's ports in every state (see CollectOptions): a socket
+// missing from it counts as gone.
 func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 	keys := r.endpointKeys()
 	// A bitmap of the ports the run's sockets can use rejects the rest of
