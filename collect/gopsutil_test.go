@@ -25,7 +25,7 @@ func TestGopsutilAgreesWithNetlink(t *testing.T) {
 	nsnap := waitSnapshot(t, n, func(s *Snapshot) bool {
 		tw := 0
 		for i := range s.Sockets {
-			if ports[s.Sockets[i].Local.Port()] || ports[s.Sockets[i].Remote.Port()] {
+			if ours(ports, s.Sockets[i].Local, s.Sockets[i].Remote) {
 				if s.Sockets[i].State == StateTimeWait {
 					tw++
 				}
@@ -51,7 +51,7 @@ func TestGopsutilAgreesWithNetlink(t *testing.T) {
 	compared, owned := 0, 0
 	for i := range nsnap.Sockets {
 		s := &nsnap.Sockets[i]
-		if !ports[s.Local.Port()] && !ports[s.Remote.Port()] {
+		if !ours(ports, s.Local, s.Remote) {
 			continue
 		}
 		o, ok := byKey[s.Key()]

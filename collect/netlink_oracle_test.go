@@ -258,6 +258,20 @@ func oracleTable(t *testing.T, fam int) map[uint16]bool {
 	return ports
 }
 
+// ours reports whether a socket belongs to the oracle table: one end is a
+// loopback address (127.0.0.1, ::1, or IPv4-mapped) on one of its ports.
+// Checking the address too keeps out other processes' sockets that merely
+// share a port number on another address (a socket farm on 127.77.1.1).
+func ours(ports portSet, local, remote netip.AddrPort) bool {
+	is := func(ap netip.AddrPort) bool {
+		a := ap.Addr().Unmap()
+		return ports[ap.Port()] && (a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || a == netip.IPv6Loopback())
+	}
+	return is(local) || is(remote)
+}
+
+type portSet = map[uint16]bool
+
 // TestNetlinkMatchesSS compares every field socktop reports with what ss
 // prints for the same sockets, built on loopback in every stable state.
 func TestNetlinkMatchesSS(t *testing.T) {
@@ -278,7 +292,7 @@ func TestNetlinkMatchesSS(t *testing.T) {
 		clear(want)
 		for i := range s.Sockets {
 			x := &s.Sockets[i]
-			if ports[x.Local.Port()] || ports[x.Remote.Port()] {
+			if ours(ports, x.Local, x.Remote) {
 				want[x.State.SSName()]++
 			}
 		}
@@ -319,7 +333,7 @@ func compareWithSS(t *testing.T, n *Netlink, ports map[uint16]bool) []string {
 	}
 	ss := map[sockKey]ssLine{}
 	for _, l := range lines {
-		if ports[l.local.Port()] || ports[l.peer.Port()] {
+		if ours(ports, l.local, l.peer) {
 			ss[sockKey{l.proto, l.local, l.peer}] = l
 		}
 	}
@@ -328,7 +342,7 @@ func compareWithSS(t *testing.T, n *Netlink, ports map[uint16]bool) []string {
 	var sawQueues, sawUID, sawMapped, sawFull bool
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
-		if !ports[s.Local.Port()] && !ports[s.Remote.Port()] {
+		if !ours(ports, s.Local, s.Remote) {
 			continue
 		}
 		k := sockKey{s.Proto, s.Local, s.Remote}
