@@ -23,6 +23,14 @@ var intervalSteps = []time.Duration{
 // marked; gone rows are dropped after it.
 const markRefreshes = 3
 
+// Bounds for heavy churn: a refresh with more changes than maxCarriedMarks
+// marks its rows for that refresh only, and at most maxGone gone rows are
+// kept.
+const (
+	maxCarriedMarks = 10000
+	maxGone         = 10000
+)
+
 // mode is what fills the screen under the header.
 type mode uint8
 
@@ -89,7 +97,8 @@ type Model struct {
 	snap      *collect.Snapshot // what is shown
 	pending   *collect.Snapshot // the newest one received while paused
 	refreshes int
-	marks     map[collect.Key]markAge
+	marks     map[collect.Key]markAge // marks carried from earlier refreshes
+	curMarks  []collect.Mark          // this refresh's marks, parallel to snap.Sockets
 	gone      []goneSock
 	samples   []sample
 	lastErr   string
@@ -437,36 +446,55 @@ func (m *Model) apply(cur *collect.Snapshot) {
 	m.refreshes++
 	if prev := m.snap; prev != nil {
 		ch := collect.Diff(prev, cur)
-		var newKeys map[collect.Key]bool
-		if len(m.gone) > 0 {
-			newKeys = map[collect.Key]bool{}
+		m.curMarks = ch.Marks
+		// Marks of this refresh are read by index; only a refresh with a
+		// sane number of changes carries its marks into the next ones, by
+		// key (marking 100k churned rows for three refreshes tells nobody
+		// anything and costs a map of 100k keys).
+		changed := 0
+		for _, mk := range ch.Marks {
+			if mk != collect.MarkSame {
+				changed++
+			}
 		}
+		var goneKeys map[collect.Key]bool
+		if len(m.gone) > 0 {
+			goneKeys = make(map[collect.Key]bool, len(m.gone))
+			for i := range m.gone {
+				goneKeys[m.gone[i].s.Key()] = true
+			}
+		}
+		back := map[collect.Key]bool{}
 		for i, mk := range ch.Marks {
-			var rm rowMark
-			switch mk {
-			case collect.MarkNew:
-				rm = markNew
-			case collect.MarkChanged:
-				rm = markChanged
-			default:
+			if mk == collect.MarkSame {
 				continue
 			}
-			k := cur.Sockets[i].Key()
-			m.marks[k] = markAge{mark: rm, until: m.refreshes + markRefreshes}
-			if newKeys != nil && rm == markNew {
-				newKeys[k] = true
+			if changed <= maxCarriedMarks {
+				rm := markChanged
+				if mk == collect.MarkNew {
+					rm = markNew
+				}
+				m.marks[cur.Sockets[i].Key()] = markAge{mark: rm, until: m.refreshes + markRefreshes}
+			}
+			if mk == collect.MarkNew && goneKeys != nil {
+				if k := cur.Sockets[i].Key(); goneKeys[k] {
+					back[k] = true
+				}
 			}
 		}
 		// A socket that comes back is no longer gone.
 		kept := m.gone[:0]
 		for _, g := range m.gone {
-			if g.until > m.refreshes && !newKeys[g.s.Key()] {
+			if g.until > m.refreshes && !back[g.s.Key()] {
 				kept = append(kept, g)
 			}
 		}
 		m.gone = kept
-		for _, g := range ch.Gone {
+		for _, g := range ch.Gone[max(len(ch.Gone)-maxGone, 0):] {
 			m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
+		}
+		if len(m.gone) > maxGone {
+			m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
 		}
 		tr := ch.Transitions
 		// Under heavy churn only the newest transitions can stay in the
@@ -482,6 +510,9 @@ func (m *Model) apply(cur *collect.Snapshot) {
 		if a.until <= m.refreshes {
 			delete(m.marks, k)
 		}
+	}
+	if m.snap == nil {
+		m.curMarks = nil
 	}
 	m.snap = cur
 	m.samples = append(m.samples, sample{at: cur.Taken, total: len(cur.Sockets)})
@@ -502,10 +533,18 @@ func (m *Model) rebuildRows() {
 	m.rows = m.rows[:0]
 	var counts [collect.NumStates]int
 	if m.snap != nil {
+		marks := m.curMarks
+		if len(marks) != len(m.snap.Sockets) {
+			marks = nil
+		}
 		for i := range m.snap.Sockets {
 			s := &m.snap.Sockets[i]
 			if m.filter.Match(s) {
-				m.rows = append(m.rows, row{s: s})
+				r := row{s: s}
+				if marks != nil {
+					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
+				}
+				m.rows = append(m.rows, r)
 				counts[s.State.Canonical()]++
 			}
 		}

@@ -33,14 +33,15 @@ var shortTitles = [numColumns]string{"Pro", "St", "RQ", "SQ", "Loc", "For", "Pro
 
 func (c column) String() string { return columnTitles[c] }
 
-// rowMark says how a row changed at the last refreshes.
+// rowMark says how a row changed at the last refreshes. The first three
+// values are collect.Mark's.
 type rowMark uint8
 
 const (
-	markSame rowMark = iota
-	markNew
-	markChanged
-	markGone
+	markSame    = rowMark(collect.MarkSame)
+	markNew     = rowMark(collect.MarkNew)
+	markChanged = rowMark(collect.MarkChanged)
+	markGone    = markChanged + 1
 )
 
 // markChar is the marker column: marks stay visible without colour.
