@@ -11,6 +11,7 @@
 #
 # Environment: ROUNDS (rounds per size; default 21/15/9 for <=1k/<=10k/more),
 # LIVE_SECONDS (default 20), TW (TIME_WAIT fraction, default 0.3),
+# BENCH_COUNT (go test -count for the Go benchmarks, default 3),
 # SKIP_GOBENCH=1, SKIP_LIVE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,7 +117,9 @@ for n in "${SIZES[@]}"; do
 		echo "run.sh: sockfarm -n $n did not get ready: $(cat "$dir/farm.log")" >&2
 		exit 1
 	fi
-	echo "$line, total ss -tan lines: $(ss -tanH | wc -l)" | tee "$dir/table.txt" >&2
+	# Other programs' sockets are part of what every tool has to read:
+	# record the whole table, not only the farm's share.
+	echo "$line, total ss -tan lines: $(ss -tanH | wc -l), load average: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$dir/table.txt" >&2
 
 	cmds=(ss-tan='ss -tan' ss-tanp='ss -tanp' netstat-tanp='netstat -tanp')
 	ratios=()
@@ -134,8 +137,13 @@ for n in "${SIZES[@]}"; do
 
 	if [ "${SKIP_GOBENCH:-0}" != 1 ]; then
 		echo "== $n sockets: go benchmarks (collect, ui)" >&2
-		go test -run XXX -bench . -benchmem -count 1 ./collect/ ./ui/ >"$dir/gobench.txt" 2>&1 \
-			|| echo "run.sh: go test -bench failed, see $dir/gobench.txt" >&2
+		: >"$dir/gobench.txt"
+		# One package at a time: a package that does not build must not
+		# keep the other from being measured.
+		for pkg in ./collect/ ./ui/; do
+			go test -run XXX -bench . -benchmem -count "${BENCH_COUNT:-3}" "$pkg" >>"$dir/gobench.txt" 2>&1 \
+				|| echo "run.sh: go test -bench $pkg failed, see $dir/gobench.txt" >&2
+		done
 	fi
 	if [ "${SKIP_LIVE:-0}" != 1 ] && [ "$HAVE_SOCKTOP" = 1 ] && [ "$HAVE_TMUX" = 1 ]; then
 		echo "== $n sockets: live view CPU for ${LIVE_SECONDS}s" >&2
