@@ -182,7 +182,7 @@ func (d *demoState) find(run *demo.Run) *demoRun {
 }
 
 // update handles the demo messages.
-func (d *demoState) update(m *Model, msg tea.Msg) tea.Cmd {
+func (d *demoState) update(m *model, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case demoStartedMsg:
 		if msg.replaces != nil {
@@ -232,7 +232,7 @@ func (d *demoState) drop(run *demo.Run) {
 
 // refilter points the table at the ports of the demos, or gives the user
 // back the filter they had once no demo is left.
-func (d *demoState) refilter(m *Model) {
+func (d *demoState) refilter(m *model) {
 	var parts []string
 	for _, r := range d.runs {
 		for _, p := range r.run.Ports() {
@@ -257,7 +257,7 @@ func (d *demoState) refilter(m *Model) {
 }
 
 // listKey handles keys in the scenario list: a scenario's key starts it.
-func (d *demoState) listKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+func (d *demoState) listKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
 	k := msg.String()
 	for _, sc := range d.catalogue {
 		if sc.Key == k {
@@ -277,7 +277,7 @@ func (d *demoState) listHelp(k *KeyMap) []key.Binding {
 }
 
 // tableKey handles the demo keys of the table: r and x.
-func (d *demoState) tableKey(m *Model, msg tea.KeyPressMsg) tea.Cmd {
+func (d *demoState) tableKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.ReuseAddr):
 		for i := len(d.runs) - 1; i >= 0; i-- {

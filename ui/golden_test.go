@@ -116,3 +116,17 @@ func TestFramesFitAnySize(t *testing.T) {
 		}
 	}
 }
+
+// Resizing re-lays the panes: the frame fits the new size at once, and the
+// selected row stays visible.
+func TestResize(t *testing.T) {
+	h := goldenModel(t, 160, 48, false)
+	h.key("G")
+	for _, sz := range [][2]int{{60, 15}, {80, 24}, {30, 8}, {200, 60}} {
+		h.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		checkFrame(t, h.m.frame, sz[0], sz[1])
+		if sel := h.m.selected; sel < h.m.table.offset || sel >= h.m.table.offset+max(h.m.table.visibleRows(), 1) {
+			t.Fatalf("%v: selected row %d outside the window at %d", sz, sel, h.m.table.offset)
+		}
+	}
+}

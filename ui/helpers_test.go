@@ -43,10 +43,10 @@ func (s *scriptSource) Calls() int {
 	return s.calls
 }
 
-// harness drives a Model the way the bubbletea loop does, but by hand.
+// harness drives a model the way the bubbletea loop does, but by hand.
 type harness struct {
 	t        *testing.T
-	m        *Model
+	m        *model
 	src      *scriptSource
 	updating atomic.Bool
 }

@@ -72,9 +72,9 @@ type goneSock struct {
 	until int
 }
 
-// Model is the root model of the live view; every pane is a plain struct
+// model is the root model of the live view; every pane is a plain struct
 // it lays out and renders.
-type Model struct {
+type model struct {
 	src     collect.Source
 	infoSrc collect.InfoSource
 	ctx     context.Context
@@ -126,9 +126,9 @@ type Model struct {
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
-func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*Model, error) {
+func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error) {
 	st := DefaultStyles(cfg.NoColor)
-	m := &Model{
+	m := &model{
 		src:      cfg.Source,
 		infoSrc:  cfg.Info,
 		ctx:      ctx,
@@ -168,13 +168,13 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*Model, error
 }
 
 // Init starts the first collection and the tick chain.
-func (m *Model) Init() tea.Cmd {
+func (m *model) Init() tea.Cmd {
 	return tea.Batch(m.collectCmd(), m.tickCmd())
 }
 
 // collectCmd runs one collection off the event loop. The closure captures
 // the source, never the model.
-func (m *Model) collectCmd() tea.Cmd {
+func (m *model) collectCmd() tea.Cmd {
 	m.inFlight = true
 	src, ctx := m.src, m.ctx
 	return func() tea.Msg {
@@ -186,12 +186,12 @@ func (m *Model) collectCmd() tea.Cmd {
 	}
 }
 
-func (m *Model) tickCmd() tea.Cmd {
+func (m *model) tickCmd() tea.Cmd {
 	return m.after(m.interval, tickMsg{gen: m.gen})
 }
 
 // infoCmd fetches tcp_info for one socket for the detail view.
-func (m *Model) infoCmd(k collect.Key) tea.Cmd {
+func (m *model) infoCmd(k collect.Key) tea.Cmd {
 	src, ctx := m.infoSrc, m.ctx
 	return func() tea.Msg {
 		info, err := src.Info(ctx, k)
@@ -200,13 +200,13 @@ func (m *Model) infoCmd(k collect.Key) tea.Cmd {
 }
 
 // Update handles one message and rebuilds the screen.
-func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
 	m.render()
 	return m, cmd
 }
 
-func (m *Model) update(msg tea.Msg) tea.Cmd {
+func (m *model) update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -260,7 +260,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	return m.demos.update(m, msg)
 }
 
-func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.prompt.active {
 		return m.promptKey(msg)
 	}
@@ -335,7 +335,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // stepInterval moves the refresh interval one step; the new generation
 // makes the tick already scheduled stale.
-func (m *Model) stepInterval(faster bool) tea.Cmd {
+func (m *model) stepInterval(faster bool) tea.Cmd {
 	next := m.interval
 	if faster {
 		for i := len(intervalSteps) - 1; i >= 0; i-- {
@@ -360,7 +360,7 @@ func (m *Model) stepInterval(faster bool) tea.Cmd {
 	return m.tickCmd()
 }
 
-func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
+func (m *model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch msg.String() {
 	case "ctrl+c":
 		return tea.Quit
@@ -387,14 +387,14 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) closePrompt() {
+func (m *model) closePrompt() {
 	m.prompt.active = false
 	m.prompt.err = nil
 	m.layout()
 }
 
 // openDetail shows the selected socket and asks for its tcp_info.
-func (m *Model) openDetail() tea.Cmd {
+func (m *model) openDetail() tea.Cmd {
 	if len(m.rows) == 0 {
 		return nil
 	}
@@ -419,7 +419,7 @@ func (m *Model) openDetail() tea.Cmd {
 
 // refreshInfo asks again for the detail view's tcp_info after a refresh,
 // so its figures stay live; one request at a time.
-func (m *Model) refreshInfo() tea.Cmd {
+func (m *model) refreshInfo() tea.Cmd {
 	d := &m.detail
 	if m.mode != modeDetail || d.fetching || d.gone || m.infoSrc == nil || d.sock.Proto != collect.TCP {
 		return nil
@@ -430,7 +430,7 @@ func (m *Model) refreshInfo() tea.Cmd {
 
 // syncDetail copies the selected socket and its history into the detail
 // view, after each refresh, so it stays live.
-func (m *Model) syncDetail() {
+func (m *model) syncDetail() {
 	if len(m.rows) == 0 {
 		return
 	}
@@ -440,191 +440,10 @@ func (m *Model) syncDetail() {
 	m.detail.hist = m.hist.byKey[m.selKey]
 }
 
-// apply makes cur the shown snapshot: diff against the previous one, marks,
-// gone rows, transitions, then filter and sort once.
-func (m *Model) apply(cur *collect.Snapshot) {
-	m.refreshes++
-	if prev := m.snap; prev != nil {
-		ch := collect.Diff(prev, cur)
-		m.curMarks = ch.Marks
-		// Marks of this refresh are read by index; only a refresh with a
-		// sane number of changes carries its marks into the next ones, by
-		// key (marking 100k churned rows for three refreshes tells nobody
-		// anything and costs a map of 100k keys).
-		changed := 0
-		for _, mk := range ch.Marks {
-			if mk != collect.MarkSame {
-				changed++
-			}
-		}
-		var goneKeys map[collect.Key]bool
-		if len(m.gone) > 0 {
-			goneKeys = make(map[collect.Key]bool, len(m.gone))
-			for i := range m.gone {
-				goneKeys[m.gone[i].s.Key()] = true
-			}
-		}
-		back := map[collect.Key]bool{}
-		for i, mk := range ch.Marks {
-			if mk == collect.MarkSame {
-				continue
-			}
-			if changed <= maxCarriedMarks {
-				rm := markChanged
-				if mk == collect.MarkNew {
-					rm = markNew
-				}
-				m.marks[cur.Sockets[i].Key()] = markAge{mark: rm, until: m.refreshes + markRefreshes}
-			}
-			if mk == collect.MarkNew && goneKeys != nil {
-				if k := cur.Sockets[i].Key(); goneKeys[k] {
-					back[k] = true
-				}
-			}
-		}
-		// A socket that comes back is no longer gone.
-		kept := m.gone[:0]
-		for _, g := range m.gone {
-			if g.until > m.refreshes && !back[g.s.Key()] {
-				kept = append(kept, g)
-			}
-		}
-		m.gone = kept
-		for _, g := range ch.Gone[max(len(ch.Gone)-maxGone, 0):] {
-			m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
-		}
-		if len(m.gone) > maxGone {
-			m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
-		}
-		tr := ch.Transitions
-		// Under heavy churn only the newest transitions can stay in the
-		// bounded history and log, so older ones are not even added.
-		for i := max(len(tr)-maxHistKeys, 0); i < len(tr); i++ {
-			m.hist.add(tr[i])
-		}
-		for _, t := range tr[max(len(tr)-maxLog, 0):] {
-			m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
-		}
-	}
-	for k, a := range m.marks {
-		if a.until <= m.refreshes {
-			delete(m.marks, k)
-		}
-	}
-	if m.snap == nil {
-		m.curMarks = nil
-	}
-	m.snap = cur
-	m.samples = append(m.samples, sample{at: cur.Taken, total: len(cur.Sockets)})
-	for len(m.samples) > 0 && cur.Taken.Sub(m.samples[0].at) > sparkWindow {
-		m.samples = m.samples[1:]
-	}
-	m.header.source = cur.Source
-	m.header.partial = cur.Partial
-	if len(cur.Notices) > 0 {
-		m.header.notice = strings.Join(cur.Notices, "; ")
-	}
-	m.rebuildRows()
-}
-
-// rebuildRows filters and sorts the shown snapshot and the gone rows, then
-// finds the selected socket again by its key.
-func (m *Model) rebuildRows() {
-	m.rows = m.rows[:0]
-	var counts [collect.NumStates]int
-	if m.snap != nil {
-		marks := m.curMarks
-		if len(marks) != len(m.snap.Sockets) {
-			marks = nil
-		}
-		for i := range m.snap.Sockets {
-			s := &m.snap.Sockets[i]
-			if m.filter.Match(s) {
-				r := row{s: s}
-				if marks != nil {
-					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
-				}
-				m.rows = append(m.rows, r)
-				counts[s.State.Canonical()]++
-			}
-		}
-	}
-	for i := range m.gone {
-		if s := &m.gone[i].s; m.filter.Match(s) {
-			m.rows = append(m.rows, row{s: s, mark: markGone})
-		}
-	}
-	m.rows = m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc)
-	m.header.counts = counts
-	m.header.shown = 0
-	for _, c := range counts {
-		m.header.shown += c
-	}
-	m.header.total = 0
-	if m.snap != nil {
-		m.header.total = len(m.snap.Sockets)
-	}
-	m.header.spark = sparkline(m.samples, 20)
-	m.reselect()
-}
-
-// reselect puts the selection back on the socket it was on; if that socket
-// is no longer listed, the selection stays at the same index.
-func (m *Model) reselect() {
-	found := false
-	for i := range m.rows {
-		if m.rows[i].s.Key() == m.selKey {
-			m.selected, found = i, true
-			break
-		}
-	}
-	if !found {
-		m.selected = min(max(m.selected, 0), max(len(m.rows)-1, 0))
-		if m.mode == modeDetail {
-			// The detail view keeps showing its socket, as gone, rather
-			// than jumping to whatever row took its place.
-			m.detail.gone = true
-			m.fixScroll()
-			return
-		}
-		if len(m.rows) > 0 {
-			m.selKey = m.rows[m.selected].s.Key()
-		}
-	}
-	m.fixScroll()
-	if m.mode == modeDetail {
-		m.syncDetail()
-	}
-}
-
-// move moves the selection by delta rows.
-func (m *Model) move(delta int) {
-	if len(m.rows) == 0 {
-		return
-	}
-	m.selected = min(max(m.selected+delta, 0), len(m.rows)-1)
-	m.selKey = m.rows[m.selected].s.Key()
-	m.fixScroll()
-}
-
-// fixScroll keeps the selected row in the visible window.
-func (m *Model) fixScroll() {
-	n := max(m.table.visibleRows(), 1)
-	t := &m.table
-	if m.selected < t.offset {
-		t.offset = m.selected
-	}
-	if m.selected >= t.offset+n {
-		t.offset = m.selected - n + 1
-	}
-	t.offset = min(t.offset, max(len(m.rows)-n, 0))
-	t.offset = max(t.offset, 0)
-}
-
 // setFilterText applies an expression that is known to parse (the demos'
 // port filter, or the user's own given back); a failure leaves the filter
 // as it was and says why in the header.
-func (m *Model) setFilterText(text string) {
+func (m *model) setFilterText(text string) {
 	var f *collect.Filter
 	if text != "" {
 		var err error

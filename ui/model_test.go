@@ -13,7 +13,7 @@ import (
 	"socktop/collect"
 )
 
-func rowKeys(m *Model) []collect.Key {
+func rowKeys(m *model) []collect.Key {
 	var ks []collect.Key
 	for _, r := range m.rows {
 		ks = append(ks, r.s.Key())

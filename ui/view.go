@@ -18,7 +18,7 @@ type heights struct {
 
 // layout sizes every pane for the terminal: the log pane only when the
 // terminal is at least 24 lines high, the demo pane when demos run.
-func (m *Model) layout() {
+func (m *model) layout() {
 	w, h := max(m.width, 1), max(m.height, 1)
 	var hs heights
 	switch {
@@ -81,7 +81,7 @@ func padLines(s string, n int) string {
 }
 
 // render builds the whole screen once per Update; View only returns it.
-func (m *Model) render() {
+func (m *model) render() {
 	w := max(m.width, 1)
 	hs := m.hs
 	m.header.interval = m.interval
@@ -130,7 +130,7 @@ func (m *Model) render() {
 }
 
 // footer is the short help of the current mode.
-func (m *Model) footer() string {
+func (m *model) footer() string {
 	k := &m.keys
 	switch m.mode {
 	case modeDetail:
@@ -148,7 +148,7 @@ func (m *Model) footer() string {
 }
 
 // View returns the screen built by the last Update.
-func (m *Model) View() tea.View {
+func (m *model) View() tea.View {
 	v := tea.NewView(m.frame)
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
@@ -161,7 +161,7 @@ func (m *Model) View() tea.View {
 
 // fullHelp lays the KeyMap's help groups out in as many rows of columns as
 // the width needs, instead of letting narrow terminals cut columns off.
-func (m *Model) fullHelp(width int) string {
+func (m *model) fullHelp(width int) string {
 	var rows []string
 	var cur [][]keyBinding
 	hm := m.help

@@ -1,0 +1,188 @@
+package ui
+
+import (
+	"strings"
+
+	"socktop/collect"
+)
+
+// apply makes cur the shown snapshot: diff against the previous one, marks,
+// gone rows, transitions, then filter and sort once.
+func (m *model) apply(cur *collect.Snapshot) {
+	m.refreshes++
+	if prev := m.snap; prev != nil {
+		ch := collect.Diff(prev, cur)
+		m.curMarks = ch.Marks
+		// Marks of this refresh are read by index; only a refresh with a
+		// sane number of changes carries its marks into the next ones, by
+		// key (marking 100k churned rows for three refreshes tells nobody
+		// anything and costs a map of 100k keys).
+		changed := 0
+		for _, mk := range ch.Marks {
+			if mk != collect.MarkSame {
+				changed++
+			}
+		}
+		var goneKeys map[collect.Key]bool
+		if len(m.gone) > 0 {
+			goneKeys = make(map[collect.Key]bool, len(m.gone))
+			for i := range m.gone {
+				goneKeys[m.gone[i].s.Key()] = true
+			}
+		}
+		back := map[collect.Key]bool{}
+		for i, mk := range ch.Marks {
+			if mk == collect.MarkSame {
+				continue
+			}
+			if changed <= maxCarriedMarks {
+				rm := markChanged
+				if mk == collect.MarkNew {
+					rm = markNew
+				}
+				m.marks[cur.Sockets[i].Key()] = markAge{mark: rm, until: m.refreshes + markRefreshes}
+			}
+			if mk == collect.MarkNew && goneKeys != nil {
+				if k := cur.Sockets[i].Key(); goneKeys[k] {
+					back[k] = true
+				}
+			}
+		}
+		// A socket that comes back is no longer gone.
+		kept := m.gone[:0]
+		for _, g := range m.gone {
+			if g.until > m.refreshes && !back[g.s.Key()] {
+				kept = append(kept, g)
+			}
+		}
+		m.gone = kept
+		for _, g := range ch.Gone[max(len(ch.Gone)-maxGone, 0):] {
+			m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
+		}
+		if len(m.gone) > maxGone {
+			m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
+		}
+		tr := ch.Transitions
+		// Under heavy churn only the newest transitions can stay in the
+		// bounded history and log, so older ones are not even added.
+		for i := max(len(tr)-maxHistKeys, 0); i < len(tr); i++ {
+			m.hist.add(tr[i])
+		}
+		for _, t := range tr[max(len(tr)-maxLog, 0):] {
+			m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
+		}
+	}
+	for k, a := range m.marks {
+		if a.until <= m.refreshes {
+			delete(m.marks, k)
+		}
+	}
+	if m.snap == nil {
+		m.curMarks = nil
+	}
+	m.snap = cur
+	m.samples = append(m.samples, sample{at: cur.Taken, total: len(cur.Sockets)})
+	for len(m.samples) > 0 && cur.Taken.Sub(m.samples[0].at) > sparkWindow {
+		m.samples = m.samples[1:]
+	}
+	m.header.source = cur.Source
+	m.header.partial = cur.Partial
+	if len(cur.Notices) > 0 {
+		m.header.notice = strings.Join(cur.Notices, "; ")
+	}
+	m.rebuildRows()
+}
+
+// rebuildRows filters and sorts the shown snapshot and the gone rows, then
+// finds the selected socket again by its key.
+func (m *model) rebuildRows() {
+	m.rows = m.rows[:0]
+	var counts [collect.NumStates]int
+	if m.snap != nil {
+		marks := m.curMarks
+		if len(marks) != len(m.snap.Sockets) {
+			marks = nil
+		}
+		for i := range m.snap.Sockets {
+			s := &m.snap.Sockets[i]
+			if m.filter.Match(s) {
+				r := row{s: s}
+				if marks != nil {
+					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
+				}
+				m.rows = append(m.rows, r)
+				counts[s.State.Canonical()]++
+			}
+		}
+	}
+	for i := range m.gone {
+		if s := &m.gone[i].s; m.filter.Match(s) {
+			m.rows = append(m.rows, row{s: s, mark: markGone})
+		}
+	}
+	m.rows = m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc)
+	m.header.counts = counts
+	m.header.shown = 0
+	for _, c := range counts {
+		m.header.shown += c
+	}
+	m.header.total = 0
+	if m.snap != nil {
+		m.header.total = len(m.snap.Sockets)
+	}
+	m.header.spark = sparkline(m.samples, 20)
+	m.reselect()
+}
+
+// reselect puts the selection back on the socket it was on; if that socket
+// is no longer listed, the selection stays at the same index.
+func (m *model) reselect() {
+	found := false
+	for i := range m.rows {
+		if m.rows[i].s.Key() == m.selKey {
+			m.selected, found = i, true
+			break
+		}
+	}
+	if !found {
+		m.selected = min(max(m.selected, 0), max(len(m.rows)-1, 0))
+		if m.mode == modeDetail {
+			// The detail view keeps showing its socket, as gone, rather
+			// than jumping to whatever row took its place.
+			m.detail.gone = true
+			m.fixScroll()
+			return
+		}
+		if len(m.rows) > 0 {
+			m.selKey = m.rows[m.selected].s.Key()
+		}
+	}
+	m.fixScroll()
+	if m.mode == modeDetail {
+		m.syncDetail()
+	}
+}
+
+// move moves the selection by delta rows.
+func (m *model) move(delta int) {
+	if len(m.rows) == 0 {
+		return
+	}
+	m.selected = min(max(m.selected+delta, 0), len(m.rows)-1)
+	m.selKey = m.rows[m.selected].s.Key()
+	m.fixScroll()
+}
+
+// fixScroll keeps the selected row in the visible window.
+func (m *model) fixScroll() {
+	n := max(m.table.visibleRows(), 1)
+	t := &m.table
+	if m.selected < t.offset {
+		t.offset = m.selected
+	}
+	if m.selected >= t.offset+n {
+		t.offset = m.selected - n + 1
+	}
+	t.offset = min(t.offset, max(len(m.rows)-n, 0))
+	t.offset = max(t.offset, 0)
+}
