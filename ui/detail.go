@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -122,6 +123,8 @@ func (d *detailView) Render(width int) string {
 		add("tcp_info", st.Dim.Render("the socket is gone"))
 	case d.fetching:
 		add("tcp_info", st.Dim.Render("fetching…"))
+	case errors.Is(d.infoErr, collect.ErrNotFound):
+		add("tcp_info", st.Dim.Render("none: the kernel has none for this socket (gone, TIME_WAIT or half-open)"))
 	case d.infoErr != nil:
 		add("tcp_info", st.Error.Render(d.infoErr.Error()))
 	case d.noInfo != "":

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
 
@@ -178,10 +177,10 @@ func (m *model) collectCmd() tea.Cmd {
 	m.inFlight = true
 	src, ctx := m.src, m.ctx
 	return func() tea.Msg {
+		// The view keeps pointers into the snapshot across refreshes; the
+		// sources hand out a fresh Sockets slice per snapshot (collect's
+		// Netlink and Gopsutil both say so), so no copy is needed.
 		snap, err := src.Snapshot(ctx)
-		// The view keeps pointers into the snapshot across refreshes, so it
-		// must own the slice even if a source reuses its buffer.
-		snap.Sockets = slices.Clone(snap.Sockets)
 		return snapMsg{snap: snap, err: err}
 	}
 }
