@@ -83,9 +83,12 @@ func Diff(prev, cur *Snapshot) Changes {
 
 	d := differs.Get().(*differ)
 	defer differs.Put(d)
-	pair := d.match(prevS, curS)
+	pair := d.match(prevS, curS, ch.Marks)
 
 	for i := range curS {
+		if d.done[i] {
+			continue
+		}
 		c := &curS[i]
 		j := pair[i]
 		if j < 0 {
@@ -98,9 +101,7 @@ func Diff(prev, cur *Snapshot) Changes {
 		if from != to {
 			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), From: from, To: to})
 		}
-		if from != to || p.RecvQ != c.RecvQ || p.SendQ != c.SendQ || p.Timer != c.Timer {
-			ch.Marks[i] = MarkChanged
-		}
+		ch.Marks[i] = markOf(p, c)
 	}
 	for j := range prevS {
 		if !d.used[j] {
@@ -110,6 +111,15 @@ func Diff(prev, cur *Snapshot) Changes {
 		}
 	}
 	return ch
+}
+
+// markOf compares two sockets of the same Key. The countdown of a timer is
+// not a change; its kind is.
+func markOf(p, c *Socket) Mark {
+	if p.State.Canonical() != c.State.Canonical() || p.RecvQ != c.RecvQ || p.SendQ != c.SendQ || p.Timer != c.Timer {
+		return MarkChanged
+	}
+	return MarkSame
 }
 
 // dkey is a Key packed into plain words for hashing. The zone is left out:
@@ -165,6 +175,7 @@ type differ struct {
 	next    []int32 // prev index -> next prev index in its chain, or -1
 	tail    []int32 // first prev index of a chain -> its last
 	used    []bool
+	done    []bool // cur index -> finished by the in-step walk
 	pair    []int32
 	chainOf []int32
 }
@@ -195,10 +206,14 @@ func (d *differ) hash(k *dkey) uint64 {
 }
 
 // match pairs cur with prev; the result, parallel to cur, holds prev
-// indices or -1, and d.used marks the prev sockets taken.
-func (d *differ) match(prev, cur []Socket) []int32 {
+// indices or -1, and d.used marks the prev sockets taken. Pairs found by
+// the in-step walk are finished on the spot, while both sockets are in
+// cache: their mark is written and d.done set, as they have no transition.
+func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 	d.used = grow(d.used, len(prev))
 	clear(d.used)
+	d.done = grow(d.done, len(cur))
+	clear(d.done)
 	pair := grow(d.pair, len(cur))
 	d.pair = pair
 
@@ -220,6 +235,7 @@ func (d *differ) match(prev, cur []Socket) []int32 {
 			}
 			if p.State.Canonical() == c.State.Canonical() {
 				d.used[j], pair[i] = true, int32(j)
+				d.done[i], marks[i] = true, markOf(p, c)
 			}
 			// A state change is left to the passes below, but it still
 			// tells where the walk has got to.
