@@ -57,8 +57,8 @@ func BenchmarkUpdateSnapshot(b *testing.B) {
 			for b.Loop() {
 				s := snaps[i%2]
 				s.Taken = s.Taken.Add(time.Duration(i) * time.Second)
-				// The Cmd hands the model its own copy of the sockets; that
-				// copy is made off the event loop, so it is not timed.
+				// A source hands out a fresh slice per snapshot; making
+				// it here is not the view's cost, so it is not timed.
 				b.StopTimer()
 				s.Sockets = append([]collect.Socket(nil), s.Sockets...)
 				b.StartTimer()

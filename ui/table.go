@@ -154,15 +154,19 @@ func layout(width int) (cols []colSpec, wide bool) {
 		fixed += w[c]
 	}
 	flex := avail - fixed - (n - 1)
-	const maxAddr = 47 // [ffff:...:ffff]:65535
+	// Addresses beyond these widths are rare (21 is 255.255.255.255:65535;
+	// IPv6 ones are cut in the middle, keeping the port), so the rest of a
+	// wide terminal goes to the process names.
+	maxAddr := 21
+	if wide {
+		maxAddr = 32
+	}
 	local := max(flex/2, 5)
 	foreign := max(flex-local, 5)
-	if local > maxAddr {
+	if local > maxAddr && !drop[colProcess] {
 		extra := local + foreign - 2*maxAddr
 		local, foreign = maxAddr, maxAddr
-		if !drop[colProcess] {
-			w[colProcess] += extra
-		}
+		w[colProcess] += extra
 	}
 	w[colLocal], w[colForeign] = local, foreign
 	for _, c := range order {
