@@ -204,27 +204,47 @@ func (c *ownerCache) collect(want []uint32) {
 			path:  make([]byte, 0, 32),
 		})
 	}
-	var next atomic.Int64
-	run := func(w *scanWorker) {
+	workers := c.workers[:nw]
+	for _, w := range workers {
 		w.pairs, w.comms = w.pairs[:0], w.comms[:0]
+	}
+	var bigs bigJobs
+	if nw > 1 {
+		bigs.on = true
+	}
+
+	// Phase 1: processes are handed out one at a time.
+	var next atomic.Int64
+	parallel(workers, func(w *scanWorker) {
 		for {
 			i := next.Add(1) - 1
 			if i >= int64(len(c.pids)) {
 				return
 			}
-			w.scanPID(proc, c.pids[i], want, c.names)
+			w.scanPID(proc, c.pids[i], want, c.names, &bigs)
+		}
+	})
+	// Phase 2: the rest of each big descriptor table is split between
+	// the workers, so one process holding 100k sockets is not read by a
+	// single core while the others idle.
+	for _, job := range bigs.jobs {
+		per := (len(job.offs) + nw - 1) / nw
+		parallel(workers, func(w *scanWorker) {
+			k := slices.Index(workers, w)
+			lo, hi := min(k*per, len(job.offs)), min((k+1)*per, len(job.offs))
+			for _, off := range job.offs[lo:hi] {
+				if w.readFD(job.dir, &job.names[off], job.pid, want) {
+					job.found.Store(true)
+				}
+			}
+		})
+		unix.Close(job.dir)
+		if job.found.Load() {
+			workers[0].readComm(proc, job.pid, c.names)
 		}
 	}
-	if nw == 1 {
-		run(c.workers[0])
-	} else {
-		var wg sync.WaitGroup
-		for _, w := range c.workers[:nw] {
-			wg.Go(func() { run(w) })
-		}
-		wg.Wait()
-	}
-	for _, w := range c.workers[:nw] {
+
+	for _, w := range workers {
 		c.pairs = append(c.pairs, w.pairs...)
 		for _, pn := range w.comms {
 			c.names[pn.pid] = procName{name: pn.name, gen: c.gen}
@@ -233,8 +253,40 @@ func (c *ownerCache) collect(want []uint32) {
 	}
 }
 
-// scanPID reads the fd links of one process. names is only read.
-func (w *scanWorker) scanPID(proc int, pid int32, want []uint32, names map[int32]procName) {
+// parallel runs f once on each worker, concurrently when there are several.
+func parallel(workers []*scanWorker, f func(*scanWorker)) {
+	if len(workers) == 1 {
+		f(workers[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() { f(w) })
+	}
+	wg.Wait()
+}
+
+// bigJobs collects the descriptor tables too big for one worker.
+type bigJobs struct {
+	on   bool
+	mu   sync.Mutex
+	jobs []*bigJob
+}
+
+// bigJob is the unread rest of one process's fd directory: its names,
+// NUL-terminated back to back, and the directory still open.
+type bigJob struct {
+	pid   int32
+	dir   int
+	names []byte
+	offs  []int
+	found atomic.Bool
+}
+
+// scanPID reads the fd links of one process. names is only read. When the
+// directory does not fit one getdents buffer and bigs is on, the rest is
+// queued for phase 2 instead.
+func (w *scanWorker) scanPID(proc int, pid int32, want []uint32, names map[int32]procName, bigs *bigJobs) {
 	w.path = append(strconv.AppendInt(w.path[:0], int64(pid), 10), "/fd\x00"...)
 	dir, err := openat(proc, w.path)
 	if err != nil {
@@ -243,39 +295,75 @@ func (w *scanWorker) scanPID(proc int, pid int32, want []uint32, names map[int32
 		}
 		return // ENOENT: the process exited meanwhile
 	}
-	defer unix.Close(dir)
 	found := false
-	for {
+	for batch := 0; ; batch++ {
 		nr, err := unix.Getdents(dir, w.fdBuf)
 		if err == unix.EINTR {
+			batch--
 			continue
 		}
 		if err != nil || nr <= 0 {
 			break
 		}
+		if batch > 0 && bigs.on {
+			job := &bigJob{pid: pid, dir: dir}
+			job.add(w.fdBuf[:nr])
+			for {
+				nr, err := unix.Getdents(dir, w.fdBuf)
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil || nr <= 0 {
+					break
+				}
+				job.add(w.fdBuf[:nr])
+			}
+			job.found.Store(found)
+			bigs.mu.Lock()
+			bigs.jobs = append(bigs.jobs, job)
+			bigs.mu.Unlock()
+			return // phase 2 closes dir and reads comm
+		}
 		forEachDirent(w.fdBuf[:nr], func(fd []byte) {
 			// The dirent name is NUL-terminated in the buffer, which is
 			// what readlinkat wants.
-			l, err := readlinkat(dir, &fd[0], w.link)
-			if err != nil {
-				return
+			if w.readFD(dir, &fd[0], pid, want) {
+				found = true
 			}
-			in, ok := parseSocketLink(w.link[:l])
-			if !ok {
-				return
-			}
-			if want != nil {
-				if _, hit := slices.BinarySearch(want, in); !hit {
-					return
-				}
-			}
-			w.pairs = append(w.pairs, inodePID{inode: in, pid: pid})
-			found = true
 		})
 	}
+	unix.Close(dir)
 	if found {
 		w.readComm(proc, pid, names)
 	}
+}
+
+// add appends the names of a getdents batch.
+func (j *bigJob) add(b []byte) {
+	forEachDirent(b, func(name []byte) {
+		j.offs = append(j.offs, len(j.names))
+		j.names = append(append(j.names, name...), 0)
+	})
+}
+
+// readFD reads one fd link (name is NUL-terminated) and records the pair
+// when it is a wanted socket.
+func (w *scanWorker) readFD(dir int, name *byte, pid int32, want []uint32) bool {
+	l, err := readlinkat(dir, name, w.link)
+	if err != nil {
+		return false
+	}
+	in, ok := parseSocketLink(w.link[:l])
+	if !ok {
+		return false
+	}
+	if want != nil {
+		if _, hit := slices.BinarySearch(want, in); !hit {
+			return false
+		}
+	}
+	w.pairs = append(w.pairs, inodePID{inode: in, pid: pid})
+	return true
 }
 
 // readComm reads the name of pid, allocating only when it changed since

@@ -181,3 +181,39 @@ func TestOwnerScanSpacing(t *testing.T) {
 		t.Errorf("a 600 ms scan was not allowed again after 1.8 s")
 	}
 }
+
+// TestOwnersManyDescriptors: a process holding more sockets than one
+// getdents buffer lists has its table split between the scan workers;
+// every socket must still name it, exactly once.
+func TestOwnersManyDescriptors(t *testing.T) {
+	t.Parallel()
+	const count = 3000
+	ports := map[uint16]bool{}
+	for range count {
+		u := newSocket(t, unix.AF_INET, unix.SOCK_DGRAM)
+		if err := unix.Bind(u.fd, sockaddr(unix.AF_INET, loopback(unix.AF_INET), 0)); err != nil {
+			t.Fatal(err)
+		}
+		ports[uint16(localPort(t, u))] = true
+	}
+	n := NewNetlink(Options{Owners: true, UDP: true, IPv4: true})
+	t.Cleanup(func() { n.Close() })
+	snap, err := n.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Owner{{PID: os.Getpid(), Name: selfComm(t)}}
+	seen := 0
+	for _, s := range snap.Sockets {
+		if !ports[s.Local.Port()] || s.Local.Addr() != loopback(unix.AF_INET) {
+			continue
+		}
+		seen++
+		if !slices.Equal(s.Owners, want) {
+			t.Fatalf("socket %v: owners %v, want %v", s.Local, s.Owners, want)
+		}
+	}
+	if seen != count {
+		t.Errorf("saw %d of the %d sockets", seen, count)
+	}
+}
