@@ -110,3 +110,13 @@ func BenchmarkDiff(b *testing.B) {
 		collect.Diff(a, c)
 	}
 }
+
+// BenchmarkDiffChurn is collect.Diff when every socket changed, the inputs
+// of BenchmarkUpdateSnapshot.
+func BenchmarkDiffChurn(b *testing.B) {
+	a, c := synth.Table(100000, 1), synth.Table(100000, 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		collect.Diff(a, c)
+	}
+}

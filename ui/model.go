@@ -255,6 +255,13 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.KeyPressMsg:
 		return m.handleKey(msg)
+	case tea.PasteMsg:
+		if m.prompt.active {
+			// A pasted expression goes in as typed text, on one line.
+			text := strings.Join(strings.Fields(msg.Content), " ")
+			m.prompt.input.Update(tea.KeyPressMsg{Code: tea.KeyExtended, Text: text})
+		}
+		return nil
 	}
 	return m.demos.update(m, msg)
 }

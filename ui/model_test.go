@@ -519,3 +519,19 @@ func TestSortManyAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestPasteIntoPrompt(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.feed(fixture())
+	h.key("/")
+	h.send(tea.PasteMsg{Content: "state\nlistening "})
+	h.key("enter")
+	if h.m.filterText != "state listening" {
+		t.Fatalf("pasted filter %q", h.m.filterText)
+	}
+	for _, r := range h.m.rows {
+		if r.s.State != collect.StateListen && r.s.State != collect.StateUnconn {
+			t.Fatalf("row %v in %v passed state listening", r.s.Key(), r.s.State)
+		}
+	}
+}
