@@ -43,10 +43,11 @@ func TestEndToEndTmux(t *testing.T) {
 	wantPort := strconv.Itoa(want.Addr().(*net.TCPAddr).Port)
 	otherPort := strconv.Itoa(other.Addr().(*net.TCPAddr).Port)
 
-	// A private tmux server, so the test never touches the user's sessions.
-	sock := "socktop-e2e-" + strconv.Itoa(os.Getpid())
+	// A private tmux server on a socket in the test's directory, so the
+	// test never touches the user's sessions and leaves nothing behind.
+	sock := filepath.Join(dir, "tmux.sock")
 	tm := func(args ...string) (string, error) {
-		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		out, err := exec.Command(tmux, append([]string{"-S", sock}, args...)...).CombinedOutput()
 		return string(out), err
 	}
 	t.Cleanup(func() { tm("kill-server") })
