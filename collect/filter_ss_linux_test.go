@@ -20,16 +20,29 @@ import (
 // filterTestSockets opens a small zoo on loopback: TCP listeners on
 // 127.0.0.1 and ::1, an established pair on each, a TIME_WAIT left by a
 // client that closed first, and UDP sockets unconnected and connected. It
-// returns the local endpoints it owns and the two listening ports;
-// everything is closed at cleanup.
-func filterTestSockets(t *testing.T) (mine map[netip.AddrPort]bool, l4, l6 uint16) {
+// returns the sockIDs of its sockets (other tests on the machine open
+// sockets meanwhile, sometimes on the same ports) and the two listening
+// ports; everything is closed at cleanup.
+func filterTestSockets(t *testing.T) (mine map[string]bool, l4, l6 uint16) {
 	t.Helper()
-	mine = map[netip.AddrPort]bool{}
+	mine = map[string]bool{}
 	closeLater := func(c interface{ Close() error }) { t.Cleanup(func() { c.Close() }) }
-	note := func(a net.Addr) uint16 {
-		ap := netip.MustParseAddrPort(a.String())
-		mine[ap] = true
-		return ap.Port()
+	// note records the socket with local address a and peer r (nil: none).
+	note := func(a, r net.Addr) uint16 {
+		l := netip.MustParseAddrPort(a.String())
+		p, fam := TCP, uint8(4)
+		if a.Network() == "udp" {
+			p = UDP
+		}
+		if l.Addr().Is6() {
+			fam = 6
+		}
+		var rp netip.AddrPort
+		if r != nil {
+			rp = netip.MustParseAddrPort(r.String())
+		}
+		mine[sockID(p, fam, l, rp)] = true
+		return l.Port()
 	}
 	listen := func(network, addr string) (net.Listener, uint16) {
 		ln, err := net.Listen(network, addr)
@@ -37,7 +50,7 @@ func filterTestSockets(t *testing.T) (mine map[netip.AddrPort]bool, l4, l6 uint1
 			t.Fatalf("listen %s %s: %v", network, addr, err)
 		}
 		closeLater(ln)
-		return ln, note(ln.Addr())
+		return ln, note(ln.Addr(), nil)
 	}
 	pair := func(ln net.Listener) (client, server net.Conn) {
 		c, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
@@ -50,7 +63,8 @@ func filterTestSockets(t *testing.T) (mine map[netip.AddrPort]bool, l4, l6 uint1
 			t.Fatalf("accept: %v", err)
 		}
 		closeLater(s)
-		note(c.LocalAddr())
+		note(c.LocalAddr(), c.RemoteAddr())
+		note(s.LocalAddr(), s.RemoteAddr())
 		return c, s
 	}
 	ln4, p4 := listen("tcp4", "127.0.0.1:0")
@@ -71,7 +85,7 @@ func filterTestSockets(t *testing.T) (mine map[netip.AddrPort]bool, l4, l6 uint1
 			t.Fatalf("udp %s: %v", addr, err)
 		}
 		closeLater(u)
-		note(u.LocalAddr())
+		note(u.LocalAddr(), nil)
 		return u
 	}
 	u4 := udp("udp4", "127.0.0.1:0")
@@ -81,7 +95,7 @@ func filterTestSockets(t *testing.T) (mine map[netip.AddrPort]bool, l4, l6 uint1
 		t.Fatalf("dial udp: %v", err)
 	}
 	closeLater(cu)
-	note(cu.LocalAddr())
+	note(cu.LocalAddr(), cu.RemoteAddr())
 
 	// Wait for the TIME_WAIT before anyone looks.
 	deadline := time.Now().Add(5 * time.Second)
@@ -128,10 +142,9 @@ func sockID(p Proto, fam uint8, l, r netip.AddrPort) string {
 	return fmt.Sprintf("%s %s %s", p, l, r)
 }
 
-// runSS runs `ss -tanuH ARGS...` and returns the ids of the rows that
-// have one of the test's endpoints at either end: other tests run on the
-// same machine meanwhile.
-func runSS(t *testing.T, args []string, mine map[netip.AddrPort]bool) []string {
+// runSS runs `ss -tanuH ARGS...` and returns the ids of the rows that are
+// among the test's own sockets.
+func runSS(t *testing.T, args []string, mine map[string]bool) []string {
 	t.Helper()
 	cmd := exec.Command("ss", append([]string{"-tanuH"}, args...)...)
 	var stderr bytes.Buffer
@@ -160,14 +173,13 @@ func runSS(t *testing.T, args []string, mine map[netip.AddrPort]bool) []string {
 		if err := errors.Join(err1, err2); err != nil {
 			t.Fatalf("ss line %q: %v", sc.Text(), err)
 		}
-		if !mine[l] && !mine[r] {
-			continue
-		}
 		p := TCP
 		if f[0] == "udp" {
 			p = UDP
 		}
-		ids = append(ids, sockID(p, 0, l, r))
+		if id := sockID(p, 0, l, r); mine[id] {
+			ids = append(ids, id)
+		}
 	}
 	slices.Sort(ids)
 	return ids
@@ -190,7 +202,7 @@ func TestFilterAgreesWithSS(t *testing.T) {
 	}
 	var cand []Socket
 	for _, s := range snap.Sockets {
-		if mine[s.Local] || mine[s.Remote] {
+		if mine[sockID(s.Proto, s.Family, s.Local, s.Remote)] {
 			cand = append(cand, s)
 		}
 	}
