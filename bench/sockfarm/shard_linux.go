@@ -24,6 +24,9 @@ type shard struct {
 
 	churn4, churn6 *twChurn
 	diag           *diagConn
+	// twPeriod is how long a TIME_WAIT socket is kept before churn
+	// replaces it; zero means the kernel's own 60 s. Tests shorten it.
+	twPeriod time.Duration
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -89,8 +92,12 @@ func (s *shard) build() error {
 			s.close()
 			return err
 		}
-		s.churn4 = &twChurn{cur: tupleCursor{ls: s.twL4}, target: p.TW4}
-		s.churn6 = &twChurn{cur: tupleCursor{ls: s.twL6}, target: p.TW6}
+		period := s.twPeriod
+		if period <= 0 || period > twLife {
+			period = twLife
+		}
+		s.churn4 = &twChurn{cur: tupleCursor{ls: s.twL4}, target: p.TW4, period: period}
+		s.churn6 = &twChurn{cur: tupleCursor{ls: s.twL6}, target: p.TW6, period: period}
 	}
 	var twErr error
 	done := make(chan struct{})
@@ -188,7 +195,8 @@ func (s *shard) close() error {
 
 type twEntry struct {
 	local, remote netip.AddrPort
-	born          time.Time
+	created       time.Time
+	due           time.Time // when churn replaces it
 }
 
 // twChurn owns the TIME_WAIT sockets of one family, oldest first. Its tuple
@@ -197,6 +205,7 @@ type twEntry struct {
 type twChurn struct {
 	cur    tupleCursor
 	target int
+	period time.Duration // replacement age, at most twLife
 	q      []twEntry
 	noKill bool // SOCK_DESTROY was refused: let the kernel expire them
 }
@@ -214,22 +223,35 @@ func (c *twChurn) makeOne(now time.Time) error {
 	if l.addr.Addr().Is6() {
 		caddr = loop6
 	}
-	c.q = append(c.q, twEntry{local: netip.AddrPortFrom(caddr, uint16(port)), remote: l.addr, born: now})
+	c.q = append(c.q, twEntry{local: netip.AddrPortFrom(caddr, uint16(port)), remote: l.addr, created: now, due: now.Add(c.period)})
 	return nil
 }
 
+// fill creates the first generation. Built in a burst, it would also
+// expire in a burst every minute, a CPU spike in the middle of whatever is
+// being measured; so the first generation is replaced early, spread evenly
+// over its first minute, and the churn runs at a steady target/60 per
+// second from then on.
 func (c *twChurn) fill() error {
+	start := time.Now()
 	for len(c.q) < c.target {
+		i := len(c.q)
 		if err := c.makeOne(time.Now()); err != nil {
 			return err
 		}
+		c.q[i].due = start.Add(c.period * time.Duration(i+1) / time.Duration(c.target))
 	}
 	return nil
 }
 
 func (c *twChurn) rotate(now time.Time, d *diagConn) error {
-	for len(c.q) > 0 && now.Sub(c.q[0].born) >= twLife {
+	for len(c.q) > 0 && !now.Before(c.q[0].due) {
 		e := c.q[0]
+		if c.noKill && now.Sub(e.created) < twLife {
+			// Without SOCK_DESTROY a socket can only be replaced once
+			// the kernel has let it go.
+			return nil
+		}
 		c.q = c.q[1:]
 		if !c.noKill {
 			if err := d.destroy(e.local, e.remote); err != nil {

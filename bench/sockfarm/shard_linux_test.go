@@ -1,0 +1,70 @@
+package main
+
+import (
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// timeWaitOf returns the TIME_WAIT 4-tuples ss shows towards the listeners.
+func timeWaitOf(t *testing.T, listen []netip.AddrPort) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("ss", "-tanH", "state", "time-wait").Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	is := map[netip.AddrPort]bool{}
+	for _, a := range listen {
+		is[a] = true
+	}
+	got := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		// With a state filter ss leaves the State column out.
+		if peer, err := netip.ParseAddrPort(f[3]); err == nil && is[peer] {
+			got[f[2]+" "+f[3]] = true
+		}
+	}
+	return got
+}
+
+func TestChurnKeepsTimeWaitSteady(t *testing.T) {
+	// A 1 s period instead of 60 s: every TIME_WAIT socket is replaced
+	// (SOCK_DESTROY, then a new pair closed) within the test.
+	s := &shard{plan: shardPlan{TW4: 10, TW6: 10}, twPeriod: time.Second}
+	if err := s.build(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.close() })
+	listen := s.listeners()
+	before := timeWaitOf(t, listen)
+	if len(before) != 20 {
+		t.Fatalf("after build ss shows %d TIME_WAIT sockets, want 20: %v", len(before), before)
+	}
+	s.startChurn(t.Logf)
+	time.Sleep(1600 * time.Millisecond)
+	after := timeWaitOf(t, listen)
+	if len(after) != 20 {
+		t.Errorf("after churn ss shows %d TIME_WAIT sockets, want 20", len(after))
+	}
+	kept := 0
+	for k := range after {
+		if before[k] {
+			kept++
+		}
+	}
+	if kept == len(after) {
+		t.Errorf("churn replaced none of the TIME_WAIT sockets")
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	if left := timeWaitOf(t, listen); len(left) != 0 {
+		t.Errorf("after close ss still shows %d TIME_WAIT sockets", len(left))
+	}
+}
