@@ -85,6 +85,30 @@ func Diff(prev, cur *Snapshot) Changes {
 	defer differs.Put(d)
 	pair := d.match(prevS, curS, ch.Marks)
 
+	// Size the results first: when everything changed (a restart, a
+	// flood) they hold 100k rows, and growing them by appends would copy
+	// several times as much.
+	nTrans, nGone := 0, 0
+	for i := range curS {
+		if d.done[i] {
+			continue
+		}
+		if j := pair[i]; j < 0 || prevS[j].State.Canonical() != curS[i].State.Canonical() {
+			nTrans++
+		}
+	}
+	for j := range prevS {
+		if !d.used[j] {
+			nGone++
+		}
+	}
+	if nGone > 0 {
+		ch.Gone = make([]Socket, 0, nGone)
+	}
+	if nTrans+nGone > 0 {
+		ch.Transitions = make([]Transition, 0, nTrans+nGone)
+	}
+
 	for i := range curS {
 		if d.done[i] {
 			continue
