@@ -117,12 +117,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	interactive := !cfg.once && !cfg.json && isTerminal(stdout)
 	opts := collect.Options{
 		TCP: cfg.tcp, UDP: cfg.udp, IPv4: cfg.v4, IPv6: cfg.v6,
 		Owners: !cfg.noOwners,
 		States: filter.States(),
 	}
+	if !interactive && opts.States == collect.AllStates {
+		// Headless output matches ss -tanu, which does not list TCP
+		// sockets that are only bound. The live view asks for them so
+		// the CLOSED demo can be seen.
+		opts.States = 0
+	}
 	if cfg.listening {
+		if opts.States == 0 {
+			opts.States = collect.AllStates
+		}
 		opts.States &= listeningMask
 	}
 	src, err := collect.NewSource(cfg.source, opts)
@@ -134,7 +144,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	interactive := !cfg.once && !cfg.json && isTerminal(stdout)
 	if interactive {
 		info, _ := src.(collect.InfoSource)
 		host, _ := os.Hostname()
