@@ -535,3 +535,27 @@ func TestPasteIntoPrompt(t *testing.T) {
 		}
 	}
 }
+
+func TestLogFollowsFilter(t *testing.T) {
+	a := tcpSock(collect.StateEstablished, 3000, 40000)
+	b := tcpSock(collect.StateEstablished, 3001, 40001)
+	h := newHarness(t, Config{Filter: "sport = :3000"})
+	h.feed(collect.Snapshot{Taken: t0, Sockets: []collect.Socket{a, b}})
+	a2, b2 := a, b
+	a2.State = collect.StateTimeWait
+	b2.State = collect.StateCloseWait
+	h.feed(collect.Snapshot{Taken: t0.Add(time.Second), Sockets: []collect.Socket{a2, b2}})
+	if len(h.m.log.entries) != 1 || h.m.log.entries[0].key != a.Key() {
+		t.Fatalf("log = %+v, want only the transition of port 3000", h.m.log.entries)
+	}
+	// A socket that goes is judged by what it was, so a port filter keeps
+	// its last transition.
+	h.feed(collect.Snapshot{Taken: t0.Add(2 * time.Second), Sockets: []collect.Socket{b2}})
+	if n := len(h.m.log.entries); n != 2 || h.m.log.entries[1].to != collect.StateUnknown {
+		t.Fatalf("log = %+v, want the TIME_WAIT -> gone of port 3000 added", h.m.log.entries)
+	}
+	scr := h.screen()
+	if !strings.Contains(scr, "ESTABLISHED -> TIME_WAIT") || strings.Contains(scr, "CLOSE_WAIT") {
+		t.Fatalf("screen shows transitions outside the filter:\n%s", scr)
+	}
+}

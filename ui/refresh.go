@@ -68,9 +68,7 @@ func (m *model) apply(cur *collect.Snapshot) {
 		for i := max(len(tr)-maxHistKeys, 0); i < len(tr); i++ {
 			m.hist.add(tr[i])
 		}
-		for _, t := range tr[max(len(tr)-maxLog, 0):] {
-			m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
-		}
+		m.logTransitions(cur, &ch)
 	}
 	for k, a := range m.marks {
 		if a.until <= m.refreshes {
@@ -185,4 +183,43 @@ func (m *model) fixScroll() {
 	}
 	t.offset = min(t.offset, max(len(m.rows)-n, 0))
 	t.offset = max(t.offset, 0)
+}
+
+// logTransitions adds to the log the transitions of sockets that match the
+// active filter, so that a demo or a port filter is not drowned by the rest
+// of a busy host. The socket is the one the diff marked (or the gone one),
+// so owner filters such as `proc nginx` work on the log too.
+func (m *model) logTransitions(cur *collect.Snapshot, ch *collect.Changes) {
+	tr := ch.Transitions
+	if len(tr) == 0 {
+		return
+	}
+	if m.filter == nil {
+		for _, t := range tr[max(len(tr)-maxLog, 0):] {
+			m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
+		}
+		return
+	}
+	byKey := make(map[collect.Key]*collect.Socket, len(tr))
+	for i, mk := range ch.Marks {
+		if mk != collect.MarkSame {
+			s := &cur.Sockets[i]
+			byKey[s.Key()] = s
+		}
+	}
+	for i := range ch.Gone {
+		s := &ch.Gone[i]
+		if _, ok := byKey[s.Key()]; !ok {
+			byKey[s.Key()] = s
+		}
+	}
+	kept := make([]collect.Transition, 0, min(len(tr), maxLog))
+	for _, t := range tr {
+		if s, ok := byKey[t.Key]; ok && m.filter.Match(s) {
+			kept = append(kept, t)
+		}
+	}
+	for _, t := range kept[max(len(kept)-maxLog, 0):] {
+		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
+	}
 }
