@@ -125,8 +125,10 @@ type colSpec struct {
 
 // layout picks the columns and their widths for a terminal width: all of
 // them from 80 columns, then without Timer, Process and the queues as the
-// terminal narrows; Local and Foreign share what is left.
-func layout(width int) (cols []colSpec, wide bool) {
+// terminal narrows. Local and Foreign get what the visible rows need
+// (needLocal, needForeign; 0 when unknown), up to a cap, taking room from
+// Process before an address is cut, because the port is what people read.
+func layout(width, needLocal, needForeign int) (cols []colSpec, wide bool) {
 	wide = width >= 120
 	w := map[column]int{colProto: 3, colState: 11, colRecvQ: 6, colSendQ: 6, colProcess: 9, colTimer: 8}
 	if wide {
@@ -161,12 +163,36 @@ func layout(width int) (cols []colSpec, wide bool) {
 	if wide {
 		maxAddr = 32
 	}
-	local := max(flex/2, 5)
-	foreign := max(flex-local, 5)
-	if local > maxAddr && !drop[colProcess] {
-		extra := local + foreign - 2*maxAddr
-		local, foreign = maxAddr, maxAddr
-		w[colProcess] += extra
+	want := func(need int) int {
+		if need <= 0 {
+			return maxAddr
+		}
+		return min(max(need, len("Local")+1), maxAddr)
+	}
+	const minProcess = 6
+	spare := 0
+	if !drop[colProcess] {
+		spare = w[colProcess] - minProcess
+	}
+	local, foreign := want(needLocal), want(needForeign)
+	switch {
+	case local+foreign <= flex:
+		// Room to spare: Process gets it, or the addresses when Process
+		// is not shown.
+		rest := flex - local - foreign
+		if drop[colProcess] {
+			local += rest / 2
+			foreign += rest - rest/2
+		} else {
+			w[colProcess] += rest
+		}
+	case local+foreign <= flex+spare:
+		w[colProcess] -= local + foreign - flex
+	default:
+		pool := flex + spare
+		w[colProcess] -= spare
+		local = max(pool/2, 5)
+		foreign = max(pool-local, 5)
 	}
 	w[colLocal], w[colForeign] = local, foreign
 	for _, c := range order {
@@ -281,7 +307,15 @@ func (t *tableView) Render(width int) string {
 	if t.height <= 0 {
 		return ""
 	}
-	cols, wide := layout(width)
+	n := t.visibleRows()
+	var buf [80]byte
+	needLocal, needForeign := 0, 0
+	for i := t.offset; i < len(t.rows) && i < t.offset+n; i++ {
+		s := t.rows[i].s
+		needLocal = max(needLocal, len(collect.AppendAddr(buf[:0], s.Local, s.Family)))
+		needForeign = max(needForeign, len(collect.AppendAddr(buf[:0], s.Remote, s.Family)))
+	}
+	cols, wide := layout(width, needLocal, needForeign)
 	var b strings.Builder
 	// Header row, with the sort column marked.
 	var h strings.Builder
@@ -308,8 +342,6 @@ func (t *tableView) Render(width int) string {
 		h.WriteString(fit(title, c.width, c.right))
 	}
 	b.WriteString(t.styles.Header.Render(fit(h.String(), width, false)))
-	n := t.visibleRows()
-	var buf [80]byte
 	for i := t.offset; i < len(t.rows) && i < t.offset+n; i++ {
 		b.WriteByte('\n')
 		b.WriteString(t.renderRow(&t.rows[i], cols, wide, width, i == t.selected, buf[:]))
