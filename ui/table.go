@@ -184,7 +184,9 @@ func layout(width, needLocal, needForeign int) (cols []colSpec, wide bool) {
 			local += rest / 2
 			foreign += rest - rest/2
 		} else {
-			w[colProcess] += rest
+			// Past a generous width, process names gain nothing and the
+			// timer drifts away from the row it belongs to.
+			w[colProcess] = min(w[colProcess]+rest, max(w[colProcess], 40))
 		}
 	case local+foreign <= flex+spare:
 		w[colProcess] -= local + foreign - flex
