@@ -554,6 +554,12 @@ func TestLogFollowsFilter(t *testing.T) {
 	if n := len(h.m.log.entries); n != 2 || h.m.log.entries[1].to != collect.StateUnknown {
 		t.Fatalf("log = %+v, want the TIME_WAIT -> gone of port 3000 added", h.m.log.entries)
 	}
+	if hist := h.m.hist.byKey[b.Key()]; len(hist) != 0 {
+		t.Fatalf("history of a filtered-out connection: %+v", hist)
+	}
+	if hist := h.m.hist.byKey[a.Key()]; len(hist) != 2 {
+		t.Fatalf("history of port 3000 = %+v, want 2 transitions", hist)
+	}
 	scr := h.screen()
 	if !strings.Contains(scr, "ESTABLISHED -> TIME_WAIT") || strings.Contains(scr, "CLOSE_WAIT") {
 		t.Fatalf("screen shows transitions outside the filter:\n%s", scr)

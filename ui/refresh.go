@@ -62,13 +62,7 @@ func (m *model) apply(cur *collect.Snapshot) {
 		if len(m.gone) > maxGone {
 			m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
 		}
-		tr := ch.Transitions
-		// Under heavy churn only the newest transitions can stay in the
-		// bounded history and log, so older ones are not even added.
-		for i := max(len(tr)-maxHistKeys, 0); i < len(tr); i++ {
-			m.hist.add(tr[i])
-		}
-		m.logTransitions(cur, &ch)
+		m.recordTransitions(cur, &ch)
 	}
 	for k, a := range m.marks {
 		if a.until <= m.refreshes {
@@ -185,39 +179,41 @@ func (m *model) fixScroll() {
 	t.offset = max(t.offset, 0)
 }
 
-// logTransitions adds to the log the transitions of sockets that match the
-// active filter, so that a demo or a port filter is not drowned by the rest
-// of a busy host. The socket is the one the diff marked (or the gone one),
-// so owner filters such as `proc nginx` work on the log too.
-func (m *model) logTransitions(cur *collect.Snapshot, ch *collect.Changes) {
-	tr := ch.Transitions
-	if len(tr) == 0 {
+// recordTransitions adds to the log and to the per-connection history the
+// transitions of sockets that match the active filter, so that a demo or a
+// port filter is not drowned by the rest of a busy host (whose churn would
+// otherwise push the rows being watched out of the bounded history). The
+// socket judged is the one the diff marked, or the gone one, so owner
+// filters such as `proc nginx` work on the log too. Under heavy churn only
+// the newest transitions can stay, so older ones are not even added.
+func (m *model) recordTransitions(cur *collect.Snapshot, ch *collect.Changes) {
+	kept := ch.Transitions
+	if len(kept) == 0 {
 		return
 	}
-	if m.filter == nil {
-		for _, t := range tr[max(len(tr)-maxLog, 0):] {
-			m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
+	if m.filter != nil {
+		byKey := make(map[collect.Key]*collect.Socket, len(kept))
+		for i, mk := range ch.Marks {
+			if mk != collect.MarkSame {
+				s := &cur.Sockets[i]
+				byKey[s.Key()] = s
+			}
 		}
-		return
+		for i := range ch.Gone {
+			s := &ch.Gone[i]
+			if _, ok := byKey[s.Key()]; !ok {
+				byKey[s.Key()] = s
+			}
+		}
+		kept = make([]collect.Transition, 0, min(len(kept), maxLog))
+		for _, t := range ch.Transitions {
+			if s, ok := byKey[t.Key]; ok && m.filter.Match(s) {
+				kept = append(kept, t)
+			}
+		}
 	}
-	byKey := make(map[collect.Key]*collect.Socket, len(tr))
-	for i, mk := range ch.Marks {
-		if mk != collect.MarkSame {
-			s := &cur.Sockets[i]
-			byKey[s.Key()] = s
-		}
-	}
-	for i := range ch.Gone {
-		s := &ch.Gone[i]
-		if _, ok := byKey[s.Key()]; !ok {
-			byKey[s.Key()] = s
-		}
-	}
-	kept := make([]collect.Transition, 0, min(len(tr), maxLog))
-	for _, t := range tr {
-		if s, ok := byKey[t.Key]; ok && m.filter.Match(s) {
-			kept = append(kept, t)
-		}
+	for _, t := range kept[max(len(kept)-maxHistKeys, 0):] {
+		m.hist.add(t)
 	}
 	for _, t := range kept[max(len(kept)-maxLog, 0):] {
 		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
