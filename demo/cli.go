@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,6 +47,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "run":
 		opts, err := parseRun(args[1:])
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			return 0
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n%s", err, usageText)
 			return 2
@@ -164,7 +169,10 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 		notes = []string{}
 	}
 	pr.line(fmt.Sprintf("demo %s: %s\nports %v, SO_REUSEADDR knob %v, fast %v", o.sc.Name, o.sc.Title, r.Ports(), cfg.ReuseAddr, cfg.Fast),
-		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": notes})
+		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": notes, "lesson": o.sc.Lesson})
+	// The lesson is what a learner came for: print it before the calls
+	// it explains (JSON readers have it in the start object).
+	pr.line("\n"+indent(o.sc.Lesson, "  ")+"\n", nil)
 	for _, n := range notes {
 		pr.line("note: "+n, nil)
 	}
@@ -246,4 +254,33 @@ func stateName(s collect.State) string {
 		return ""
 	}
 	return s.Canonical().String()
+}
+
+// indent word-wraps text at 76 columns and prefixes every line with pre;
+// paragraphs (blank-line separated) stay apart.
+func indent(text, pre string) string {
+	const width = 76
+	var b strings.Builder
+	for pi, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		if pi > 0 {
+			b.WriteString("\n\n")
+		}
+		col := 0
+		for _, w := range strings.Fields(para) {
+			switch {
+			case col == 0:
+				b.WriteString(pre)
+				col = len(pre)
+			case col+1+len(w) > width:
+				b.WriteString("\n" + pre)
+				col = len(pre)
+			default:
+				b.WriteByte(' ')
+				col++
+			}
+			b.WriteString(w)
+			col += len(w)
+		}
+	}
+	return b.String()
 }

@@ -43,6 +43,7 @@ func TestMainRunShortScenario(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("server: bind(127.0.0.1:%d) = 0", port),
 		"seen: server UNCONN",
+		"  " + strings.Fields(mustFind(t, "udp").Lesson)[0] + " ", // the lesson comes first
 		"[x]",
 		"result: every promise kept",
 	} {
@@ -123,5 +124,38 @@ func TestParseRunReuseDefault(t *testing.T) {
 	o, err = parseRun([]string{"server-restart", "--reuseaddr=true", "--port=12345", "--timeout=5s"})
 	if err != nil || !o.cfg.ReuseAddr || o.cfg.Port != 12345 || o.timeout.Seconds() != 5 {
 		t.Fatalf("flags: %+v %v, %v", o.cfg, o.timeout, err)
+	}
+}
+
+func mustFind(t *testing.T, name string) *Scenario {
+	t.Helper()
+	sc, ok := Find(name)
+	if !ok {
+		t.Fatalf("no scenario %q", name)
+	}
+	return sc
+}
+
+func TestMainRunHelp(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if code := Main([]string{"run", "--help"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if !strings.Contains(out.String(), "usage:") || errOut.Len() != 0 {
+		t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
+	}
+}
+
+func TestIndentWraps(t *testing.T) {
+	got := indent(strings.Repeat("word ", 40)+"\n\nnext", "  ")
+	lines := strings.Split(got, "\n")
+	for _, l := range lines {
+		if len(l) > 76 || (l != "" && !strings.HasPrefix(l, "  ")) {
+			t.Fatalf("line %q too long or not indented in:\n%s", l, got)
+		}
+	}
+	if !strings.HasSuffix(got, "\n\n  next") {
+		t.Fatalf("paragraph break lost:\n%s", got)
 	}
 }
