@@ -26,7 +26,7 @@ TMUX_SOCK=socktop-bench-$$
 command -v ss >/dev/null || { echo "run.sh: ss (iproute2) is needed" >&2; exit 1; }
 if ! command -v netstat >/dev/null; then
 	echo "run.sh: netstat missing, installing net-tools" >&2
-	apt-get install -y net-tools >/dev/null
+	apt-get install -y net-tools >/dev/null || { apt-get update >/dev/null && apt-get install -y net-tools >/dev/null; }
 fi
 
 go build -o "$OUT/sockfarm" ./bench/sockfarm
