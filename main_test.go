@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"socktop/collect"
 	"socktop/probe"
 )
 
@@ -182,5 +185,57 @@ func TestJSONFollowsContract(t *testing.T) {
 	}
 	if states["LISTEN"] != 1 || states["ESTABLISHED"] != 2 {
 		t.Errorf("states = %v, want 1 LISTEN and 2 ESTABLISHED", states)
+	}
+}
+
+// BenchmarkOnce measures the whole headless path in-process (source,
+// dump, filter, table) on whatever table the machine holds; bench/run.sh
+// runs it under a socket farm of a given size.
+func BenchmarkOnce(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		args []string
+	}{
+		{"no-owners", []string{"--once", "--no-owners"}},
+		{"owners", []string{"--once"}},
+		{"json", []string{"--json", "--no-owners"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if code := run(bc.args, io.Discard, io.Discard); code != 0 {
+					b.Fatalf("exit %d", code)
+				}
+			}
+		})
+	}
+}
+
+// The memo must print exactly what collect.AppendAddr prints, whatever the
+// order of addresses (same address, other port, other family, unspecified).
+func TestAddrMemoMatchesAppendAddr(t *testing.T) {
+	cases := []struct {
+		ap  netip.AddrPort
+		fam uint8
+	}{
+		{netip.MustParseAddrPort("127.0.0.1:80"), 4},
+		{netip.MustParseAddrPort("127.0.0.1:81"), 4},
+		{netip.MustParseAddrPort("0.0.0.0:0"), 4},
+		{netip.MustParseAddrPort("0.0.0.0:53"), 4},
+		{netip.AddrPort{}, 6},
+		{netip.AddrPort{}, 4},
+		{netip.MustParseAddrPort("[::]:0"), 6},
+		{netip.MustParseAddrPort("[::1]:443"), 6},
+		{netip.MustParseAddrPort("[::1]:0"), 6},
+		{netip.MustParseAddrPort("[::ffff:127.0.0.1]:22"), 6},
+		{netip.MustParseAddrPort("127.0.0.1:22"), 4},
+	}
+	var m addrMemo
+	for round := 0; round < 2; round++ {
+		for _, c := range cases {
+			got := string(m.append(nil, c.ap, c.fam))
+			if want := collect.FormatAddr(c.ap, c.fam); got != want {
+				t.Errorf("memo %v/%d = %q, want %q", c.ap, c.fam, got, want)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"io"
+	"net/netip"
 	"strconv"
 
 	"socktop/collect"
@@ -20,10 +21,11 @@ func writeTable(w io.Writer, snap *collect.Snapshot) error {
 		width[i] = len(h)
 	}
 	scratch := make([]byte, 0, 256)
+	var memo [2]addrMemo
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		for c := 0; c < len(tableHeader)-1; c++ {
-			scratch = appendCell(scratch[:0], s, c)
+			scratch = appendCell(scratch[:0], s, c, &memo)
 			width[c] = max(width[c], len(scratch))
 		}
 	}
@@ -39,7 +41,7 @@ func writeTable(w io.Writer, snap *collect.Snapshot) error {
 		s := &snap.Sockets[i]
 		line = line[:0]
 		for c := range tableHeader {
-			scratch = appendCell(scratch[:0], s, c)
+			scratch = appendCell(scratch[:0], s, c, &memo)
 			line = appendPadded(line, scratch, width[c], c, c == len(tableHeader)-1)
 		}
 		line = append(line, '\n')
@@ -76,8 +78,36 @@ func appendPadded(b, cell []byte, width, col int, last bool) []byte {
 	return b
 }
 
-// appendCell appends the text of column col for socket s.
-func appendCell(b []byte, s *collect.Socket, col int) []byte {
+// addrMemo remembers the text of the last address formatted in a column.
+// A table's rows share a few local and peer addresses, and formatting IPv6
+// addresses was most of the table's cost at 100k rows.
+type addrMemo struct {
+	a     netip.Addr
+	fam   uint8
+	valid bool
+	text  []byte // the address and its colon, as collect.AppendAddr writes them
+}
+
+// append appends ap as collect.AppendAddr does, reusing the address text
+// when the address is the one of the previous call.
+func (m *addrMemo) append(b []byte, ap netip.AddrPort, fam uint8) []byte {
+	a := ap.Addr()
+	if !m.valid || a != m.a || fam != m.fam {
+		// Port 1 is never elided, so the text is "addr:1"; keep "addr:".
+		m.text = collect.AppendAddr(m.text[:0], netip.AddrPortFrom(a, 1), fam)
+		m.text = m.text[:len(m.text)-1]
+		m.a, m.fam, m.valid = a, fam, true
+	}
+	b = append(b, m.text...)
+	if ap.Port() == 0 && (!a.IsValid() || a.IsUnspecified()) {
+		return append(b, '*')
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
+}
+
+// appendCell appends the text of column col for socket s; memo holds the
+// Local and Foreign columns' address memos.
+func appendCell(b []byte, s *collect.Socket, col int, memo *[2]addrMemo) []byte {
 	switch col {
 	case 0:
 		b = append(b, s.Proto.String()...)
@@ -89,9 +119,9 @@ func appendCell(b []byte, s *collect.Socket, col int) []byte {
 	case 2:
 		b = strconv.AppendUint(b, uint64(s.SendQ), 10)
 	case 3:
-		b = collect.AppendAddr(b, s.Local, s.Family)
+		b = memo[0].append(b, s.Local, s.Family)
 	case 4:
-		b = collect.AppendAddr(b, s.Remote, s.Family)
+		b = memo[1].append(b, s.Remote, s.Family)
 	case 5:
 		b = append(b, s.State.Canonical().String()...)
 	case 6:

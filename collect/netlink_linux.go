@@ -130,8 +130,14 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		n.owners.startEarly()
 	}
 	snap := Snapshot{Taken: time.Now(), Source: "netlink"}
-	socks := make([]Socket, 0, n.last+n.last/8+64)
 	mask := StateMask(n.states.Load())
+	hint := n.last
+	if hint == 0 && (mask == 0 || mask.Has(StateEstablished) || mask.Has(StateTimeWait)) {
+		// First snapshot of a dump that will hold most of the table: size
+		// it from the kernel's counters rather than grow it by doubling.
+		hint = sockstatEstimate()
+	}
+	socks := make([]Socket, 0, hint+hint/8+64)
 	type dump struct {
 		proto uint8
 		fam   uint8
