@@ -33,7 +33,6 @@ type jsonSocket struct {
 	Info    *TCPInfo `json:"tcp_info,omitempty"`
 }
 
-
 // unspecified returns the address printed for an endpoint that has none:
 // "0.0.0.0" or "::" by family, as the contract says.
 func jsonEndpoint(ap netip.AddrPort, family uint8) jsonAddr {

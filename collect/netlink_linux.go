@@ -47,9 +47,13 @@ type Netlink struct {
 	seq    uint32
 	buf    []byte
 	req    [nlmsgHdrLen + inetDiagReqLen]byte
-	last   int // socket count of the previous snapshot, to size the next
-	owners *ownerCache
-	slab   []TCPInfo
+	compat [nlmsgHdrLen + inetDiagReqV1Len]byte
+	// noCompat is set once the kernel refused the one-walk TCP dump of
+	// both families; the two per-family dumps are used from then on.
+	noCompat bool
+	last     int // socket count of the previous snapshot, to size the next
+	owners   *ownerCache
+	slab     []TCPInfo
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -143,13 +147,18 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		fam   uint8
 		on    bool
 	}
-	dumps := [4]dump{
-		{unix.IPPROTO_TCP, unix.AF_INET, n.opts.wantTCP() && n.opts.want4()},
-		{unix.IPPROTO_TCP, unix.AF_INET6, n.opts.wantTCP() && n.opts.want6()},
+	// Both TCP families in one walk of the kernel's hash when it takes the
+	// compat request (see netlink_compat_linux.go).
+	both := n.opts.wantTCP() && n.opts.want4() && n.opts.want6() && !n.noCompat
+	dumps := []dump{
+		{unix.IPPROTO_TCP, unix.AF_UNSPEC, both},
+		{unix.IPPROTO_TCP, unix.AF_INET, n.opts.wantTCP() && n.opts.want4() && !both},
+		{unix.IPPROTO_TCP, unix.AF_INET6, n.opts.wantTCP() && n.opts.want6() && !both},
 		{unix.IPPROTO_UDP, unix.AF_INET, n.opts.wantUDP() && n.opts.want4()},
 		{unix.IPPROTO_UDP, unix.AF_INET6, n.opts.wantUDP() && n.opts.want6()},
 	}
-	for _, d := range dumps {
+	for i := 0; i < len(dumps); i++ {
+		d := dumps[i]
 		if !d.on {
 			continue
 		}
@@ -176,6 +185,18 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			if err != nil {
 				break
 			}
+		}
+		if err != nil && d.fam == unix.AF_UNSPEC {
+			// No compat interface here: per-family dumps from now on, on
+			// a fresh socket (the failed dump may have left replies).
+			n.noCompat = true
+			socks = socks[:before]
+			n.closeLocked()
+			if err := n.openLocked(); err != nil {
+				return Snapshot{}, err
+			}
+			dumps = append(dumps, dump{unix.IPPROTO_TCP, unix.AF_INET, true}, dump{unix.IPPROTO_TCP, unix.AF_INET6, true})
+			continue
 		}
 		name := protoFamName(d.proto, d.fam)
 		switch {
@@ -210,8 +231,11 @@ func protoFamName(proto, fam uint8) string {
 	if proto == unix.IPPROTO_UDP {
 		p = "udp"
 	}
-	if fam == unix.AF_INET6 {
+	switch fam {
+	case unix.AF_INET6:
 		return p + "6"
+	case unix.AF_UNSPEC:
+		return p
 	}
 	return p + "4"
 }
@@ -257,7 +281,12 @@ func putAddr(dst []byte, a netip.Addr) {
 // reports a reply flagged NLM_F_DUMP_INTR; the caller retries. On an error
 // the socket may hold the rest of the dump, so callers close it.
 func (n *Netlink) dumpLocked(socks []Socket, fam, proto uint8, states uint32, ext uint8) (out []Socket, intr bool, err error) {
-	req := n.buildReq(fam, proto, states, ext, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, nil)
+	var req []byte
+	if fam == unix.AF_UNSPEC && proto == unix.IPPROTO_TCP {
+		req = n.buildCompatReq(states, ext)
+	} else {
+		req = n.buildReq(fam, proto, states, ext, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, nil)
+	}
 	if _, err := unix.Write(n.fd, req); err != nil {
 		return socks, false, err
 	}
@@ -306,7 +335,7 @@ func (n *Netlink) parse(b []byte, socks []Socket, proto uint8, intr bool) ([]Soc
 				return socks, false, intr, unix.Errno(-e)
 			}
 			return socks, true, intr, nil
-		case sockDiagByFam:
+		case sockDiagByFam, tcpDiagGetSock:
 			if len(msg) < inetDiagMsgLen {
 				return socks, false, intr, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
 			}
@@ -491,7 +520,7 @@ func (n *Netlink) parseInfo(b []byte) (*TCPInfo, bool, error) {
 				}
 			}
 			return nil, true, nil
-		case sockDiagByFam:
+		case sockDiagByFam, tcpDiagGetSock:
 			if len(msg) < inetDiagMsgLen {
 				return nil, true, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
 			}

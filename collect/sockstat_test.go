@@ -25,11 +25,12 @@ func TestSockstatCountFixture(t *testing.T) {
 	}
 }
 
-// The estimate follows the real kernel: 300 more listeners raise it by at
-// least 300 (other tests may add sockets concurrently, never fewer).
+// The estimate follows the real kernel: 1000 more listeners raise it by
+// about 1000. The counters are host-wide, so other tests and a churning
+// socket farm move them too; half the expected rise leaves room for that.
 func TestSockstatEstimateFollowsKernel(t *testing.T) {
 	before := sockstatEstimate()
-	for range 300 {
+	for range 1000 {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -37,8 +38,7 @@ func TestSockstatEstimateFollowsKernel(t *testing.T) {
 		t.Cleanup(func() { ln.Close() })
 	}
 	after := sockstatEstimate()
-	if after-before < 250 {
-		// Parallel tests can close sockets meanwhile; 250 leaves room for that.
-		t.Fatalf("estimate went from %d to %d after opening 300 listeners", before, after)
+	if after-before < 500 {
+		t.Fatalf("estimate went from %d to %d after opening 1000 listeners", before, after)
 	}
 }
