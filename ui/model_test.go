@@ -565,3 +565,35 @@ func TestLogFollowsFilter(t *testing.T) {
 		t.Fatalf("screen shows transitions outside the filter:\n%s", scr)
 	}
 }
+
+// Under churn only the newest transitions are kept, in order, whatever the
+// ring's wrap-around.
+func TestRecordTransitionsKeepsNewestInOrder(t *testing.T) {
+	n := maxHistKeys + 1234
+	prev := collect.Snapshot{Taken: t0}
+	cur := collect.Snapshot{Taken: t0.Add(time.Second)}
+	for i := 0; i < n; i++ {
+		s := tcpSock(collect.StateEstablished, 3000, uint16(10000+i))
+		prev.Sockets = append(prev.Sockets, s)
+		s.State = collect.StateTimeWait
+		cur.Sockets = append(cur.Sockets, s)
+	}
+	h := newHarness(t, Config{Filter: "sport = :3000"})
+	h.feed(prev)
+	h.feed(cur)
+	if got := len(h.m.log.entries); got != maxLog {
+		t.Fatalf("log holds %d entries, want %d", got, maxLog)
+	}
+	for i, e := range h.m.log.entries {
+		want := cur.Sockets[n-maxLog+i].Key()
+		if e.key != want || e.to != collect.StateTimeWait {
+			t.Fatalf("log entry %d = %v %v, want %v TIME_WAIT", i, e.key, e.to, want)
+		}
+	}
+	if _, ok := h.m.hist.byKey[cur.Sockets[n-1].Key()]; !ok {
+		t.Fatalf("the newest transition is not in the history")
+	}
+	if _, ok := h.m.hist.byKey[cur.Sockets[0].Key()]; ok {
+		t.Fatalf("the oldest transition should have been dropped from the history")
+	}
+}

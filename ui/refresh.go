@@ -192,24 +192,45 @@ func (m *model) recordTransitions(cur *collect.Snapshot, ch *collect.Changes) {
 		return
 	}
 	if m.filter != nil {
-		byKey := make(map[collect.Key]*collect.Socket, len(kept))
-		for i, mk := range ch.Marks {
-			if mk != collect.MarkSame {
-				s := &cur.Sockets[i]
-				byKey[s.Key()] = s
-			}
-		}
-		for i := range ch.Gone {
-			s := &ch.Gone[i]
-			if _, ok := byKey[s.Key()]; !ok {
-				byKey[s.Key()] = s
-			}
-		}
-		kept = make([]collect.Transition, 0, min(len(kept), maxLog))
+		// collect.Diff lists transitions in cur's order, each on a socket
+		// it marked new or changed, then the gone ones in the order of
+		// ch.Gone: one walk finds every transition's socket, with no map
+		// (a map of 100k keys cost 40 MB a refresh when a table churned).
+		// Only the newest maxHistKeys can stay in the history (and fewer
+		// in the log): keep them in a ring rather than every match.
+		ring := make([]collect.Transition, 0, min(len(kept), maxHistKeys))
+		matched := 0
+		i, g := 0, 0
 		for _, t := range ch.Transitions {
-			if s, ok := byKey[t.Key]; ok && m.filter.Match(s) {
-				kept = append(kept, t)
+			var s *collect.Socket
+			if t.To != collect.StateUnknown {
+				for i < len(cur.Sockets) && (ch.Marks[i] == collect.MarkSame || cur.Sockets[i].Key() != t.Key) {
+					i++
+				}
+				if i == len(cur.Sockets) {
+					continue
+				}
+				s = &cur.Sockets[i]
+				i++
+			} else if g < len(ch.Gone) {
+				s = &ch.Gone[g]
+				g++
+			} else {
+				continue
 			}
+			if m.filter.Match(s) {
+				if len(ring) < cap(ring) {
+					ring = append(ring, t)
+				} else {
+					ring[matched%len(ring)] = t
+				}
+				matched++
+			}
+		}
+		kept = ring
+		if matched > len(ring) {
+			start := matched % len(ring)
+			kept = append(append(make([]collect.Transition, 0, len(ring)), ring[start:]...), ring[:start]...)
 		}
 	}
 	for _, t := range kept[max(len(kept)-maxHistKeys, 0):] {
