@@ -169,16 +169,23 @@ func TestParseSocketLink(t *testing.T) {
 func TestOwnerScanSpacing(t *testing.T) {
 	c := newOwnerCache()
 	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	c.lastScan, c.lastCost = t0, 10*time.Millisecond
+	c.lastScan, c.lastCost = t0, 3*time.Millisecond
 	if !c.mayScan(t0.Add(time.Millisecond)) {
 		t.Errorf("a cheap scan must be allowed again at once")
 	}
-	c.lastCost = 600 * time.Millisecond
+	c.lastCost = 28 * time.Millisecond // 10k descriptors
 	if c.mayScan(t0.Add(time.Second)) {
-		t.Errorf("a 600 ms scan was allowed again after 1 s")
+		t.Errorf("a 28 ms scan was allowed again after 1 s: more than 2%% of the time")
 	}
-	if !c.mayScan(t0.Add(1800 * time.Millisecond)) {
-		t.Errorf("a 600 ms scan was not allowed again after 1.8 s")
+	if !c.mayScan(t0.Add(1400 * time.Millisecond)) {
+		t.Errorf("a 28 ms scan was not allowed again after 1.4 s")
+	}
+	c.lastCost = 200 * time.Millisecond // 100k descriptors
+	if c.mayScan(t0.Add(9 * time.Second)) {
+		t.Errorf("a 200 ms scan was allowed again after 9 s")
+	}
+	if !c.mayScan(t0.Add(10 * time.Second)) {
+		t.Errorf("a 200 ms scan was not allowed again after 10 s")
 	}
 }
 
