@@ -3,8 +3,7 @@ package demo
 import (
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"socktop/collect"
 	"socktop/probe"
@@ -87,7 +86,7 @@ func serverRestart() *Scenario {
 			switch {
 			case err == nil:
 				e.ok(next.Listen(4))
-			case errors.Is(err, unix.EADDRINUSE):
+			case errors.Is(err, syscall.EADDRINUSE):
 				e.ok(next.Close())
 			default:
 				e.ok(err)
@@ -236,7 +235,7 @@ func abortiveClose() *Scenario {
 			e.ok(c.SetLinger(true, 0))
 			e.ok(c.Close())
 			_, err := a.Recv(4096, waitLimit)
-			if !errors.Is(err, unix.ECONNRESET) {
+			if !errors.Is(err, syscall.ECONNRESET) {
 				e.ok(fmt.Errorf("server recv after RST: %v, expected ECONNRESET", err))
 			}
 			e.ok(a.Close())

@@ -3,8 +3,7 @@ package demo
 import (
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"socktop/collect"
 	"socktop/probe"
@@ -63,7 +62,7 @@ func listenOverflow() *Scenario {
 			e.hold()
 			for _, c := range late {
 				err := c.WaitConnected(0)
-				if err != nil && !errors.Is(err, unix.ETIMEDOUT) {
+				if err != nil && !errors.Is(err, syscall.ETIMEDOUT) {
 					e.ok(err)
 				}
 			}
@@ -296,7 +295,7 @@ func closedScenario() *Scenario {
 			c := e.tcp("client")
 			e.ok(c.Bind(e.ports[1]))
 			err := c.Connect(e.port, waitLimit)
-			if !errors.Is(err, unix.ECONNREFUSED) {
+			if !errors.Is(err, syscall.ECONNREFUSED) {
 				e.ok(fmt.Errorf("connect to a bound, non-listening port: %v, expected ECONNREFUSED", err))
 			}
 			e.hold()

@@ -1,14 +1,9 @@
-//go:build linux
-
 package collect
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -125,17 +120,6 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 	g.names = seen
 	snap.Sockets = socks
 	return snap, nil
-}
-
-// processName reads the command name of pid, as ps and ss show it. It
-// reads /proc itself: gopsutil's process package needs modules this
-// project does not carry.
-func processName(pid int32) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/comm")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSuffix(string(b), "\n")
 }
 
 // fromConnection converts what gopsutil reports; ok is false for a socket
