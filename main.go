@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -91,6 +92,17 @@ func main() {
 
 // run is main without os.Exit, so tests can call it.
 func run(args []string, stdout, stderr io.Writer) int {
+	// SOCKTOP_CPUPROFILE=FILE profiles a whole run, the live view
+	// included (docs/performance.md uses it); there is no flag for it
+	// because users have no need of it.
+	if path := os.Getenv("SOCKTOP_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() {
+				pprof.StopCPUProfile()
+				f.Close()
+			}()
+		}
+	}
 	if len(args) > 0 && args[0] == "demo" {
 		return demo.Main(args[1:], stdout, stderr)
 	}

@@ -23,17 +23,23 @@ const (
 // skip the other family's sockets. At 100k sockets one walk saves about a
 // quarter of the dump.
 func (n *Netlink) buildCompatReq(states uint32, ext uint8) []byte {
-	n.seq++
-	r := n.compat[:]
-	clear(r)
-	ne := binary.NativeEndian
-	ne.PutUint32(r[0:], uint32(len(r)))
-	ne.PutUint16(r[4:], tcpDiagGetSock)
-	ne.PutUint16(r[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	ne.PutUint32(r[8:], n.seq)
+	r := n.header(n.compat[:], tcpDiagGetSock, unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	p := r[nlmsgHdrLen:]
 	p[0] = unix.AF_UNSPEC
 	p[3] = ext
-	ne.PutUint32(p[4+48:], states)
+	binary.NativeEndian.PutUint32(p[4+48:], states)
+	return r
+}
+
+// header clears r and writes a netlink header for a request of r's length
+// with the next sequence number.
+func (n *Netlink) header(r []byte, typ, flags uint16) []byte {
+	n.seq++
+	clear(r)
+	ne := binary.NativeEndian
+	ne.PutUint32(r[0:], uint32(len(r)))
+	ne.PutUint16(r[4:], typ)
+	ne.PutUint16(r[6:], flags)
+	ne.PutUint32(r[8:], n.seq)
 	return r
 }

@@ -243,14 +243,8 @@ func protoFamName(proto, fam uint8) string {
 // buildReq fills n.req with an inet_diag_req_v2. A zero key asks for a
 // dump; otherwise it asks for the one socket with that 4-tuple.
 func (n *Netlink) buildReq(fam, proto uint8, states uint32, ext uint8, flags uint16, k *Key) []byte {
-	n.seq++
-	r := n.req[:]
-	clear(r)
+	r := n.header(n.req[:], sockDiagByFam, flags)
 	ne := binary.NativeEndian
-	ne.PutUint32(r[0:], uint32(len(r)))
-	ne.PutUint16(r[4:], sockDiagByFam)
-	ne.PutUint16(r[6:], flags)
-	ne.PutUint32(r[8:], n.seq)
 	p := r[nlmsgHdrLen:]
 	p[0], p[1], p[2] = fam, proto, ext
 	ne.PutUint32(p[4:], states)

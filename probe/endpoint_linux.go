@@ -243,19 +243,26 @@ func (e *Endpoint) Accept(name string, timeout time.Duration) (*Endpoint, error)
 	}
 }
 
-// ConnectNonBlocking starts a connection to 127.0.0.1:port and returns at
-// once; the usual result is EINPROGRESS, which is not an error here.
-func (e *Endpoint) ConnectNonBlocking(port uint16) error {
-	call := fmt.Sprintf("connect(127.0.0.1:%d) [non-blocking]", port)
+// startConnect issues connect(2) to 127.0.0.1:port on the (always
+// non-blocking) socket and returns its raw result: the callers decide what
+// EINPROGRESS means. A closed endpoint gives EBADF, as the kernel would.
+func (e *Endpoint) startConnect(port uint16) error {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.closed {
-		e.mu.Unlock()
-		return e.p.fail(e.name, call, unix.EBADF)
+		return unix.EBADF
 	}
 	e.remote = netip.AddrPortFrom(Loopback, port)
 	err := unix.Connect(e.fd, sockaddr(port))
 	e.learnLocal(e.fd)
-	e.mu.Unlock()
+	return err
+}
+
+// ConnectNonBlocking starts a connection to 127.0.0.1:port and returns at
+// once; the usual result is EINPROGRESS, which is not an error here.
+func (e *Endpoint) ConnectNonBlocking(port uint16) error {
+	call := fmt.Sprintf("connect(127.0.0.1:%d) [non-blocking]", port)
+	err := e.startConnect(port)
 	switch {
 	case err == nil:
 		e.p.Emit(e.name, call, "0", nil)
@@ -271,15 +278,7 @@ func (e *Endpoint) ConnectNonBlocking(port uint16) error {
 // (timeout 0: until Stop), as a blocking connect(2) would.
 func (e *Endpoint) Connect(port uint16, timeout time.Duration) error {
 	call := fmt.Sprintf("connect(127.0.0.1:%d)", port)
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return e.p.fail(e.name, call, unix.EBADF)
-	}
-	e.remote = netip.AddrPortFrom(Loopback, port)
-	err := unix.Connect(e.fd, sockaddr(port))
-	e.learnLocal(e.fd)
-	e.mu.Unlock()
+	err := e.startConnect(port)
 	if err == nil {
 		e.p.Emit(e.name, call, "0", nil)
 		return nil
