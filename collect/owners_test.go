@@ -67,7 +67,9 @@ func TestOwnersShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := localPort(t, u)
-	dup, err := unix.Dup(u.fd)
+	// F_DUPFD_CLOEXEC, not dup(2): a plain dup has no close-on-exec, so an
+	// ss run by a parallel test could inherit the socket and own it too.
+	dup, err := unix.FcntlInt(uintptr(u.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
