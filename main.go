@@ -157,6 +157,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	if interactive {
+		// The view holds two snapshots while the collector fills a third
+		// (15 MB each at 100k sockets); with the default GC pacing the
+		// heap ran to twice that. A soft limit makes the GC collect the
+		// old snapshots sooner; small tables never reach it.
+		debug.SetMemoryLimit(liveMemoryLimit)
 		info, _ := src.(collect.InfoSource)
 		host, _ := os.Hostname()
 		err := ui.Run(ctx, ui.Config{
@@ -194,6 +199,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// liveMemoryLimit is the live view's soft memory limit (see run). At 100k
+// sockets it took peak RSS from 180-200 MiB to 104 MiB at the same CPU
+// (16%); 64 MiB is below the live set there and made the GC take 71% of a
+// core.
+const liveMemoryLimit = 96 << 20
 
 // listeningMask is what ss -l shows: TCP LISTEN and UDP sockets with no
 // fixed peer (the kernel calls both "closed" for UDP).
