@@ -93,6 +93,9 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 		g.told.add(&snap, msg)
 	}
 	g.pending = nil
+	// The columns gopsutil cannot fill print as 0 and "off"; say so once
+	// rather than let them pass for the kernel's figures.
+	g.told.add(&snap, noticeGopsutilFields)
 	mask := StateMask(g.states.Load())
 	seen := make(map[int32]string, len(g.names))
 	socks := make([]Socket, 0, len(conns))
@@ -121,6 +124,10 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 	snap.Sockets = socks
 	return snap, nil
 }
+
+// noticeGopsutilFields tells the user which columns the gopsutil source
+// leaves empty.
+const noticeGopsutilFields = "gopsutil source: Recv-Q, Send-Q, timers, retransmits, inodes and socket uids are not available here and show as 0"
 
 // fromConnection converts what gopsutil reports; ok is false for a socket
 // that is neither TCP nor UDP over IPv4 or IPv6.

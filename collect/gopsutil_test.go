@@ -98,3 +98,23 @@ func TestGopsutilStateMask(t *testing.T) {
 		t.Errorf("listener on port %d not reported", port)
 	}
 }
+
+// The columns gopsutil leaves at zero are named once, with the first
+// snapshot, not on every refresh.
+func TestGopsutilSaysWhatItLacks(t *testing.T) {
+	g := NewGopsutil(Options{TCP: true, IPv4: true})
+	first, err := g.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(first.Notices, noticeGopsutilFields) {
+		t.Fatalf("first snapshot's notices %q lack the missing-fields notice", first.Notices)
+	}
+	second, err := g.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(second.Notices, noticeGopsutilFields) {
+		t.Fatalf("the notice came again: %q", second.Notices)
+	}
+}
