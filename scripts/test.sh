@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Go toolchain of these machines lives in /usr/local/go; a bare CI
+# environment may not have it on PATH.
+command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
