@@ -3,11 +3,9 @@
 package collect
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"testing"
-	"time"
 )
 
 // TestDiffRealClose follows one loopback connection through a polite
@@ -48,20 +46,8 @@ func TestDiffRealClose(t *testing.T) {
 	// given states.
 	wait := func(cs, ss State) *Snapshot {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			snap, err := src.Snapshot(context.Background())
-			if err != nil {
-				t.Fatalf("snapshot: %v", err)
-			}
-			if state(&snap, ck) == cs && state(&snap, sk) == ss {
-				return &snap
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("client %v / server %v not reached: %v / %v", cs, ss, state(&snap, ck), state(&snap, sk))
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		snap := waitSnapshot(t, src, func(s *Snapshot) bool { return state(s, ck) == cs && state(s, sk) == ss })
+		return &snap
 	}
 	find := func(ch Changes, k Key) []Transition {
 		var out []Transition

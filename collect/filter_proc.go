@@ -7,7 +7,8 @@ import (
 
 // parseProc reads the rest of "proc [=|!=] NAME": true when any owner's
 // process name is NAME. A "*" in NAME matches any run of characters, so
-// "proc nginx*" catches "nginx: worker".
+// "proc kworker*" catches every kworker thread (names are /proc/PID/comm,
+// at most 15 bytes).
 func (p *parser) parseProc(kwTok token) (cnode, error) {
 	op, opTok, had := p.parseOp()
 	if had && op != opEq && op != opNe {

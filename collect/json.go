@@ -33,8 +33,8 @@ type jsonSocket struct {
 	Info    *TCPInfo `json:"tcp_info,omitempty"`
 }
 
-// unspecified returns the address printed for an endpoint that has none:
-// "0.0.0.0" or "::" by family, as the contract says.
+// jsonEndpoint returns an endpoint for the JSON form; one with no address
+// is "0.0.0.0" or "::" by family, port 0, as the contract says.
 func jsonEndpoint(ap netip.AddrPort, family uint8) jsonAddr {
 	if !ap.Addr().IsValid() {
 		if family == 6 {

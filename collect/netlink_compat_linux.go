@@ -2,6 +2,7 @@ package collect
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,11 @@ const (
 // skip the other family's sockets. At 100k sockets one walk saves about a
 // quarter of the dump.
 func (n *Netlink) buildCompatReq(states uint32, ext uint8) []byte {
-	r := n.header(n.compat[:], tcpDiagGetSock, unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	typ := uint16(tcpDiagGetSock)
+	if n.compatType != 0 {
+		typ = n.compatType
+	}
+	r := n.header(n.compat[:], typ, unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
 	p := r[nlmsgHdrLen:]
 	p[0] = unix.AF_UNSPEC
 	p[3] = ext
@@ -42,4 +47,11 @@ func (n *Netlink) header(r []byte, typ, flags uint16) []byte {
 	ne.PutUint16(r[6:], flags)
 	ne.PutUint32(r[8:], n.seq)
 	return r
+}
+
+// compatRefused reports whether a compat dump failed because the kernel
+// does not offer the interface (as opposed to a transient or real error,
+// which must not switch it off for the life of the source).
+func compatRefused(err error) bool {
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP)
 }

@@ -36,7 +36,9 @@ func TestCompatDumpMatchesPerFamily(t *testing.T) {
 		t.Fatal(err)
 	}
 	if compat.noCompat {
-		t.Skip("this kernel refuses TCPDIAG_GETSOCK; the per-family dumps are in use")
+		// Only EINVAL, ENOENT or EOPNOTSUPP switch it off (compatRefused);
+		// any other failure made Snapshot fail above.
+		t.Skip("this kernel has no TCPDIAG_GETSOCK; the per-family dumps are in use")
 	}
 	b, err := perFam.Snapshot(context.Background())
 	if err != nil {
@@ -69,5 +71,60 @@ func TestCompatDumpMatchesPerFamily(t *testing.T) {
 	// A listener, a client and an accepted child per family.
 	if n != 6 || len(got) != 6 || fams[4] != 3 || fams[6] != 3 {
 		t.Fatalf("per-family dump has %d of our sockets (%v), compat %d; want 3 per family", n, fams, len(got))
+	}
+}
+
+// When the kernel refuses the compat request, the snapshot falls back to
+// per-family dumps in the same place: every socket once, TCP before UDP.
+func TestCompatRefusedFallsBack(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln4.Close()
+	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+
+	n := NewNetlink(Options{})
+	defer n.Close()
+	n.compatType = 99 // not a sock_diag message type: the kernel says EINVAL
+	snap, err := n.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("a refused compat dump must fall back, got %v", err)
+	}
+	if !n.noCompat {
+		t.Fatal("the refused compat dump did not switch to per-family dumps")
+	}
+	want := map[uint16]int{
+		uint16(ln.Addr().(*net.TCPAddr).Port):     0,
+		uint16(ln4.Addr().(*net.TCPAddr).Port):    0,
+		uint16(u.LocalAddr().(*net.UDPAddr).Port): 0,
+	}
+	lastTCP, firstUDP := -1, len(snap.Sockets)
+	for i, s := range snap.Sockets {
+		if _, ok := want[s.Local.Port()]; ok && s.State != StateTimeWait {
+			want[s.Local.Port()]++
+		}
+		if s.Proto == TCP {
+			lastTCP = i
+		} else if i < firstUDP {
+			firstUDP = i
+		}
+	}
+	for p, c := range want {
+		if c != 1 {
+			t.Errorf("port %d listed %d times, want once", p, c)
+		}
+	}
+	if lastTCP > firstUDP {
+		t.Errorf("TCP socket at %d after the first UDP one at %d: the fallback dumps went to the end", lastTCP, firstUDP)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,9 +52,12 @@ type Netlink struct {
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.
 	noCompat bool
-	last     int // socket count of the previous snapshot, to size the next
-	owners   *ownerCache
-	slab     []TCPInfo
+	// compatType overrides the compat request's message type; tests set
+	// an unknown one to make the kernel refuse it (EINVAL).
+	compatType uint16
+	last       int // socket count of the previous snapshot, to size the next
+	owners     *ownerCache
+	slab       []TCPInfo
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -186,16 +190,18 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 				break
 			}
 		}
-		if err != nil && d.fam == unix.AF_UNSPEC {
-			// No compat interface here: per-family dumps from now on, on
-			// a fresh socket (the failed dump may have left replies).
+		if d.fam == unix.AF_UNSPEC && compatRefused(err) {
+			// No compat interface in this kernel: per-family dumps from
+			// now on, in its place so TCP still comes before UDP, on a
+			// fresh socket (the failed dump may have left replies). Any
+			// other error is a real one and is handled below.
 			n.noCompat = true
 			socks = socks[:before]
 			n.closeLocked()
 			if err := n.openLocked(); err != nil {
 				return Snapshot{}, err
 			}
-			dumps = append(dumps, dump{unix.IPPROTO_TCP, unix.AF_INET, true}, dump{unix.IPPROTO_TCP, unix.AF_INET6, true})
+			dumps = slices.Insert(dumps, i+1, dump{unix.IPPROTO_TCP, unix.AF_INET, true}, dump{unix.IPPROTO_TCP, unix.AF_INET6, true})
 			continue
 		}
 		name := protoFamName(d.proto, d.fam)

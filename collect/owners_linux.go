@@ -4,6 +4,7 @@ package collect
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"runtime"
 	"slices"
@@ -60,6 +61,10 @@ type ownerCache struct {
 	// early is a scan started before the dump, on the first snapshot,
 	// collecting every socket inode; resolve filters it.
 	early chan struct{}
+	// earlyCost is what the early scan itself took, written before early
+	// is closed: the time until resolve waits on it includes the whole
+	// netlink dump, and spacing rescans by that would hold them back.
+	earlyCost time.Duration
 }
 
 // maxScanWorkers bounds the parallel /proc readers.
@@ -108,22 +113,36 @@ func (c *ownerCache) startEarly() {
 	}
 	c.lastScan = time.Now()
 	c.early = make(chan struct{})
+	start := c.lastScan
 	go func() {
 		defer close(c.early)
 		c.collect(nil)
+		c.earlyCost = time.Since(start)
 	}()
 }
 
 // resolve sets Owners on every socket with an inode, scanning /proc first
 // when needed. It returns a notice to tell the user, or "".
 func (c *ownerCache) resolve(socks []Socket) string {
-	c.setWant(socks)
-	if c.early != nil {
+	early := c.early != nil
+	if early {
 		<-c.early
 		c.early = nil
-		c.rebuild(true)
-		c.lastCost = time.Since(c.lastScan)
-	} else if c.due(socks) && c.mayScan(time.Now()) {
+		c.lastCost = c.earlyCost
+		if time.Since(c.lastScan) < c.refresh {
+			c.setWant(socks)
+			c.rebuild(true)
+		} else {
+			// The snapshot that started it failed long ago: its scan is
+			// too old to use, so scan again below.
+			early = false
+			c.lastScan, c.lastCost = time.Time{}, 0
+		}
+	}
+	if !early && c.due(socks) && c.mayScan(time.Now()) {
+		// The wanted inodes are sorted only when a scan is due; the
+		// common refresh answers due() from the map alone.
+		c.setWant(socks)
 		c.lastScan = time.Now()
 		c.collect(c.want)
 		c.rebuild(false)
@@ -399,10 +418,10 @@ func (c *ownerCache) rebuild(filter bool) {
 		})
 	}
 	slices.SortFunc(c.pairs, func(a, b inodePID) int {
-		if a.inode != b.inode {
-			return int(int64(a.inode) - int64(b.inode))
+		if c := cmp.Compare(a.inode, b.inode); c != 0 {
+			return c
 		}
-		return int(a.pid - b.pid)
+		return cmp.Compare(a.pid, b.pid)
 	})
 	// A process holding one socket on two descriptors is one owner.
 	c.pairs = slices.Compact(c.pairs)

@@ -226,3 +226,32 @@ func TestOwnersManyDescriptors(t *testing.T) {
 		t.Errorf("saw %d of the %d sockets", seen, count)
 	}
 }
+
+// An early scan whose snapshot failed is not used once it is stale, and
+// its cost is the scan's own: a socket made after it still gets its owner
+// on the next resolve (the old code used the stale scan and spaced the
+// rescan by the whole wait, hiding new owners for minutes).
+func TestStaleEarlyScanIsRedone(t *testing.T) {
+	c := newOwnerCache()
+	c.refresh = 50 * time.Millisecond
+	c.startEarly()
+	first := c.lastScan
+	time.Sleep(200 * time.Millisecond) // the snapshot that started it failed
+
+	r := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	var st unix.Stat_t
+	if err := unix.Fstat(r.fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	socks := []Socket{{Proto: TCP, Inode: uint32(st.Ino)}}
+	c.resolve(socks)
+	if !c.lastScan.After(first) {
+		t.Fatalf("the stale early scan was used (last scan %v, early scan %v)", c.lastScan, first)
+	}
+	if len(socks[0].Owners) == 0 || socks[0].Owners[0].PID != os.Getpid() {
+		t.Fatalf("socket made after the early scan: owners %v, want this process", socks[0].Owners)
+	}
+	if c.lastCost >= 200*time.Millisecond {
+		t.Fatalf("lastCost %v counts the wait, not the scan", c.lastCost)
+	}
+}
