@@ -24,3 +24,20 @@ func CollectOptions() collect.Options {
 
 // newCollector returns the netlink collector with CollectOptions.
 func newCollector() *collect.Netlink { return collect.NewNetlink(CollectOptions()) }
+
+// socketsOnPort counts the sockets with port at either end, in any state.
+func socketsOnPort(ctx context.Context, port uint16) (int, error) {
+	src := newCollector()
+	defer src.Close()
+	snap, err := src.Snapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range snap.Sockets {
+		if s := &snap.Sockets[i]; s.Local.Port() == port || s.Remote.Port() == port {
+			n++
+		}
+	}
+	return n, nil
+}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"socktop/collect"
+	"socktop/probe"
 )
 
 // TestAbsentPromiseCanFail runs a polite close, which leaves a TIME_WAIT,
@@ -189,5 +191,29 @@ func TestPanickingStepStopsRun(t *testing.T) {
 	}
 	if fds := ownFDsOnPorts(t, r.Ports()); len(fds) > 0 {
 		t.Errorf("descriptors left after the panic: %v", fds)
+	}
+}
+
+// A port named by the user that still holds an earlier run's sockets (here
+// the TIME_WAIT of polite-close) is refused: those sockets would be taken
+// for the new run's and keep its promises before it did anything.
+func TestStartRefusesBusyPort(t *testing.T) {
+	t.Parallel()
+	port, err := probe.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := Find("polite-close")
+	var out, errOut bytes.Buffer
+	if code := Main([]string{"run", "polite-close", "--fast", "--port", fmt.Sprint(port)}, &out, &errOut); code != 0 {
+		t.Fatalf("first run: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	_, err = Start(context.Background(), sc, Config{Fast: true, Port: port})
+	if !errors.Is(err, ErrPortBusy) {
+		t.Fatalf("second run on port %d with its TIME_WAIT still there: err %v, want ErrPortBusy", port, err)
+	}
+	errOut.Reset()
+	if code := Main([]string{"run", "polite-close", "--fast", "--port", fmt.Sprint(port)}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "still has") {
+		t.Fatalf("CLI on a busy port: exit %d, stderr %q", code, errOut.String())
 	}
 }

@@ -98,6 +98,13 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, erro
 	n := max(sc.Ports, 1)
 	ports := make([]uint16, 0, n)
 	if cfg.Port != 0 {
+		// A port the user names may still hold sockets of an earlier run
+		// (a TIME_WAIT at either end lasts 60 s): they would be taken for
+		// this run's and keep or break its promises. Free ports are
+		// chosen clean by probe.FreePort.
+		if busy, err := socketsOnPort(ctx, cfg.Port); err == nil && busy > 0 {
+			return nil, fmt.Errorf("%w: port %d still has %d socket(s), perhaps TIME_WAIT from an earlier run; their states would be taken for this run's: pick another port, or leave it out to get a free one", ErrPortBusy, cfg.Port, busy)
+		}
 		ports = append(ports, cfg.Port)
 	}
 	for len(ports) < n {

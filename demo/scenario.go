@@ -174,6 +174,8 @@ var (
 	ErrUsage = errors.New("usage")
 	// ErrStep means a step of the scenario failed unexpectedly.
 	ErrStep = errors.New("demo step failed")
+	// ErrPortBusy means the port asked for still has sockets on it.
+	ErrPortBusy = errors.New("demo port busy")
 )
 
 // Catalogue returns every scenario, in the order of their keys. The

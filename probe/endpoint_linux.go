@@ -53,13 +53,22 @@ func (p *Probe) fail(name, call string, err error) error {
 	return werr
 }
 
+// closedErr is the error of a call on a closed descriptor: ErrStopped when
+// Stop closed it, as Stop's documentation promises, EBADF otherwise.
+func (e *Endpoint) closedErr() error {
+	if e.p.isStopped() {
+		return ErrStopped
+	}
+	return fmt.Errorf("%w: descriptor already closed", unix.EBADF)
+}
+
 // do runs one call under the endpoint's lock and reports it; ok is the
 // Result text on success.
 func (e *Endpoint) do(call string, f func(fd int) (string, error)) error {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
-		return e.p.fail(e.name, call, fmt.Errorf("%w: descriptor already closed", unix.EBADF))
+		return e.p.fail(e.name, call, e.closedErr())
 	}
 	res, err := f(e.fd)
 	e.mu.Unlock()
@@ -192,14 +201,14 @@ func (e *Endpoint) wait(events int16, timeout time.Duration) (int16, error) {
 		if e.p.isStopped() {
 			return 0, ErrStopped
 		}
-		e.mu.Lock()
+		e.mu.RLock()
 		if e.closed {
-			e.mu.Unlock()
-			return 0, fmt.Errorf("%w: descriptor closed while waiting", unix.EBADF)
+			e.mu.RUnlock()
+			return 0, e.closedErr()
 		}
 		fds := []unix.PollFd{{Fd: int32(e.fd), Events: events}}
 		n, err := unix.Poll(fds, int(pollSlice/time.Millisecond))
-		e.mu.Unlock()
+		e.mu.RUnlock()
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return 0, err
 		}
@@ -220,7 +229,7 @@ func (e *Endpoint) Accept(name string, timeout time.Duration) (*Endpoint, error)
 		e.mu.Lock()
 		if e.closed {
 			e.mu.Unlock()
-			return nil, e.p.fail(e.name, call, unix.EBADF)
+			return nil, e.p.fail(e.name, call, e.closedErr())
 		}
 		nfd, sa, err := unix.Accept4(e.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		e.mu.Unlock()
@@ -374,7 +383,7 @@ func (e *Endpoint) Recv(max int, timeout time.Duration) (int, error) {
 		e.mu.Lock()
 		if e.closed {
 			e.mu.Unlock()
-			return 0, e.p.fail(e.name, call, unix.EBADF)
+			return 0, e.p.fail(e.name, call, e.closedErr())
 		}
 		n, from, err := unix.Recvfrom(e.fd, buf, 0)
 		e.mu.Unlock()
@@ -409,7 +418,7 @@ func (e *Endpoint) Drain(timeout time.Duration) (int, error) {
 		e.mu.Lock()
 		if e.closed {
 			e.mu.Unlock()
-			return total, e.p.fail(e.name, call, unix.EBADF)
+			return total, e.p.fail(e.name, call, e.closedErr())
 		}
 		n, _, err := unix.Recvfrom(e.fd, buf, 0)
 		e.mu.Unlock()

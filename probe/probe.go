@@ -124,7 +124,10 @@ type Endpoint struct {
 	name  string
 	proto Proto
 
-	mu     sync.Mutex
+	// mu is a read-write lock so that the poll slices of a blocking call
+	// (read-held for up to 50 ms) do not stall Local, Remote, Closed and FD,
+	// which demo.Run.Observe reads from the view's event loop every refresh.
+	mu     sync.RWMutex
 	fd     int // -1 once closed
 	local  netip.AddrPort
 	remote netip.AddrPort
@@ -141,30 +144,30 @@ func (e *Endpoint) Proto() Proto { return e.proto }
 // keeps its last value after Close, because TIME_WAIT and orphan
 // sockets live on with the same 4-tuple.
 func (e *Endpoint) Local() netip.AddrPort {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.local
 }
 
 // Remote returns the peer address given to connect, or of an accepted
 // connection; the zero AddrPort when there is none.
 func (e *Endpoint) Remote() netip.AddrPort {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.remote
 }
 
 // Closed reports whether the descriptor has been closed.
 func (e *Endpoint) Closed() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.closed
 }
 
 // FD returns the descriptor, or -1 once closed.
 func (e *Endpoint) FD() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.fd
 }
 
