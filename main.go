@@ -135,10 +135,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Owners: !cfg.noOwners,
 		States: filter.States(),
 	}
-	if !interactive && opts.States == collect.AllStates {
+	switch {
+	case interactive:
+		// The live view filters itself, and its filter changes at `/` and
+		// when a demo starts: the kernel must send every state, CLOSED
+		// (bound-only) too for the demo that shows it.
+		opts.States = collect.AllStates
+	case opts.States == collect.AllStates:
 		// Headless output matches ss -tanu, which does not list TCP
-		// sockets that are only bound. The live view asks for them so
-		// the CLOSED demo can be seen.
+		// sockets that are only bound.
 		opts.States = 0
 	}
 	if cfg.listening {

@@ -29,7 +29,7 @@ func buildSocktop(t *testing.T) (bin, tmux string) {
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
-		if bytes.Contains(out, []byte("ui/")) || bytes.Contains(out, []byte("socktop/ui")) {
+		if os.Getenv("CI") != "" || bytes.Contains(out, []byte("ui/")) || bytes.Contains(out, []byte("socktop/ui")) {
 			t.Fatalf("go build failed in package ui:\n%s", out)
 		}
 		t.Skipf("go build of the binary failed outside package ui:\n%s", out)

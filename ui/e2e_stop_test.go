@@ -22,8 +22,19 @@ func TestStopEndsDemos(t *testing.T) {
 	bin, tmux := buildSocktop(t)
 	for _, how := range []string{"q", "SIGINT", "SIGTERM"} {
 		t.Run(how, func(t *testing.T) {
-			s := startTmux(t, tmux, 120, 40, "env", "TERM=xterm-256color", "NO_COLOR=1", bin, "--interval", "250ms")
-			pid := s.pid()
+			// A shell runs socktop and writes its exit status to a file
+			// (tmux does not always record a dead pane's status), then
+			// keeps the pane so the screen can still be read.
+			statusFile := filepath.Join(t.TempDir(), "status")
+			script := fmt.Sprintf("env TERM=xterm-256color NO_COLOR=1 '%s' --interval 250ms; echo $? > '%s'; sleep 60", bin, statusFile)
+			s := startTmux(t, tmux, 120, 40, "sh", "-c", script)
+			var pid int
+			waitFor(t, "socktop to start", func() bool {
+				if c := childrenOf(s.pid()); len(c) == 1 {
+					pid = c[0]
+				}
+				return pid != 0
+			}, s.capture)
 			waitFor(t, "the first snapshot", func() bool { return strings.Contains(s.capture(), "netlink") }, s.capture)
 
 			// server-crash first: its child server lives about 4 s before
@@ -62,6 +73,17 @@ func TestStopEndsDemos(t *testing.T) {
 				syscall.Kill(pid, syscall.SIGTERM)
 			}
 			waitFor(t, "socktop to exit", func() bool { return !alive(pid) }, s.capture)
+			var status []byte
+			waitFor(t, "the exit status", func() bool {
+				status, _ = os.ReadFile(statusFile)
+				return len(status) > 0
+			}, s.capture)
+			if got := strings.TrimSpace(string(status)); got != "0" {
+				t.Errorf("after %s socktop exited with status %s, want 0; screen:\n%s", how, got, s.capture())
+			}
+			if scr := s.capture(); strings.Contains(scr, "socktop:") || strings.Contains(scr, "panic") {
+				t.Errorf("after %s socktop printed an error:\n%s", how, scr)
+			}
 			waitFor(t, "the demo children to end", func() bool {
 				for c := range children {
 					if alive(c) {

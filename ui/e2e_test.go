@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,19 +34,12 @@ func TestEndToEndTmux(t *testing.T) {
 		screen = s.capture()
 		return strings.Contains(screen, "filter: "+filter) && tableHas(screen, ":"+wantPort)
 	}, s.capture)
-	lines := strings.Split(screen, "\n")
-	if len(lines) < 24 {
-		t.Fatalf("screen has %d lines:\n%s", len(lines), screen)
-	}
-	for _, l := range lines {
-		if len([]rune(l)) > 80 {
-			t.Fatalf("line wider than the terminal: %q", l)
-		}
-	}
+	// (Line widths are checked in-process by the golden tests: capture-pane
+	// never returns a line wider than the pane.)
 	if tableHas(screen, ":"+otherPort) {
 		t.Fatalf("the filter let port %s through:\n%s", otherPort, screen)
 	}
-	if !strings.Contains(screen, "LISTEN 1") {
+	if !regexp.MustCompile(`LISTEN 1(\s|$)`).MatchString(screen) {
 		t.Fatalf("header counts do not show the one listener:\n%s", screen)
 	}
 	// q ends the program, and with it the tmux session.

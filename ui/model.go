@@ -285,6 +285,13 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.mode = modeTable
 			return nil
 		}
+		// The detail view stays on its socket: keys that would move the
+		// selection or change the rows under it belong to the table (they
+		// used to leave one socket's tcp_info under another's name).
+		if key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
+			k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.ReuseAddr, k.StopDemo) {
+			return nil
+		}
 	case modeDemos:
 		return m.demos.listKey(m, msg)
 	}
@@ -374,15 +381,15 @@ func (m *model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.closePrompt()
 		return nil
 	case "enter":
-		text := strings.TrimSpace(m.prompt.input.Value())
-		var f *collect.Filter
-		if text != "" {
-			var err error
-			if f, err = collect.ParseFilter(text); err != nil {
-				m.prompt.setError(err)
-				m.layout()
-				return nil
-			}
+		// Parse what the user sees, leading spaces included, so the
+		// error's column lands under the right character.
+		raw := m.prompt.input.Value()
+		text := strings.TrimSpace(raw)
+		f, err := collect.ParseFilter(raw)
+		if err != nil {
+			m.prompt.setError(err)
+			m.layout()
+			return nil
 		}
 		m.filter, m.filterText = f, text
 		m.closePrompt()
@@ -406,6 +413,8 @@ func (m *model) openDetail() tea.Cmd {
 	}
 	m.mode = modeDetail
 	r := m.rows[m.selected]
+	// The selected row, not a key left behind by a socket that went.
+	m.selKey = r.s.Key()
 	d := &m.detail
 	d.info, d.infoErr, d.fetching, d.noInfo = nil, nil, false, ""
 	m.syncDetail()

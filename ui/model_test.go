@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -411,6 +412,15 @@ func TestFilterPrompt(t *testing.T) {
 	if i := strings.Index(caretLine, "^"); i < 0 || inputLine[i:i+5] != "bogus" {
 		t.Fatalf("caret not under the bad word:\n%s\n%s", inputLine, caretLine)
 	}
+	// Leading spaces count: the caret stays under the bad word.
+	h.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	h.typeText("   state bogus")
+	h.key("enter")
+	lines = strings.Split(h.screen(), "\n")
+	caretLine, inputLine = lines[len(lines)-1], lines[len(lines)-2]
+	if i := strings.Index(caretLine, "^"); i < 0 || i+5 > len(inputLine) || inputLine[i:i+5] != "bogus" {
+		t.Fatalf("with leading spaces the caret is not under the bad word:\n%s\n%s", inputLine, caretLine)
+	}
 	// esc cancels the prompt, keeping the filter; esc again clears it.
 	h.key("esc")
 	if h.m.prompt.active || h.m.filterText != "udp" {
@@ -595,5 +605,70 @@ func TestRecordTransitionsKeepsNewestInOrder(t *testing.T) {
 	}
 	if _, ok := h.m.hist.byKey[cur.Sockets[0].Key()]; ok {
 		t.Fatalf("the oldest transition should have been dropped from the history")
+	}
+}
+
+// In the detail view the table's keys do nothing: j used to move the
+// selection under it, and the next refresh showed one socket's tcp_info
+// under another's name.
+func TestDetailIgnoresTableKeys(t *testing.T) {
+	a := tcpSock(collect.StateEstablished, 3000, 40000)
+	b := tcpSock(collect.StateEstablished, 3001, 40001)
+	h := newHarness(t, Config{Info: &infoSource{want: a.Key()}})
+	h.feed(collect.Snapshot{Taken: t0, Sockets: []collect.Socket{a, b}})
+	for _, msg := range run(h.key("enter")) {
+		h.send(msg)
+	}
+	for _, k := range []string{"j", "G", "s", "/"} {
+		h.key(k)
+	}
+	h.feed(collect.Snapshot{Taken: t0.Add(time.Second), Sockets: []collect.Socket{a, b}})
+	if h.m.mode != modeDetail || h.m.selKey != a.Key() || h.m.detail.sock.Key() != a.Key() || h.m.prompt.active {
+		t.Fatalf("after table keys: mode %v, selected %v, detail %v, prompt %v; want the detail of %v",
+			h.m.mode, h.m.selKey, h.m.detail.sock.Key(), h.m.prompt.active, a.Key())
+	}
+	if h.m.detail.info == nil || !strings.Contains(h.screen(), ":3000") {
+		t.Fatalf("detail lost its tcp_info or its socket:\n%s", h.screen())
+	}
+}
+
+// Enter opens the row that is shown selected, even when the key of a
+// socket that went is still remembered.
+func TestOpenDetailUsesSelectedRow(t *testing.T) {
+	a := tcpSock(collect.StateEstablished, 3000, 40000)
+	b := tcpSock(collect.StateEstablished, 3001, 40001)
+	h := newHarness(t, Config{})
+	h.feed(collect.Snapshot{Taken: t0, Sockets: []collect.Socket{a, b}})
+	h.key("enter")
+	for i := 1; i <= markRefreshes+1; i++ { // a goes, then its gone row too
+		h.feed(collect.Snapshot{Taken: t0.Add(time.Duration(i) * time.Second), Sockets: []collect.Socket{b}})
+	}
+	h.key("esc")
+	h.key("enter")
+	if h.m.detail.sock.Key() != b.Key() || h.m.selKey != b.Key() {
+		t.Fatalf("enter opened %v (selKey %v), want the shown row %v", h.m.detail.sock.Key(), h.m.selKey, b.Key())
+	}
+}
+
+// A panic or a failed event loop is an error for main (exit 1); quitting
+// through a signal or an interrupt is not.
+func TestRunErr(t *testing.T) {
+	panicked := fmt.Errorf("%w: %w", tea.ErrProgramKilled, tea.ErrProgramPanic)
+	signalled := fmt.Errorf("%w: %w", tea.ErrProgramKilled, context.Canceled)
+	cases := []struct {
+		err    error
+		failed bool
+	}{
+		{nil, false},
+		{panicked, true},
+		{signalled, false},
+		{tea.ErrInterrupted, false},
+		{tea.ErrProgramKilled, true},
+		{errors.New("tty gone"), true},
+	}
+	for _, c := range cases {
+		if got := runErr(c.err) != nil; got != c.failed {
+			t.Errorf("runErr(%v) failed=%v, want %v", c.err, got, c.failed)
+		}
 	}
 }

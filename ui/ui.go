@@ -44,8 +44,22 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("ui: %w", err)
 	}
 	p := tea.NewProgram(m, tea.WithContext(ctx))
-	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+	_, err = p.Run()
+	return runErr(err)
+}
+
+// runErr decides what the program's end means for the caller: a panic or
+// an event-loop failure is an error (bubbletea wraps those in
+// ErrProgramKilled too, which is why that alone cannot mean success); a
+// cancelled context (SIGINT, SIGTERM) or an interrupt is a normal quit.
+func runErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, tea.ErrProgramPanic):
 		return fmt.Errorf("ui: %w", err)
+	case errors.Is(err, tea.ErrInterrupted), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil
 	}
-	return nil
+	return fmt.Errorf("ui: %w", err)
 }
