@@ -78,7 +78,7 @@ live_cpu() { # size dir -> writes $dir/live.txt
 	tmux -L "$TMUX_SOCK" new-session -d -s live -x 200 -y 50 \
 		"exec $PWD/$OUT/socktop --interval 1s 2>$PWD/$dir/live.err"
 	sleep 3 # start-up and first owner scan are not the steady state
-	pid=$(tmux -L "$TMUX_SOCK" display-message -p -t live '#{pane_pid}')
+	pid=$(tmux -L "$TMUX_SOCK" display-message -p -t live '#{pane_pid}' 2>/dev/null) || pid= # gone if socktop already exited
 	if ! [ -r "/proc/$pid/stat" ]; then
 		echo "live view did not start (see $dir/live.err)" >"$dir/live.txt"
 		return

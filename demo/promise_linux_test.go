@@ -217,3 +217,42 @@ func TestStartRefusesBusyPort(t *testing.T) {
 		t.Fatalf("CLI on a busy port: exit %d, stderr %q", code, errOut.String())
 	}
 }
+
+// A promise the host cannot show (Blocked gives a reason) does not keep the
+// run waiting: it settles once the rest is seen, and is reported missed
+// with its reason.
+func TestBlockedPromiseSettles(t *testing.T) {
+	t.Parallel()
+	sc := &Scenario{Name: "test-blocked", Promises: []Promise{
+		{Role: Server, State: collect.StateListen},
+		{Role: Server, State: collect.StateSynRecv, Blocked: func(Host) string { return "blocked on this host" }},
+	}, steps: func(e *env) {
+		e.connected()
+		e.pause(time.Hour)
+	}}
+	r, err := Start(context.Background(), sc, Config{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	src := newCollector()
+	t.Cleanup(func() { src.Close() })
+	// The deadline is a hang guard, not a speed requirement.
+	for deadline := time.Now().Add(20 * time.Second); !r.Settled(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("run never settled: %+v", r.Status())
+		}
+		snap, err := src.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Observe(&snap)
+	}
+	if r.Kept() {
+		t.Fatal("a blocked promise counted as kept")
+	}
+	st := r.Status()
+	if !st[0].Seen || st[1].Seen || st[1].Note != "blocked on this host" {
+		t.Fatalf("status %+v: want LISTEN seen, SYN_RECV missed with its reason", st)
+	}
+}

@@ -95,6 +95,9 @@ type PromiseStatus struct {
 	// Note explains a promise that cannot be or was not kept here:
 	// "tcp_syncookies=2: SYN_RECV cannot appear here".
 	Note string `json:",omitempty"`
+	// blocked is true when the host cannot show the promise (Blocked gave
+	// a reason): the run does not wait for it.
+	blocked bool
 }
 
 // Scenario is one demo: the steps, the lesson, and the promises.
