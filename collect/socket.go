@@ -210,6 +210,62 @@ type Socket struct {
 	Cookie uint64
 	// Info is nil unless tcp_info was asked for.
 	Info *TCPInfo
+	// Unknown lists the fields the source could not fill for this socket.
+	// Their values are zero and must be shown as unknown (`?` in a table,
+	// absent in JSON), never as a real 0.
+	Unknown Fields
+}
+
+// Fields is a set of Socket fields, used to say which ones are unknown.
+type Fields uint16
+
+// The Socket fields a source may be unable to fill.
+const (
+	FieldRecvQ Fields = 1 << iota
+	FieldSendQ
+	FieldUID
+	FieldInode
+	FieldTimer // Timer and TimerLeft
+	FieldRetrans
+	FieldCookie
+	// FieldOwners means socktop could not tell who holds the socket: the
+	// owner scan was off, or it could not read some processes' /proc and
+	// found no owner among the ones it could. An empty Owners without
+	// this bit means nobody holds a descriptor for the socket.
+	FieldOwners
+)
+
+// Has reports whether every field of x is in f.
+func (f Fields) Has(x Fields) bool { return f&x == x }
+
+// Known reports whether the field x of the socket is known.
+func (s *Socket) Known(x Fields) bool { return s.Unknown&x == 0 }
+
+// OwnerCoverage says how much of the owner picture a snapshot has.
+type OwnerCoverage uint8
+
+// Owner coverage of a snapshot. The zero value is OwnersNotLooked so a
+// source that does not resolve owners never claims to know them.
+const (
+	// OwnersNotLooked: no owner scan was made (--no-owners, or a source
+	// without owners); every socket's owners are unknown.
+	OwnersNotLooked OwnerCoverage = iota
+	// OwnersPartial: some processes' descriptors could not be read (not
+	// root); a socket with no owner found may belong to one of them.
+	OwnersPartial
+	// OwnersComplete: every process was scanned.
+	OwnersComplete
+)
+
+// String returns "not looked", "partial" or "complete".
+func (c OwnerCoverage) String() string {
+	switch c {
+	case OwnersPartial:
+		return "partial"
+	case OwnersComplete:
+		return "complete"
+	}
+	return "not looked"
 }
 
 // Key identifies a connection across snapshots: the protocol and the
@@ -232,6 +288,9 @@ type Snapshot struct {
 	// Partial is true when the kernel said the dump was interrupted and a
 	// retry did not help, or when one family or protocol failed.
 	Partial bool
+	// Owners says whether the sockets' Owners were looked up, and whether
+	// every process could be read.
+	Owners OwnerCoverage
 	// Notices are things the user should be told once: no root so owners
 	// are incomplete, a fallback to another source, a partial dump.
 	Notices []string
