@@ -20,8 +20,10 @@ import (
 // a TIME_WAIT left by a client that closed first, and UDP sockets
 // unconnected and connected. Each is recorded among the test's own (mine):
 // other programs on the host hold sockets on the same port numbers.
-// It returns the two listening ports; everything is closed at cleanup.
-func filterTestSockets(t *testing.T) (l4, l6 uint16) {
+// It returns the two listening ports and every port one of its sockets is
+// bound to and every other socket talks to; everything is closed at
+// cleanup.
+func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
 	t.Helper()
 	own := mine(t)
 	closeLater := func(c interface{ Close() error }) { t.Cleanup(func() { c.Close() }) }
@@ -78,7 +80,7 @@ func filterTestSockets(t *testing.T) (l4, l6 uint16) {
 		return u
 	}
 	u4 := udp("udp4", testAddr4)
-	udp("udp6", netip.IPv6Loopback())
+	u6 := udp("udp6", netip.IPv6Loopback())
 	cu, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)), u4.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatalf("dial udp: %v", err)
@@ -93,7 +95,9 @@ func filterTestSockets(t *testing.T) (l4, l6 uint16) {
 		x := findKey(sn, tw)
 		return x != nil && x.State == StateTimeWait
 	})
-	return p4, p6
+	ports = map[uint16]bool{p4: true, p6: true,
+		uint16(u4.LocalAddr().(*net.UDPAddr).Port): true, uint16(u6.LocalAddr().(*net.UDPAddr).Port): true}
+	return p4, p6, ports
 }
 
 // sockID is what the comparison uses: protocol and 4-tuple, with a missing
@@ -110,19 +114,45 @@ func sockID(p Proto, fam uint8, l, r netip.AddrPort) string {
 }
 
 // runSS runs `ss -tanuHe ARGS...` and returns the ids of the rows that are
-// among the test's own sockets.
-func runSS(t *testing.T, args []string) []string {
+// among the test's own sockets. ARGS are ss's: state and exclude terms
+// (separate words, which ss wants first) and at most one expression.
+// narrow is a condition true for every socket of the test (see
+// ssPortFilter): ss evaluates it in the kernel before the expression, so
+// it prints a few rows and not the host's whole table (on a host with
+// 100k sockets one full ss run takes over a second, and the test's
+// TIME_WAIT lives 60 s).
+func runSS(t *testing.T, args []string, narrow string) []string {
 	t.Helper()
-	cmd := exec.Command("ss", append([]string{"-tanuHe"}, args...)...)
+	var words []string
+	expr := ""
+	for i := 0; i < len(args); i++ {
+		if (args[i] == "state" || args[i] == "exclude") && i+1 < len(args) {
+			words = append(words, args[i], args[i+1])
+			i++
+			continue
+		}
+		if expr != "" {
+			t.Fatalf("ss arguments %q: two expressions", args)
+		}
+		expr = args[i]
+	}
+	if expr == "" {
+		words = append(words, narrow)
+	} else {
+		// narrow first: an inet: or inet6: in expr sets the family of the
+		// addresses after it.
+		words = append(words, "( "+narrow+" ) and ( "+expr+" )")
+	}
+	cmd := exec.Command("ss", append([]string{"-tanuHe"}, words...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ss %q: %v: %s", args, err, stderr.String())
+		t.Fatalf("ss %q: %v: %s", words, err, stderr.String())
 	}
 	lines, err := parseSS(out, 0)
 	if err != nil {
-		t.Fatalf("ss %q: %v", args, err)
+		t.Fatalf("ss %q: %v", words, err)
 	}
 	own := mine(t)
 	var ids []string
@@ -143,7 +173,7 @@ func TestFilterAgreesWithSS(t *testing.T) {
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Skip("ss (iproute2) is not installed")
 	}
-	l4, l6 := filterTestSockets(t)
+	l4, l6, ports := filterTestSockets(t)
 	own := mine(t)
 	a4 := testAddr4.String()
 	src := NewNetlink(Options{})
@@ -230,7 +260,7 @@ func TestFilterAgreesWithSS(t *testing.T) {
 			}
 		}
 		slices.Sort(got)
-		want := runSS(t, args)
+		want := runSS(t, args, ssPortFilter(ports))
 		if !slices.Equal(got, want) {
 			t.Errorf("%q:\nsocktop %q\n     ss %q", expr, got, want)
 		}

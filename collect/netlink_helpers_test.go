@@ -217,10 +217,11 @@ func waitEOF(t testing.TB, r *rawFD) {
 	}
 }
 
-// waitSnapshot polls a snapshot until ok accepts it, or fails after 5 s.
+// waitSnapshot polls a snapshot until ok accepts it, or fails after 10 s
+// (a timeout for a loaded host, not a measure of anything).
 func waitSnapshot(t testing.TB, src Source, ok func(*Snapshot) bool) Snapshot {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		snap, err := src.Snapshot(context.Background())
 		if err != nil {
@@ -230,7 +231,7 @@ func waitSnapshot(t testing.TB, src Source, ok func(*Snapshot) bool) Snapshot {
 			return snap
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the expected sockets did not appear within 5 s")
+			t.Fatalf("the expected sockets did not appear within 10 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
