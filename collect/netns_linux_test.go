@@ -25,7 +25,11 @@ const netnsAll = "all"
 // it brings lo up, which a new namespace has down. In a namespace it did
 // not make (`unshare -n go test` leaves lo down) it changes nothing: it
 // runs the suite again in a new namespace of its own with lo up, since
-// every socket test needs loopback traffic.
+// every socket test needs loopback traffic. So both of these run the
+// suite away from the host's sockets:
+//
+//	unshare -n sh -c 'ip link set lo up; go test ./collect'
+//	unshare -n go test ./collect
 func TestMain(m *testing.M) {
 	if os.Getenv(netnsEnv) != "" {
 		if err := setLinkUp("lo"); err != nil {
