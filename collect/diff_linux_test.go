@@ -14,12 +14,15 @@ import (
 // object with the same Key), the server ESTABLISHED -> CLOSE_WAIT -> gone.
 func TestDiffRealClose(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	// Both ends on the test's own address: the client's 4-tuple, which
+	// its TIME_WAIT keeps, can be no other program's.
+	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	client, err := net.Dial("tcp4", ln.Addr().String())
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0))}
+	client, err := d.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

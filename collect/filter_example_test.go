@@ -22,9 +22,9 @@ func ExampleParseFilter() {
 	}
 	fmt.Println(f.Match(&tw), f.States() == 1<<collect.StateTimeWait)
 
-	_, err = collect.ParseFilter("sport = :http")
+	_, err = collect.ParseFilter("sport = :5194x")
 	fmt.Println(err, errors.Is(err, collect.ErrBadFilter))
 	// Output:
 	// true true
-	// filter: column 10: expected a port number, found "http" in "sport = :http" true
+	// filter: column 10: expected a port number, found "5194x" in "sport = :5194x" true
 }

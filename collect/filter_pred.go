@@ -90,8 +90,9 @@ func (p *parser) portValue(t token, wild bool) (int, error) {
 	return parsePortNumber(p.expr, s, off, wild)
 }
 
-// parsePortNumber parses a decimal port 0..65535, or "*" when wild; off is
-// the byte offset of s in expr, for the error column.
+// parsePortNumber parses a decimal port 0..65535, a service name (ssh,
+// http, from /etc/services as ss reads it), or "*" when wild; off is the
+// byte offset of s in expr, for the error column.
 func parsePortNumber(expr, s string, off int, wild bool) (int, error) {
 	if s == "*" {
 		if !wild {
@@ -101,6 +102,13 @@ func parsePortNumber(expr, s string, off int, wild bool) (int, error) {
 	}
 	if s == "" {
 		return 0, errAt(expr, off, "expected a port number")
+	}
+	if isServiceName(s) {
+		n, msg := lookupService(services(), s)
+		if msg != "" {
+			return 0, errAt(expr, off, "%s", msg)
+		}
+		return n, nil
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

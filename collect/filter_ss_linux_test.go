@@ -3,130 +3,101 @@
 package collect
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
-// filterTestSockets opens a small zoo on loopback: TCP listeners on
-// 127.0.0.1 and ::1, an established pair on each, a TIME_WAIT left by a
-// client that closed first, and UDP sockets unconnected and connected. It
-// returns the sockIDs of its sockets (other tests on the machine open
-// sockets meanwhile, sometimes on the same ports) and the two listening
-// ports; everything is closed at cleanup.
-func filterTestSockets(t *testing.T) (mine map[string]bool, l4, l6 uint16) {
+// filterTestSockets opens a small zoo on loopback: TCP listeners on the
+// test's own IPv4 address (testAddr4) and ::1, an established pair on each,
+// a TIME_WAIT left by a client that closed first, and UDP sockets
+// unconnected and connected. Each is recorded among the test's own (mine):
+// other programs on the host hold sockets on the same port numbers.
+// It returns the two listening ports and every port one of its sockets is
+// bound to and every other socket talks to; everything is closed at
+// cleanup.
+func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
 	t.Helper()
-	mine = map[string]bool{}
+	own := mine(t)
 	closeLater := func(c interface{ Close() error }) { t.Cleanup(func() { c.Close() }) }
-	// note records the socket with local address a and peer r (nil: none).
-	note := func(a, r net.Addr) uint16 {
-		l := netip.MustParseAddrPort(a.String())
-		p, fam := TCP, uint8(4)
-		if a.Network() == "udp" {
-			p = UDP
-		}
-		if l.Addr().Is6() {
-			fam = 6
-		}
-		var rp netip.AddrPort
-		if r != nil {
-			rp = netip.MustParseAddrPort(r.String())
-		}
-		mine[sockID(p, fam, l, rp)] = true
-		return l.Port()
-	}
-	listen := func(network, addr string) (net.Listener, uint16) {
-		ln, err := net.Listen(network, addr)
+	local4 := net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0))
+	listen := func(network string, addr *net.TCPAddr) (*net.TCPListener, uint16) {
+		ln, err := net.ListenTCP(network, addr)
 		if err != nil {
 			t.Fatalf("listen %s %s: %v", network, addr, err)
 		}
 		closeLater(ln)
-		return ln, note(ln.Addr(), nil)
+		own.addConn(t, ln)
+		return ln, uint16(ln.Addr().(*net.TCPAddr).Port)
 	}
-	pair := func(ln net.Listener) (client, server net.Conn) {
-		c, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
+	pair := func(ln *net.TCPListener) (client, server *net.TCPConn) {
+		d := net.Dialer{}
+		if ln.Addr().(*net.TCPAddr).IP.To4() != nil {
+			d.LocalAddr = local4
+		}
+		c, err := d.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatalf("dial %s: %v", ln.Addr(), err)
 		}
 		closeLater(c)
-		s, err := ln.Accept()
+		s, err := ln.AcceptTCP()
 		if err != nil {
 			t.Fatalf("accept: %v", err)
 		}
 		closeLater(s)
-		note(c.LocalAddr(), c.RemoteAddr())
-		note(s.LocalAddr(), s.RemoteAddr())
-		return c, s
+		own.addConn(t, c.(*net.TCPConn))
+		own.addConn(t, s)
+		return c.(*net.TCPConn), s
 	}
-	ln4, p4 := listen("tcp4", "127.0.0.1:0")
-	ln6, p6 := listen("tcp6", "[::1]:0")
+	ln4, p4 := listen("tcp4", local4)
+	ln6, p6 := listen("tcp6", &net.TCPAddr{IP: net.IPv6loopback})
 	pair(ln4)
 	pair(ln6)
-	// The client closes first, then the server: the client's 4-tuple sits
-	// in TIME_WAIT for 60 s.
+	// The client closes first, then the server once it has read the FIN:
+	// the client's 4-tuple sits in TIME_WAIT for 60 s.
 	c, s := pair(ln4)
-	twPort := netip.MustParseAddrPort(c.LocalAddr().String()).Port()
+	tw := Key{Proto: TCP, Local: netip.MustParseAddrPort(c.LocalAddr().String()), Remote: netip.MustParseAddrPort(c.RemoteAddr().String())}
 	c.Close()
-	time.Sleep(20 * time.Millisecond)
+	if _, err := io.Copy(io.Discard, s); err != nil {
+		t.Fatalf("read to EOF: %v", err)
+	}
 	s.Close()
 
-	udp := func(network, addr string) *net.UDPConn {
-		u, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	udp := func(network string, addr netip.Addr) *net.UDPConn {
+		u, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 		if err != nil {
 			t.Fatalf("udp %s: %v", addr, err)
 		}
 		closeLater(u)
-		note(u.LocalAddr(), nil)
+		own.addConn(t, u)
 		return u
 	}
-	u4 := udp("udp4", "127.0.0.1:0")
-	udp("udp6", "[::1]:0")
-	cu, err := net.DialUDP("udp4", nil, u4.LocalAddr().(*net.UDPAddr))
+	u4 := udp("udp4", testAddr4)
+	u6 := udp("udp6", netip.IPv6Loopback())
+	cu, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)), u4.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatalf("dial udp: %v", err)
 	}
 	closeLater(cu)
-	note(cu.LocalAddr(), cu.RemoteAddr())
+	own.addConn(t, cu)
 
 	// Wait for the TIME_WAIT before anyone looks.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, _ := exec.Command("ss", "-tanH", "state", "time-wait", fmt.Sprintf("sport = :%d", twPort)).Output()
-		if len(bytes.TrimSpace(out)) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("port %d never reached TIME_WAIT", twPort)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return mine, p4, p6
-}
-
-// ssEndpoint reads an address as ss prints it: 127.0.0.1:80, [::1]:443,
-// 0.0.0.0:*, [::]:*.
-func ssEndpoint(s string) (netip.AddrPort, error) {
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 {
-		return netip.AddrPort{}, fmt.Errorf("no port in %q", s)
-	}
-	host, port := strings.Trim(s[:i], "[]"), s[i+1:]
-	if port == "*" {
-		port = "0"
-	}
-	if host == "*" {
-		host = "0.0.0.0"
-	}
-	return netip.ParseAddrPort(net.JoinHostPort(host, port))
+	src := NewNetlink(Options{TCP: true, IPv4: true})
+	defer src.Close()
+	waitSnapshot(t, src, func(sn *Snapshot) bool {
+		x := findKey(sn, tw)
+		return x != nil && x.State == StateTimeWait
+	})
+	ports = map[uint16]bool{p4: true, p6: true,
+		uint16(u4.LocalAddr().(*net.UDPAddr).Port): true, uint16(u6.LocalAddr().(*net.UDPAddr).Port): true}
+	return p4, p6, ports
 }
 
 // sockID is what the comparison uses: protocol and 4-tuple, with a missing
@@ -142,43 +113,52 @@ func sockID(p Proto, fam uint8, l, r netip.AddrPort) string {
 	return fmt.Sprintf("%s %s %s", p, l, r)
 }
 
-// runSS runs `ss -tanuH ARGS...` and returns the ids of the rows that are
-// among the test's own sockets.
-func runSS(t *testing.T, args []string, mine map[string]bool) []string {
+// runSS runs `ss -tanuHe ARGS...` and returns the ids of the rows that are
+// among the test's own sockets. ARGS are ss's: state and exclude terms
+// (separate words, which ss wants first) and at most one expression.
+// narrow is a condition true for every socket of the test (see
+// ssPortFilter): ss evaluates it in the kernel before the expression, so
+// it prints a few rows and not the host's whole table (on a host with
+// 100k sockets one full ss run takes over a second, and the test's
+// TIME_WAIT lives 60 s).
+func runSS(t *testing.T, args []string, narrow string) []string {
 	t.Helper()
-	cmd := exec.Command("ss", append([]string{"-tanuH"}, args...)...)
+	var words []string
+	expr := ""
+	for i := 0; i < len(args); i++ {
+		if (args[i] == "state" || args[i] == "exclude") && i+1 < len(args) {
+			words = append(words, args[i], args[i+1])
+			i++
+			continue
+		}
+		if expr != "" {
+			t.Fatalf("ss arguments %q: two expressions", args)
+		}
+		expr = args[i]
+	}
+	if expr == "" {
+		words = append(words, narrow)
+	} else {
+		// narrow first: an inet: or inet6: in expr sets the family of the
+		// addresses after it.
+		words = append(words, "( "+narrow+" ) and ( "+expr+" )")
+	}
+	cmd := exec.Command("ss", append([]string{"-tanuHe"}, words...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("ss %q: %v: %s", args, err, stderr.String())
+		t.Fatalf("ss %q: %v: %s", words, err, stderr.String())
 	}
+	lines, err := parseSS(out, 0)
+	if err != nil {
+		t.Fatalf("ss %q: %v", words, err)
+	}
+	own := mine(t)
 	var ids []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 5 {
-			continue
-		}
-		// With a single state ss leaves the State column out.
-		addrs := f[3:5]
-		if f[1][0] < '0' || f[1][0] > '9' {
-			if len(f) < 6 {
-				t.Fatalf("ss line %q: too few fields", sc.Text())
-			}
-			addrs = f[4:6]
-		}
-		l, err1 := ssEndpoint(addrs[0])
-		r, err2 := ssEndpoint(addrs[1])
-		if err := errors.Join(err1, err2); err != nil {
-			t.Fatalf("ss line %q: %v", sc.Text(), err)
-		}
-		p := TCP
-		if f[0] == "udp" {
-			p = UDP
-		}
-		if id := sockID(p, 0, l, r); mine[id] {
-			ids = append(ids, id)
+	for i := range lines {
+		if l := &lines[i]; own.hasSS(l) {
+			ids = append(ids, sockID(l.proto, 0, l.local, l.peer))
 		}
 	}
 	slices.Sort(ids)
@@ -193,7 +173,9 @@ func TestFilterAgreesWithSS(t *testing.T) {
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Skip("ss (iproute2) is not installed")
 	}
-	mine, l4, l6 := filterTestSockets(t)
+	l4, l6, ports := filterTestSockets(t)
+	own := mine(t)
+	a4 := testAddr4.String()
 	src := NewNetlink(Options{})
 	t.Cleanup(func() { src.Close() })
 	snap, err := src.Snapshot(context.Background())
@@ -202,7 +184,7 @@ func TestFilterAgreesWithSS(t *testing.T) {
 	}
 	var cand []Socket
 	for _, s := range snap.Sockets {
-		if mine[sockID(s.Proto, s.Family, s.Local, s.Remote)] {
+		if own.has(&s) {
 			cand = append(cand, s)
 		}
 	}
@@ -239,15 +221,15 @@ func TestFilterAgreesWithSS(t *testing.T) {
 		{fmt.Sprintf("dport <= :%d", l4)},
 		{fmt.Sprintf("dport lt :%d", l6)},
 		{"dport = :0"},
-		{"src 127.0.0.1"},
+		{"src " + a4},
 		{"src 127.0.0.0/8"},
-		{"dst 127.0.0.1/32"},
+		{"dst " + a4 + "/32"},
 		{"src [::1]"},
 		{"src ::1/128"},
 		{"dst ::/0"},
 		{"dst 0.0.0.0"},
 		{"dst [::]"},
-		{fmt.Sprintf("src 127.0.0.1:%d", l4)},
+		{fmt.Sprintf("src %s:%d", a4, l4)},
 		{fmt.Sprintf("dst [::1]:%d", l6)},
 		{fmt.Sprintf("src *:%d", l4)},
 		{fmt.Sprintf("src :%d", l6)},
@@ -255,8 +237,8 @@ func TestFilterAgreesWithSS(t *testing.T) {
 		{"dst *"},
 		{fmt.Sprintf("not sport = :%d", l4)},
 		{fmt.Sprintf("! ( sport = :%d or dport = :%d )", l4, l4)},
-		{fmt.Sprintf("src 127.0.0.1 and dport = :%d", l4)},
-		{fmt.Sprintf("src 127.0.0.1 dport = :%d", l4)},
+		{fmt.Sprintf("src %s and dport = :%d", a4, l4)},
+		{fmt.Sprintf("src %s dport = :%d", a4, l4)},
 		{fmt.Sprintf("src [::1] || dport = :%d", l4)},
 		{fmt.Sprintf("( src [::1] or dst [::1] ) && not dport = :%d", l6)},
 		{"state", "listening", "src [::1]"},
@@ -278,7 +260,7 @@ func TestFilterAgreesWithSS(t *testing.T) {
 			}
 		}
 		slices.Sort(got)
-		want := runSS(t, args, mine)
+		want := runSS(t, args, ssPortFilter(ports))
 		if !slices.Equal(got, want) {
 			t.Errorf("%q:\nsocktop %q\n     ss %q", expr, got, want)
 		}

@@ -3,27 +3,32 @@ package collect
 import (
 	"context"
 	"net"
+	"net/netip"
+	"syscall"
 	"testing"
 )
 
 // The one-walk compat dump and the two per-family dumps must return the
 // same sockets, IPv4 and IPv6, with every field decoded alike.
 func TestCompatDumpMatchesPerFamily(t *testing.T) {
-	var ports = map[uint16]bool{}
-	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
-		ln, err := net.Listen("tcp", addr)
+	own := mine(t)
+	for _, addr := range []netip.Addr{testAddr4, netip.IPv6Loopback()} {
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ln.Close() })
-		c, err := net.Dial("tcp", ln.Addr().String())
+		own.addConn(t, ln)
+		// The child stays in the accept queue: its row has no inode, and
+		// is found by the client's 4-tuple.
+		c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		ports[uint16(ln.Addr().(*net.TCPAddr).Port)] = true
+		own.addConn(t, c)
 	}
-	ours := func(s Socket) bool { return ports[s.Local.Port()] || ports[s.Remote.Port()] }
+	ours := func(s Socket) bool { return own.has(&s) }
 
 	compat := NewNetlink(Options{TCP: true})
 	defer compat.Close()
@@ -77,21 +82,32 @@ func TestCompatDumpMatchesPerFamily(t *testing.T) {
 // When the kernel refuses the compat request, the snapshot falls back to
 // per-family dumps in the same place: every socket once, TCP before UDP.
 func TestCompatRefusedFallsBack(t *testing.T) {
-	ln, err := net.Listen("tcp6", "[::1]:0")
+	ln, err := net.ListenTCP("tcp6", &net.TCPAddr{IP: net.IPv6loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	ln4, err := net.Listen("tcp4", "127.0.0.1:0")
+	ln4, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln4.Close()
-	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	u, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer u.Close()
+	inode := func(c interface {
+		SyscallConn() (syscall.RawConn, error)
+	}) uint32 {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in uint32
+		rc.Control(func(fd uintptr) { in = inodeOf(t, int(fd)) })
+		return in
+	}
 
 	n := NewNetlink(Options{})
 	defer n.Close()
@@ -103,15 +119,11 @@ func TestCompatRefusedFallsBack(t *testing.T) {
 	if !n.noCompat {
 		t.Fatal("the refused compat dump did not switch to per-family dumps")
 	}
-	want := map[uint16]int{
-		uint16(ln.Addr().(*net.TCPAddr).Port):     0,
-		uint16(ln4.Addr().(*net.TCPAddr).Port):    0,
-		uint16(u.LocalAddr().(*net.UDPAddr).Port): 0,
-	}
+	want := map[uint32]int{inode(ln): 0, inode(ln4): 0, inode(u): 0}
 	lastTCP, firstUDP := -1, len(snap.Sockets)
 	for i, s := range snap.Sockets {
-		if _, ok := want[s.Local.Port()]; ok && s.State != StateTimeWait {
-			want[s.Local.Port()]++
+		if _, ok := want[s.Inode]; ok {
+			want[s.Inode]++
 		}
 		if s.Proto == TCP {
 			lastTCP = i
@@ -119,9 +131,9 @@ func TestCompatRefusedFallsBack(t *testing.T) {
 			firstUDP = i
 		}
 	}
-	for p, c := range want {
+	for in, c := range want {
 		if c != 1 {
-			t.Errorf("port %d listed %d times, want once", p, c)
+			t.Errorf("socket with inode %d listed %d times, want once", in, c)
 		}
 	}
 	if lastTCP > firstUDP {

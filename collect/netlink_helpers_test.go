@@ -26,12 +26,13 @@ func (r *rawFD) Close() {
 	}
 }
 
-// loopback returns 127.0.0.1 or ::1.
+// loopback returns the test binary's own IPv4 loopback address (see
+// testAddr4) or ::1.
 func loopback(fam int) netip.Addr {
 	if fam == unix.AF_INET6 {
 		return netip.IPv6Loopback()
 	}
-	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	return testAddr4
 }
 
 func sockaddr(fam int, a netip.Addr, port int) unix.Sockaddr {
@@ -41,6 +42,7 @@ func sockaddr(fam int, a netip.Addr, port int) unix.Sockaddr {
 	return &unix.SockaddrInet4{Port: port, Addr: a.As4()}
 }
 
+// newSocket makes a socket and records it among the test's own (mine).
 func newSocket(t testing.TB, fam, typ int) *rawFD {
 	t.Helper()
 	fd, err := unix.Socket(fam, typ|unix.SOCK_CLOEXEC, 0)
@@ -49,6 +51,7 @@ func newSocket(t testing.TB, fam, typ int) *rawFD {
 	}
 	r := &rawFD{fd: fd}
 	t.Cleanup(r.Close)
+	mine(t).addFD(t, fd)
 	return r
 }
 
@@ -93,15 +96,26 @@ func listenTCP(t testing.TB, fam, backlog int, setup func(*rawFD)) (*rawFD, int)
 }
 
 // dialTCP connects (blocking) from a new socket of family fam to addr:port.
+// An IPv4 client is bound to the test's own address first, so both ends of
+// the 4-tuple are the test's; the connection's 4-tuple is recorded among
+// the test's own, for the rows it leaves without an inode.
 func dialTCP(t testing.TB, fam int, addr netip.Addr, port int, setup func(*rawFD)) *rawFD {
 	t.Helper()
 	c := newSocket(t, fam, unix.SOCK_STREAM)
 	if setup != nil {
 		setup(c)
 	}
+	if fam == unix.AF_INET {
+		// The port is still chosen by connect, from the ephemeral range.
+		setInt(t, c, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+		if err := unix.Bind(c.fd, sockaddr(fam, testAddr4, 0)); err != nil {
+			t.Fatalf("bind client to %v: %v", testAddr4, err)
+		}
+	}
 	if err := unix.Connect(c.fd, sockaddr(fam, addr, port)); err != nil {
 		t.Fatalf("connect to %v:%d: %v", addr, port, err)
 	}
+	mine(t).addFD(t, c.fd)
 	return c
 }
 
@@ -113,6 +127,7 @@ func acceptTCP(t testing.TB, l *rawFD) *rawFD {
 	}
 	r := &rawFD{fd: fd}
 	t.Cleanup(r.Close)
+	mine(t).addFD(t, fd)
 	return r
 }
 
@@ -149,10 +164,13 @@ func zeroWindow(t testing.TB, fam int) (client, server *rawFD) {
 	if err := unix.SetNonblock(client.fd, true); err != nil {
 		t.Fatal(err)
 	}
+	// Write until the queues stop moving: the first EAGAIN can come
+	// before the peer's window has closed, and a loaded host delays the
+	// receiver's collapsing of its buffer.
 	chunk := make([]byte, 1024)
-	// Write until EAGAIN twice, a little apart: the first EAGAIN can come
-	// before the peer's window has closed.
-	for round := 0; round < 2; round++ {
+	prev := [2]int{-1, -1}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		wrote := false
 		for {
 			_, err := unix.Write(client.fd, chunk)
 			if err == unix.EAGAIN {
@@ -161,16 +179,49 @@ func zeroWindow(t testing.TB, fam int) (client, server *rawFD) {
 			if err != nil {
 				t.Fatalf("write: %v", err)
 			}
+			wrote = true
 		}
-		time.Sleep(100 * time.Millisecond)
+		inq, err1 := unix.IoctlGetInt(server.fd, unix.SIOCINQ)
+		outq, err2 := unix.IoctlGetInt(client.fd, unix.SIOCOUTQ)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("SIOCINQ/SIOCOUTQ: %v %v", err1, err2)
+		}
+		now := [2]int{inq, outq}
+		if !wrote && now == prev && inq > 0 && outq > 0 {
+			return client, server
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the zero-window queues did not settle: last %v", now)
+		}
+		prev = now
+		time.Sleep(50 * time.Millisecond)
 	}
-	return client, server
 }
 
-// waitSnapshot polls a snapshot until ok accepts it, or fails after 5 s.
+// waitEOF blocks until the peer of r has closed (a read returns 0), so
+// that the next close of r is not a simultaneous one.
+func waitEOF(t testing.TB, r *rawFD) {
+	t.Helper()
+	buf := make([]byte, 64)
+	for {
+		n, err := unix.Read(r.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read to EOF: %v", err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+// waitSnapshot polls a snapshot until ok accepts it, or fails after 10 s
+// (a timeout for a loaded host, not a measure of anything).
 func waitSnapshot(t testing.TB, src Source, ok func(*Snapshot) bool) Snapshot {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		snap, err := src.Snapshot(context.Background())
 		if err != nil {
@@ -180,19 +231,32 @@ func waitSnapshot(t testing.TB, src Source, ok func(*Snapshot) bool) Snapshot {
 			return snap
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the expected sockets did not appear within 5 s")
+			t.Fatalf("the expected sockets did not appear within 10 s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// findSocket returns the socket with the given local and remote ports and
-// protocol, or nil.
-func findSocket(snap *Snapshot, p Proto, lport, rport uint16) *Socket {
+// findFD returns the socket of the descriptor r holds (found by its
+// inode), or nil.
+func findFD(t testing.TB, snap *Snapshot, r *rawFD) *Socket {
+	t.Helper()
+	in := inodeOf(t, r.fd)
 	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
-		if s.Proto == p && s.Local.Port() == lport && s.Remote.Port() == rport {
-			return s
+		if snap.Sockets[i].Inode == in {
+			return &snap.Sockets[i]
+		}
+	}
+	return nil
+}
+
+// findKey returns the socket with exactly this protocol and 4-tuple, or
+// nil: for rows without an inode (TIME_WAIT, orphans), on the test's own
+// addresses.
+func findKey(snap *Snapshot, k Key) *Socket {
+	for i := range snap.Sockets {
+		if snap.Sockets[i].Key() == k {
+			return &snap.Sockets[i]
 		}
 	}
 	return nil

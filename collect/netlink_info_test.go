@@ -97,7 +97,7 @@ func TestInfoTimeWaitAndBadKeys(t *testing.T) {
 	t.Cleanup(func() { n.Close() })
 	ctx := context.Background()
 	waitSnapshot(t, n, func(sn *Snapshot) bool {
-		x := findSocket(sn, TCP, ck.Local.Port(), ck.Remote.Port())
+		x := findKey(sn, ck)
 		return x != nil && x.State == StateTimeWait
 	})
 	if _, err := n.Info(ctx, ck); !errors.Is(err, ErrNotFound) {

@@ -103,7 +103,7 @@ func TestParseDiagMessages(t *testing.T) {
 // tcp_info carries it, and a socket carried by the data path has an RTT.
 func TestSnapshotTCPInfoOption(t *testing.T) {
 	t.Parallel()
-	c, s, port := pairTCP(t, unix.AF_INET)
+	c, s, _ := pairTCP(t, unix.AF_INET)
 	if _, err := unix.Write(c.fd, []byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +114,10 @@ func TestSnapshotTCPInfoOption(t *testing.T) {
 	n := NewNetlink(Options{TCPInfo: true, TCP: true, IPv4: true})
 	t.Cleanup(func() { n.Close() })
 	snap := waitSnapshot(t, n, func(sn *Snapshot) bool {
-		x := findSocket(sn, TCP, uint16(localPort(t, c)), uint16(port))
+		x := findFD(t, sn, c)
 		return x != nil && x.Info != nil && x.Info.BytesAcked >= 4
 	})
-	x := findSocket(&snap, TCP, uint16(localPort(t, c)), uint16(port))
+	x := findFD(t, &snap, c)
 	if x.Info.RTT <= 0 {
 		t.Errorf("tcp_info of an active connection has RTT %v", x.Info.RTT)
 	}

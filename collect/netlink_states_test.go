@@ -25,19 +25,17 @@ func addrPortOf(sa unix.Sockaddr) netip.AddrPort {
 // reach the kernel, and SetStates applies to the next snapshot.
 func TestStateMaskAndSelection(t *testing.T) {
 	t.Parallel()
-	_, lport := listenTCP(t, unix.AF_INET6, 4, nil)
+	l, lport := listenTCP(t, unix.AF_INET6, 4, nil)
 	c, _, _ := pairTCP(t, unix.AF_INET6)
 	u := newSocket(t, unix.AF_INET6, unix.SOCK_DGRAM)
 	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET6, loopback(unix.AF_INET6), 0)); err != nil {
 		t.Fatal(err)
 	}
-	uport := uint16(localPort(t, u))
 	// A TCP socket that is only bound: CLOSED, shown only when asked.
 	b := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
 	if err := unix.Bind(b.fd, sockaddr(unix.AF_INET, loopback(unix.AF_INET), 0)); err != nil {
 		t.Fatal(err)
 	}
-	bport := uint16(localPort(t, b))
 
 	ctx := context.Background()
 	n := NewNetlink(Options{TCP: true, IPv6: true})
@@ -52,7 +50,7 @@ func TestStateMaskAndSelection(t *testing.T) {
 		if s.Proto != TCP || s.Family != 6 || s.State != StateListen {
 			t.Errorf("tcp6 LISTEN asked, got %v%d %v", s.Proto, s.Family, s.State)
 		}
-		sawListener = sawListener || s.Local.Port() == uint16(lport)
+		sawListener = sawListener || s.Inode == inodeOf(t, l.fd)
 	}
 	if !sawListener {
 		t.Errorf("listener [::1]:%d missing", lport)
@@ -62,7 +60,7 @@ func TestStateMaskAndSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if findSocket(&snap, TCP, uint16(localPort(t, c)), keyOf(t, c).Remote.Port()) == nil {
+	if findFD(t, &snap, c) == nil {
 		t.Errorf("established client missing after SetStates(ESTABLISHED)")
 	}
 
@@ -72,10 +70,10 @@ func TestStateMaskAndSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := findSocket(&snap, UDP, uport, 0); s == nil || s.State != StateUnconn || s.Remote != netip.AddrPortFrom(netip.IPv6Unspecified(), 0) {
+	if s := findFD(t, &snap, u); s == nil || s.State != StateUnconn || s.Remote != netip.AddrPortFrom(netip.IPv6Unspecified(), 0) {
 		t.Errorf("bound UDP socket: %+v, want UNCONN with remote [::]:0", s)
 	}
-	if s := findSocket(&snap, TCP, bport, 0); s != nil {
+	if s := findFD(t, &snap, b); s != nil {
 		t.Errorf("a bound-only TCP socket shows by default (ss -a does not show it): %+v", s)
 	}
 	all.SetStates(1 << StateClosed)
@@ -83,11 +81,11 @@ func TestStateMaskAndSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := findSocket(&snap, TCP, bport, 0)
+	s := findFD(t, &snap, b)
 	if s == nil || s.State.Canonical() != StateClosed {
 		t.Errorf("bound-only TCP socket with CLOSED asked: %+v, want CLOSED", s)
 	}
-	if u := findSocket(&snap, UDP, uport, 0); u == nil {
+	if u := findFD(t, &snap, u); u == nil {
 		t.Errorf("CLOSED mask should also give unconnected UDP, as ss's state closed does")
 	}
 	all.SetStates(1 << StateUnconn)

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -49,6 +50,17 @@ type ownerCache struct {
 	lastCost time.Duration      // how long it took
 	refresh  time.Duration
 	denied   bool
+
+	// now is the clock scans are timed and spaced by; tests set their
+	// own, since a loaded host stretches any real interval.
+	now func() time.Time
+	// scans counts the passes over /proc.
+	scans int
+	// peak is the most entries byInode has held since it was made: Go
+	// maps never give memory back, so one that once held a big table is
+	// replaced when the table is far smaller (see shrinkable).
+	peak      int
+	peakNames int
 
 	want    []uint32 // sorted inodes of the snapshot being resolved
 	pairs   []inodePID
@@ -99,6 +111,7 @@ func newOwnerCache() *ownerCache {
 	return &ownerCache{
 		byInode: make(map[uint32][]Owner),
 		refresh: ownerRefresh,
+		now:     time.Now,
 		names:   make(map[int32]procName),
 		procBuf: make([]byte, 32<<10),
 	}
@@ -111,13 +124,13 @@ func (c *ownerCache) startEarly() {
 	if !c.lastScan.IsZero() || c.early != nil {
 		return
 	}
-	c.lastScan = time.Now()
+	c.lastScan = c.now()
 	c.early = make(chan struct{})
 	start := c.lastScan
 	go func() {
 		defer close(c.early)
 		c.collect(nil)
-		c.earlyCost = time.Since(start)
+		c.earlyCost = c.now().Sub(start)
 	}()
 }
 
@@ -129,7 +142,7 @@ func (c *ownerCache) resolve(socks []Socket) string {
 		<-c.early
 		c.early = nil
 		c.lastCost = c.earlyCost
-		if time.Since(c.lastScan) < c.refresh {
+		if c.now().Sub(c.lastScan) < c.refresh {
 			c.setWant(socks)
 			c.rebuild(true)
 		} else {
@@ -139,19 +152,27 @@ func (c *ownerCache) resolve(socks []Socket) string {
 			c.lastScan, c.lastCost = time.Time{}, 0
 		}
 	}
-	if !early && c.due(socks) && c.mayScan(time.Now()) {
+	if !early && c.due(socks) && c.mayScan(c.now()) {
 		// The wanted inodes are sorted only when a scan is due; the
 		// common refresh answers due() from the map alone.
 		c.setWant(socks)
-		c.lastScan = time.Now()
+		c.lastScan = c.now()
 		c.collect(c.want)
 		c.rebuild(false)
-		c.lastCost = time.Since(c.lastScan)
+		c.lastCost = c.now().Sub(c.lastScan)
 	}
+	live := 0
 	for i := range socks {
 		if in := socks[i].Inode; in != 0 {
-			socks[i].Owners = c.byInode[in]
+			o, ok := c.byInode[in]
+			socks[i].Owners = o
+			if ok {
+				live++
+			}
 		}
+	}
+	if stale := len(c.byInode) - live; stale > live/4+staleSlack {
+		c.prune(socks, live)
 	}
 	if c.denied {
 		return noticeNoRoot
@@ -161,7 +182,7 @@ func (c *ownerCache) resolve(socks []Socket) string {
 
 // due reports whether the cache is too old or lacks an inode of socks.
 func (c *ownerCache) due(socks []Socket) bool {
-	if time.Since(c.lastScan) >= c.refresh {
+	if c.now().Sub(c.lastScan) >= c.refresh {
 		return true
 	}
 	for i := range socks {
@@ -181,7 +202,7 @@ func (c *ownerCache) mayScan(now time.Time) bool {
 }
 
 func (c *ownerCache) setWant(socks []Socket) {
-	c.want = c.want[:0]
+	c.want = reuse(c.want, len(socks))
 	for i := range socks {
 		if in := socks[i].Inode; in != 0 {
 			c.want = append(c.want, in)
@@ -195,7 +216,8 @@ func (c *ownerCache) setWant(socks []Socket) {
 // into c.pairs: only inodes in want, or every socket when want is nil.
 func (c *ownerCache) collect(want []uint32) {
 	c.gen++
-	c.pairs = c.pairs[:0]
+	c.scans++
+	c.pairs = reuse(c.pairs, len(want))
 	proc, err := unix.Open("/proc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
@@ -226,7 +248,7 @@ func (c *ownerCache) collect(want []uint32) {
 	}
 	workers := c.workers[:nw]
 	for _, w := range workers {
-		w.pairs, w.comms = w.pairs[:0], w.comms[:0]
+		w.pairs, w.comms = reuse(w.pairs, len(want)), reuse(w.comms, len(c.names))
 	}
 	var bigs bigJobs
 	if nw > 1 {
@@ -425,7 +447,11 @@ func (c *ownerCache) rebuild(filter bool) {
 	})
 	// A process holding one socket on two descriptors is one owner.
 	c.pairs = slices.Compact(c.pairs)
-	clear(c.byInode)
+	if size := len(c.want); shrinkable(c.peak, size) {
+		c.byInode, c.peak = make(map[uint32][]Owner, size), 0
+	} else {
+		clear(c.byInode)
+	}
 	backing := make([]Owner, len(c.pairs))
 	for i, p := range c.pairs {
 		backing[i] = Owner{PID: int(p.pid), Name: c.names[p.pid].name}
@@ -446,11 +472,18 @@ func (c *ownerCache) rebuild(filter bool) {
 			c.byInode[in] = nil
 		}
 	}
+	c.peak = max(c.peak, len(c.byInode))
 	for pid, n := range c.names {
 		if n.gen != c.gen {
 			delete(c.names, pid)
 		}
 	}
+	if shrinkable(c.peakNames, len(c.names)) {
+		m := make(map[int32]procName, len(c.names))
+		maps.Copy(m, c.names)
+		c.names, c.peakNames = m, len(m)
+	}
+	c.peakNames = max(c.peakNames, len(c.names))
 }
 
 // forEachDirent calls f with the NUL-terminated name (without the NUL in

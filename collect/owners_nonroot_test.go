@@ -74,7 +74,7 @@ func nonRootChild(t *testing.T) {
 	if !slices.Contains(snap.Notices, noticeNoRoot) {
 		t.Errorf("notices %q lack %q", snap.Notices, noticeNoRoot)
 	}
-	s := findSocket(&snap, UDP, uint16(localPort(t, u)), 0)
+	s := findFD(t, &snap, u)
 	if s == nil || len(s.Owners) != 1 || s.Owners[0].PID != os.Getpid() {
 		t.Errorf("own socket: %+v, want owned by pid %d", s, os.Getpid())
 	}

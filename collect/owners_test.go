@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,35 +28,28 @@ func selfComm(t *testing.T) string {
 // TIME_WAIT socket has no owner and is still reported.
 func TestOwnersSelfAndTimeWait(t *testing.T) {
 	t.Parallel()
-	c, s, port := pairTCP(t, unix.AF_INET)
-	held, _, hport := pairTCP(t, unix.AF_INET6)
+	c, s, _ := pairTCP(t, unix.AF_INET)
+	ck := keyOf(t, c)
+	held, _, _ := pairTCP(t, unix.AF_INET6)
 	c.Close()
+	waitEOF(t, s)
 	s.Close()
 	n := NewNetlink(Options{Owners: true, TCP: true})
 	t.Cleanup(func() { n.Close() })
 	snap := waitSnapshot(t, n, func(sn *Snapshot) bool {
-		for i := range sn.Sockets {
-			if sn.Sockets[i].State == StateTimeWait && sn.Sockets[i].Remote.Port() == uint16(port) {
-				return true
-			}
-		}
-		return false
+		x := findKey(sn, ck)
+		return x != nil && x.State == StateTimeWait
 	})
 	want := Owner{PID: os.Getpid(), Name: selfComm(t)}
-	client := findSocket(&snap, TCP, uint16(localPort(t, held)), uint16(hport))
+	client := findFD(t, &snap, held)
 	if client == nil {
-		t.Fatalf("held socket [::1]:%d -> [::1]:%d not in the snapshot", localPort(t, held), hport)
+		t.Fatalf("held socket %v not in the snapshot", keyOf(t, held))
 	}
 	if !slices.Equal(client.Owners, []Owner{want}) {
 		t.Errorf("owners of a socket this test holds = %v, want [%v]", client.Owners, want)
 	}
-	for i := range snap.Sockets {
-		x := &snap.Sockets[i]
-		if x.State == StateTimeWait && x.Remote.Port() == uint16(port) {
-			if x.Inode != 0 || len(x.Owners) != 0 {
-				t.Errorf("TIME_WAIT %v -> %v: inode %d owners %v, want none", x.Local, x.Remote, x.Inode, x.Owners)
-			}
-		}
+	if x := findKey(&snap, ck); x.Inode != 0 || len(x.Owners) != 0 {
+		t.Errorf("TIME_WAIT %v -> %v: inode %d owners %v, want none", x.Local, x.Remote, x.Inode, x.Owners)
 	}
 }
 
@@ -66,7 +60,6 @@ func TestOwnersShared(t *testing.T) {
 	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET, loopback(unix.AF_INET), 0)); err != nil {
 		t.Fatal(err)
 	}
-	port := localPort(t, u)
 	// F_DUPFD_CLOEXEC, not dup(2): a plain dup has no close-on-exec, so an
 	// ss run by a parallel test could inherit the socket and own it too.
 	dup, err := unix.FcntlInt(uintptr(u.fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -91,9 +84,9 @@ func TestOwnersShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := findSocket(&snap, UDP, uint16(port), 0)
+	s := findFD(t, &snap, u)
 	if s == nil {
-		t.Fatalf("UDP socket on port %d not reported", port)
+		t.Fatalf("UDP socket on port %d not reported", localPort(t, u))
 	}
 	want := []Owner{{PID: os.Getpid(), Name: selfComm(t)}, {PID: cmd.Process.Pid, Name: "sleep"}}
 	slices.SortFunc(want, func(a, b Owner) int { return a.PID - b.PID })
@@ -102,10 +95,97 @@ func TestOwnersShared(t *testing.T) {
 	}
 }
 
-// TestOwnersCacheRescansForNewInodes: a socket created after the cache
-// was filled still gets its owner on the next snapshot, and a snapshot with
-// nothing new does not rescan /proc.
+// fakeClock is a clock that moves only when the test says so: scans are
+// timed and spaced by it, and a loaded host cannot stretch it.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+}
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// ownedSocks returns a table row for each descriptor: the real sockets'
+// inodes, as a dump would give them.
+func ownedSocks(t *testing.T, fds ...*rawFD) []Socket {
+	t.Helper()
+	socks := make([]Socket, len(fds))
+	for i, r := range fds {
+		socks[i] = Socket{Proto: UDP, Inode: inodeOf(t, r.fd)}
+	}
+	return socks
+}
+
+func boundUDP(t *testing.T) *rawFD {
+	t.Helper()
+	u := newSocket(t, unix.AF_INET, unix.SOCK_DGRAM)
+	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET, loopback(unix.AF_INET), 0)); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// isSelf reports whether owners is exactly this test process.
+func isSelf(t *testing.T, owners []Owner) bool {
+	return slices.Equal(owners, []Owner{{PID: os.Getpid(), Name: selfComm(t)}})
+}
+
+// TestOwnersCacheRescansForNewInodes: a table with nothing new is answered
+// from the cache, a new inode makes a scan that finds its owner, and so
+// does the end of the refresh period. The table is real sockets' inodes;
+// the clock is the test's, so no scan is due by accident.
 func TestOwnersCacheRescansForNewInodes(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	c := newOwnerCache()
+	c.now = clk.Now
+	a := boundUDP(t)
+	socks := ownedSocks(t, a)
+	c.resolve(socks)
+	if c.scans != 1 || !isSelf(t, socks[0].Owners) {
+		t.Fatalf("first resolve: %d scans, owners %v; want 1 scan and this process", c.scans, socks[0].Owners)
+	}
+	for range 3 {
+		clk.Advance(time.Second)
+		socks = ownedSocks(t, a)
+		c.resolve(socks)
+	}
+	if c.scans != 1 || !isSelf(t, socks[0].Owners) {
+		t.Errorf("a table with nothing new rescanned: %d scans, owners %v", c.scans, socks[0].Owners)
+	}
+
+	b := boundUDP(t)
+	socks = ownedSocks(t, a, b)
+	c.resolve(socks)
+	if c.scans != 2 || !isSelf(t, socks[1].Owners) {
+		t.Errorf("a new inode: %d scans, its owners %v; want a second scan naming this process", c.scans, socks[1].Owners)
+	}
+
+	clk.Advance(c.refresh)
+	socks = ownedSocks(t, a, b)
+	c.resolve(socks)
+	if c.scans != 3 {
+		t.Errorf("after the refresh period: %d scans, want 3", c.scans)
+	}
+}
+
+// TestOwnersNewSocketThroughNetlink: the same through the netlink source,
+// whose table holds every UDP socket of the host: a socket made after the
+// first snapshot has its owner in the next one.
+func TestOwnersNewSocketThroughNetlink(t *testing.T) {
 	t.Parallel()
 	n := NewNetlink(Options{Owners: true, UDP: true, IPv6: true})
 	t.Cleanup(func() { n.Close() })
@@ -113,27 +193,8 @@ func TestOwnersCacheRescansForNewInodes(t *testing.T) {
 	if _, err := n.Snapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
-	first := n.owners.lastScan
-	if _, err := n.Snapshot(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// Other tests may create sockets meanwhile, so a rescan here is not
-	// an error; the cache must at least have been used once in a row of
-	// quiet snapshots.
-	quiet := n.owners.lastScan.Equal(first)
-	for i := 0; i < 5 && !quiet; i++ {
-		before := n.owners.lastScan
-		if _, err := n.Snapshot(ctx); err != nil {
-			t.Fatal(err)
-		}
-		quiet = n.owners.lastScan.Equal(before)
-	}
-	if !quiet {
-		t.Errorf("every snapshot rescanned /proc although no new socket appeared")
-	}
-
-	// This host may be busy enough that scans are spaced out (that has
-	// its own test); here the question is whether a new inode triggers one.
+	// A busy host's scans are spaced out (TestOwnerScanSpacedByItsCost);
+	// the question here is only whether a new inode triggers one.
 	n.owners.lastCost = 0
 	u := newSocket(t, unix.AF_INET6, unix.SOCK_DGRAM)
 	if err := unix.Bind(u.fd, sockaddr(unix.AF_INET6, loopback(unix.AF_INET6), 0)); err != nil {
@@ -143,12 +204,38 @@ func TestOwnersCacheRescansForNewInodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := findSocket(&snap, UDP, uint16(localPort(t, u)), 0)
+	s := findFD(t, &snap, u)
 	if s == nil {
 		t.Fatal("new UDP socket not reported")
 	}
-	if len(s.Owners) != 1 || s.Owners[0].PID != os.Getpid() {
+	if !isSelf(t, s.Owners) {
 		t.Errorf("owners of a socket created after the cache was filled = %v, want this process", s.Owners)
+	}
+}
+
+// TestOwnerScanSpacedByItsCost: after a scan that cost 100 ms (of the
+// test's clock), a new socket waits for its owner until 50 times that has
+// passed, then gets it.
+func TestOwnerScanSpacedByItsCost(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	c := newOwnerCache()
+	c.now = clk.Now
+	a := boundUDP(t)
+	c.resolve(ownedSocks(t, a))
+	c.lastCost = 100 * time.Millisecond
+	b := boundUDP(t)
+	clk.Advance(4 * time.Second)
+	socks := ownedSocks(t, a, b)
+	c.resolve(socks)
+	if c.scans != 1 || socks[1].Owners != nil {
+		t.Errorf("4 s after a 100 ms scan: %d scans, new socket's owners %v; want no rescan yet", c.scans, socks[1].Owners)
+	}
+	clk.Advance(time.Second)
+	socks = ownedSocks(t, a, b)
+	c.resolve(socks)
+	if c.scans != 2 || !isSelf(t, socks[1].Owners) {
+		t.Errorf("5 s after a 100 ms scan: %d scans, new socket's owners %v; want a rescan naming this process", c.scans, socks[1].Owners)
 	}
 }
 
@@ -197,14 +284,10 @@ func TestOwnerScanSpacing(t *testing.T) {
 func TestOwnersManyDescriptors(t *testing.T) {
 	t.Parallel()
 	const count = 3000
-	ports := map[uint16]bool{}
 	for range count {
-		u := newSocket(t, unix.AF_INET, unix.SOCK_DGRAM)
-		if err := unix.Bind(u.fd, sockaddr(unix.AF_INET, loopback(unix.AF_INET), 0)); err != nil {
-			t.Fatal(err)
-		}
-		ports[uint16(localPort(t, u))] = true
+		boundUDP(t)
 	}
+	own := mine(t)
 	n := NewNetlink(Options{Owners: true, UDP: true, IPv4: true})
 	t.Cleanup(func() { n.Close() })
 	snap, err := n.Snapshot(context.Background())
@@ -214,7 +297,7 @@ func TestOwnersManyDescriptors(t *testing.T) {
 	want := []Owner{{PID: os.Getpid(), Name: selfComm(t)}}
 	seen := 0
 	for _, s := range snap.Sockets {
-		if !ports[s.Local.Port()] || s.Local.Addr() != loopback(unix.AF_INET) {
+		if !own.has(&s) {
 			continue
 		}
 		seen++
@@ -230,28 +313,46 @@ func TestOwnersManyDescriptors(t *testing.T) {
 // An early scan whose snapshot failed is not used once it is stale, and
 // its cost is the scan's own: a socket made after it still gets its owner
 // on the next resolve (the old code used the stale scan and spaced the
-// rescan by the whole wait, hiding new owners for minutes).
+// rescan by the whole wait, hiding new owners for minutes). The clock is
+// the test's: the scan takes no time on it, the wait a minute.
 func TestStaleEarlyScanIsRedone(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
 	c := newOwnerCache()
-	c.refresh = 50 * time.Millisecond
+	c.now = clk.Now
 	c.startEarly()
+	<-c.early // done, but the snapshot that started it failed
 	first := c.lastScan
-	time.Sleep(200 * time.Millisecond) // the snapshot that started it failed
+	clk.Advance(time.Minute)
 
 	r := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
-	var st unix.Stat_t
-	if err := unix.Fstat(r.fd, &st); err != nil {
-		t.Fatal(err)
-	}
-	socks := []Socket{{Proto: TCP, Inode: uint32(st.Ino)}}
+	socks := []Socket{{Proto: TCP, Inode: inodeOf(t, r.fd)}}
 	c.resolve(socks)
-	if !c.lastScan.After(first) {
-		t.Fatalf("the stale early scan was used (last scan %v, early scan %v)", c.lastScan, first)
+	if c.scans != 2 || !c.lastScan.Equal(first.Add(time.Minute)) {
+		t.Fatalf("the stale early scan was used: %d scans, last at %v, early one at %v", c.scans, c.lastScan, first)
 	}
-	if len(socks[0].Owners) == 0 || socks[0].Owners[0].PID != os.Getpid() {
+	if !isSelf(t, socks[0].Owners) {
 		t.Fatalf("socket made after the early scan: owners %v, want this process", socks[0].Owners)
 	}
-	if c.lastCost >= 200*time.Millisecond {
+	if c.lastCost != 0 {
 		t.Fatalf("lastCost %v counts the wait, not the scan", c.lastCost)
+	}
+}
+
+// A fresh early scan is used as it is: no second pass, and its cost is
+// its own, not the wait until resolve.
+func TestFreshEarlyScanIsUsed(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	c := newOwnerCache()
+	c.now = clk.Now
+	r := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	c.startEarly()
+	<-c.early
+	clk.Advance(time.Second) // the dump
+	socks := []Socket{{Proto: TCP, Inode: inodeOf(t, r.fd)}}
+	c.resolve(socks)
+	if c.scans != 1 || c.lastCost != 0 || !isSelf(t, socks[0].Owners) {
+		t.Errorf("fresh early scan: %d scans, cost %v, owners %v; want 1, 0 and this process", c.scans, c.lastCost, socks[0].Owners)
 	}
 }
