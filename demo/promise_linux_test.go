@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"socktop/collect"
 	"socktop/probe"
 )
@@ -215,6 +217,41 @@ func TestStartRefusesBusyPort(t *testing.T) {
 	errOut.Reset()
 	if code := Main([]string{"run", "polite-close", "--fast", "--port", fmt.Sprint(port)}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "still has") {
 		t.Fatalf("CLI on a busy port: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// A port held by a dual-stack listener on [::] (IPV6_V6ONLY off, as
+// sshd and nginx listen) is refused before anything is made: the demo's
+// bind on 127.0.0.1 would fail with EADDRINUSE, and an IPv4-only count of
+// the port's sockets does not see it.
+func TestStartRefusesDualStackPort(t *testing.T) {
+	t.Parallel()
+	port, err := probe.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no IPv6 on this host: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet6{Port: int(port)}); err != nil {
+		t.Fatalf("bind [::]:%d: %v", port, err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := Find("polite-close")
+	r, err := Start(context.Background(), sc, Config{Fast: true, Port: port})
+	if r != nil {
+		r.Stop()
+		t.Fatalf("Start on port %d under a [::] listener returned a run (err %v, log %v), want ErrPortBusy", port, err, r.Log())
+	}
+	if !errors.Is(err, ErrPortBusy) || !strings.Contains(err.Error(), fmt.Sprint(port)) {
+		t.Fatalf("Start on port %d under a [::] listener: %v, want ErrPortBusy naming the port", port, err)
 	}
 }
 
