@@ -105,6 +105,15 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, erro
 		if busy, err := socketsOnPort(ctx, cfg.Port); err == nil && busy > 0 {
 			return nil, fmt.Errorf("%w: port %d still has %d socket(s), perhaps TIME_WAIT from an earlier run; their states would be taken for this run's: pick another port, or leave it out to get a free one", ErrPortBusy, cfg.Port, busy)
 		}
+		// The count above sees IPv4 only; a listener on [::] (dual-stack,
+		// like sshd's) or ::1, or a socket only bound, is found by binding.
+		inUse, err := probe.PortInUse(cfg.Port)
+		if err != nil {
+			return nil, fmt.Errorf("demo %s: %w", sc.Name, err)
+		}
+		if inUse {
+			return nil, fmt.Errorf("%w: port %d is taken on loopback (IPv4 or IPv6, perhaps a listener on [::]): pick another port, or leave it out to get a free one", ErrPortBusy, cfg.Port)
+		}
 		ports = append(ports, cfg.Port)
 	}
 	for len(ports) < n {

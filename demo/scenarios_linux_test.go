@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,7 +48,9 @@ func reuseVariants(sc *Scenario) []bool {
 
 // TestStopCleansUp starts a scenario with a child process and one with
 // many sockets, stops them mid-way and checks that no socket of this
-// process remains on their ports and that the child is gone.
+// process or of the run's children remains on their ports and that the
+// child is gone. A socket is the run's by who holds it, not by its port
+// number alone: another program may have sockets on the same numbers.
 func TestStopCleansUp(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"server-crash", "simultaneous-close", "listen-overflow"} {
@@ -61,9 +64,10 @@ func TestStopCleansUp(t *testing.T) {
 			t.Cleanup(r.Stop)
 			src := newCollector()
 			t.Cleanup(func() { src.Close() })
-			// Wait until the run holds sockets with descriptors on its port.
-			deadline := time.Now().Add(20 * time.Second)
-			for len(heldSockets(t, src, r)) == 0 || name == "server-crash" && len(children(r)) == 0 {
+			// Wait until the run holds sockets with descriptors on its
+			// port. The deadline is a hang guard, not a speed requirement.
+			deadline := time.Now().Add(60 * time.Second)
+			for len(heldSockets(t, src, r, children(r))) == 0 || name == "server-crash" && len(children(r)) == 0 {
 				if time.Now().After(deadline) {
 					t.Fatal("the run never held a socket")
 				}
@@ -79,11 +83,16 @@ func TestStopCleansUp(t *testing.T) {
 			}
 			for range r.Events() {
 			}
-			if held := heldSockets(t, src, r); len(held) > 0 {
+			if held := heldSockets(t, src, r, kids); len(held) > 0 {
 				t.Errorf("after Stop, sockets with a descriptor remain on %v: %v", r.Ports(), held)
 			}
 			if fds := ownFDsOnPorts(t, r.Ports()); len(fds) > 0 {
 				t.Errorf("after Stop, this process still holds %v", fds)
+			}
+			for _, ep := range r.p.Endpoints() {
+				if !ep.Closed() || ep.FD() != -1 {
+					t.Errorf("after Stop, endpoint %s is open (fd %d)", ep.Name(), ep.FD())
+				}
 			}
 			for _, pid := range kids {
 				if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
@@ -105,21 +114,47 @@ func children(r *Run) []int {
 	return pids
 }
 
-// heldSockets returns the sockets on the run's ports that a descriptor
-// still refers to (inode != 0).
-func heldSockets(t *testing.T, src snapshotter, r *Run) []string {
+// socketInodes returns the inodes of the sockets the processes hold a
+// descriptor to (0 stands for this process).
+func socketInodes(pids ...int) map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, pid := range pids {
+		dir := "/proc/self/fd"
+		if pid != 0 {
+			dir = fmt.Sprintf("/proc/%d/fd", pid)
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			target, err := os.Readlink(dir + "/" + e.Name())
+			if err != nil || !strings.HasPrefix(target, "socket:[") {
+				continue
+			}
+			if n, err := strconv.ParseUint(strings.Trim(target[len("socket:"):], "[]"), 10, 32); err == nil {
+				out[uint32(n)] = true
+			}
+		}
+	}
+	return out
+}
+
+// heldSockets returns the sockets on the run's ports that this process or
+// one of kids holds a descriptor to. The ports are this process's alone
+// (FreePort never hands one out twice), so parallel tests do not see
+// each other's sockets.
+func heldSockets(t *testing.T, src snapshotter, r *Run, kids []int) []string {
 	t.Helper()
 	snap, err := src.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	mine := socketInodes(append([]int{0}, kids...)...)
 	ports := map[uint16]bool{}
 	for _, p := range r.Ports() {
 		ports[p] = true
 	}
 	var held []string
 	for _, s := range snap.Sockets {
-		if s.Inode != 0 && (ports[s.Local.Port()] || ports[s.Remote.Port()]) && s.Local.Addr().IsLoopback() {
+		if s.Inode != 0 && mine[s.Inode] && (ports[s.Local.Port()] || ports[s.Remote.Port()]) {
 			held = append(held, fmt.Sprintf("%s %s>%s ino %d", s.State, s.Local, s.Remote, s.Inode))
 		}
 	}

@@ -29,7 +29,7 @@ func runOrphanParent(portText string) int {
 	p := New(nil)
 	child, err := p.StartServer(ServerSpec{Name: "server", Port: uint16(port), Backlog: 1})
 	if err == nil {
-		_, err = child.WaitFor("listen(", 10*time.Second)
+		_, err = child.WaitFor("listen(", childWait)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

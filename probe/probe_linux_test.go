@@ -16,6 +16,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// childWait bounds the wait for a probe child's call: a fork and exec of
+// this race-built binary on a loaded host. It is a hang guard, not a
+// speed requirement.
+const childWait = 60 * time.Second
+
+// callWait bounds a loopback connect, accept or recv the test expects to
+// complete; also a hang guard.
+const callWait = 30 * time.Second
+
 // recorder collects a probe's events for assertions.
 type recorder struct {
 	mu  sync.Mutex
@@ -55,6 +64,19 @@ func freePort(t *testing.T) uint16 {
 	return port
 }
 
+// waitEvent waits until an event of rec contains text. The deadline is a
+// hang guard, not a speed requirement.
+func waitEvent(t *testing.T, rec *recorder, text string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(strings.Join(rec.lines(), "\n"), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no event with %q in:\n%s", text, strings.Join(rec.lines(), "\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -73,17 +95,17 @@ func TestEventsInOrderWithText(t *testing.T) {
 	must(t, srv.Listen(1))
 	cli, err := p.TCP("client")
 	must(t, err)
-	must(t, cli.Connect(port, 5*time.Second))
-	conn, err := srv.Accept("server", 5*time.Second)
+	must(t, cli.Connect(port, callWait))
+	conn, err := srv.Accept("server", callWait)
 	must(t, err)
 	if _, err := cli.Send([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := conn.Recv(100, 5*time.Second); err != nil || n != 5 {
+	if n, err := conn.Recv(100, callWait); err != nil || n != 5 {
 		t.Fatalf("recv = %d, %v; want 5 bytes", n, err)
 	}
 	must(t, cli.Shutdown(ShutWR))
-	if n, err := conn.Recv(100, 5*time.Second); err != nil || n != 0 {
+	if n, err := conn.Recv(100, callWait); err != nil || n != 0 {
 		t.Fatalf("recv after the peer's FIN = %d, %v; want EOF", n, err)
 	}
 	must(t, cli.Close())
@@ -161,14 +183,14 @@ func restartBind(t *testing.T, leftover string, oldReuse, newReuse bool) error {
 	must(t, ln.Listen(4))
 	cli, err := p.TCP("client")
 	must(t, err)
-	must(t, cli.Connect(port, 5*time.Second))
-	conn, err := ln.Accept("server", 5*time.Second)
+	must(t, cli.Connect(port, callWait))
+	conn, err := ln.Accept("server", callWait)
 	must(t, err)
 	switch leftover {
 	case "time-wait":
 		// The server closes first, so the TIME_WAIT lands on its port.
 		must(t, conn.Close())
-		if _, err := cli.Recv(10, 5*time.Second); err != nil {
+		if _, err := cli.Recv(10, callWait); err != nil {
 			t.Fatal(err)
 		}
 		must(t, cli.Close())
@@ -227,7 +249,7 @@ func TestStopClosesEverythingAndEndsWaits(t *testing.T) {
 	must(t, ln.Listen(1))
 	cli, err := p.TCP("client")
 	must(t, err)
-	must(t, cli.Connect(port, 5*time.Second))
+	must(t, cli.Connect(port, callWait))
 	fds := []int{ln.FD(), cli.FD()}
 
 	acceptErr := make(chan error, 1)
@@ -236,7 +258,10 @@ func TestStopClosesEverythingAndEndsWaits(t *testing.T) {
 		_, err = ln.Accept("third", 0) // no third client: waits until Stop
 		acceptErr <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Stop comes once the second connection is accepted: while the third
+	// accept waits, or just before it starts; either way it must end with
+	// ErrStopped, so no sleep has to win a race with the goroutine.
+	waitEvent(t, rec, "(second, peer")
 	p.Stop()
 	p.Stop() // idempotent
 	select {
@@ -244,7 +269,7 @@ func TestStopClosesEverythingAndEndsWaits(t *testing.T) {
 		if !errors.Is(err, ErrStopped) {
 			t.Errorf("accept after Stop = %v, want ErrStopped", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(childWait):
 		t.Fatal("accept still waiting after Stop")
 	}
 	for _, fd := range fds {
@@ -286,8 +311,8 @@ func TestSendUntilEAGAINZeroWindow(t *testing.T) {
 	cli, err := p.TCP("client")
 	must(t, err)
 	must(t, cli.SetSndBuf(4096))
-	must(t, cli.Connect(port, 5*time.Second))
-	if _, err := ln.Accept("server", 5*time.Second); err != nil {
+	must(t, cli.Connect(port, callWait))
+	if _, err := ln.Accept("server", callWait); err != nil {
 		t.Fatal(err)
 	}
 	n, err := cli.SendUntilEAGAIN()
@@ -306,7 +331,7 @@ func TestConnectRefused(t *testing.T) {
 	port := freePort(t)
 	cli, err := p.TCP("client")
 	must(t, err)
-	if err := cli.Connect(port, 5*time.Second); !errors.Is(err, unix.ECONNREFUSED) {
+	if err := cli.Connect(port, callWait); !errors.Is(err, unix.ECONNREFUSED) {
 		t.Fatalf("connect to a closed port = %v, want ECONNREFUSED", err)
 	}
 }
@@ -317,13 +342,13 @@ func TestChildServerKill(t *testing.T) {
 	port := freePort(t)
 	child, err := p.StartServer(ServerSpec{Name: "server", AcceptName: "server", Port: port, ReuseAddr: true, Backlog: 4, Accept: 1})
 	must(t, err)
-	if _, err := child.WaitFor("listen(", 10*time.Second); err != nil {
+	if _, err := child.WaitFor("listen(", childWait); err != nil {
 		t.Fatal(err)
 	}
 	cli, err := p.TCP("client")
 	must(t, err)
-	must(t, cli.Connect(port, 5*time.Second))
-	if _, err := child.WaitFor("accept(", 10*time.Second); err != nil {
+	must(t, cli.Connect(port, callWait))
+	if _, err := child.WaitFor("accept(", childWait); err != nil {
 		t.Fatal(err)
 	}
 	pid := child.PID()
@@ -335,7 +360,7 @@ func TestChildServerKill(t *testing.T) {
 		t.Errorf("child %d still exists after Kill: %v", pid, err)
 	}
 	// The kernel closed the child's connection actively: the client reads EOF.
-	if n, err := cli.Recv(10, 5*time.Second); err != nil || n != 0 {
+	if n, err := cli.Recv(10, callWait); err != nil || n != 0 {
 		t.Errorf("client recv after the crash = %d, %v; want EOF", n, err)
 	}
 	text := strings.Join(rec.lines(), "\n")
@@ -362,7 +387,7 @@ func TestStopEndsChild(t *testing.T) {
 		p.Stop()
 		t.Fatal(err)
 	}
-	if _, err := child.WaitFor("listen(", 10*time.Second); err != nil {
+	if _, err := child.WaitFor("listen(", childWait); err != nil {
 		p.Stop()
 		t.Fatal(err)
 	}
@@ -375,8 +400,8 @@ func TestStopEndsChild(t *testing.T) {
 	if err := syscall.Kill(child.PID(), 0); !errors.Is(err, syscall.ESRCH) {
 		t.Errorf("child %d still exists after Stop: %v", child.PID(), err)
 	}
-	if !bindable(port, unix.SOCK_STREAM) {
-		t.Errorf("port %d still taken after the child was stopped", port)
+	if busy, err := PortInUse(port); busy || err != nil {
+		t.Errorf("port %d still taken after the child was stopped (%v)", port, err)
 	}
 }
 
@@ -390,7 +415,7 @@ func TestChildBadBind(t *testing.T) {
 	must(t, ln.Listen(1))
 	child, err := p.StartServer(ServerSpec{Name: "server (new)", Port: port, Backlog: 1})
 	must(t, err)
-	ev, err := child.WaitFor("bind(", 10*time.Second)
+	ev, err := child.WaitFor("bind(", childWait)
 	if !errors.Is(err, unix.EADDRINUSE) || ev.Result != "EADDRINUSE" {
 		t.Errorf("child bind = %v (%q), want EADDRINUSE", err, ev.Result)
 	}
@@ -420,7 +445,8 @@ func TestChildDiesWithParent(t *testing.T) {
 	}
 	must(t, cmd.Process.Kill())
 	cmd.Wait()
-	deadline := time.Now().Add(10 * time.Second)
+	// The deadline is a hang guard, not a speed requirement.
+	deadline := time.Now().Add(60 * time.Second)
 	for alive(pid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("child %d outlived its parent", pid)

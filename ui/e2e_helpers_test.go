@@ -98,7 +98,7 @@ func (s *tmuxSession) pid() int {
 // requirement.
 func waitFor(t *testing.T, what string, ok func() bool, state func() string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s; state:\n%s", what, state())

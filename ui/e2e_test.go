@@ -10,8 +10,8 @@ import (
 
 // TestEndToEndTmux runs the real binary in a detached tmux session at
 // 80x24, types a filter at the `/` prompt and reads the screen back: the
-// header names the filter, a loopback listener this test opened is listed
-// and another one is not.
+// header names the filter and counts the one listener it matches, a
+// loopback listener this test opened is listed and another one is not.
 func TestEndToEndTmux(t *testing.T) {
 	bin, tmux := buildSocktop(t)
 	want := listen(t)
@@ -25,7 +25,11 @@ func TestEndToEndTmux(t *testing.T) {
 		return strings.Contains(scr, "netlink") || strings.Contains(scr, "gopsutil")
 	}, s.capture)
 
-	filter := "sport = :" + wantPort
+	// The address narrows the filter to this test's listener alone: the
+	// kernel picked its port clear of 127.0.0.1 only, and another program
+	// may listen on [::1] with the same number. Nothing else can hold
+	// 127.0.0.1 on that port while the listener does.
+	filter := "sport = :" + wantPort + " and src 127.0.0.1"
 	s.keys("/", false)
 	s.keys(filter, false)
 	s.keys("Enter", true)

@@ -22,26 +22,39 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// stateCounts runs ss and tallies, per state, the sockets that touch one
-// of the listening addresses (the listener itself, its accepted sockets,
-// and the clients connected to it).
-func stateCounts(t *testing.T, listen map[netip.AddrPort]bool) map[string]int {
+// farmRows runs ss and returns the rows that touch one of the listening
+// addresses (the listener itself, its accepted sockets, and the clients
+// connected to it) as state and "local peer", the addresses as ss prints
+// them. While the farm holds its listeners nobody else can have those
+// addresses, so these rows are the farm's.
+func farmRows(t *testing.T, listen map[netip.AddrPort]bool) [][2]string {
 	t.Helper()
 	out, err := exec.Command("ss", "-tanH").Output()
 	if err != nil {
 		t.Fatalf("ss -tanH: %v", err)
 	}
-	got := map[string]int{}
+	var rows [][2]string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 5 {
 			continue
 		}
+		// ss may print what netip does not parse (`*:P` for a dual-stack
+		// listener, zones): such a row is not the farm's.
 		local, err1 := netip.ParseAddrPort(f[3])
 		peer, err2 := netip.ParseAddrPort(f[4])
 		if (err1 == nil && listen[local]) || (err2 == nil && listen[peer]) {
-			got[f[0]]++
+			rows = append(rows, [2]string{f[0], f[3] + " " + f[4]})
 		}
+	}
+	return rows
+}
+
+// stateCounts tallies the farm's rows per state.
+func stateCounts(rows [][2]string) map[string]int {
+	got := map[string]int{}
+	for _, r := range rows {
+		got[r[0]]++
 	}
 	return got
 }
@@ -103,7 +116,8 @@ func runFarm(t *testing.T, args ...string) {
 	if n != 200 {
 		t.Errorf("ready %d, want ready 200", n)
 	}
-	got := stateCounts(t, listen)
+	rows := farmRows(t, listen)
+	got := stateCounts(rows)
 	// 0.3 of 200 in TIME_WAIT, the rest established pairs and listeners.
 	if got["TIME-WAIT"] != 60 {
 		t.Errorf("ss shows %d TIME-WAIT, want 60 (all: %v)", got["TIME-WAIT"], got)
@@ -131,8 +145,17 @@ func runFarm(t *testing.T, args ...string) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("sockfarm exit: %v", err)
 	}
-	if left := stateCounts(t, listen); len(left) != 0 {
-		t.Errorf("after stop ss still shows %v", left)
+	// Once the farm is gone its listener ports are free for anyone (they
+	// lie in the ephemeral range): only the farm's own rows, by their
+	// exact addresses, must be gone.
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r[1]] = true
+	}
+	for _, r := range farmRows(t, listen) {
+		if seen[r[1]] {
+			t.Errorf("after stop ss still shows the farm's %s %s", r[0], r[1])
+		}
 	}
 }
 

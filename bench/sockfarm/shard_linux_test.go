@@ -47,19 +47,30 @@ func TestChurnKeepsTimeWaitSteady(t *testing.T) {
 		t.Fatalf("after build ss shows %d TIME_WAIT sockets, want 20: %v", len(before), before)
 	}
 	s.startChurn(t.Logf)
-	time.Sleep(1600 * time.Millisecond)
-	after := timeWaitOf(t, listen)
-	if len(after) != 20 {
-		t.Errorf("after churn ss shows %d TIME_WAIT sockets, want 20", len(after))
-	}
+	// Every first-generation socket is due within the period; on a loaded
+	// host the churn may run late, so the test waits until ss shows most
+	// of them replaced, the count steady, rather than for a fixed time.
+	// Between a SOCK_DESTROY and its replacement ss may show 19, so the
+	// count is asked of the same look that shows the replacement. The
+	// deadline is a hang guard, not a speed requirement.
+	deadline := time.Now().Add(60 * time.Second)
+	var after map[string]bool
 	kept := 0
-	for k := range after {
-		if before[k] {
-			kept++
+	for {
+		after = timeWaitOf(t, listen)
+		kept = 0
+		for k := range after {
+			if before[k] {
+				kept++
+			}
 		}
-	}
-	if kept == len(after) {
-		t.Errorf("churn replaced none of the TIME_WAIT sockets")
+		if len(after) == 20 && kept <= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("churn: ss shows %d TIME_WAIT sockets, %d of them from before, want 20 with at most 10 from before", len(after), kept)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if err := s.close(); err != nil {
 		t.Fatal(err)
