@@ -122,7 +122,7 @@ func TestDemoFromTheView(t *testing.T) {
 		}
 	}
 	scr := h.screen()
-	for _, want := range []string{"Demo polite-close", "✓ client TIME_WAIT", "TIME_WAIT"} {
+	for _, want := range []string{"Demo #1 polite-close", "✓ client TIME_WAIT", "TIME_WAIT"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("screen lacks %q:\n%s", want, scr)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"socktop/collect"
 	"socktop/demo"
@@ -28,6 +30,7 @@ type (
 		reuse    bool
 		err      error
 		replaces *demo.Run // the run `r` stopped to re-run with the flag flipped
+		stopGen  int       // demoState.stopGen when the start was asked for
 	}
 	demoEventMsg struct {
 		run *demo.Run
@@ -82,10 +85,15 @@ func (r *demoRegistry) stopAll() {
 type demoRun struct {
 	sc     *demo.Scenario
 	run    *demo.Run
+	seq    int // the run's number, so two runs of one scenario differ on screen
 	reuse  bool
 	ended  bool
 	events []probe.Event
 	status []demo.PromiseStatus
+	notes  []string // what the host's sysctls mean for this run
+	// restarting is set while `r`'s re-run of this one is starting: more
+	// presses wait for it instead of starting copies.
+	restarting bool
 }
 
 // demoState is everything about demos: the catalogue, the runs, their
@@ -101,6 +109,13 @@ type demoState struct {
 	demoExpr  string // the filter demos set
 	err       string
 	fast      bool // shortened lifetimes, for tests
+	seq       int  // runs started so far, for their numbers
+	// stopGen counts the `x` presses: a start asked for before the last
+	// one is stopped as soon as it arrives.
+	stopGen int
+	// starting counts the starts on their way, so `x` knows it has
+	// something to stop even before the first run shows.
+	starting int
 }
 
 func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
@@ -137,7 +152,8 @@ func (d *demoState) observe(snap *collect.Snapshot) {
 
 // startCmd starts a scenario off the event loop.
 func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
-	ctx, reg, fast := d.ctx, d.reg, d.fast
+	ctx, reg, fast, gen := d.ctx, d.reg, d.fast, d.stopGen
+	d.starting++
 	return func() tea.Msg {
 		if replaces != nil {
 			replaces.Stop()
@@ -148,7 +164,7 @@ func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) 
 			run.Stop()
 			err = errors.New("socktop is quitting")
 		}
-		return demoStartedMsg{sc: sc, run: run, reuse: reuse, err: err, replaces: replaces}
+		return demoStartedMsg{sc: sc, run: run, reuse: reuse, err: err, replaces: replaces, stopGen: gen}
 	}
 }
 
@@ -185,16 +201,24 @@ func (d *demoState) find(run *demo.Run) *demoRun {
 func (d *demoState) update(m *model, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case demoStartedMsg:
+		d.starting = max(d.starting-1, 0)
 		if msg.replaces != nil {
 			d.drop(msg.replaces)
 		}
 		if msg.err != nil {
 			d.err = msg.sc.Name + ": " + msg.err.Error()
+			m.flash = d.err
 			d.refilter(m)
 			return nil
 		}
+		if msg.stopGen != d.stopGen {
+			// x was pressed while this one was starting.
+			d.refilter(m)
+			return d.stopCmd([]*demo.Run{msg.run})
+		}
 		d.err = ""
-		r := &demoRun{sc: msg.sc, run: msg.run, reuse: msg.reuse, status: msg.run.Status()}
+		d.seq++
+		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, reuse: msg.reuse, status: msg.run.Status(), notes: msg.run.Notes()}
 		d.runs = append(d.runs, r)
 		d.refilter(m)
 		return waitEvent(msg.run)
@@ -276,16 +300,44 @@ func (d *demoState) listHelp(k *KeyMap) []key.Binding {
 	return []key.Binding{key.NewBinding(key.WithKeys(""), key.WithHelp("key", "start")), k.Back, k.Quit}
 }
 
-// tableKey handles the demo keys of the table: r and x.
+// reuseRun is the run `r` acts on: the newest one whose scenario depends
+// on SO_REUSEADDR, or nil.
+func (d *demoState) reuseRun() *demoRun {
+	for i := len(d.runs) - 1; i >= 0; i-- {
+		if r := d.runs[i]; r.sc.UsesReuseAddr {
+			return r
+		}
+	}
+	return nil
+}
+
+// tableKey handles the demo keys of the table: r, x and the pane's
+// scroll keys. Each says what it did, or why it did nothing.
 func (d *demoState) tableKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.ReuseAddr):
-		for i := len(d.runs) - 1; i >= 0; i-- {
-			if r := d.runs[i]; r.sc.UsesReuseAddr {
-				return d.startCmd(r.sc, !r.reuse, r.run)
-			}
+		r := d.reuseRun()
+		switch {
+		case r == nil && len(d.runs) == 0:
+			m.flash = "r: no demo is running (d lists them; server-restart is the one r changes)"
+		case r == nil:
+			m.flash = "r: none of the running demos depends on SO_REUSEADDR"
+		case r.restarting:
+			// The re-run already asked for is on its way; starting
+			// another would run two copies with the same setting.
+			m.flash = "r: " + r.sc.Name + " is already restarting"
+		default:
+			r.restarting = true
+			m.flash = "r: restarting " + r.sc.Name + " with SO_REUSEADDR " + onOff(!r.reuse)
+			return d.startCmd(r.sc, !r.reuse, r.run)
 		}
 	case key.Matches(msg, m.keys.StopDemo):
+		if len(d.runs) == 0 && d.starting == 0 {
+			m.flash = "x: no demo is running"
+			return nil
+		}
+		d.stopGen++
+		m.flash = "x: stopping " + strconv.Itoa(len(d.runs)+d.starting) + " demo(s)"
 		if len(d.runs) == 0 {
 			return nil
 		}
@@ -294,8 +346,25 @@ func (d *demoState) tableKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
 			runs[i] = r.run
 		}
 		return d.stopCmd(runs)
+	case key.Matches(msg, m.keys.DemoScrollUp, m.keys.DemoScrollDown):
+		if !d.active() || m.hs.demo == 0 {
+			m.flash = "[ ]: no demo pane to scroll"
+			return nil
+		}
+		step := max(m.hs.demo/2, 1)
+		if key.Matches(msg, m.keys.DemoScrollUp) {
+			step = -step
+		}
+		d.pane.scrollBy(step)
 	}
 	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // demoListView is the scenario list `d` opens.
@@ -316,83 +385,145 @@ func (l *demoListView) Render(width int) string {
 	if l.err != "" {
 		lines = append(lines, st.Error.Render(l.err))
 	}
-	for _, sc := range l.items {
-		lines = append(lines, fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title))
-	}
 	for i := range lines {
 		lines[i] = truncLine(lines[i], width)
+	}
+	for _, sc := range l.items {
+		lines = append(lines, wrapIndent(fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title), width, 25)...)
 	}
 	return strings.Join(lines, "\n")
 }
 
-// demoPaneView narrates the running demos: promises and socket calls.
+// demoPaneView narrates the running demos: for each, its lesson, the
+// host's notes, its promises ticking off with their reasons, and every
+// socket call. It is one document the pane scrolls through.
 type demoPaneView struct {
 	width, height int
 	styles        *Styles
 	runs          []*demoRun
 	err           string
+	doc           []string // built by build, for the width given
+	scroll        int      // document lines hidden above the pane
 }
 
 // SetSize sets the pane's size.
-func (p *demoPaneView) SetSize(w, h int) { p.width, p.height = w, h }
+func (p *demoPaneView) SetSize(w, h int) {
+	p.width, p.height = w, h
+	p.clamp()
+}
 
-// Render gives each demo an equal share of the pane: a title line, its
-// promises ticking off, then its newest socket calls.
+// scrollBy moves the pane's window over the document.
+func (p *demoPaneView) scrollBy(n int) {
+	p.scroll += n
+	p.clamp()
+}
+
+// room is how many document lines the pane shows: one line goes to the
+// scroll indicator when the document does not fit.
+func (p *demoPaneView) room() int {
+	if len(p.doc) <= p.height {
+		return p.height
+	}
+	return max(p.height-1, 0)
+}
+
+func (p *demoPaneView) clamp() {
+	p.scroll = min(max(p.scroll, 0), max(len(p.doc)-p.room(), 0))
+}
+
+// build lays the document out for width; its length is what the pane
+// asks of the layout.
+func (p *demoPaneView) build(width int) {
+	st := p.styles
+	p.doc = p.doc[:0]
+	if p.err != "" {
+		p.doc = append(p.doc, wrapStyled(st.Error, p.err, width, 0)...)
+	}
+	for _, r := range p.runs {
+		p.doc = append(p.doc, p.runLines(r, width)...)
+	}
+	p.clamp()
+}
+
+func (p *demoPaneView) runLines(r *demoRun, width int) []string {
+	st := p.styles
+	title := "Demo #" + strconv.Itoa(r.seq) + " " + r.sc.Name + " (" + r.sc.Key + ")"
+	if ports := r.run.Ports(); len(ports) > 0 {
+		title += " · port " + strconv.Itoa(int(ports[0]))
+	}
+	if r.sc.UsesReuseAddr {
+		title += " · SO_REUSEADDR " + onOff(r.reuse)
+	}
+	switch {
+	case r.restarting:
+		title += " · restarting with SO_REUSEADDR " + onOff(!r.reuse) + "…"
+	case r.ended:
+		title += " · ended"
+	}
+	title += ": " + r.sc.Title
+	lines := wrapStyled(st.Title, title, width, 2)
+	lines = append(lines, wrapStyled(st.Dim, "  "+r.sc.Lesson, width, 2)...)
+	for _, n := range r.notes {
+		lines = append(lines, wrapIndent("  "+st.Paused.Render("note")+" "+n, width, 4)...)
+	}
+	for _, ps := range r.status {
+		l := "  " + promiseLine(st, ps)
+		if ps.Why != "" {
+			l += st.Dim.Render(" — " + ps.Why)
+		}
+		lines = append(lines, wrapIndent(l, width, 4)...)
+	}
+	for _, e := range r.events {
+		l := "  " + e.At.Format("15:04:05.000") + " " + e.String()
+		if e.Err != nil {
+			lines = append(lines, wrapStyled(st.Error, l, width, 15)...)
+			continue
+		}
+		lines = append(lines, wrapIndent(l, width, 15)...)
+	}
+	return lines
+}
+
+// Render draws the pane's window over the document, and where the
+// window is when the document does not fit.
 func (p *demoPaneView) Render(width int) string {
-	if p.height <= 0 || len(p.runs) == 0 {
+	if p.height <= 0 || len(p.runs) == 0 && p.err == "" {
 		return ""
 	}
-	st := p.styles
-	var lines []string
-	if p.err != "" {
-		lines = append(lines, st.Error.Render(p.err))
-	}
-	share := max((p.height-len(lines))/len(p.runs), 2)
-	for _, r := range p.runs {
-		var rl []string
-		title := "Demo " + r.sc.Name + " (" + r.sc.Key + ")"
-		if r.sc.UsesReuseAddr {
-			if r.reuse {
-				title += " · SO_REUSEADDR on"
-			} else {
-				title += " · SO_REUSEADDR off"
-			}
-		}
-		if r.ended {
-			title += " · ended"
-		}
-		title += ": " + r.sc.Title
-		rl = append(rl, st.Title.Render(title))
-		for _, ps := range r.status {
-			var l string
-			if ps.Seen {
-				l = st.Seen.Render("✓") + " " + promiseText(st, ps.Promise) + " seen at " + ps.At.Format("15:04:05")
-			} else {
-				l = st.Waiting.Render("○") + " " + promiseText(st, ps.Promise) + " waiting"
-			}
-			if ps.Note != "" {
-				l += st.Dim.Render(" (" + ps.Note + ")")
-			}
-			rl = append(rl, "  "+l)
-		}
-		room := share - len(rl)
-		for i := max(len(r.events)-room, 0); i < len(r.events) && room > 0; i++ {
-			e := r.events[i]
-			l := "  " + e.At.Format("15:04:05.000") + " " + e.String()
-			if e.Err != nil {
-				l = st.Error.Render(l)
-			}
-			rl = append(rl, l)
-		}
-		if len(rl) > share {
-			rl = rl[:share]
-		}
-		lines = append(lines, rl...)
-	}
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
+	room := p.room()
+	end := min(p.scroll+room, len(p.doc))
+	lines := append([]string(nil), p.doc[p.scroll:end]...)
+	if len(p.doc) > p.height {
+		ind := "demo pane: lines " + strconv.Itoa(p.scroll+1) + "-" + strconv.Itoa(end) + " of " + strconv.Itoa(len(p.doc)) + " · [ ] scroll"
+		lines = append(lines, truncLine(p.styles.Dim.Render(ind), width))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// promiseLine is a promise and where it stands: kept (and when), missed
+// (and why), or waiting.
+func promiseLine(st *Styles, ps demo.PromiseStatus) string {
+	text := promiseText(st, ps.Promise)
+	at := ps.At.Format("15:04:05")
+	var l string
+	switch {
+	case ps.Seen && ps.Absent:
+		l = st.Seen.Render("✓") + " " + text + ", confirmed by " + at
+	case ps.Seen && ps.Call != "":
+		l = st.Seen.Render("✓") + " " + text + " at " + at
+	case ps.Seen:
+		l = st.Seen.Render("✓") + " " + text + " seen at " + at
+	case ps.Note != "":
+		l = st.Error.Render("✗") + " " + text
+	case ps.Absent:
+		l = st.Waiting.Render("○") + " " + text + " (checking)"
+	default:
+		l = st.Waiting.Render("○") + " " + text + " waiting"
+	}
+	if ps.Note != "" {
+		l += st.Dim.Render(" (" + ps.Note + ")")
+	}
+	return l
 }
 
 // promiseText is a promise in a few words, its state in the state's colour.
@@ -405,4 +536,41 @@ func promiseText(st *Styles, p demo.Promise) string {
 		s += " (" + p.Detail + ")"
 	}
 	return s
+}
+
+// wrapIndent word-wraps a line, escape sequences included, to width
+// cells; continuation lines are indented by indent cells (less on a
+// terminal too narrow for it).
+func wrapIndent(s string, width, indent int) []string {
+	if width <= 0 {
+		return nil
+	}
+	if ansi.StringWidth(s) <= width {
+		return []string{s}
+	}
+	indent = min(indent, width/3)
+	first, rest := ansi.Wrap(s, width, ""), ""
+	lines := strings.Split(first, "\n")
+	if len(lines) > 1 {
+		rest = ansi.Wrap(strings.Join(lines[1:], " "), width-indent, "")
+		lines = append(lines[:1], strings.Split(rest, "\n")...)
+		pad := strings.Repeat(" ", indent)
+		for i := 1; i < len(lines); i++ {
+			lines[i] = pad + strings.TrimLeft(lines[i], " ")
+		}
+	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return lines
+}
+
+// wrapStyled wraps plain text and styles each line on its own, so a
+// style never spans a line break.
+func wrapStyled(style lipgloss.Style, s string, width, indent int) []string {
+	lines := wrapIndent(s, width, indent)
+	for i := range lines {
+		lines[i] = style.Render(lines[i])
+	}
+	return lines
 }
