@@ -86,6 +86,7 @@ type demoRun struct {
 	sc     *demo.Scenario
 	run    *demo.Run
 	seq    int // the run's number, so two runs of one scenario differ on screen
+	ports  []uint16
 	reuse  bool
 	ended  bool
 	events []probe.Event
@@ -218,7 +219,8 @@ func (d *demoState) update(m *model, msg tea.Msg) tea.Cmd {
 		}
 		d.err = ""
 		d.seq++
-		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, reuse: msg.reuse, status: msg.run.Status(), notes: msg.run.Notes()}
+		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, ports: msg.run.Ports(), reuse: msg.reuse,
+			status: msg.run.Status(), notes: msg.run.Notes()}
 		d.runs = append(d.runs, r)
 		d.refilter(m)
 		return waitEvent(msg.run)
@@ -259,7 +261,7 @@ func (d *demoState) drop(run *demo.Run) {
 func (d *demoState) refilter(m *model) {
 	var parts []string
 	for _, r := range d.runs {
-		for _, p := range r.run.Ports() {
+		for _, p := range r.ports {
 			ps := strconv.Itoa(int(p))
 			parts = append(parts, "sport = :"+ps+" or dport = :"+ps)
 		}
@@ -394,8 +396,8 @@ func (l *demoListView) Render(width int) string {
 	return strings.Join(lines, "\n")
 }
 
-// demoPaneView narrates the running demos: for each, its lesson, the
-// host's notes, its promises ticking off with their reasons, and every
+// demoPaneView narrates the running demos: for each, its promises
+// ticking off with their reasons, the host's notes, its lesson, and every
 // socket call. It is one document the pane scrolls through.
 type demoPaneView struct {
 	width, height int
@@ -448,8 +450,8 @@ func (p *demoPaneView) build(width int) {
 func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 	st := p.styles
 	title := "Demo #" + strconv.Itoa(r.seq) + " " + r.sc.Name + " (" + r.sc.Key + ")"
-	if ports := r.run.Ports(); len(ports) > 0 {
-		title += " · port " + strconv.Itoa(int(ports[0]))
+	if len(r.ports) > 0 {
+		title += " · port " + strconv.Itoa(int(r.ports[0]))
 	}
 	if r.sc.UsesReuseAddr {
 		title += " · SO_REUSEADDR " + onOff(r.reuse)
@@ -461,11 +463,9 @@ func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 		title += " · ended"
 	}
 	title += ": " + r.sc.Title
+	// The live checklist first, so a small pane shows it without
+	// scrolling; the lesson that explains it follows, then the calls.
 	lines := wrapStyled(st.Title, title, width, 2)
-	lines = append(lines, wrapStyled(st.Dim, "  "+r.sc.Lesson, width, 2)...)
-	for _, n := range r.notes {
-		lines = append(lines, wrapIndent("  "+st.Paused.Render("note")+" "+n, width, 4)...)
-	}
 	for _, ps := range r.status {
 		l := "  " + promiseLine(st, ps)
 		if ps.Why != "" {
@@ -473,6 +473,10 @@ func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 		}
 		lines = append(lines, wrapIndent(l, width, 4)...)
 	}
+	for _, n := range r.notes {
+		lines = append(lines, wrapIndent("  "+st.Paused.Render("note")+" "+n, width, 4)...)
+	}
+	lines = append(lines, wrapStyled(st.Dim, "  "+r.sc.Lesson, width, 2)...)
 	for _, e := range r.events {
 		l := "  " + e.At.Format("15:04:05.000") + " " + e.String()
 		if e.Err != nil {
@@ -549,10 +553,9 @@ func wrapIndent(s string, width, indent int) []string {
 		return []string{s}
 	}
 	indent = min(indent, width/3)
-	first, rest := ansi.Wrap(s, width, ""), ""
-	lines := strings.Split(first, "\n")
+	lines := strings.Split(wrapText(s, width), "\n")
 	if len(lines) > 1 {
-		rest = ansi.Wrap(strings.Join(lines[1:], " "), width-indent, "")
+		rest := wrapText(strings.Join(lines[1:], " "), width-indent)
 		lines = append(lines[:1], strings.Split(rest, "\n")...)
 		pad := strings.Repeat(" ", indent)
 		for i := 1; i < len(lines); i++ {
@@ -563,6 +566,14 @@ func wrapIndent(s string, width, indent int) []string {
 		lines[i] = truncLine(lines[i], width)
 	}
 	return lines
+}
+
+// wrapText wraps at spaces only: ansi.Wrap also breaks after a hyphen,
+// which splits names like fin-wait-2 and 4-tuple across lines.
+func wrapText(s string, width int) string {
+	const nbHyphen = "\u2011"
+	w := ansi.Wrap(strings.ReplaceAll(s, "-", nbHyphen), width, "")
+	return strings.ReplaceAll(w, nbHyphen, "-")
 }
 
 // wrapStyled wraps plain text and styles each line on its own, so a

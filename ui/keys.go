@@ -33,7 +33,7 @@ func DefaultKeyMap() KeyMap {
 		Faster:      key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "faster")),
 		Slower:      key.NewBinding(key.WithKeys("-", "_"), key.WithHelp("-", "slower")),
 		Demos:       key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "demos")),
-		ReuseAddr:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "demo: toggle SO_REUSEADDR")),
+		ReuseAddr:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "flip SO_REUSEADDR")),
 		StopDemo:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop demos")),
 		// Brackets, because every letter near j/k already means something
 		// to the table, and the pane scrolls while the table keeps its

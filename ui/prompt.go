@@ -98,7 +98,7 @@ func newPrompt(st *Styles) promptView { return promptView{styles: st} }
 func (p *promptView) SetSize(w, _ int) { p.width = w }
 
 // maxErrLines bounds the error under the prompt.
-const maxErrLines = 3
+const maxErrLines = 4
 
 // lines is the prompt's height.
 func (p *promptView) lines() int { return 1 + len(p.errLines(max(p.width, 1))) }
@@ -172,13 +172,20 @@ func (p *promptView) errLines(width int) []string {
 	var out []string
 	switch {
 	case col < 0:
-		out = strings.Split(ansi.Wrap(msg, width, ""), "\n")
+		out = strings.Split(wrapText(msg, width), "\n")
 	case col+2+mw <= width:
 		out = []string{strings.Repeat(" ", col) + "^ " + msg}
 	case mw+2 <= col:
 		out = []string{strings.Repeat(" ", col-mw-1) + msg + " ^"}
+	case col+2+20 <= width:
+		// A long message starts after the caret and goes on below.
+		first := strings.SplitN(wrapText(msg, width-col-2), "\n", 2)
+		out = []string{strings.Repeat(" ", col) + "^ " + first[0]}
+		if len(first) > 1 {
+			out = append(out, strings.Split(wrapText(strings.ReplaceAll(first[1], "\n", " "), width), "\n")...)
+		}
 	default:
-		out = append([]string{strings.Repeat(" ", col) + "^"}, strings.Split(ansi.Wrap(msg, width, ""), "\n")...)
+		out = append([]string{strings.Repeat(" ", col) + "^"}, strings.Split(wrapText(msg, width), "\n")...)
 	}
 	if len(out) > maxErrLines {
 		out = out[:maxErrLines]

@@ -202,7 +202,7 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 	}
 	want := func(need int) int {
 		if need <= 0 {
-			return maxAddr
+			return 21 // no rows yet: room for an IPv4 address
 		}
 		return min(max(need, len("Local")+1), max(maxAddr, need))
 	}
@@ -374,6 +374,9 @@ type tableView struct {
 	sortDesc bool
 	empty    string // shown when there are no rows
 	need     colNeed
+	// renders counts the draws: typing at the prompt must not redraw a
+	// table that did not change.
+	renders int
 	// marks are the new and changed marks by key, looked up only for the
 	// visible rows.
 	marks map[collect.Key]markAge
@@ -391,6 +394,7 @@ func (t *tableView) Render(width int) string {
 	if t.height <= 0 {
 		return ""
 	}
+	t.renders++
 	n := t.visibleRows()
 	var buf [80]byte
 	cols, wide := layout(width, t.need)

@@ -51,15 +51,15 @@ func (m *model) layout() {
 			hs.log = max(h/6, 4)
 		}
 		rest := max(hs.body-hs.log, 0)
-		// The pane gets what the table does not use, and at least a
-		// third when both want more than there is.
+		// The pane gets what the table does not use, and half when both
+		// want more than there is: the demo is what the user came for.
 		m.demos.pane.build(w)
 		paneWant := len(m.demos.pane.doc)
 		tableWant := max(len(m.rows)+1, 2)
 		if tableWant+paneWant <= rest {
 			hs.table = rest - paneWant
 		} else {
-			paneMin := min(paneWant, max(rest/3, 6))
+			paneMin := min(paneWant, max(rest/2, 6))
 			hs.table = max(min(tableWant, rest-paneMin), min(2, rest))
 		}
 		hs.demo = rest - hs.table
@@ -205,7 +205,7 @@ func (m *model) footer(width int) string {
 	}
 	hm := m.help
 	hm.SetWidth(0) // measure unclipped
-	for _, drop := range []keyBinding{k.Pause, k.Sort, scrollHint, k.Detail, k.ClearFilter, k.Demos, k.StopDemo, k.ReuseAddr, k.Filter} {
+	for _, drop := range []keyBinding{k.Pause, k.Sort, k.Detail, k.ClearFilter, k.Demos, scrollHint, k.StopDemo, k.ReuseAddr, k.Filter} {
 		if ansi.StringWidth(hm.ShortHelpView(b)) <= width {
 			break
 		}
