@@ -141,6 +141,10 @@ func TestReuseAddrBurstStartsOneRun(t *testing.T) {
 	h.send(tea.WindowSizeMsg{Width: 120, Height: 40})
 	h.feed(fixture())
 	first := startDemo(t, h, scenario(t, "server-restart"), false)
+	if h.key("r") != nil || !strings.Contains(h.screen(), "has just started") {
+		t.Fatalf("r before the run was in any snapshot:\n%s", h.screen())
+	}
+	h.feed(fixture())
 	var cmds []tea.Cmd
 	for range 20 {
 		if cmd := h.key("r"); cmd != nil {
@@ -170,7 +174,11 @@ func TestReuseAddrBurstStartsOneRun(t *testing.T) {
 	if s := h.screen(); !strings.Contains(s, "Demo #2 server-restart") || strings.Contains(s, "Demo #1") {
 		t.Errorf("the re-run is not told apart from the first:\n%s", s)
 	}
-	// Once it has arrived, r works again.
+	// Once it has arrived and a refresh has shown it, r works again.
+	if h.key("r") != nil {
+		t.Fatal("r flipped a run no snapshot has shown yet")
+	}
+	h.feed(fixture())
 	if h.key("r") == nil {
 		t.Fatal("r after the re-run did nothing")
 	}

@@ -200,7 +200,8 @@ func TestDemoReuseAddrToggle(t *testing.T) {
 	}
 	h.key("d")
 	l.exec(h.key(sc.Key))
-	l.until(t, h, "the demo to start", func() bool { return len(h.m.demos.runs) == 1 })
+	// r waits until a refresh has shown the run.
+	l.until(t, h, "the demo to start and show", func() bool { return len(h.m.demos.runs) == 1 && h.m.demos.runs[0].observed })
 	first := h.m.demos.runs[0]
 	if first.reuse != sc.ReuseAddr {
 		t.Fatalf("started with reuse=%v, want the scenario's default %v", first.reuse, sc.ReuseAddr)

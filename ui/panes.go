@@ -95,7 +95,15 @@ func (h *headerView) Render(width int) string {
 	st := h.styles
 	var l1 strings.Builder
 	l1.WriteString(st.Title.Render("socktop"))
-	l1.WriteString(" " + h.host + " · " + h.source + " · every " + h.interval.String())
+	l1.WriteString(" " + h.host + " · " + h.source)
+	// Next to the source, where a long filter cannot push it off screen.
+	switch h.owners {
+	case collect.OwnersNotLooked:
+		l1.WriteString(" · " + st.Paused.Render("owners not looked up"))
+	case collect.OwnersPartial:
+		l1.WriteString(" · " + st.Paused.Render("owners partial (not root)"))
+	}
+	l1.WriteString(" · every " + h.interval.String())
 	if h.paused {
 		l1.WriteString(" " + st.Paused.Render("PAUSED"))
 	}
@@ -115,12 +123,6 @@ func (h *headerView) Render(width int) string {
 		l2.WriteString(st.Dim.Render("none"))
 	} else {
 		l2.WriteString(h.filter)
-	}
-	switch h.owners {
-	case collect.OwnersNotLooked:
-		l2.WriteString("  " + st.Paused.Render("owners not looked up"))
-	case collect.OwnersPartial:
-		l2.WriteString("  " + st.Paused.Render("owners partial") + st.Dim.Render(" (not root)"))
 	}
 	switch {
 	case h.err != "":
@@ -149,7 +151,7 @@ func (h *headerView) Render(width int) string {
 		// there is one (the rows make no sense without it), else the
 		// counts.
 		second := lines[2]
-		if h.filter != "" || h.owners != collect.OwnersComplete || h.err != "" {
+		if h.filter != "" || h.err != "" {
 			second = lines[1]
 		}
 		lines = []string{lines[0], second}[:max(h.height, 1)]

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -136,17 +137,34 @@ type colNeed struct {
 // anything to show.
 func measureRows(rows []row) colNeed {
 	var n colNeed
-	var buf [64]byte
 	for i := range rows {
 		s := rows[i].s
-		n.local = max(n.local, len(collect.AppendAddr(buf[:0], s.Local, s.Family)))
-		n.foreign = max(n.foreign, len(collect.AppendAddr(buf[:0], s.Remote, s.Family)))
+		n.local = max(n.local, addrLen(s.Local, s.Family))
+		n.foreign = max(n.foreign, addrLen(s.Remote, s.Family))
 		n.recvQ = max(n.recvQ, digits(s.RecvQ))
 		n.sendQ = max(n.sendQ, digits(s.SendQ))
 		n.timer = n.timer || s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)
 		n.process = n.process || len(s.Owners) > 0 || !s.Known(collect.FieldOwners)
 	}
 	return n
+}
+
+// addrLen is len(collect.AppendAddr(ap, family)), counted rather than
+// formatted for IPv4, since it runs on every row of every refresh.
+func addrLen(ap netip.AddrPort, family uint8) int {
+	a := ap.Addr()
+	if !a.Is4() {
+		var buf [64]byte
+		return len(collect.AppendAddr(buf[:0], ap, family))
+	}
+	n := 4 // three dots and the colon
+	for _, o := range a.As4() {
+		n += digits(uint32(o))
+	}
+	if ap.Port() == 0 && a.IsUnspecified() {
+		return n + 1 // "*"
+	}
+	return n + digits(uint32(ap.Port()))
 }
 
 // digits is the width of a queue figure ("?" when unknown is 1 wide too).

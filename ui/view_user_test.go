@@ -343,3 +343,18 @@ func TestDetailCosmetics(t *testing.T) {
 		t.Errorf("gone socket's detail:\n%s", scr)
 	}
 }
+
+// addrLen counts what AppendAddr would write.
+func TestAddrLen(t *testing.T) {
+	for _, s := range []string{"0.0.0.0:0", "127.0.0.1:5", "255.255.255.255:65535", "10.2.30.4:443", "[::]:0", "[::1]:8080", "[fe80::1:2:3:4]:1", "[::ffff:1.2.3.4]:80"} {
+		ap := netip.MustParseAddrPort(s)
+		for _, fam := range []uint8{4, 6} {
+			if got, want := addrLen(ap, fam), len(collect.FormatAddr(ap, fam)); got != want {
+				t.Errorf("addrLen(%s, %d) = %d, want %d", s, fam, got, want)
+			}
+		}
+	}
+	if got, want := addrLen(netip.AddrPort{}, 6), len(collect.FormatAddr(netip.AddrPort{}, 6)); got != want {
+		t.Errorf("addrLen(invalid, 6) = %d, want %d", got, want)
+	}
+}
