@@ -47,7 +47,8 @@ func serverRestart() *Scenario {
 			"the server's own port. Then the server restarts: the old listener closes and a new one binds the " +
 			"same port while the TIME_WAIT is still there. Without SO_REUSEADDR the bind fails with EADDRINUSE " +
 			"for the next 60 s. With it, the bind succeeds, but only if both generations set the flag: the " +
-			"leftover sockets inherit it from the listener they came from. Press r to flip the flag and run again. " +
+			"leftover sockets inherit it from the listener they came from. Run it again with the flag flipped " +
+			"(the live view's r key, or --reuseaddr on the command line) to see the other outcome. " +
 			"A listener that is still open blocks the port either way (that is SO_REUSEPORT's business).",
 		UsesReuseAddr: true,
 		promisesFor: func(cfg Config) []Promise {

@@ -114,7 +114,7 @@ type Scenario struct {
 	// Promises are the promises for the default configuration; a run's
 	// own list (Run.Status) follows its Config.
 	Promises []Promise
-	// ReuseAddr is the default of the SO_REUSEADDR knob.
+	// ReuseAddr is the default of the SO_REUSEADDR setting.
 	ReuseAddr bool
 	// UsesReuseAddr says the scenario changes with ReuseAddr, so the
 	// terminal view's `r` key should toggle it and run again.
@@ -158,7 +158,7 @@ func (sc *Scenario) Notes(h Host, cfg Config) []string {
 type Config struct {
 	// Port is the server's port; 0 picks a free one.
 	Port uint16
-	// ReuseAddr is the SO_REUSEADDR knob, for scenarios that use it.
+	// ReuseAddr sets SO_REUSEADDR, for scenarios that use it.
 	ReuseAddr bool
 	// Fast shortens lifetimes with per-socket options (TCP_LINGER2,
 	// TCP_USER_TIMEOUT, TCP_SYNCNT) and the pauses between steps, for tests.

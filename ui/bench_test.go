@@ -120,3 +120,30 @@ func BenchmarkDiffChurn(b *testing.B) {
 		collect.Diff(a, c)
 	}
 }
+
+// BenchmarkPromptKey is a key typed at the `/` prompt over a 100k table:
+// only the prompt line is drawn again.
+func BenchmarkPromptKey(b *testing.B) {
+	h := benchModel(b, "")
+	h.key("/")
+	k := keyMsg("x")
+	bs := keyMsg("backspace")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			h.m.Update(k)
+		} else {
+			h.m.Update(bs)
+		}
+	}
+}
+
+// BenchmarkMeasureRows is the once-per-refresh pass that sizes the
+// columns from every row (so they do not change while scrolling).
+func BenchmarkMeasureRows(b *testing.B) {
+	h := benchModel(b, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = measureRows(h.m.rows)
+	}
+}

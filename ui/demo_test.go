@@ -122,7 +122,7 @@ func TestDemoFromTheView(t *testing.T) {
 		}
 	}
 	scr := h.screen()
-	for _, want := range []string{"Demo polite-close", "✓ client TIME_WAIT", "TIME_WAIT"} {
+	for _, want := range []string{"Demo #1 polite-close", "✓ client TIME_WAIT", "TIME_WAIT"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("screen lacks %q:\n%s", want, scr)
 		}
@@ -200,7 +200,8 @@ func TestDemoReuseAddrToggle(t *testing.T) {
 	}
 	h.key("d")
 	l.exec(h.key(sc.Key))
-	l.until(t, h, "the demo to start", func() bool { return len(h.m.demos.runs) == 1 })
+	// r waits until a refresh has shown the run.
+	l.until(t, h, "the demo to start and show", func() bool { return len(h.m.demos.runs) == 1 && h.m.demos.runs[0].observed })
 	first := h.m.demos.runs[0]
 	if first.reuse != sc.ReuseAddr {
 		t.Fatalf("started with reuse=%v, want the scenario's default %v", first.reuse, sc.ReuseAddr)

@@ -28,6 +28,7 @@ type (
 		reuse    bool
 		err      error
 		replaces *demo.Run // the run `r` stopped to re-run with the flag flipped
+		stopGen  int       // demoState.stopGen when the start was asked for
 	}
 	demoEventMsg struct {
 		run *demo.Run
@@ -82,10 +83,19 @@ func (r *demoRegistry) stopAll() {
 type demoRun struct {
 	sc     *demo.Scenario
 	run    *demo.Run
+	seq    int // the run's number, so two runs of one scenario differ on screen
+	ports  []uint16
 	reuse  bool
 	ended  bool
 	events []probe.Event
 	status []demo.PromiseStatus
+	notes  []string // what the host's sysctls mean for this run
+	// restarting is set while `r`'s re-run of this one is starting, and
+	// observed once a snapshot has been checked against the run: `r`
+	// waits for both, so a burst of presses neither starts copies nor
+	// flips the flag faster than the table can show a run.
+	restarting bool
+	observed   bool
 }
 
 // demoState is everything about demos: the catalogue, the runs, their
@@ -101,6 +111,13 @@ type demoState struct {
 	demoExpr  string // the filter demos set
 	err       string
 	fast      bool // shortened lifetimes, for tests
+	seq       int  // runs started so far, for their numbers
+	// stopGen counts the `x` presses: a start asked for before the last
+	// one is stopped as soon as it arrives.
+	stopGen int
+	// starting counts the starts on their way, so `x` knows it has
+	// something to stop even before the first run shows.
+	starting int
 }
 
 func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
@@ -132,12 +149,14 @@ func (d *demoState) observe(snap *collect.Snapshot) {
 		}
 		r.run.Observe(snap)
 		r.status = r.run.Status()
+		r.observed = true
 	}
 }
 
 // startCmd starts a scenario off the event loop.
 func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
-	ctx, reg, fast := d.ctx, d.reg, d.fast
+	ctx, reg, fast, gen := d.ctx, d.reg, d.fast, d.stopGen
+	d.starting++
 	return func() tea.Msg {
 		if replaces != nil {
 			replaces.Stop()
@@ -148,7 +167,7 @@ func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) 
 			run.Stop()
 			err = errors.New("socktop is quitting")
 		}
-		return demoStartedMsg{sc: sc, run: run, reuse: reuse, err: err, replaces: replaces}
+		return demoStartedMsg{sc: sc, run: run, reuse: reuse, err: err, replaces: replaces, stopGen: gen}
 	}
 }
 
@@ -185,16 +204,25 @@ func (d *demoState) find(run *demo.Run) *demoRun {
 func (d *demoState) update(m *model, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case demoStartedMsg:
+		d.starting = max(d.starting-1, 0)
 		if msg.replaces != nil {
 			d.drop(msg.replaces)
 		}
 		if msg.err != nil {
 			d.err = msg.sc.Name + ": " + msg.err.Error()
+			m.flash = d.err
 			d.refilter(m)
 			return nil
 		}
+		if msg.stopGen != d.stopGen {
+			// x was pressed while this one was starting.
+			d.refilter(m)
+			return d.stopCmd([]*demo.Run{msg.run})
+		}
 		d.err = ""
-		r := &demoRun{sc: msg.sc, run: msg.run, reuse: msg.reuse, status: msg.run.Status()}
+		d.seq++
+		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, ports: msg.run.Ports(), reuse: msg.reuse,
+			status: msg.run.Status(), notes: msg.run.Notes()}
 		d.runs = append(d.runs, r)
 		d.refilter(m)
 		return waitEvent(msg.run)
@@ -235,7 +263,7 @@ func (d *demoState) drop(run *demo.Run) {
 func (d *demoState) refilter(m *model) {
 	var parts []string
 	for _, r := range d.runs {
-		for _, p := range r.run.Ports() {
+		for _, p := range r.ports {
 			ps := strconv.Itoa(int(p))
 			parts = append(parts, "sport = :"+ps+" or dport = :"+ps)
 		}
@@ -276,16 +304,46 @@ func (d *demoState) listHelp(k *KeyMap) []key.Binding {
 	return []key.Binding{key.NewBinding(key.WithKeys(""), key.WithHelp("key", "start")), k.Back, k.Quit}
 }
 
-// tableKey handles the demo keys of the table: r and x.
+// reuseRun is the run `r` acts on: the newest one whose scenario depends
+// on SO_REUSEADDR, or nil.
+func (d *demoState) reuseRun() *demoRun {
+	for i := len(d.runs) - 1; i >= 0; i-- {
+		if r := d.runs[i]; r.sc.UsesReuseAddr {
+			return r
+		}
+	}
+	return nil
+}
+
+// tableKey handles the demo keys of the table: r, x and the pane's
+// scroll keys. Each says what it did, or why it did nothing.
 func (d *demoState) tableKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, m.keys.ReuseAddr):
-		for i := len(d.runs) - 1; i >= 0; i-- {
-			if r := d.runs[i]; r.sc.UsesReuseAddr {
-				return d.startCmd(r.sc, !r.reuse, r.run)
-			}
+		r := d.reuseRun()
+		switch {
+		case r == nil && len(d.runs) == 0:
+			m.flash = "r: no demo is running (d lists them; server-restart is the one r changes)"
+		case r == nil:
+			m.flash = "r: none of the running demos depends on SO_REUSEADDR"
+		case r.restarting:
+			// The re-run already asked for is on its way; starting
+			// another would run two copies with the same setting.
+			m.flash = "r: " + r.sc.Name + " is already restarting"
+		case !r.observed:
+			m.flash = "r: " + r.sc.Name + " has just started; press r again once the table shows it"
+		default:
+			r.restarting = true
+			m.flash = "r: restarting " + r.sc.Name + " with SO_REUSEADDR " + onOff(!r.reuse)
+			return d.startCmd(r.sc, !r.reuse, r.run)
 		}
 	case key.Matches(msg, m.keys.StopDemo):
+		if len(d.runs) == 0 && d.starting == 0 {
+			m.flash = "x: no demo is running"
+			return nil
+		}
+		d.stopGen++
+		m.flash = "x: stopping " + strconv.Itoa(len(d.runs)+d.starting) + " demo(s)"
 		if len(d.runs) == 0 {
 			return nil
 		}
@@ -294,8 +352,25 @@ func (d *demoState) tableKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
 			runs[i] = r.run
 		}
 		return d.stopCmd(runs)
+	case key.Matches(msg, m.keys.DemoScrollUp, m.keys.DemoScrollDown):
+		if !d.active() || m.hs.demo == 0 {
+			m.flash = "[ ]: no demo pane to scroll"
+			return nil
+		}
+		step := max(m.hs.demo/2, 1)
+		if key.Matches(msg, m.keys.DemoScrollUp) {
+			step = -step
+		}
+		d.pane.scrollBy(step)
 	}
 	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // demoListView is the scenario list `d` opens.
@@ -316,93 +391,11 @@ func (l *demoListView) Render(width int) string {
 	if l.err != "" {
 		lines = append(lines, st.Error.Render(l.err))
 	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
 	for _, sc := range l.items {
-		lines = append(lines, fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title))
-	}
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
+		lines = append(lines, wrapIndent(fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title), width, 25)...)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// demoPaneView narrates the running demos: promises and socket calls.
-type demoPaneView struct {
-	width, height int
-	styles        *Styles
-	runs          []*demoRun
-	err           string
-}
-
-// SetSize sets the pane's size.
-func (p *demoPaneView) SetSize(w, h int) { p.width, p.height = w, h }
-
-// Render gives each demo an equal share of the pane: a title line, its
-// promises ticking off, then its newest socket calls.
-func (p *demoPaneView) Render(width int) string {
-	if p.height <= 0 || len(p.runs) == 0 {
-		return ""
-	}
-	st := p.styles
-	var lines []string
-	if p.err != "" {
-		lines = append(lines, st.Error.Render(p.err))
-	}
-	share := max((p.height-len(lines))/len(p.runs), 2)
-	for _, r := range p.runs {
-		var rl []string
-		title := "Demo " + r.sc.Name + " (" + r.sc.Key + ")"
-		if r.sc.UsesReuseAddr {
-			if r.reuse {
-				title += " · SO_REUSEADDR on"
-			} else {
-				title += " · SO_REUSEADDR off"
-			}
-		}
-		if r.ended {
-			title += " · ended"
-		}
-		title += ": " + r.sc.Title
-		rl = append(rl, st.Title.Render(title))
-		for _, ps := range r.status {
-			var l string
-			if ps.Seen {
-				l = st.Seen.Render("✓") + " " + promiseText(st, ps.Promise) + " seen at " + ps.At.Format("15:04:05")
-			} else {
-				l = st.Waiting.Render("○") + " " + promiseText(st, ps.Promise) + " waiting"
-			}
-			if ps.Note != "" {
-				l += st.Dim.Render(" (" + ps.Note + ")")
-			}
-			rl = append(rl, "  "+l)
-		}
-		room := share - len(rl)
-		for i := max(len(r.events)-room, 0); i < len(r.events) && room > 0; i++ {
-			e := r.events[i]
-			l := "  " + e.At.Format("15:04:05.000") + " " + e.String()
-			if e.Err != nil {
-				l = st.Error.Render(l)
-			}
-			rl = append(rl, l)
-		}
-		if len(rl) > share {
-			rl = rl[:share]
-		}
-		lines = append(lines, rl...)
-	}
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
-	}
-	return strings.Join(lines, "\n")
-}
-
-// promiseText is a promise in a few words, its state in the state's colour.
-func promiseText(st *Styles, p demo.Promise) string {
-	if p.Call != "" || p.Absent {
-		return p.String()
-	}
-	s := string(p.Role) + " " + st.state(p.State, p.State.String())
-	if p.Detail != "" {
-		s += " (" + p.Detail + ")"
-	}
-	return s
 }

@@ -63,6 +63,8 @@ type detailView struct {
 	fetching bool
 	noInfo   string // why there is no tcp_info (UDP, no InfoSource)
 	hist     []histEntry
+	histFull bool                  // the history has forgotten connections
+	coverage collect.OwnerCoverage // of the snapshot the socket is from
 }
 
 // SetSize sets the view's size.
@@ -85,21 +87,39 @@ func (d *detailView) Render(width int) string {
 	add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
 	add("Local", collect.FormatAddr(s.Local, s.Family))
 	add("Foreign", collect.FormatAddr(s.Remote, s.Family))
-	add("Recv-Q", strconv.FormatUint(uint64(s.RecvQ), 10))
-	add("Send-Q", strconv.FormatUint(uint64(s.SendQ), 10))
-	add("Timer", collect.FormatTimer(s))
-	add("Retrans", strconv.Itoa(int(s.Retrans)))
-	add("UID", strconv.FormatUint(uint64(s.UID), 10))
+	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
+	known := func(f collect.Fields, label, value string) {
+		if !s.Known(f) {
+			add(label, unknown)
+			return
+		}
+		add(label, value)
+	}
+	known(collect.FieldRecvQ, "Recv-Q", strconv.FormatUint(uint64(s.RecvQ), 10))
+	known(collect.FieldSendQ, "Send-Q", strconv.FormatUint(uint64(s.SendQ), 10))
+	known(collect.FieldTimer, "Timer", collect.FormatTimer(s))
+	known(collect.FieldRetrans, "Retrans", strconv.Itoa(int(s.Retrans)))
+	known(collect.FieldUID, "UID", strconv.FormatUint(uint64(s.UID), 10))
 	inode := strconv.FormatUint(uint64(s.Inode), 10)
 	if s.Inode == 0 {
 		inode += st.Dim.Render(" (no file descriptor: TIME_WAIT, orphan or not yet accepted)")
 	}
-	add("Inode", inode)
-	if s.Cookie != 0 {
+	known(collect.FieldInode, "Inode", inode)
+	switch {
+	case !s.Known(collect.FieldCookie):
+		add("Cookie", unknown)
+	case s.Cookie != 0:
 		add("Cookie", strconv.FormatUint(s.Cookie, 10))
 	}
-	if len(s.Owners) == 0 {
-		add("Owners", "-")
+	switch {
+	case len(s.Owners) == 0 && !s.Known(collect.FieldOwners):
+		why := " (owners were not looked up)"
+		if d.coverage == collect.OwnersPartial {
+			why = " (some processes could not be read: run as root to see them all)"
+		}
+		add("Owners", st.Dim.Render("unknown"+why))
+	case len(s.Owners) == 0:
+		add("Owners", "-"+st.Dim.Render(" (no process holds a descriptor)"))
 	}
 	for i, o := range s.Owners {
 		label := ""
@@ -113,8 +133,14 @@ func (d *detailView) Render(width int) string {
 		info = s.Info
 	}
 	switch {
+	case s.State.Canonical() == collect.StateListen && s.Proto == collect.TCP:
+		add("tcp_info", st.Dim.Render("none for a listener: it has no peer, so no RTT or window"))
 	case info != nil && !d.gone:
-		add("RTT", info.RTT.String()+" ± "+info.RTTVar.String())
+		if info.RTT == 0 && info.RTTVar == 0 {
+			add("RTT", st.Dim.Render("not measured yet"))
+		} else {
+			add("RTT", info.RTT.String()+" ± "+info.RTTVar.String())
+		}
 		add("Cwnd", strconv.FormatUint(uint64(info.Cwnd), 10))
 		add("Retransmits", strconv.Itoa(int(info.Retransmits))+" (total "+strconv.FormatUint(uint64(info.TotalRetrans), 10)+")")
 		add("Bytes acked", strconv.FormatUint(info.BytesAcked, 10))
@@ -131,12 +157,20 @@ func (d *detailView) Render(width int) string {
 		add("tcp_info", st.Dim.Render(d.noInfo))
 	}
 	lines = append(lines, "", st.Title.Render("States seen"))
-	if len(d.hist) == 0 {
-		lines = append(lines, st.Dim.Render("  no transition seen since socktop started"))
+	if len(d.hist) == 0 && !d.gone {
+		if d.histFull {
+			lines = append(lines, st.Dim.Render("  none kept: the history holds the connections that changed last"))
+		} else {
+			lines = append(lines, st.Dim.Render("  no transition seen since socktop started"))
+		}
 	}
 	for _, h := range d.hist {
-		lines = append(lines, "  "+h.at.Format("15:04:05.000")+"  "+
-			st.state(h.from, stateName(h.from))+" -> "+st.state(h.to, stateName(h.to)))
+		long := 2+12+2+len(stateName(h.from))+3+len(stateName(h.to))+len(jumpNote) <= width
+		lines = append(lines, "  "+h.at.Format("15:04:05.000")+"  "+transText(st, s.Proto, h.from, h.to, long))
+	}
+	if d.gone && (len(d.hist) == 0 || d.hist[len(d.hist)-1].to != collect.StateUnknown) {
+		lines = append(lines, "  "+strings.Repeat(" ", len("15:04:05.000"))+"  "+
+			transText(st, s.Proto, s.State.Canonical(), collect.StateUnknown, false)+st.Dim.Render("  not in the newest snapshot"))
 	}
 	if d.height > 0 && len(lines) > d.height {
 		lines = lines[:d.height]

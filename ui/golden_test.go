@@ -7,9 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"socktop/demo"
+	"socktop/probe"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -128,5 +132,54 @@ func TestResize(t *testing.T) {
 		if sel := h.m.selected; sel < h.m.table.offset || sel >= h.m.table.offset+max(h.m.table.visibleRows(), 1) {
 			t.Fatalf("%v: selected row %d outside the window at %d", sz, sel, h.m.table.offset)
 		}
+	}
+}
+
+// goldenDemos is the golden table with three demos in the pane: fixed
+// runs (ended, so no real sockets), on ports the fixture has, with some
+// promises kept and a few calls narrated.
+func goldenDemos(t *testing.T, w, h int) *harness {
+	t.Helper()
+	hs := goldenModel(t, w, h, true)
+	at := t0.Add(500 * time.Millisecond)
+	for i, name := range []string{"polite-close", "server-restart", "server-crash"} {
+		sc := scenario(t, name)
+		r := &demoRun{sc: sc, seq: i + 1, ports: []uint16{[]uint16{8001, 8005, 8080}[i]}, reuse: sc.ReuseAddr, ended: true}
+		for j, p := range sc.PromisesFor(sc.DefaultConfig()) {
+			st := demo.PromiseStatus{Promise: p}
+			if j < 2 {
+				st.Seen, st.At = true, at
+			}
+			r.status = append(r.status, st)
+		}
+		if name == "server-crash" {
+			r.notes = []string{"tcp_fin_timeout=60: the crashed server's orphan FIN_WAIT_2 would last that many seconds if the client never closed"}
+		}
+		for k, c := range []struct{ ep, call, res string }{
+			{"server", "listen(backlog=4)", "0"}, {"client", "connect(127.0.0.1:" + itoa(r.ports[0]) + ")", "0"},
+			{"server", "accept()", "fd 7"}, {"client", "close()", "0"},
+		} {
+			r.events = append(r.events, probe.Event{At: at.Add(time.Duration(k) * time.Millisecond), Endpoint: c.ep, Call: c.call, Result: c.res})
+		}
+		hs.m.demos.runs = append(hs.m.demos.runs, r)
+	}
+	hs.m.demos.refilter(hs.m)
+	hs.m.render()
+	return hs
+}
+
+func TestGoldenDemoPane(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {100, 30}, {120, 40}, {40, 15}} {
+		name := "demos_" + strconv.Itoa(sz[0]) + "x" + strconv.Itoa(sz[1])
+		t.Run(name, func(t *testing.T) {
+			h := goldenDemos(t, sz[0], sz[1])
+			checkFrame(t, h.m.frame, sz[0], sz[1])
+			checkGolden(t, name, h.screen())
+			if sz[1] >= 16 && len(h.m.demos.pane.doc) > h.m.hs.demo {
+				h.key("]")
+				checkFrame(t, h.m.frame, sz[0], sz[1])
+				checkGolden(t, name+"_scrolled", h.screen())
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -170,6 +171,7 @@ func fixture() collect.Snapshot {
 	s := *synth.Table(40, 7)
 	s.Sockets = append([]collect.Socket(nil), s.Sockets...)
 	s.Source = "netlink"
+	s.Owners = collect.OwnersComplete
 	udp := collect.Socket{Proto: collect.UDP, Family: 4, State: collect.StateUnconn,
 		Local: ap(lo4, 5353), Remote: ap(netip.IPv4Unspecified(), 0), Inode: 4242,
 		Owners: []collect.Owner{{PID: 501, Name: "avahi-daemon"}}}
@@ -210,4 +212,20 @@ func fixtureNext() collect.Snapshot {
 	syn.SendQ, syn.Timer, syn.TimerLeft, syn.Retrans = 1, collect.TimerOn, 796*time.Millisecond, 2
 	s.Sockets = append(out, syn)
 	return s
+}
+
+// promptLines finds the prompt's input line (the last one starting with
+// the prompt's "/") and the line under it, where a parse error's caret
+// goes.
+func promptLines(screen string) (input, under string) {
+	lines := strings.Split(screen, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], promptPrefix) {
+			if i+1 < len(lines) {
+				return lines[i], lines[i+1]
+			}
+			return lines[i], ""
+		}
+	}
+	return "", ""
 }

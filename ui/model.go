@@ -121,7 +121,14 @@ type model struct {
 	demos demoState
 
 	frame string // the pre-built screen View returns
+	// above is the frame without its footer, kept so a key typed at the
+	// prompt redraws only the prompt.
+	above string
 	hs    heights
+	// flash is the answer to the last key when it did nothing visible
+	// (r with no demo to restart, x with none running); the footer shows
+	// it until the next key.
+	flash string
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -198,11 +205,42 @@ func (m *model) infoCmd(k collect.Key) tea.Cmd {
 	}
 }
 
-// Update handles one message and rebuilds the screen.
+// Update handles one message and rebuilds the screen. A key typed at the
+// prompt changes only the prompt, so only the prompt is drawn again: a
+// long paste into a terminal without bracketed paste arrives as thousands
+// of key presses.
 func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.promptOnly(msg) {
+		footer := m.hs.footer
+		cmd := m.update(msg)
+		if m.prompt.active && m.hs.footer == footer {
+			m.renderPrompt()
+			return m, cmd
+		}
+		m.render()
+		return m, cmd
+	}
 	cmd := m.update(msg)
 	m.render()
 	return m, cmd
+}
+
+// promptOnly says whether msg edits the prompt's text and nothing else.
+func (m *model) promptOnly(msg tea.Msg) bool {
+	if !m.prompt.active {
+		return false
+	}
+	switch msg := msg.(type) {
+	case tea.PasteMsg:
+		return true
+	case tea.KeyPressMsg:
+		switch msg.String() {
+		case "enter", "esc", "ctrl+c":
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 func (m *model) update(msg tea.Msg) tea.Cmd {
@@ -270,6 +308,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.prompt.active {
 		return m.promptKey(msg)
 	}
+	m.flash = ""
 	k := &m.keys
 	if key.Matches(msg, k.Quit) {
 		return tea.Quit
@@ -289,7 +328,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		// selection or change the rows under it belong to the table (they
 		// used to leave one socket's tcp_info under another's name).
 		if key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.ReuseAddr, k.StopDemo) {
+			k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.ReuseAddr, k.StopDemo,
+			k.DemoScrollUp, k.DemoScrollDown) {
 			return nil
 		}
 	case modeDemos:
@@ -310,7 +350,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.move(len(m.rows))
 	case key.Matches(msg, k.Detail):
 		return m.openDetail()
-	case key.Matches(msg, k.Back):
+	case key.Matches(msg, k.ClearFilter):
 		if m.filter != nil || m.filterText != "" {
 			m.filter, m.filterText = nil, ""
 			m.rebuildRows()
@@ -453,6 +493,19 @@ func (m *model) syncDetail() {
 	m.detail.sock = *r.s
 	m.detail.gone = r.mark == markGone
 	m.detail.hist = m.hist.byKey[m.selKey]
+	m.detail.histFull = len(m.hist.ring) >= maxHistKeys
+	if m.snap != nil {
+		m.detail.coverage = m.snap.Owners
+	}
+}
+
+// rowsChanged is called once the rows are filtered and sorted again
+// (a refresh, a new filter, a new sort): what depends on all the rows is
+// worked out here, once, rather than per frame.
+func (m *model) rowsChanged() {
+	m.table.need = measureRows(m.rows)
+	m.log.refilter(m.filter)
+	m.layout()
 }
 
 // setFilterText applies an expression that is known to parse (the demos'

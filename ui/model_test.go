@@ -235,7 +235,7 @@ func TestMarksGoneRowsAndLog(t *testing.T) {
 		t.Fatalf("%d gone rows, want 1", gone)
 	}
 	scr := h.screen()
-	for _, want := range []string{"ESTABLISHED -> FIN_WAIT_2", "- -> SYN_SENT", "ESTABLISHED -> -"} {
+	for _, want := range []string{"ESTABLISHED ⇢ FIN_WAIT_2 (jump", "(new) -> SYN_SENT", "ESTABLISHED -> (gone)"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("log pane lacks %q:\n%s", want, scr)
 		}
@@ -406,9 +406,7 @@ func TestFilterPrompt(t *testing.T) {
 	if h.m.filterText != "udp" || len(h.m.rows) != 2 {
 		t.Fatalf("bad filter replaced the old one: %q", h.m.filterText)
 	}
-	lines := strings.Split(h.screen(), "\n")
-	caretLine := lines[len(lines)-1]
-	inputLine := lines[len(lines)-2]
+	inputLine, caretLine := promptLines(h.screen())
 	if i := strings.Index(caretLine, "^"); i < 0 || inputLine[i:i+5] != "bogus" {
 		t.Fatalf("caret not under the bad word:\n%s\n%s", inputLine, caretLine)
 	}
@@ -416,8 +414,7 @@ func TestFilterPrompt(t *testing.T) {
 	h.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
 	h.typeText("   state bogus")
 	h.key("enter")
-	lines = strings.Split(h.screen(), "\n")
-	caretLine, inputLine = lines[len(lines)-1], lines[len(lines)-2]
+	inputLine, caretLine = promptLines(h.screen())
 	if i := strings.Index(caretLine, "^"); i < 0 || i+5 > len(inputLine) || inputLine[i:i+5] != "bogus" {
 		t.Fatalf("with leading spaces the caret is not under the bad word:\n%s\n%s", inputLine, caretLine)
 	}
@@ -571,7 +568,7 @@ func TestLogFollowsFilter(t *testing.T) {
 		t.Fatalf("history of port 3000 = %+v, want 2 transitions", hist)
 	}
 	scr := h.screen()
-	if !strings.Contains(scr, "ESTABLISHED -> TIME_WAIT") || strings.Contains(scr, "CLOSE_WAIT") {
+	if !strings.Contains(scr, "ESTABLISHED ⇢ TIME_WAIT") || strings.Contains(scr, "CLOSE_WAIT") {
 		t.Fatalf("screen shows transitions outside the filter:\n%s", scr)
 	}
 }

@@ -22,7 +22,8 @@ const sparkWindow = time.Minute
 var sparkBars = []rune("▁▂▃▄▅▆▇█")
 
 // sparkline draws the totals of the last minute in n cells, one cell per
-// n-th of the minute (the last sample of each slot, gaps carried forward).
+// n-th of the minute (the last sample of each slot, gaps carried forward),
+// each bar as high as its total against the minute's highest.
 func sparkline(samples []sample, n int) string {
 	if len(samples) == 0 || n <= 0 {
 		return ""
@@ -40,14 +41,10 @@ func sparkline(samples []sample, n int) string {
 		i := int(int64(s.at.Sub(start)) * int64(n-1) / int64(sparkWindow))
 		slots[min(max(i, 0), n-1)] = s.total
 	}
-	lo, hi := -1, 0
+	// Bars scale from zero, not from the minute's minimum: 100,025
+	// sockets after 100,021 is no change worth a full-height bar.
+	hi := 0
 	for _, v := range slots {
-		if v < 0 {
-			continue
-		}
-		if lo < 0 || v < lo {
-			lo = v
-		}
 		hi = max(hi, v)
 	}
 	var b strings.Builder
@@ -62,8 +59,8 @@ func sparkline(samples []sample, n int) string {
 			continue
 		}
 		i := 0
-		if hi > lo {
-			i = (v - lo) * (len(sparkBars) - 1) / (hi - lo)
+		if hi > 0 {
+			i = v * (len(sparkBars) - 1) / hi
 		}
 		b.WriteRune(sparkBars[i])
 	}
@@ -80,6 +77,7 @@ type headerView struct {
 	interval     time.Duration
 	paused       bool
 	partial      bool
+	owners       collect.OwnerCoverage
 	counts       [collect.NumStates]int
 	shown, total int
 	spark        string
@@ -97,7 +95,15 @@ func (h *headerView) Render(width int) string {
 	st := h.styles
 	var l1 strings.Builder
 	l1.WriteString(st.Title.Render("socktop"))
-	l1.WriteString(" " + h.host + " · " + h.source + " · every " + h.interval.String())
+	l1.WriteString(" " + h.host + " · " + h.source)
+	// Next to the source, where a long filter cannot push it off screen.
+	switch h.owners {
+	case collect.OwnersNotLooked:
+		l1.WriteString(" · " + st.Paused.Render("owners not looked up"))
+	case collect.OwnersPartial:
+		l1.WriteString(" · " + st.Paused.Render("owners partial (not root)"))
+	}
+	l1.WriteString(" · every " + h.interval.String())
 	if h.paused {
 		l1.WriteString(" " + st.Paused.Render("PAUSED"))
 	}
@@ -141,65 +147,17 @@ func (h *headerView) Render(width int) string {
 	}
 	lines := []string{l1.String(), l2.String(), l3.String()}
 	if h.height < len(lines) {
-		// Short terminals keep the source line and the counts.
-		lines = []string{lines[0], lines[2]}[:max(h.height, 1)]
+		// Short terminals keep the source line, and the filter when
+		// there is one (the rows make no sense without it), else the
+		// counts.
+		second := lines[2]
+		if h.filter != "" || h.err != "" {
+			second = lines[1]
+		}
+		lines = []string{lines[0], second}[:max(h.height, 1)]
 	}
 	for i := range lines {
 		lines[i] = truncLine(lines[i], width)
-	}
-	return strings.Join(lines, "\n")
-}
-
-// logEntry is one observed state transition.
-type logEntry struct {
-	at       time.Time
-	key      collect.Key
-	from, to collect.State
-}
-
-// maxLog bounds the transition log.
-const maxLog = 500
-
-// logView is the transition log pane, newest first.
-type logView struct {
-	width, height int
-	styles        *Styles
-	entries       []logEntry // oldest first; drawn from the end
-}
-
-// SetSize sets the pane's size, its title line included.
-func (l *logView) SetSize(w, h int) { l.width, l.height = w, h }
-
-func (l *logView) add(e logEntry) {
-	l.entries = append(l.entries, e)
-	if len(l.entries) > maxLog {
-		n := copy(l.entries, l.entries[len(l.entries)-maxLog:])
-		l.entries = l.entries[:n]
-	}
-}
-
-// stateName is a state for the log: "-" for appeared or gone.
-func stateName(s collect.State) string {
-	if s == collect.StateUnknown {
-		return "-"
-	}
-	return s.Canonical().String()
-}
-
-// Render draws the title and the newest entries that fit.
-func (l *logView) Render(width int) string {
-	if l.height <= 0 {
-		return ""
-	}
-	st := l.styles
-	lines := []string{truncLine(st.Title.Render("Transitions")+st.Dim.Render(" (newest first, "+strconv.Itoa(len(l.entries))+")"), width)}
-	for i := len(l.entries) - 1; i >= 0 && len(lines) < l.height; i-- {
-		e := &l.entries[i]
-		fam := familyOf(e.key)
-		t := e.at.Format("15:04:05") + " " + e.key.Proto.String() + " " +
-			collect.FormatAddr(e.key.Local, fam) + " " + collect.FormatAddr(e.key.Remote, fam) + " " +
-			st.state(e.from, stateName(e.from)) + " -> " + st.state(e.to, stateName(e.to))
-		lines = append(lines, truncLine(t, width))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -97,13 +97,11 @@ func newPrompt(st *Styles) promptView { return promptView{styles: st} }
 // error.
 func (p *promptView) SetSize(w, _ int) { p.width = w }
 
+// maxErrLines bounds the error under the prompt.
+const maxErrLines = 4
+
 // lines is the prompt's height.
-func (p *promptView) lines() int {
-	if p.err != nil {
-		return 2
-	}
-	return 1
-}
+func (p *promptView) lines() int { return 1 + len(p.errLines(max(p.width, 1))) }
 
 // setError records a parse error and the column it names.
 func (p *promptView) setError(err error) {
@@ -131,7 +129,7 @@ func (p *promptView) cursorX(width int) int {
 	return len(promptPrefix) + ansi.StringWidth(string(v[off:p.input.pos]))
 }
 
-// Render draws the input line and the error line under it.
+// Render draws the input line and the error under it.
 func (p *promptView) Render(width int) string {
 	off := p.scroll(width)
 	text := string(p.input.value[off:])
@@ -139,17 +137,62 @@ func (p *promptView) Render(width int) string {
 		text = p.styles.Dim.Render("sport = :80, state time-wait, proc nginx ... (enter applies, esc cancels)")
 	}
 	line := truncLine(promptPrefix+text, width)
+	el := p.errLines(width)
+	for i := range el {
+		el[i] = p.styles.Error.Render(el[i])
+	}
+	return strings.Join(append([]string{line}, el...), "\n")
+}
+
+// errLines lays the error out under the input: a caret under the column
+// where the expression broke, the message after it, or before it when the
+// caret is near the right edge, or on lines of its own when it is long,
+// so the message is never cut to a word or two.
+func (p *promptView) errLines(width int) []string {
 	if p.err == nil {
-		return line
+		return nil
 	}
 	msg := p.err.Error()
 	var fe *collect.FilterError
 	if errors.As(p.err, &fe) {
 		msg = fe.Msg
 	}
-	caret := ""
+	off := p.scroll(width)
+	col := -1 // the caret's screen column
 	if p.errCol > 0 && p.errCol-1 >= off {
-		caret = strings.Repeat(" ", len(promptPrefix)+p.errCol-1-off) + "^ "
+		col = len(promptPrefix) + ansi.StringWidth(string(p.input.value[off:min(p.errCol-1, len(p.input.value))]))
+		if p.errCol-1 > len(p.input.value) {
+			col += p.errCol - 1 - len(p.input.value)
+		}
+		if col >= width {
+			col = -1
+		}
 	}
-	return line + "\n" + truncLine(p.styles.Error.Render(caret+msg), width)
+	mw := ansi.StringWidth(msg)
+	var out []string
+	switch {
+	case col < 0:
+		out = strings.Split(wrapText(msg, width), "\n")
+	case col+2+mw <= width:
+		out = []string{strings.Repeat(" ", col) + "^ " + msg}
+	case mw+2 <= col:
+		out = []string{strings.Repeat(" ", col-mw-1) + msg + " ^"}
+	case col+2+20 <= width:
+		// A long message starts after the caret and goes on below.
+		first := strings.SplitN(wrapText(msg, width-col-2), "\n", 2)
+		out = []string{strings.Repeat(" ", col) + "^ " + first[0]}
+		if len(first) > 1 {
+			out = append(out, strings.Split(wrapText(strings.ReplaceAll(first[1], "\n", " "), width), "\n")...)
+		}
+	default:
+		out = append([]string{strings.Repeat(" ", col) + "^"}, strings.Split(wrapText(msg, width), "\n")...)
+	}
+	if len(out) > maxErrLines {
+		out = out[:maxErrLines]
+		out[maxErrLines-1] = truncLine(out[maxErrLines-1], max(width-1, 0)) + "…"
+	}
+	for i := range out {
+		out[i] = truncLine(strings.TrimRight(out[i], " "), width)
+	}
+	return out
 }

@@ -123,6 +123,7 @@ func (m *model) rebuildRows() {
 		m.header.total = len(m.snap.Sockets)
 	}
 	m.header.spark = sparkline(m.samples, 20)
+	m.rowsChanged()
 	m.reselect()
 }
 
@@ -236,7 +237,9 @@ func (m *model) recordTransitions(cur *collect.Snapshot, ch *collect.Changes) {
 	for _, t := range kept[max(len(kept)-maxHistKeys, 0):] {
 		m.hist.add(t)
 	}
-	for _, t := range kept[max(len(kept)-maxLog, 0):] {
-		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To})
+	logged := kept[max(len(kept)-maxLog, 0):]
+	socks := transitionSockets(cur, ch, logged)
+	for j, t := range logged {
+		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To}, socks[j])
 	}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -123,12 +124,66 @@ type colSpec struct {
 	right bool
 }
 
+// colNeed is what the rows ask of the layout, measured over every row
+// of the table (not only the visible ones, so the columns do not change
+// width, or their titles, while scrolling).
+type colNeed struct {
+	local, foreign int  // widest address; 0 when unknown
+	recvQ, sendQ   int  // widest queue figure
+	timer, process bool // some row has a timer, an owner (or an unknown one)
+}
+
+// measureRows finds the widest addresses and which optional columns have
+// anything to show.
+func measureRows(rows []row) colNeed {
+	var n colNeed
+	for i := range rows {
+		s := rows[i].s
+		n.local = max(n.local, addrLen(s.Local, s.Family))
+		n.foreign = max(n.foreign, addrLen(s.Remote, s.Family))
+		n.recvQ = max(n.recvQ, digits(s.RecvQ))
+		n.sendQ = max(n.sendQ, digits(s.SendQ))
+		n.timer = n.timer || s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)
+		n.process = n.process || len(s.Owners) > 0 || !s.Known(collect.FieldOwners)
+	}
+	return n
+}
+
+// addrLen is len(collect.AppendAddr(ap, family)), counted rather than
+// formatted for IPv4, since it runs on every row of every refresh.
+func addrLen(ap netip.AddrPort, family uint8) int {
+	a := ap.Addr()
+	if !a.Is4() {
+		var buf [64]byte
+		return len(collect.AppendAddr(buf[:0], ap, family))
+	}
+	n := 4 // three dots and the colon
+	for _, o := range a.As4() {
+		n += digits(uint32(o))
+	}
+	if ap.Port() == 0 && a.IsUnspecified() {
+		return n + 1 // "*"
+	}
+	return n + digits(uint32(ap.Port()))
+}
+
+// digits is the width of a queue figure ("?" when unknown is 1 wide too).
+func digits(v uint32) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
 // layout picks the columns and their widths for a terminal width: all of
 // them from 80 columns, then without Timer, Process and the queues as the
-// terminal narrows. Local and Foreign get what the visible rows need
-// (needLocal, needForeign; 0 when unknown), up to a cap, taking room from
-// Process before an address is cut, because the port is what people read.
-func layout(width, needLocal, needForeign int) (cols []colSpec, wide bool) {
+// terminal narrows. Local and Foreign get what the rows need, up to a
+// cap; when they do not fit, a column with nothing to show (no timer, no
+// owner) goes first, then Process shrinks, and only then is an address
+// cut, because the address is what people read.
+func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 	wide = width >= 120
 	w := map[column]int{colProto: 3, colState: 11, colRecvQ: 6, colSendQ: 6, colProcess: 9, colTimer: 8}
 	if wide {
@@ -146,35 +201,55 @@ func layout(width, needLocal, needForeign int) (cols []colSpec, wide bool) {
 		drop[colRecvQ], drop[colSendQ] = true, true
 	}
 	avail := width - 2 // marker and its gap
-	fixed := 0
-	n := 0
-	for _, c := range order {
-		if drop[c] {
-			continue
+	flexFor := func() int {
+		fixed, n := 0, 0
+		for _, c := range order {
+			if drop[c] {
+				continue
+			}
+			n++
+			fixed += w[c]
 		}
-		n++
-		fixed += w[c]
+		return avail - fixed - (n - 1)
 	}
-	flex := avail - fixed - (n - 1)
-	// Addresses beyond these widths are rare (21 is 255.255.255.255:65535;
-	// IPv6 ones are cut in the middle, keeping the port), so the rest of a
-	// wide terminal goes to the process names.
+	// Addresses beyond these widths are rare (21 is 255.255.255.255:65535),
+	// so the rest of a wide terminal goes to the process names.
 	maxAddr := 21
 	if wide {
 		maxAddr = 32
 	}
 	want := func(need int) int {
 		if need <= 0 {
-			return maxAddr
+			return 21 // no rows yet: room for an IPv4 address
 		}
-		return min(max(need, len("Local")+1), maxAddr)
+		return min(max(need, len("Local")+1), max(maxAddr, need))
 	}
 	const minProcess = 6
-	spare := 0
-	if !drop[colProcess] {
-		spare = w[colProcess] - minProcess
+	local, foreign := want(need.local), want(need.foreign)
+	spare := func() int {
+		if drop[colProcess] {
+			return 0
+		}
+		return w[colProcess] - minProcess
 	}
-	local, foreign := want(needLocal), want(needForeign)
+	// Empty columns give their room to the addresses first.
+	if local+foreign > flexFor()+spare() {
+		if !drop[colTimer] && !need.timer && need.local > 0 {
+			drop[colTimer] = true
+		}
+		if !drop[colProcess] && !need.process && need.local > 0 && local+foreign > flexFor()+spare() {
+			drop[colProcess] = true
+		}
+		// Then the queues give up what their figures do not use (their
+		// titles shorten to RQ and SQ).
+		for _, q := range [][2]int{{int(colRecvQ), need.recvQ}, {int(colSendQ), need.sendQ}} {
+			c := column(q[0])
+			if over := local + foreign - flexFor() - spare(); over > 0 && !drop[c] && need.local > 0 {
+				w[c] -= min(over, w[c]-max(q[1], len(shortTitles[c])))
+			}
+		}
+	}
+	flex := flexFor()
 	switch {
 	case local+foreign <= flex:
 		// Room to spare: Process gets it, or the addresses when Process
@@ -188,13 +263,22 @@ func layout(width, needLocal, needForeign int) (cols []colSpec, wide bool) {
 			// timer drifts away from the row it belongs to.
 			w[colProcess] = min(w[colProcess]+rest, max(w[colProcess], 40))
 		}
-	case local+foreign <= flex+spare:
+	case local+foreign <= flex+spare():
 		w[colProcess] -= local + foreign - flex
 	default:
-		pool := flex + spare
-		w[colProcess] -= spare
-		local = max(pool/2, 5)
-		foreign = max(pool-local, 5)
+		pool := flex + spare()
+		w[colProcess] -= spare()
+		// The narrower need keeps its full width if it can, so only one
+		// address is cut.
+		switch {
+		case local <= pool/2:
+			foreign = max(pool-local, 5)
+		case foreign <= pool/2:
+			local = max(pool-foreign, 5)
+		default:
+			local = max(pool/2, 5)
+			foreign = max(pool-local, 5)
+		}
 	}
 	w[colLocal], w[colForeign] = local, foreign
 	for _, c := range order {
@@ -219,7 +303,9 @@ func fit(s string, n int, right bool) string {
 	return s + pad
 }
 
-// fitAddr shortens an address but keeps its port, the part people read.
+// fitAddr fits an address in n cells. An address that does not fit keeps
+// its port and loses its whole IP to "…": a cut IP ("127.77.0…") reads
+// as a real but different address.
 func fitAddr(s string, n int) string {
 	if len(s) <= n {
 		return s + strings.Repeat(" ", n-len(s))
@@ -228,7 +314,7 @@ func fitAddr(s string, n int) string {
 	if i < 0 || len(s)-i+1 > n {
 		return ansi.Truncate(s, n, "…")
 	}
-	return ansi.Truncate(s[:i], n-(len(s)-i), "…") + s[i:]
+	return fit("…"+s[i:], n, false)
 }
 
 var shortTimer = [...]string{"off", "on", "ka", "tw", "pr"}
@@ -245,8 +331,14 @@ func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
 	case colState:
 		return s.State.Canonical().String()
 	case colRecvQ:
+		if !s.Known(collect.FieldRecvQ) {
+			return "?"
+		}
 		return strconv.FormatUint(uint64(s.RecvQ), 10)
 	case colSendQ:
+		if !s.Known(collect.FieldSendQ) {
+			return "?"
+		}
 		return strconv.FormatUint(uint64(s.SendQ), 10)
 	case colLocal:
 		return string(collect.AppendAddr(buf[:0], s.Local, s.Family))
@@ -255,6 +347,9 @@ func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
 	case colProcess:
 		return processText(s)
 	case colTimer:
+		if !s.Known(collect.FieldTimer) {
+			return "?"
+		}
 		if s.Timer == collect.TimerOff {
 			return ""
 		}
@@ -268,9 +363,13 @@ func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
 	return ""
 }
 
-// processText is "name/pid", "-" for no owner, and "+N" for N more owners.
+// processText is "name/pid", "-" for no owner, "?" when the owners could
+// not be looked up, and "+N" for N more owners.
 func processText(s *collect.Socket) string {
 	if len(s.Owners) == 0 {
+		if !s.Known(collect.FieldOwners) {
+			return "?"
+		}
 		return "-"
 	}
 	o := s.Owners[0]
@@ -292,6 +391,10 @@ type tableView struct {
 	sortCol  column
 	sortDesc bool
 	empty    string // shown when there are no rows
+	need     colNeed
+	// renders counts the draws: typing at the prompt must not redraw a
+	// table that did not change.
+	renders int
 	// marks are the new and changed marks by key, looked up only for the
 	// visible rows.
 	marks map[collect.Key]markAge
@@ -309,15 +412,10 @@ func (t *tableView) Render(width int) string {
 	if t.height <= 0 {
 		return ""
 	}
+	t.renders++
 	n := t.visibleRows()
 	var buf [80]byte
-	needLocal, needForeign := 0, 0
-	for i := t.offset; i < len(t.rows) && i < t.offset+n; i++ {
-		s := t.rows[i].s
-		needLocal = max(needLocal, len(collect.AppendAddr(buf[:0], s.Local, s.Family)))
-		needForeign = max(needForeign, len(collect.AppendAddr(buf[:0], s.Remote, s.Family)))
-	}
-	cols, wide := layout(width, needLocal, needForeign)
+	cols, wide := layout(width, t.need)
 	var b strings.Builder
 	// Header row, with the sort column marked.
 	var h strings.Builder

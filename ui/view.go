@@ -6,6 +6,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"socktop/collect"
 )
 
 type keyBinding = key.Binding
@@ -20,6 +22,7 @@ type heights struct {
 // terminal is at least 24 lines high, the demo pane when demos run.
 func (m *model) layout() {
 	w, h := max(m.width, 1), max(m.height, 1)
+	m.prompt.SetSize(w, 0) // its height depends on its width
 	var hs heights
 	switch {
 	case h >= 12:
@@ -41,15 +44,31 @@ func (m *model) layout() {
 		hs.footer, hs.header = 1, h-1
 	}
 	hs.body = max(h-hs.header-hs.footer, 0)
+	m.demos.pane.runs, m.demos.pane.err = m.demos.runs, m.demos.err
 	if m.demos.active() && h >= 16 {
-		hs.demo = max(h/3, 6)
-		if h >= 36 {
-			hs.log = h / 6
+		// The transitions stay: they are what a demo is about.
+		if h >= 24 {
+			hs.log = max(h/6, 4)
 		}
-	} else if h >= 24 {
-		hs.log = h/4 + 1
+		rest := max(hs.body-hs.log, 0)
+		// The pane gets what the table does not use, and half when both
+		// want more than there is: the demo is what the user came for.
+		m.demos.pane.build(w)
+		paneWant := len(m.demos.pane.doc)
+		tableWant := max(len(m.rows)+1, 2)
+		if tableWant+paneWant <= rest {
+			hs.table = rest - paneWant
+		} else {
+			paneMin := min(paneWant, max(rest/2, 6))
+			hs.table = max(min(tableWant, rest-paneMin), min(2, rest))
+		}
+		hs.demo = rest - hs.table
+	} else {
+		if h >= 24 {
+			hs.log = h/4 + 1
+		}
+		hs.table = max(hs.body-hs.log, 0)
 	}
-	hs.table = max(hs.body-hs.log-hs.demo, 0)
 	m.header.SetSize(w, hs.header)
 	m.table.SetSize(w, hs.table)
 	m.log.SetSize(w, hs.log)
@@ -83,14 +102,22 @@ func padLines(s string, n int) string {
 // render builds the whole screen once per Update; View only returns it.
 func (m *model) render() {
 	w := max(m.width, 1)
+	if m.demos.active() {
+		// Narration arrived or a promise was kept: the pane may want more
+		// room from the table.
+		m.layout()
+		m.fixScroll()
+	}
 	hs := m.hs
 	m.header.interval = m.interval
 	m.header.paused = m.paused
 	m.header.filter = m.filterText
 	m.header.demos = m.demos.running()
 	m.header.err = m.lastErr
-	m.demos.pane.runs = m.demos.runs
-	m.demos.pane.err = m.demos.err
+	m.header.owners = collect.OwnersComplete // nothing to say before the first snapshot
+	if m.snap != nil {
+		m.header.owners = m.snap.Owners
+	}
 	m.demos.list.items = m.demos.catalogue
 	m.demos.list.err = m.demos.err
 	m.table.rows = m.rows
@@ -121,31 +148,79 @@ func (m *model) render() {
 	case modeDemos:
 		add(m.demos.list.Render(w), hs.body)
 	}
+	m.above = strings.Join(parts, "\n")
 	if m.prompt.active {
-		add(m.prompt.Render(w), hs.footer)
-	} else {
-		add(truncLine(m.footer(), w), hs.footer)
+		m.renderPrompt()
+		return
+	}
+	if hs.footer > 0 {
+		parts = append(parts, padLines(truncLine(m.footer(w), w), hs.footer))
 	}
 	m.frame = strings.Join(parts, "\n")
 }
 
-// footer is the short help of the current mode.
-func (m *model) footer() string {
-	k := &m.keys
-	switch m.mode {
-	case modeDetail:
-		return m.help.ShortHelpView([]keyBinding{k.Back, k.Quit})
-	case modeHelp:
-		return m.help.ShortHelpView([]keyBinding{k.Back, k.Quit})
-	case modeDemos:
-		return m.help.ShortHelpView(m.demos.listHelp(k))
+// renderPrompt redraws the prompt under the rest of the last frame.
+func (m *model) renderPrompt() {
+	p := padLines(m.prompt.Render(max(m.width, 1)), m.hs.footer)
+	switch {
+	case m.hs.footer == 0:
+		m.frame = m.above
+	case m.above == "":
+		m.frame = p
+	default:
+		m.frame = m.above + "\n" + p
 	}
-	b := k.ShortHelp()
-	if m.demos.running() > 0 {
-		b = append(b, k.ReuseAddr, k.StopDemo)
-	}
-	return m.help.ShortHelpView(b)
 }
+
+// footer is the short help of the current mode, or the answer to the
+// last key. Help and quit are always in it; other keys go, least needed
+// first, when the terminal is narrow. Keys that would do nothing (r with
+// no demo it changes) are not offered.
+func (m *model) footer(width int) string {
+	if m.flash != "" {
+		return m.styles.Dim.Render(m.flash)
+	}
+	k := &m.keys
+	var b []keyBinding
+	switch m.mode {
+	case modeDetail, modeHelp:
+		b = []keyBinding{k.Back, k.Quit}
+	case modeDemos:
+		b = m.demos.listHelp(k)
+	default:
+		b = []keyBinding{k.Filter, k.Sort, k.Pause, k.Detail, k.Demos}
+		if m.filterText != "" {
+			b = append(b, k.ClearFilter)
+		}
+		if m.demos.reuseRun() != nil {
+			b = append(b, k.ReuseAddr)
+		}
+		if m.demos.active() {
+			b = append(b, k.StopDemo)
+			if len(m.demos.pane.doc) > m.hs.demo && m.hs.demo > 0 {
+				b = append(b, scrollHint)
+			}
+		}
+		b = append(b, k.Help, k.Quit)
+	}
+	hm := m.help
+	hm.SetWidth(0) // measure unclipped
+	for _, drop := range []keyBinding{k.Pause, k.Sort, k.Detail, k.ClearFilter, k.Demos, scrollHint, k.StopDemo, k.ReuseAddr, k.Filter} {
+		if ansi.StringWidth(hm.ShortHelpView(b)) <= width {
+			break
+		}
+		for i := range b {
+			if b[i].Help() == drop.Help() {
+				b = append(b[:i], b[i+1:]...)
+				break
+			}
+		}
+	}
+	return hm.ShortHelpView(b)
+}
+
+// scrollHint is the footer's one entry for both demo pane scroll keys.
+var scrollHint = key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "scroll demo"))
 
 // View returns the screen built by the last Update.
 func (m *model) View() tea.View {
