@@ -45,7 +45,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, newDemoRunCmd(stdout, stderr))
+	cmd.AddCommand(list, newDemoRunCmd(&demoRunFlags{}, stdout, stderr))
 	return cmd
 }
 
@@ -58,8 +58,8 @@ type demoRunFlags struct {
 	fast    bool
 }
 
-func newDemoRunCmd(stdout, stderr io.Writer) *cobra.Command {
-	var fl demoRunFlags
+// newDemoRunCmd builds `socktop demo run NAME`; its flags fill fl.
+func newDemoRunCmd(fl *demoRunFlags, stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:               "run NAME [flags]",
 		Short:             "run one scenario and check its promises",
@@ -67,7 +67,7 @@ func newDemoRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		ValidArgsFunction: completeScenario,
 		Annotations:       map[string]string{"more": demoRunMore},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sc, opts, err := demoRunOptions(cmd, &fl, args[0])
+			sc, opts, err := demoRunOptions(cmd, fl, args[0])
 			if err != nil {
 				return err
 			}
