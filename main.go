@@ -1,15 +1,8 @@
 // Command socktop shows every TCP and UDP socket of the machine, live in a
 // terminal or once on stdout, and runs demo client/server pairs on loopback
-// that make each state of the TCP state diagram appear.
-//
-// Usage (socktop --help says it all):
-//
-//	socktop [flags] [FILTER]          live view (or one table when stdout is not a terminal)
-//	socktop --once [flags] [FILTER]   one netstat-like table
-//	socktop --json [flags] [FILTER]   one JSON snapshot
-//	socktop -s [flags] [FILTER]       counts per protocol, family and state
-//	socktop demo list | run NAME      the demo scenarios, headless
-//	socktop completion bash|zsh|fish  a shell completion script
+// that make each state of the TCP state diagram appear. Its command line
+// is built with cobra in main_cli.go; `socktop --help` prints the usage,
+// which the README quotes.
 package main
 
 import (

@@ -257,7 +257,6 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	root.SetHelpTemplate(helpTemplate)
 	root.SetUsageTemplate(helpTemplate)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{c, asTyped(err, args)} })
-	root.SetHelpCommand(&cobra.Command{Hidden: true})
 
 	f := root.Flags()
 	f.SortFlags = false
