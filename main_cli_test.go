@@ -534,3 +534,14 @@ func TestSSFlagsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// A demo whose server is a child copy of the binary (server-crash kills
+// it) still works through the command line: the child is dispatched
+// before cobra sees its argv.
+func TestDemoChildThroughCLI(t *testing.T) {
+	cmd := socktopCmd(t, "demo", "run", "server-crash", "--fast")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "result: every promise kept") {
+		t.Fatalf("demo run server-crash: %v\n%s", err, out)
+	}
+}
