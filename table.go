@@ -12,13 +12,17 @@ import (
 // tableHeader names the columns of `socktop --once`, netstat's order.
 var tableHeader = [...]string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program", "Timer"}
 
-// writeTable prints the snapshot as a netstat-like table. Column widths fit
-// the widest cell; rows are formatted into one reused buffer so that 100k
-// sockets cost no allocation per row.
-func writeTable(w io.Writer, snap *collect.Snapshot) error {
+// writeTable prints the snapshot as a netstat-like table, with the header
+// line unless header is false (-H, for `| wc -l`). Column widths fit the
+// widest cell; rows are formatted into one reused buffer so that 100k
+// sockets cost no allocation per row. A cell the source could not know
+// prints as "?".
+func writeTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 	var width [len(tableHeader)]int
-	for i, h := range tableHeader {
-		width[i] = len(h)
+	if header {
+		for i, h := range tableHeader {
+			width[i] = len(h)
+		}
 	}
 	scratch := make([]byte, 0, 256)
 	var memo [2]addrMemo
@@ -32,11 +36,13 @@ func writeTable(w io.Writer, snap *collect.Snapshot) error {
 
 	bw := bufio.NewWriterSize(w, 64<<10)
 	line := make([]byte, 0, 256)
-	for c, h := range tableHeader {
-		line = appendPadded(line, []byte(h), width[c], c, c == len(tableHeader)-1)
+	if header {
+		for c, h := range tableHeader {
+			line = appendPadded(line, []byte(h), width[c], c, c == len(tableHeader)-1)
+		}
+		line = append(line, '\n')
+		bw.Write(line)
 	}
-	line = append(line, '\n')
-	bw.Write(line)
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		line = line[:0]
@@ -105,9 +111,19 @@ func (m *addrMemo) append(b []byte, ap netip.AddrPort, fam uint8) []byte {
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
 }
 
-// appendCell appends the text of column col for socket s; memo holds the
-// Local and Foreign columns' address memos.
+// cellField is the Socket field each column shows, for the columns a
+// source may not know.
+var cellField = [len(tableHeader)]collect.Fields{
+	1: collect.FieldRecvQ, 2: collect.FieldSendQ, 6: collect.FieldOwners, 7: collect.FieldTimer,
+}
+
+// appendCell appends the text of column col for socket s, or "?" when the
+// source could not know it; memo holds the Local and Foreign columns'
+// address memos.
 func appendCell(b []byte, s *collect.Socket, col int, memo *[2]addrMemo) []byte {
+	if f := cellField[col]; f != 0 && !s.Known(f) {
+		return append(b, '?')
+	}
 	switch col {
 	case 0:
 		b = append(b, s.Proto.String()...)

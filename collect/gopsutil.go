@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,11 +14,13 @@ import (
 )
 
 // Gopsutil is a Source built on gopsutil's net.Connections, for when
-// sock_diag is refused. It gives protocol, family, state,
-// addresses and one owning process; the fields gopsutil does not report
-// (queues, timers, inode, socket uid, retransmits, cookie) stay zero rather
-// than being guessed. gopsutil's uids are those of the owning process, not
-// of the socket, so they are not used either.
+// sock_diag is refused. It gives protocol, family, state, addresses and
+// one owning process; the fields gopsutil does not report (queues, timers,
+// inode, socket uid, retransmits, cookie) are marked unknown in
+// Socket.Unknown rather than guessed. gopsutil's uids are those of the
+// owning process, not of the socket, so they are not used either. Its
+// owner coverage is at best OwnersPartial: gopsutil names one process per
+// socket, where a socket shared after fork has several.
 type Gopsutil struct {
 	opts   Options
 	states atomic.Uint32
@@ -93,9 +96,14 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 		g.told.add(&snap, msg)
 	}
 	g.pending = nil
-	// The columns gopsutil cannot fill print as 0 and "off"; say so once
-	// rather than let them pass for the kernel's figures.
+	// The columns gopsutil cannot fill print as "?"; say once why.
 	g.told.add(&snap, noticeGopsutilFields)
+	if g.opts.Owners {
+		snap.Owners = OwnersPartial
+	}
+	// Without root, a socket with no pid may belong to another user's
+	// process that gopsutil could not read.
+	root := os.Geteuid() == 0
 	mask := StateMask(g.states.Load())
 	seen := make(map[int32]string, len(g.names))
 	socks := make([]Socket, 0, len(conns))
@@ -116,6 +124,9 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 			}
 			s.Owners = []Owner{{PID: int(pid), Name: name}}
 		}
+		if !g.opts.Owners || (len(s.Owners) == 0 && !root && hasDescriptor(s.State)) {
+			s.Unknown |= FieldOwners
+		}
 		socks = append(socks, s)
 	}
 	// Names of processes no longer seen are dropped, so a reused pid is
@@ -127,12 +138,26 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 
 // noticeGopsutilFields tells the user which columns the gopsutil source
 // leaves empty.
-const noticeGopsutilFields = "gopsutil source: Recv-Q, Send-Q, timers, retransmits, inodes and socket uids are not available here and show as 0"
+const noticeGopsutilFields = "gopsutil source: Recv-Q, Send-Q, timers, retransmits, inodes and socket uids are not available here: shown as ? (absent from JSON); one owner per socket at most"
+
+// gopsutilUnknown are the fields gopsutil never reports.
+const gopsutilUnknown = FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie
+
+// hasDescriptor reports whether a socket in state st may be held by a
+// process. TIME_WAIT mini-sockets and request sockets (SYN_RECV) never
+// are, so an empty owner list is known for them without an inode.
+func hasDescriptor(st State) bool {
+	switch st {
+	case StateTimeWait, StateSynRecv, StateNewSynRecv:
+		return false
+	}
+	return true
+}
 
 // fromConnection converts what gopsutil reports; ok is false for a socket
 // that is neither TCP nor UDP over IPv4 or IPv6.
 func fromConnection(c *gnet.ConnectionStat) (Socket, bool) {
-	var s Socket
+	s := Socket{Unknown: gopsutilUnknown}
 	switch c.Type {
 	case syscall.SOCK_STREAM:
 		s.Proto = TCP

@@ -35,6 +35,9 @@ func TestGopsutilAgreesWithNetlink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if gsnap.Owners != OwnersPartial {
+		t.Errorf("gopsutil owner coverage %v, want partial (one owner per socket)", gsnap.Owners)
+	}
 	if gsnap.Source != "gopsutil" {
 		t.Errorf("Source = %q, want gopsutil", gsnap.Source)
 	}
@@ -44,6 +47,9 @@ func TestGopsutilAgreesWithNetlink(t *testing.T) {
 		byKey[s.Key()] = s
 		if s.RecvQ != 0 || s.SendQ != 0 || s.Inode != 0 || s.Timer != TimerOff || s.TimerLeft != 0 || s.Cookie != 0 || s.UID != 0 {
 			t.Errorf("gopsutil invented a field it does not have: %+v", *s)
+		}
+		if !s.Unknown.Has(gopsutilUnknown) {
+			t.Errorf("gopsutil does not mark what it lacks as unknown (%b): %+v", s.Unknown, *s)
 		}
 	}
 	compared, owned := 0, 0
@@ -121,5 +127,27 @@ func TestGopsutilSaysWhatItLacks(t *testing.T) {
 	}
 	if slices.Contains(second.Notices, noticeGopsutilFields) {
 		t.Fatalf("the notice came again: %q", second.Notices)
+	}
+}
+
+// Without an owner scan, gopsutil says every socket's owners are unknown,
+// not empty.
+func TestGopsutilOwnersNotLooked(t *testing.T) {
+	listenTCP(t, unix.AF_INET, 4, nil)
+	g := NewGopsutil(Options{TCP: true, IPv4: true})
+	snap, err := g.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Owners != OwnersNotLooked {
+		t.Errorf("coverage %v without Options.Owners, want not looked", snap.Owners)
+	}
+	if len(snap.Sockets) == 0 {
+		t.Fatal("no sockets, not even this test's listener")
+	}
+	for i := range snap.Sockets {
+		if s := &snap.Sockets[i]; s.Known(FieldOwners) || len(s.Owners) != 0 {
+			t.Errorf("owners known without a scan: %+v", *s)
+		}
 	}
 }

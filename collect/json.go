@@ -16,20 +16,24 @@ type jsonAddr struct {
 	Port uint16 `json:"port"`
 }
 
+// jsonSocket is a socket in the JSON contract. The pointer fields are
+// the ones a source may not know (Socket.Unknown): nil, and so absent
+// from the document, when unknown.
 type jsonSocket struct {
 	Proto   string   `json:"proto"`
 	Family  uint8    `json:"family"`
 	State   string   `json:"state"`
 	Local   jsonAddr `json:"local"`
 	Remote  jsonAddr `json:"remote"`
-	RecvQ   uint32   `json:"recv_q"`
-	SendQ   uint32   `json:"send_q"`
-	UID     uint32   `json:"uid"`
-	Inode   uint32   `json:"inode"`
-	Owners  []Owner  `json:"owners"`
-	Timer   string   `json:"timer"`
-	TimerMS int64    `json:"timer_ms"`
-	Retrans uint8    `json:"retrans"`
+	RecvQ   *uint32  `json:"recv_q,omitempty"`
+	SendQ   *uint32  `json:"send_q,omitempty"`
+	UID     *uint32  `json:"uid,omitempty"`
+	Inode   *uint32  `json:"inode,omitempty"`
+	Cookie  *uint64  `json:"cookie,omitempty"`
+	Owners  *[]Owner `json:"owners,omitempty"`
+	Timer   *string  `json:"timer,omitempty"`
+	TimerMS *int64   `json:"timer_ms,omitempty"`
+	Retrans *uint8   `json:"retrans,omitempty"`
 	Info    *TCPInfo `json:"tcp_info,omitempty"`
 }
 
@@ -46,9 +50,18 @@ func jsonEndpoint(ap netip.AddrPort, family uint8) jsonAddr {
 }
 
 // MarshalJSON encodes the socket in the form of the architecture note's
-// JSON contract; owners is [] rather than null when nobody holds it.
+// JSON contract: owners is [] rather than null when nobody holds it, and
+// a field the source could not know (Socket.Unknown) is left out.
 func (s Socket) MarshalJSON() ([]byte, error) {
 	return json.Marshal(s.toJSON())
+}
+
+// known returns &v when the socket knows field f, nil otherwise.
+func known[T any](s *Socket, f Fields, v T) *T {
+	if !s.Known(f) {
+		return nil
+	}
+	return &v
 }
 
 func (s *Socket) toJSON() jsonSocket {
@@ -62,20 +75,25 @@ func (s *Socket) toJSON() jsonSocket {
 		State:   s.State.Canonical().String(),
 		Local:   jsonEndpoint(s.Local, s.Family),
 		Remote:  jsonEndpoint(s.Remote, s.Family),
-		RecvQ:   s.RecvQ,
-		SendQ:   s.SendQ,
-		UID:     s.UID,
-		Inode:   s.Inode,
-		Owners:  owners,
-		Timer:   s.Timer.String(),
-		TimerMS: s.TimerLeft.Milliseconds(),
-		Retrans: s.Retrans,
+		RecvQ:   known(s, FieldRecvQ, s.RecvQ),
+		SendQ:   known(s, FieldSendQ, s.SendQ),
+		UID:     known(s, FieldUID, s.UID),
+		Inode:   known(s, FieldInode, s.Inode),
+		Cookie:  known(s, FieldCookie, s.Cookie),
+		Owners:  known(s, FieldOwners, owners),
+		Timer:   known(s, FieldTimer, s.Timer.String()),
+		TimerMS: known(s, FieldTimer, s.TimerLeft.Milliseconds()),
+		Retrans: known(s, FieldRetrans, s.Retrans),
 		Info:    s.Info,
 	}
 }
 
 // WriteJSON writes the snapshot as one JSON document, in the form of the
-// architecture note, followed by a newline. It streams: each socket is
+// architecture note, followed by a newline. "owners_known" is false when
+// no owner scan was made (every socket then lacks "owners"), and
+// "owners_partial" is true when some processes could not be read: an
+// owner list may then miss holders, and a socket whose owners are unknown
+// lacks "owners". It streams: each socket is
 // appended to a reused buffer and written out, so 100k sockets cost
 // neither a copy of the table nor the whole document in memory (the
 // encoding/json version took 3x the time and twice the peak memory).
@@ -88,6 +106,10 @@ func WriteJSON(w io.Writer, snap *Snapshot) error {
 	b = appendJSONString(b, snap.Source)
 	b = append(b, `,"partial":`...)
 	b = strconv.AppendBool(b, snap.Partial)
+	b = append(b, `,"owners_known":`...)
+	b = strconv.AppendBool(b, snap.Owners != OwnersNotLooked)
+	b = append(b, `,"owners_partial":`...)
+	b = strconv.AppendBool(b, snap.Owners == OwnersPartial)
 	b = append(b, `,"sockets":[`...)
 	for i := range snap.Sockets {
 		if i > 0 {
@@ -123,31 +145,50 @@ func appendSocketJSON(b []byte, s *Socket) ([]byte, error) {
 	b = appendEndpointJSON(b, s.Local, s.Family)
 	b = append(b, `,"remote":`...)
 	b = appendEndpointJSON(b, s.Remote, s.Family)
-	b = append(b, `,"recv_q":`...)
-	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
-	b = append(b, `,"send_q":`...)
-	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
-	b = append(b, `,"uid":`...)
-	b = strconv.AppendUint(b, uint64(s.UID), 10)
-	b = append(b, `,"inode":`...)
-	b = strconv.AppendUint(b, uint64(s.Inode), 10)
-	b = append(b, `,"owners":[`...)
-	for i, o := range s.Owners {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"pid":`...)
-		b = strconv.AppendInt(b, int64(o.PID), 10)
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, o.Name)
-		b = append(b, '}')
+	if s.Known(FieldRecvQ) {
+		b = append(b, `,"recv_q":`...)
+		b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
 	}
-	b = append(b, `],"timer":"`...)
-	b = append(b, s.Timer.String()...)
-	b = append(b, `","timer_ms":`...)
-	b = strconv.AppendInt(b, s.TimerLeft.Milliseconds(), 10)
-	b = append(b, `,"retrans":`...)
-	b = strconv.AppendUint(b, uint64(s.Retrans), 10)
+	if s.Known(FieldSendQ) {
+		b = append(b, `,"send_q":`...)
+		b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	}
+	if s.Known(FieldUID) {
+		b = append(b, `,"uid":`...)
+		b = strconv.AppendUint(b, uint64(s.UID), 10)
+	}
+	if s.Known(FieldInode) {
+		b = append(b, `,"inode":`...)
+		b = strconv.AppendUint(b, uint64(s.Inode), 10)
+	}
+	if s.Known(FieldCookie) {
+		b = append(b, `,"cookie":`...)
+		b = strconv.AppendUint(b, s.Cookie, 10)
+	}
+	if s.Known(FieldOwners) {
+		b = append(b, `,"owners":[`...)
+		for i, o := range s.Owners {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"pid":`...)
+			b = strconv.AppendInt(b, int64(o.PID), 10)
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, o.Name)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if s.Known(FieldTimer) {
+		b = append(b, `,"timer":"`...)
+		b = append(b, s.Timer.String()...)
+		b = append(b, `","timer_ms":`...)
+		b = strconv.AppendInt(b, s.TimerLeft.Milliseconds(), 10)
+	}
+	if s.Known(FieldRetrans) {
+		b = append(b, `,"retrans":`...)
+		b = strconv.AppendUint(b, uint64(s.Retrans), 10)
+	}
 	if s.Info != nil {
 		// Rare (asked for), so the reflective encoder is fine here.
 		info, err := json.Marshal(s.Info)

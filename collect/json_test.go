@@ -26,18 +26,25 @@ func TestWriteJSONAgreesWithEncodingJSON(t *testing.T) {
 			Owners: []Owner{{PID: 1, Name: "a\"b\\c\n\t<x>&\x01\u2028é\xff"}, {PID: 2, Name: ""}},
 			Timer:  TimerOn, TimerLeft: 1500 * time.Microsecond, Retrans: 3,
 			Info: &TCPInfo{RTT: time.Millisecond, Cwnd: 10, BytesAcked: 1 << 40}},
+		// What gopsutil cannot know, and an owner that could not be looked up.
+		{Proto: TCP, Family: 4, State: StateListen, Local: netip.MustParseAddrPort("127.0.0.1:80"),
+			Unknown: FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie | FieldOwners},
+		{Proto: UDP, Family: 4, State: StateUnconn, Inode: 7, Cookie: 9, Unknown: FieldOwners},
 	}
 	snap.Sockets = append(snap.Sockets, odd...)
+	snap.Owners = OwnersPartial
 
 	var got bytes.Buffer
 	if err := WriteJSON(&got, snap); err != nil {
 		t.Fatal(err)
 	}
 	want, err := json.Marshal(map[string]any{
-		"taken":   snap.Taken.Format(time.RFC3339Nano),
-		"source":  snap.Source,
-		"partial": snap.Partial,
-		"sockets": snap.Sockets,
+		"taken":          snap.Taken.Format(time.RFC3339Nano),
+		"source":         snap.Source,
+		"partial":        snap.Partial,
+		"owners_known":   true,
+		"owners_partial": true,
+		"sockets":        snap.Sockets,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +84,53 @@ func BenchmarkWriteJSON100k(b *testing.B) {
 		buf.Reset()
 		if err := WriteJSON(&buf, snap); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A field the source could not know is absent, never 0; the snapshot says
+// whether owners were looked up at all, and whether the look was partial.
+func TestWriteJSONLeavesOutUnknown(t *testing.T) {
+	all := FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie | FieldOwners
+	keys := map[Fields][]string{
+		FieldRecvQ: {"recv_q"}, FieldSendQ: {"send_q"}, FieldUID: {"uid"}, FieldInode: {"inode"},
+		FieldTimer: {"timer", "timer_ms"}, FieldRetrans: {"retrans"}, FieldCookie: {"cookie"}, FieldOwners: {"owners"},
+	}
+	for _, c := range []struct {
+		cov            OwnerCoverage
+		known, partial bool
+	}{{OwnersNotLooked, false, false}, {OwnersPartial, true, true}, {OwnersComplete, true, false}} {
+		snap := &Snapshot{Source: "test", Owners: c.cov, Sockets: []Socket{
+			{Proto: TCP, Family: 4, State: StateListen, Unknown: all},
+			{Proto: TCP, Family: 4, State: StateTimeWait},
+		}}
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, snap); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			OwnersKnown   *bool `json:"owners_known"`
+			OwnersPartial *bool `json:"owners_partial"`
+			Sockets       []map[string]json.RawMessage
+		}
+		if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+			t.Fatalf("%v: %s", err, buf.Bytes())
+		}
+		if doc.OwnersKnown == nil || *doc.OwnersKnown != c.known || doc.OwnersPartial == nil || *doc.OwnersPartial != c.partial {
+			t.Errorf("coverage %v: %s, want owners_known %v, owners_partial %v", c.cov, buf.Bytes(), c.known, c.partial)
+		}
+		for f, ks := range keys {
+			for _, k := range ks {
+				if _, ok := doc.Sockets[0][k]; ok {
+					t.Errorf("unknown %q present: %s", k, buf.Bytes())
+				}
+				if _, ok := doc.Sockets[1][k]; !ok {
+					t.Errorf("known %q (field %b) absent: %s", k, f, buf.Bytes())
+				}
+			}
+		}
+		if string(doc.Sockets[1]["owners"]) != "[]" {
+			t.Errorf("a TIME_WAIT socket's known-empty owners = %s, want []", doc.Sockets[1]["owners"])
 		}
 	}
 }

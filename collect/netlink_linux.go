@@ -62,7 +62,8 @@ type Netlink struct {
 
 // NewNetlink returns a Netlink source with the given options. The netlink
 // socket is opened by the first Snapshot or Info; its failure is reported
-// there, wrapping ErrUnsupported.
+// there, wrapping ErrUnsupported when sock_diag is refused (EPERM,
+// EPROTONOSUPPORT...) and the errno alone otherwise (EMFILE).
 func NewNetlink(opts Options) *Netlink {
 	n := &Netlink{opts: opts, fd: -1}
 	n.states.Store(uint32(opts.States))
@@ -97,7 +98,10 @@ func (n *Netlink) openLocked() error {
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %v: %w", err, ErrUnsupported)
+		if refused(err) {
+			return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %w: %w", err, ErrUnsupported)
+		}
+		return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %w", err)
 	}
 	n.fd = fd
 	if n.buf == nil {
@@ -117,9 +121,26 @@ func (n *Netlink) probe() error {
 	_, _, err := n.dumpLocked(nil, unix.AF_INET, unix.IPPROTO_TCP, 1<<StateListen, 0)
 	if err != nil {
 		n.closeLocked()
-		return fmt.Errorf("collect: sock_diag probe: %v: %w", err, ErrUnsupported)
+		if refused(err) {
+			return fmt.Errorf("collect: sock_diag probe: %w: %w", err, ErrUnsupported)
+		}
+		return fmt.Errorf("collect: sock_diag probe: %w", err)
 	}
 	return nil
+}
+
+// refused reports whether err from socket() or a first dump means that
+// sock_diag cannot be used here (a sandbox, a kernel without it), so that
+// another source should be tried. Anything else, such as EMFILE or
+// ENOBUFS, is this process's own trouble and no other source would fix it.
+func refused(err error) bool {
+	for _, e := range []unix.Errno{unix.EPERM, unix.EACCES, unix.EPROTONOSUPPORT, unix.EAFNOSUPPORT,
+		unix.ESOCKTNOSUPPORT, unix.ENOENT, unix.EOPNOTSUPP, unix.EINVAL, unix.ENOSYS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
@@ -227,9 +248,37 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		if msg := n.owners.resolve(socks); msg != "" {
 			n.told.add(&snap, msg)
 		}
+		snap.Owners = markOwners(n.owners, socks)
+	} else {
+		for i := range socks {
+			socks[i].Unknown |= FieldOwners
+		}
 	}
 	snap.Sockets = socks
 	return snap, nil
+}
+
+// markOwners marks the sockets whose empty Owners is not known to mean
+// "nobody": those with a descriptor (an inode) when some processes could
+// not be read, or whose inode the cache has not scanned for yet (a scan
+// is spaced out on a big host). A socket without an inode (TIME_WAIT, an
+// orphan, a child not yet accepted) has no descriptor, so its empty
+// owners are known. It returns the snapshot's coverage.
+func markOwners(c *ownerCache, socks []Socket) OwnerCoverage {
+	cov := OwnersComplete
+	if c.denied {
+		cov = OwnersPartial
+	}
+	for i := range socks {
+		s := &socks[i]
+		if s.Inode == 0 || len(s.Owners) > 0 {
+			continue
+		}
+		if _, looked := c.byInode[s.Inode]; c.denied || !looked {
+			s.Unknown |= FieldOwners
+		}
+	}
+	return cov
 }
 
 func protoFamName(proto, fam uint8) string {

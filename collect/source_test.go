@@ -101,3 +101,59 @@ func refuseNetlink() error {
 	}
 	return nil
 }
+
+const emfileEnv = "SOCKTOP_TEST_EMFILE"
+
+// TestNewSourceNamesEMFILE runs this test binary again with every
+// descriptor in use: socket() then fails with EMFILE, which is this
+// process's trouble, not a refusal of sock_diag. "auto" must not hide it
+// behind a fallback to gopsutil (which would fail on it too), and the
+// error must say EMFILE, not "unsupported".
+func TestNewSourceNamesEMFILE(t *testing.T) {
+	if os.Getenv(emfileEnv) == "1" {
+		emfileChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNewSourceNamesEMFILE$", "-test.v")
+	cmd.Env = append(os.Environ(), emfileEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run out of descriptors failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestNewSourceNamesEMFILE") {
+		t.Fatalf("run out of descriptors did not pass:\n%s", out)
+	}
+}
+
+func emfileChild(t *testing.T) {
+	lim := unix.Rlimit{Cur: 64, Max: 64}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	defer func() {
+		for _, fd := range held {
+			unix.Close(fd)
+		}
+	}()
+	for {
+		fd, err := unix.Dup(0)
+		if err == unix.EMFILE {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, fd)
+	}
+	for _, name := range []string{"auto", "netlink"} {
+		src, err := NewSource(name, Options{TCP: true})
+		if err == nil {
+			t.Errorf("NewSource(%q) with no descriptor left gave %T, want an error", name, src)
+			continue
+		}
+		if !errors.Is(err, unix.EMFILE) || errors.Is(err, ErrUnsupported) {
+			t.Errorf("NewSource(%q) with no descriptor left: %v, want EMFILE and not ErrUnsupported", name, err)
+		}
+	}
+}

@@ -3,124 +3,57 @@ package demo
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"socktop/collect"
 )
 
-const usageText = `usage:
-  socktop demo list
-  socktop demo run NAME [--port N] [--reuseaddr=true|false] [--json] [--timeout D] [--fast]
-
-run executes one scenario on 127.0.0.1, prints every socket call as it
-happens, then the state changes observed and each promised state, seen or
-missed. It exits 0 when every promise was kept, 1 otherwise, 2 on bad usage.
-`
-
-// Main runs `socktop demo ...` with args (the words after "demo") and
-// returns the exit status: 0 when every promise was kept (or for list),
-// 1 when one was missed or the run failed, 2 for bad usage, with the
-// usage on stderr.
-func Main(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
-		return 2
+// WriteList writes the catalogue, one scenario a line: its name, its key
+// in the terminal view and its title.
+func WriteList(w io.Writer) error {
+	for _, sc := range Catalogue() {
+		if _, err := fmt.Fprintf(w, "%-20s %s  %s\n", sc.Name, sc.Key, sc.Title); err != nil {
+			return err
+		}
 	}
-	switch args[0] {
-	case "list":
-		if len(args) > 1 {
-			fmt.Fprintf(stderr, "demo list takes no arguments\n%s", usageText)
-			return 2
-		}
-		for _, sc := range Catalogue() {
-			fmt.Fprintf(stdout, "%-20s %s  %s\n", sc.Name, sc.Key, sc.Title)
-		}
-		return 0
-	case "run":
-		opts, err := parseRun(args[1:])
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usageText)
-			return 0
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "%v\n%s", err, usageText)
-			return 2
-		}
-		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer cancel()
-		return runHeadless(ctx, opts, newCollector(), stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usageText)
-		return 0
-	}
-	fmt.Fprintf(stderr, "unknown demo command %q\n%s", args[0], usageText)
-	return 2
+	return nil
 }
 
-// runOptions is a parsed `demo run` command line.
+// RunOptions says how RunHeadless runs a scenario.
+type RunOptions struct {
+	// Config is the run's port, SO_REUSEADDR knob and pace.
+	Config Config
+	// JSON prints NDJSON, one object a line (start, event, seen, result),
+	// instead of text.
+	JSON bool
+	// Timeout bounds the wait for the promises; 0 means a minute.
+	Timeout time.Duration
+}
+
+// RunHeadless runs sc against snapshots of src, printing the lesson, every
+// socket call as it happens, each promise as it is kept, then the state
+// changes observed and every promise, seen or missed, to stdout; errors go
+// to stderr. It reports whether every promise was kept. It stops the run,
+// and with it every socket and child, before it returns, and closes src
+// when it is an io.Closer; ctx ends the run early.
+func RunHeadless(ctx context.Context, sc *Scenario, o RunOptions, src collect.Source, stdout, stderr io.Writer) bool {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	return runHeadless(ctx, runOptions{sc: sc, cfg: o.Config, json: o.JSON, timeout: timeout}, src, stdout, stderr) == 0
+}
+
+// runOptions is RunOptions with the scenario, as the tests build it.
 type runOptions struct {
 	sc      *Scenario
 	cfg     Config
 	json    bool
 	timeout time.Duration
-}
-
-// parseRun parses `run NAME [flags]`, with the flags before or after NAME.
-func parseRun(args []string) (runOptions, error) {
-	var o runOptions
-	fs := flag.NewFlagSet("demo run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	port := fs.Uint("port", 0, "server port (0: a free one)")
-	reuse := fs.String("reuseaddr", "", "SO_REUSEADDR knob: true or false")
-	fs.BoolVar(&o.json, "json", false, "JSON lines")
-	fs.DurationVar(&o.timeout, "timeout", time.Minute, "give up after")
-	fs.BoolVar(&o.cfg.Fast, "fast", false, "short lifetimes")
-	var names []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		names = append(names, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(names) != 1 {
-		return o, fmt.Errorf("%w: demo run takes exactly one scenario name, got %d", ErrUsage, len(names))
-	}
-	sc, ok := Find(names[0])
-	if !ok {
-		return o, fmt.Errorf("%w %q (see socktop demo list)", ErrUnknownScenario, names[0])
-	}
-	o.sc = sc
-	if *port > 65535 {
-		return o, fmt.Errorf("%w: --port %d is not a port", ErrUsage, *port)
-	}
-	o.cfg.Port = uint16(*port)
-	o.cfg.ReuseAddr = sc.ReuseAddr
-	switch strings.ToLower(*reuse) {
-	case "":
-	case "true", "1", "yes", "on":
-		o.cfg.ReuseAddr = true
-	case "false", "0", "no", "off":
-		o.cfg.ReuseAddr = false
-	default:
-		return o, fmt.Errorf("%w: --reuseaddr=%q: want true or false", ErrUsage, *reuse)
-	}
-	if o.timeout <= 0 {
-		return o, fmt.Errorf("%w: --timeout must be positive", ErrUsage)
-	}
-	return o, nil
 }
 
 // printer writes the run's output, one line at a time, as text or JSON.
@@ -152,7 +85,8 @@ func (p *printer) rel(t time.Time) string {
 	return fmt.Sprintf("+%.2fs", t.Sub(p.start).Seconds())
 }
 
-// runHeadless runs one scenario against src and prints it all.
+// runHeadless runs one scenario against src and prints it all; it returns
+// 0 when every promise was kept and 1 otherwise.
 func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, stderr io.Writer) int {
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()

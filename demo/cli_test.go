@@ -3,19 +3,21 @@ package demo
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"socktop/probe"
 )
 
-func TestMainList(t *testing.T) {
+func TestWriteList(t *testing.T) {
 	t.Parallel()
-	var out, errOut bytes.Buffer
-	if code := Main([]string{"list"}, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	var out bytes.Buffer
+	if err := WriteList(&out); err != nil {
+		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
 	if len(lines) != len(Catalogue()) {
@@ -28,22 +30,23 @@ func TestMainList(t *testing.T) {
 	}
 }
 
-func TestMainRunShortScenario(t *testing.T) {
+func TestRunHeadlessText(t *testing.T) {
 	t.Parallel()
 	port, err := probe.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	src := newCollector()
 	var out, errOut bytes.Buffer
-	code := Main([]string{"run", "udp", "--fast", "--port", fmt.Sprint(port)}, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\nstderr: %s", code, out.String(), errOut.String())
+	sc := mustFind(t, "udp")
+	if !RunHeadless(context.Background(), sc, RunOptions{Config: Config{Port: port, Fast: true}}, src, &out, &errOut) {
+		t.Fatalf("promises missed\n%s\nstderr: %s", out.String(), errOut.String())
 	}
 	text := out.String()
 	for _, want := range []string{
 		fmt.Sprintf("server: bind(127.0.0.1:%d) = 0", port),
 		"seen: server UNCONN",
-		"  " + strings.Fields(mustFind(t, "udp").Lesson)[0] + " ", // the lesson comes first
+		"  " + strings.Fields(sc.Lesson)[0] + " ", // the lesson comes first
 		"[x]",
 		"result: every promise kept",
 	} {
@@ -53,13 +56,15 @@ func TestMainRunShortScenario(t *testing.T) {
 	}
 }
 
-func TestMainRunJSON(t *testing.T) {
+// --json output is NDJSON: every line one object with a type, the result
+// last.
+func TestRunHeadlessJSON(t *testing.T) {
 	t.Parallel()
+	src := newCollector()
 	var out, errOut bytes.Buffer
-	// Flags before the name work too.
-	code := Main([]string{"run", "--json", "--fast", "closed"}, &out, &errOut)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\nstderr: %s", code, out.String(), errOut.String())
+	ok := RunHeadless(context.Background(), mustFind(t, "closed"), RunOptions{Config: Config{Fast: true}, JSON: true, Timeout: 30 * time.Second}, src, &out, &errOut)
+	if !ok {
+		t.Fatalf("promises missed\n%s\nstderr: %s", out.String(), errOut.String())
 	}
 	var last map[string]any
 	types := map[string]int{}
@@ -87,46 +92,6 @@ func TestMainRunJSON(t *testing.T) {
 	}
 }
 
-func TestMainBadUsage(t *testing.T) {
-	t.Parallel()
-	for _, args := range [][]string{
-		nil,
-		{"frobnicate"},
-		{"list", "extra"},
-		{"run"},
-		{"run", "no-such-scenario"},
-		{"run", "udp", "polite-close"},
-		{"run", "udp", "--port", "abc"},
-		{"run", "udp", "--port", "70000"},
-		{"run", "udp", "--reuseaddr=maybe"},
-		{"run", "udp", "--timeout", "-1s"},
-		{"run", "udp", "--bogus"},
-	} {
-		var out, errOut bytes.Buffer
-		if code := Main(args, &out, &errOut); code != 2 {
-			t.Errorf("%q: exit %d, want 2", args, code)
-		}
-		if !strings.Contains(errOut.String(), "usage:") {
-			t.Errorf("%q: no usage on stderr: %q", args, errOut.String())
-		}
-		if out.Len() != 0 {
-			t.Errorf("%q: wrote to stdout: %q", args, out.String())
-		}
-	}
-}
-
-func TestParseRunReuseDefault(t *testing.T) {
-	t.Parallel()
-	o, err := parseRun([]string{"server-restart"})
-	if err != nil || o.cfg.ReuseAddr != o.sc.ReuseAddr {
-		t.Fatalf("default: %+v, %v", o.cfg, err)
-	}
-	o, err = parseRun([]string{"server-restart", "--reuseaddr=true", "--port=12345", "--timeout=5s"})
-	if err != nil || !o.cfg.ReuseAddr || o.cfg.Port != 12345 || o.timeout.Seconds() != 5 {
-		t.Fatalf("flags: %+v %v, %v", o.cfg, o.timeout, err)
-	}
-}
-
 func mustFind(t *testing.T, name string) *Scenario {
 	t.Helper()
 	sc, ok := Find(name)
@@ -134,17 +99,6 @@ func mustFind(t *testing.T, name string) *Scenario {
 		t.Fatalf("no scenario %q", name)
 	}
 	return sc
-}
-
-func TestMainRunHelp(t *testing.T) {
-	t.Parallel()
-	var out, errOut bytes.Buffer
-	if code := Main([]string{"run", "--help"}, &out, &errOut); code != 0 {
-		t.Fatalf("exit %d, want 0", code)
-	}
-	if !strings.Contains(out.String(), "usage:") || errOut.Len() != 0 {
-		t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
-	}
 }
 
 func TestIndentWraps(t *testing.T) {

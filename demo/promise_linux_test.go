@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -262,16 +261,17 @@ func TestStartRefusesBusyPort(t *testing.T) {
 	}
 	sc, _ := Find("polite-close")
 	var out, errOut bytes.Buffer
-	if code := Main([]string{"run", "polite-close", "--fast", "--port", fmt.Sprint(port)}, &out, &errOut); code != 0 {
-		t.Fatalf("first run: exit %d\n%s%s", code, out.String(), errOut.String())
+	run := RunOptions{Config: Config{Fast: true, Port: port}}
+	if !RunHeadless(context.Background(), sc, run, newCollector(), &out, &errOut) {
+		t.Fatalf("first run failed\n%s%s", out.String(), errOut.String())
 	}
 	_, err = Start(context.Background(), sc, Config{Fast: true, Port: port})
 	if !errors.Is(err, ErrPortBusy) {
 		t.Fatalf("second run on port %d with its TIME_WAIT still there: err %v, want ErrPortBusy", port, err)
 	}
 	errOut.Reset()
-	if code := Main([]string{"run", "polite-close", "--fast", "--port", fmt.Sprint(port)}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "still has") {
-		t.Fatalf("CLI on a busy port: exit %d, stderr %q", code, errOut.String())
+	if ok := RunHeadless(context.Background(), sc, run, newCollector(), &out, &errOut); ok || !strings.Contains(errOut.String(), "still has") {
+		t.Fatalf("headless run on a busy port: ok %v, stderr %q", ok, errOut.String())
 	}
 }
 

@@ -1,0 +1,365 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"socktop/collect"
+)
+
+// config is what the root command's flags and arguments asked for.
+type config struct {
+	once, json, summary, noHeader, noOwners, version bool
+	tcp, udp, v4, v6, listening, all                 bool
+	// numeric, processes, options and extended are ss's -n -p -o -e:
+	// what they ask for socktop always does (see the flags' help).
+	numeric, processes, options, extended bool
+	info                                  bool
+	source                                string
+	interval                              time.Duration
+	filter                                string
+}
+
+// usageError is bad input about flags or arguments: the message, then
+// the usage of cmd, on stderr, exit status 2.
+type usageError struct {
+	cmd *cobra.Command
+	err error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// inputError is bad input that the message alone explains (a filter that
+// does not parse names its column): exit status 2, no usage.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// runError is work that failed on good input: exit status 1.
+type runError struct{ err error }
+
+func (e *runError) Error() string { return e.err.Error() }
+func (e *runError) Unwrap() error { return e.err }
+
+// exitError is an exit status whose reason is already printed (a demo
+// that missed promises).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exitStatus prints err and returns the exit status for it. An error of
+// none of the kinds above comes from cobra itself (an argument it could
+// not place), so it is bad input with cmd's usage.
+func exitStatus(cmd *cobra.Command, err error, stderr io.Writer) int {
+	var (
+		ue *usageError
+		ie *inputError
+		re *runError
+		ee *exitError
+	)
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "socktop: %v\n\n%s", ue.err, ue.cmd.UsageString())
+		return 2
+	case errors.As(err, &ie):
+		fmt.Fprintf(stderr, "socktop: %v\n", err)
+		return 2
+	case errors.As(err, &re):
+		fmt.Fprintf(stderr, "socktop: %v%s\n", err, fdHint(err))
+		return 1
+	}
+	fmt.Fprintf(stderr, "socktop: %v\n\n%s", err, cmd.UsageString())
+	return 2
+}
+
+// fdHint names the descriptor limit when err is EMFILE, so that "too many
+// open files" is not taken for a fault of sock_diag or gopsutil.
+func fdHint(err error) string {
+	if !errors.Is(err, syscall.EMFILE) {
+		return ""
+	}
+	if n, ok := fdLimit(); ok {
+		return fmt.Sprintf(" (EMFILE: ulimit -n is %d; raise it)", n)
+	}
+	return " (EMFILE: raise ulimit -n)"
+}
+
+// asTyped names an unknown letter of a group of short flags in the group
+// as it was typed: pflag says "'z' in -z" of -tz, having taken -t already.
+func asTyped(err error, args []string) error {
+	var ne *pflag.NotExistError
+	if !errors.As(err, &ne) || ne.GetSpecifiedShortnames() == "" {
+		return err
+	}
+	rest := ne.GetSpecifiedShortnames()
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.HasSuffix(a[1:], rest) {
+			return fmt.Errorf("unknown shorthand flag: %q in %s", rest[0], a)
+		}
+	}
+	return err
+}
+
+// usageArgs wraps an argument validator so that its complaint is a
+// usageError of the command.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return &usageError{cmd, err}
+		}
+		return nil
+	}
+}
+
+// The help of every command comes from one template: the description,
+// the synopsis lines, the flags as pflag prints them, then the command's
+// "more" annotation. Usage on a bad command line prints the same text.
+const helpTemplate = `{{with .Long}}{{.}}
+
+{{end}}Usage:
+{{synopsis .}}
+{{- if .HasAvailableFlags}}
+
+{{flagsTitle .}}:
+{{flagUsages .}}
+{{- end}}
+{{- with index .Annotations "more"}}
+
+{{.}}
+{{- end}}
+`
+
+func init() {
+	// Subcommands are listed in the order they were added, the usual
+	// ones first.
+	cobra.EnableCommandSorting = false
+	cobra.AddTemplateFunc("synopsis", synopsis)
+	cobra.AddTemplateFunc("flagsTitle", func(c *cobra.Command) string {
+		if t := c.Annotations["flags"]; t != "" {
+			return "Flags " + t
+		}
+		return "Flags"
+	})
+	cobra.AddTemplateFunc("flagUsages", flagUsages)
+}
+
+// synopsis lists a command's own usage lines (its "synopsis" annotation,
+// "usage<TAB>what" per line, or its Use and Short), then those of its
+// visible subcommands, with the descriptions in one column.
+func synopsis(c *cobra.Command) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 3, ' ', 0)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		switch {
+		case c.Annotations["synopsis"] != "":
+			for _, l := range strings.Split(c.Annotations["synopsis"], "\n") {
+				fmt.Fprintf(tw, "  %s\n", l)
+			}
+		case c.Runnable() && !c.HasAvailableSubCommands():
+			fmt.Fprintf(tw, "  %s\t%s\n", c.UseLine(), c.Short)
+		}
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() && sub.Name() != "help" {
+				walk(sub)
+			}
+		}
+	}
+	walk(c)
+	tw.Flush()
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// flagUsages lists the command's flags, its own then the inherited
+// --help, in the order they were defined.
+func flagUsages(c *cobra.Command) string {
+	c.InheritedFlags() // merges the parents' persistent flags into Flags
+	fs := c.Flags()
+	fs.SortFlags = false
+	return strings.TrimRight(fs.FlagUsagesWrapped(0), "\n")
+}
+
+const rootLong = "socktop: every TCP and UDP socket of this machine, live."
+
+const rootSynopsis = "socktop [flags] [FILTER]\tlive view (one table when stdout is not a terminal)\n" +
+	"socktop --once [flags] [FILTER]\tprint one netstat-like table and exit\n" +
+	"socktop --json [flags] [FILTER]\tprint one JSON snapshot and exit\n" +
+	"socktop -s [flags] [FILTER]\tprint counts per protocol, family and state and exit"
+
+const rootMore = `Everything after -- is FILTER text, even words that look like flags.
+An unknown value shows as ? in the table and is absent from the JSON.
+
+FILTER is ss-compatible, plus shortcuts:
+  8080  :8080  port 8080          either end on port 8080
+  sport = :80   dport >= :1024     operators = == != < > <= >= eq neq lt gt le ge
+  src 10.0.0.0/8   dst [::1]:443
+  state time-wait   exclude listening   state connected (groups: all,
+  connected, synchronized, bucket, big)   TIME_WAIT and time-wait both work
+  tcp  udp  proc NAME  pid N  uid N     and  or  not  !  ( )
+
+Examples:
+  socktop --once 8080
+  socktop --once -H 'state time-wait' | wc -l
+  socktop --once 'state time-wait and dport = :443'
+  socktop --json -t 'sport = :22 or dport = :22'`
+
+// newRootCmd builds the command tree for the command line args; the root
+// command's flags fill cfg. Output goes to stdout and stderr.
+func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:                   "socktop [flags] [FILTER]",
+		Short:                 "every TCP and UDP socket of this machine, live",
+		Long:                  rootLong,
+		Args:                  cobra.ArbitraryArgs,
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		DisableFlagsInUseLine: true,
+		CompletionOptions:     cobra.CompletionOptions{DisableDefaultCmd: true},
+		Annotations: map[string]string{
+			"synopsis": rootSynopsis,
+			"flags":    "(short ones combine as in ss: -tl, -tun4)",
+			"more":     rootMore,
+		},
+		ValidArgsFunction: completeFilter,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkRoot(cmd, cfg, args); err != nil {
+				return err
+			}
+			if cfg.version {
+				fmt.Fprintf(stdout, "socktop %s\n", buildVersion())
+				return nil
+			}
+			cfg.filter = strings.Join(args, " ")
+			return runRoot(cmd.Context(), cfg, stdout, stderr)
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetHelpTemplate(helpTemplate)
+	root.SetUsageTemplate(helpTemplate)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{c, asTyped(err, args)} })
+
+	f := root.Flags()
+	f.SortFlags = false
+	f.BoolVarP(&cfg.tcp, "tcp", "t", false, "TCP sockets only")
+	f.BoolVarP(&cfg.udp, "udp", "u", false, "UDP sockets only")
+	f.BoolVarP(&cfg.v4, "ipv4", "4", false, "IPv4 only")
+	f.BoolVarP(&cfg.v6, "ipv6", "6", false, "IPv6 only")
+	f.BoolVarP(&cfg.listening, "listening", "l", false, "listening sockets only (TCP LISTEN, UDP UNCONN)")
+	f.BoolVarP(&cfg.all, "all", "a", false, "all states (the default)")
+	f.BoolVarP(&cfg.noHeader, "no-header", "H", false, "no header line in the table")
+	f.BoolVarP(&cfg.summary, "summary", "s", false, "counts per protocol, family and state of the selected sockets")
+	f.BoolVarP(&cfg.numeric, "numeric", "n", false, "as in ss; socktop's output is always numeric")
+	f.BoolVarP(&cfg.processes, "processes", "p", false, "as in ss; owners are shown unless --no-owners")
+	f.BoolVarP(&cfg.options, "options", "o", false, "as in ss; the Timer column is always shown")
+	f.BoolVarP(&cfg.extended, "extended", "e", false, "as in ss; --json always has uid, inode and cookie")
+	f.BoolVarP(&cfg.info, "info", "i", false, "ss's TCP internals: not built yet (says what to use)")
+	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
+	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
+	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
+	f.StringVar(&cfg.source, "source", "auto", "collector: `NAME` is auto, netlink or gopsutil")
+	f.DurationVar(&cfg.interval, "interval", time.Second, "live view refresh every `D`, 100ms to 10s")
+	f.BoolVar(&cfg.version, "version", false, "print the version")
+	root.PersistentFlags().BoolP("help", "h", false, "print this help")
+	root.RegisterFlagCompletionFunc("source", cobra.FixedCompletions(collect.SourceNames, cobra.ShellCompDirectiveNoFileComp))
+	root.RegisterFlagCompletionFunc("interval", cobra.FixedCompletions([]string{"250ms", "500ms", "1s", "2s", "5s"}, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(newDemoCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
+	return root
+}
+
+// checkRoot refuses what the root command cannot do with these flags.
+func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
+	if cfg.version && len(args) > 0 {
+		return &usageError{cmd, fmt.Errorf("--version takes no arguments, got %q", strings.Join(args, " "))}
+	}
+	if cfg.info {
+		return &inputError{errors.New("-i (ss's TCP internals: rtt, cwnd, retransmits per connection) is not built yet; " +
+			"in the live view, enter on a connection shows its tcp_info; or use ss -ti")}
+	}
+	if !slices.Contains(collect.SourceNames, cfg.source) {
+		return &usageError{cmd, fmt.Errorf("--source %q: want auto, netlink or gopsutil", cfg.source)}
+	}
+	if cfg.interval < minInterval || cfg.interval > maxInterval {
+		return &usageError{cmd, fmt.Errorf("--interval %v is outside %v..%v", cfg.interval, minInterval, maxInterval)}
+	}
+	if cfg.summary && cfg.json {
+		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}
+	}
+	return nil
+}
+
+// completeFilter offers the filter's keywords for the FILTER words.
+func completeFilter(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	words := []string{"state", "exclude", "sport", "dport", "src", "dst", "port", "tcp", "udp",
+		"proc", "pid", "uid", "and", "or", "not", "established", "listening", "time-wait",
+		"close-wait", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "connected"}
+	return words, cobra.ShellCompDirectiveNoFileComp
+}
+
+// newCompletionCmd builds `socktop completion bash|zsh|fish`.
+func newCompletionCmd(root *cobra.Command, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:                   "completion bash|zsh|fish",
+		Short:                 "print a shell completion script",
+		DisableFlagsInUseLine: true,
+		ValidArgs:             []string{"bash", "zsh", "fish"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 || !slices.Contains(cmd.ValidArgs, args[0]) {
+				return &usageError{cmd, fmt.Errorf("completion needs one shell: bash, zsh or fish, got %q", strings.Join(args, " "))}
+			}
+			return nil
+		},
+		Annotations: map[string]string{"more": `Load it for this shell:
+  source <(socktop completion bash)
+  socktop completion zsh > "${fpath[1]}/_socktop"
+  socktop completion fish > ~/.config/fish/completions/socktop.fish`},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			switch args[0] {
+			case "bash":
+				err = root.GenBashCompletionV2(stdout, true)
+			case "zsh":
+				err = root.GenZshCompletion(stdout)
+			case "fish":
+				err = root.GenFishCompletion(stdout, true)
+			}
+			if err != nil {
+				return &runError{err}
+			}
+			return nil
+		},
+	}
+}
+
+// parseArgs parses a root command line without running it: the flags
+// into a config, the other words (interleaved with the flags, or after
+// --) into its filter. Tests use it.
+func parseArgs(args []string) (config, error) {
+	var cfg config
+	root := newRootCmd(&cfg, args, io.Discard, io.Discard)
+	if err := root.ParseFlags(args); err != nil {
+		return cfg, err
+	}
+	cfg.filter = strings.Join(root.Flags().Args(), " ")
+	return cfg, nil
+}
