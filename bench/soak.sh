@@ -19,6 +19,7 @@
 # WARM (5), SETTLE (10), SAMPLE (2), INTERVAL (the view's --interval, 1s),
 # SOCKTOP (a socktop binary to measure instead of building this tree),
 # GCTRACE=1 (GODEBUG=gctrace=1 for both views, logged to OUT/*.err),
+# VIEW_ENV (more NAME=VALUE settings for both views, e.g. GOGC=50),
 # OUT (default bench/out/soak).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +42,8 @@ if [ -z "${SOCKTOP:-}" ]; then
 	go build -o "$OUT/socktop" .
 	SOCKTOP=$OUT/socktop
 fi
-ENVS=
-[ "${GCTRACE:-0}" = 1 ] && ENVS="GODEBUG=gctrace=1"
+ENVS=${VIEW_ENV:-}
+[ "${GCTRACE:-0}" = 1 ] && ENVS="$ENVS GODEBUG=gctrace=1"
 
 FARMS=()
 stop_farm() { # pid: SIGTERM makes the farm reset its pairs and destroy its TIME_WAIT sockets
@@ -127,7 +128,7 @@ measure() { # phase pids... -> one line per view in $RESULTS
 	echo "date: $(date -u +%FT%TZ)"
 	echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo +dirty)"
 	echo "kernel: $(uname -r), cpus: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "socktop: $SOCKTOP --interval $INTERVAL; BASE=$BASE BURST=$BURST PHASE=${PHASE}s WARM=${WARM}s SETTLE=${SETTLE}s"
+	echo "socktop: ${ENVS:+$ENVS }$SOCKTOP --interval $INTERVAL; BASE=$BASE BURST=$BURST PHASE=${PHASE}s WARM=${WARM}s SETTLE=${SETTLE}s"
 } >"$OUT/env.txt"
 cat "$OUT/env.txt" >&2
 
