@@ -160,6 +160,11 @@ func (m *model) reselect() {
 	m.fixScroll()
 	if m.mode == modeDetail {
 		m.syncDetail()
+	} else {
+		// A closed detail view would otherwise keep the copy of its
+		// socket, whose owner slice and tcp_info belong to the refresh it
+		// was opened in; openDetail fills it again.
+		m.detail.sock, m.detail.hist, m.detail.info = collect.Socket{}, nil, nil
 	}
 }
 

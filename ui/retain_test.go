@@ -191,3 +191,25 @@ func TestFitSlice(t *testing.T) {
 		t.Fatal("oversized spare buffer kept")
 	}
 }
+
+// TestClosedDetailKeepsNoSocket: once the detail view is closed, the next
+// refresh drops its copy of the socket, whose owner slice belongs to the
+// refresh it was opened in.
+func TestClosedDetailKeepsNoSocket(t *testing.T) {
+	h := newHarness(t, Config{})
+	big := synth.Table(2000, 1)
+	feedCopy(h, big, len(big.Sockets), 0)
+	h.key("enter")
+	if h.m.mode != modeDetail || h.m.detail.sock.Owners == nil {
+		t.Fatalf("the detail view did not open on a socket with owners (mode %v)", h.m.mode)
+	}
+	h.key("esc")
+	feedCopy(h, big, 10, time.Second)
+	if d := h.m.detail; d.sock.Owners != nil || d.sock.Local.IsValid() || d.hist != nil || d.info != nil {
+		t.Fatalf("the closed detail view still holds %v", d.sock.Key())
+	}
+	h.key("enter")
+	if h.m.detail.sock.Key() != h.m.rows[h.m.selected].s.Key() {
+		t.Fatalf("detail reopened on %v, want the selected row", h.m.detail.sock.Key())
+	}
+}
