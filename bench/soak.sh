@@ -43,7 +43,7 @@ if [ -z "${SOCKTOP:-}" ]; then
 	SOCKTOP=$OUT/socktop
 fi
 ENVS=${VIEW_ENV:-}
-[ "${GCTRACE:-0}" = 1 ] && ENVS="$ENVS GODEBUG=gctrace=1"
+[ "${GCTRACE:-0}" = 1 ] && ENVS="${ENVS:+$ENVS }GODEBUG=gctrace=1"
 
 FARMS=()
 stop_farm() { # pid: SIGTERM makes the farm reset its pairs and destroy its TIME_WAIT sockets
