@@ -8,7 +8,8 @@
 #
 # Environment: N (default 10000), INTERVAL (250ms), SECONDS_TOTAL (360),
 # SAMPLE (20), WARM (5), SOCKTOP (a binary to measure instead of building
-# this tree), GCTRACE=1 (GODEBUG=gctrace=1, logged to OUT/view.err), OUT
+# this tree), GCTRACE=1 (GODEBUG=gctrace=1, logged to OUT/view.err),
+# VIEW_ENV (more NAME=VALUE settings for the view, e.g. GOGC=50), OUT
 # (default bench/out/idle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,8 @@ if [ -z "${SOCKTOP:-}" ]; then
 	go build -o "$OUT/socktop" .
 	SOCKTOP=$OUT/socktop
 fi
-ENVS=
-[ "${GCTRACE:-0}" = 1 ] && ENVS="GODEBUG=gctrace=1"
+ENVS=${VIEW_ENV:-}
+[ "${GCTRACE:-0}" = 1 ] && ENVS="${ENVS:+$ENVS }GODEBUG=gctrace=1"
 
 FARM_PID=
 cleanup() {
@@ -59,7 +60,7 @@ pid=$(tmux -L "$TMUX_SOCK" display-message -p -t idle '#{pane_pid}')
 {
 	echo "date: $(date -u +%FT%TZ), git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "kernel: $(uname -r), cpus: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "socktop: $SOCKTOP --interval $INTERVAL; farm: $(cat "$OUT/farm.out")"
+	echo "socktop: ${ENVS:+$ENVS }$SOCKTOP --interval $INTERVAL; farm: $(cat "$OUT/farm.out")"
 } >"$OUT/env.txt"
 CLK_TCK=$(getconf CLK_TCK)
 SAMPLES="$OUT/samples.tsv"
