@@ -82,7 +82,10 @@ func Diff(prev, cur *Snapshot) Changes {
 	prevS := prev.Sockets
 
 	d := differs.Get().(*differ)
-	defer differs.Put(d)
+	defer func() {
+		d.fit(max(len(prevS), len(curS)))
+		differs.Put(d)
+	}()
 	pair := d.match(prevS, curS, ch.Marks)
 
 	// Size the results first: when everything changed (a restart, a
@@ -205,6 +208,23 @@ type differ struct {
 }
 
 var differs = sync.Pool{New: func() any { return &differ{seed: rand.Uint64() | 1} }}
+
+// Scratch sized for a table this many times larger than the last diff's,
+// and above differFloor rows, is given back, so that one burst of 100k
+// sockets does not keep its index for the rest of the run.
+const (
+	differShrink = 4
+	differFloor  = 4096
+)
+
+// fit drops d's buffers, after a diff of n rows (the larger of the two
+// snapshots), when they are far larger than n. They hold indices only,
+// never a pointer into a snapshot.
+func (d *differ) fit(n int) {
+	if c := max(cap(d.used), cap(d.done), cap(d.slots)/2); c > differFloor && c > differShrink*n {
+		*d = differ{seed: d.seed}
+	}
+}
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {

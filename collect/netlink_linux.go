@@ -204,7 +204,10 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		before := len(socks)
 		for try := 0; try < dumpRetries && intr; try++ {
 			// An interrupted dump may hold duplicates or miss sockets;
-			// start it again, and keep the last attempt if all were.
+			// start it again, and keep the last attempt if all were. The
+			// attempt's rows are cleared so that a shorter retry leaves no
+			// tcp_info pointer past the snapshot's length.
+			clear(socks[before:])
 			socks = socks[:before]
 			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext)
 			if err != nil {
@@ -217,6 +220,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			// fresh socket (the failed dump may have left replies). Any
 			// other error is a real one and is handled below.
 			n.noCompat = true
+			clear(socks[before:])
 			socks = socks[:before]
 			n.closeLocked()
 			if err := n.openLocked(); err != nil {

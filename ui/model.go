@@ -97,6 +97,7 @@ type model struct {
 	pending   *collect.Snapshot // the newest one received while paused
 	refreshes int
 	marks     map[collect.Key]markAge // marks carried from earlier refreshes
+	marksPeak int                     // most entries marks has held (see fitMap)
 	curMarks  []collect.Mark          // this refresh's marks, parallel to snap.Sockets
 	gone      []goneSock
 	samples   []sample

@@ -62,6 +62,10 @@ func (m *model) apply(cur *collect.Snapshot) {
 		if len(m.gone) > maxGone {
 			m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
 		}
+		// A gone socket past the length still holds the owner slices of
+		// its refresh.
+		m.gone = fitSlice(m.gone)
+		m.marksPeak = max(m.marksPeak, len(m.marks))
 		m.recordTransitions(cur, &ch)
 	}
 	for k, a := range m.marks {
@@ -69,14 +73,18 @@ func (m *model) apply(cur *collect.Snapshot) {
 			delete(m.marks, k)
 		}
 	}
+	m.marks, m.marksPeak = fitMap(m.marks, m.marksPeak)
 	if m.snap == nil {
 		m.curMarks = nil
 	}
 	m.snap = cur
-	m.samples = append(m.samples, sample{at: cur.Taken, total: len(cur.Sockets)})
-	for len(m.samples) > 0 && cur.Taken.Sub(m.samples[0].at) > sparkWindow {
-		m.samples = m.samples[1:]
+	// The window is dropped from the front in place, so the buffer stays
+	// the size of one window whatever the refresh rate.
+	drop := 0
+	for drop < len(m.samples) && cur.Taken.Sub(m.samples[drop].at) > sparkWindow {
+		drop++
 	}
+	m.samples = append(m.samples[:copy(m.samples, m.samples[drop:])], sample{at: cur.Taken, total: len(cur.Sockets)})
 	m.header.source = cur.Source
 	m.header.partial = cur.Partial
 	if len(cur.Notices) > 0 {
@@ -112,7 +120,7 @@ func (m *model) rebuildRows() {
 			m.rows = append(m.rows, row{s: s, mark: markGone})
 		}
 	}
-	m.rows = m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc)
+	m.rows = fitSlice(m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc))
 	m.header.counts = counts
 	m.header.shown = 0
 	for _, c := range counts {
@@ -153,6 +161,11 @@ func (m *model) reselect() {
 	m.fixScroll()
 	if m.mode == modeDetail {
 		m.syncDetail()
+	} else {
+		// A closed detail view would otherwise keep the copy of its
+		// socket, whose owner slice and tcp_info belong to the refresh it
+		// was opened in; openDetail fills it again.
+		m.detail.sock, m.detail.hist, m.detail.info = collect.Socket{}, nil, nil
 	}
 }
 

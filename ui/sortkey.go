@@ -21,9 +21,12 @@ type sortKey [2]uint64
 // (15 bits); a table with more is sorted with the plain comparison.
 const maxRanks = 1 << 15
 
-// sorter holds the scratch space of sortRows between refreshes.
+// sorter holds the scratch space of sortRows between refreshes. Between
+// two sorts it references no socket: tmp is cleared after each, and every
+// buffer is sized by the table being sorted (see retain.go).
 type sorter struct {
 	idx        map[netip.Addr]uint32
+	idxPeak    int // most entries idx has held
 	addrs      []netip.Addr
 	lidx, ridx []uint32
 	rank       []uint64
@@ -122,6 +125,27 @@ func primary(col column, s *collect.Socket, names map[string]uint64) uint64 {
 // rows, which may live in the sorter's spare buffer: the caller keeps the
 // returned slice and the sorter keeps the other one for next time.
 func (s *sorter) sortRows(rows []row, col column, desc bool) []row {
+	rows = s.sort(rows, col, desc)
+	s.release(len(rows))
+	return rows
+}
+
+// release empties the scratch space after a sort of n rows: the spare row
+// buffer holds no pointer until the next sort, and buffers far larger
+// than n are given back.
+func (s *sorter) release(n int) {
+	s.tmp = spareSlice(s.tmp, n)
+	s.lidx = spareSlice(s.lidx, n)
+	s.ridx = spareSlice(s.ridx, n)
+	s.rank = spareSlice(s.rank, len(s.addrs))
+	s.idxPeak = max(s.idxPeak, len(s.idx))
+	if oversized(s.idxPeak, len(s.idx)) {
+		s.idx, s.idxPeak = nil, 0
+	}
+	s.addrs = spareSlice(s.addrs, len(s.addrs))
+}
+
+func (s *sorter) sort(rows []row, col column, desc bool) []row {
 	n := len(rows)
 	if s.idx == nil {
 		s.idx = map[netip.Addr]uint32{}
