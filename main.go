@@ -107,11 +107,14 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 
 	if interactive {
-		// The view holds two snapshots while the collector fills a third
-		// (15 MB each at 100k sockets); with the default GC pacing the
-		// heap ran to twice that. A soft limit makes the GC collect the
-		// old snapshots sooner; small tables never reach it.
-		debug.SetMemoryLimit(liveMemoryLimit)
+		if os.Getenv("GOGC") == "" {
+			// The view holds a few snapshots at a time, so its live heap
+			// follows the table; a heap goal of 1.5x the live set keeps RSS
+			// near it at any table size, where a fixed limit would sit
+			// below the live set of a large table and make the collector
+			// run back to back (docs/performance.md, the burst soak).
+			debug.SetGCPercent(50)
+		}
 		info, _ := src.(collect.InfoSource)
 		host, _ := os.Hostname()
 		err := ui.Run(ctx, ui.Config{
@@ -149,12 +152,6 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
-
-// liveMemoryLimit is the live view's soft memory limit (see runRoot). At
-// 100k sockets it took peak RSS from 180-200 MiB to 104 MiB at the same
-// CPU (16%); 64 MiB is below the live set there and made the GC take 71%
-// of a core.
-const liveMemoryLimit = 96 << 20
 
 // listeningMask is what ss -l shows: TCP LISTEN and UDP sockets with no
 // fixed peer (the kernel calls both "closed" for UDP).
