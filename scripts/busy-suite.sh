@@ -14,8 +14,9 @@ command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 runs=${1:-5}
 logs=/tmp/busy-suite
 mkdir -p "$logs"
-busyhost=../shared/tools/busyhost.py
-[ -x "$busyhost" ] || busyhost="python3 $busyhost"
+# shared/ sits beside the clone; BUSYHOST names another copy.
+busyhost=${BUSYHOST:-../shared/tools/busyhost.py}
+[ -f "$busyhost" ] || { echo "busy-suite: $busyhost not found (set BUSYHOST)" >&2; exit 1; }
 
 pids=()
 cleanup() {
@@ -25,7 +26,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 go build -o "$logs/sockfarm" ./bench/sockfarm
-$busyhost 5400 >"$logs/busyhost.out" 2>&1 &
+python3 "$busyhost" 5400 >"$logs/busyhost.out" 2>&1 &
 pids+=($!)
 "$logs/sockfarm" -n 10000 -tw 0.3 -stdin=false >"$logs/sockfarm.out" 2>&1 &
 pids+=($!)
