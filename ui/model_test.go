@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/filter"
 )
 
 func rowKeys(m *model) []collect.Key {
@@ -395,10 +396,10 @@ func TestFilterPrompt(t *testing.T) {
 	if !h.m.prompt.active || h.m.prompt.err == nil {
 		t.Fatalf("bad filter closed the prompt")
 	}
-	if !errors.Is(h.m.prompt.err, collect.ErrBadFilter) {
-		t.Fatalf("prompt error %v does not wrap ErrBadFilter", h.m.prompt.err)
+	if !errors.Is(h.m.prompt.err, filter.ErrBad) {
+		t.Fatalf("prompt error %v does not wrap filter.ErrBad", h.m.prompt.err)
 	}
-	var fe *collect.FilterError
+	var fe *filter.Error
 	errors.As(h.m.prompt.err, &fe)
 	if fe.Col != 17 {
 		t.Fatalf("error column %d, want 17 (bogus)", fe.Col)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/filter"
 )
 
 // logEntry is one observed state transition and the socket it happened
@@ -63,7 +64,7 @@ func (l *logView) add(e logEntry, s *collect.Socket) {
 
 // refilter picks the entries f matches; the model calls it whenever the
 // entries or the filter change, so Render does no matching.
-func (l *logView) refilter(f *collect.Filter) {
+func (l *logView) refilter(f *filter.Filter) {
 	l.shown = l.shown[:0]
 	for i := range l.entries {
 		if f.Match(&l.entries[i].sock) {

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/filter"
 )
 
 // unknownSnap is what gopsutil with --no-owners gives: no queues, timer,
@@ -286,7 +287,7 @@ func TestPromptErrorWhole(t *testing.T) {
 		h.typeText(expr)
 		h.key("enter")
 		checkFrame(t, h.m.frame, 80, 24)
-		var fe *collect.FilterError
+		var fe *filter.Error
 		if !errors.As(h.m.prompt.err, &fe) {
 			t.Fatalf("%q: error %v", expr, h.m.prompt.err)
 		}

@@ -1,4 +1,4 @@
-package collect
+package filter
 
 import (
 	"os"
@@ -99,12 +99,12 @@ func TestFilterServiceNames(t *testing.T) {
 		{"dst [::1]:http", "dst [::1]:80"},
 		{"sport = :SSH", "sport = :22"},
 	} {
-		named, err := ParseFilter(c[0])
+		named, err := Parse(c[0])
 		if err != nil {
-			t.Errorf("ParseFilter(%q): %v", c[0], err)
+			t.Errorf("Parse(%q): %v", c[0], err)
 			continue
 		}
-		numbered, err := ParseFilter(c[1])
+		numbered, err := Parse(c[1])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestFilterServiceNames(t *testing.T) {
 		}
 	}
 	// The ssh fixtures are the ones with local port 22.
-	f, err := ParseFilter("sport = :ssh")
+	f, err := Parse("sport = :ssh")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,31 +1,123 @@
 //go:build linux
 
-package collect
+package filter
 
 import (
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"socktop/collect"
+	"socktop/internal/kerneltest"
 )
+
+// TestMain runs the suite with loopback up (see kerneltest.Main).
+func TestMain(m *testing.M) { kerneltest.Main(m) }
+
+// testAddr4 is this test binary's own IPv4 loopback address.
+var testAddr4 = kerneltest.Addr4
+
+// ownSockets is the set of sockets one test made. The host is never quiet:
+// other programs hold sockets on the same port numbers, so a test knows
+// its own by the inode of a descriptor it holds, and a row without one (a
+// TIME_WAIT) by its exact 4-tuple on the test's own address.
+type ownSockets struct {
+	inodes map[uint32]bool
+	tuples map[collect.Key]bool
+	ports  map[uint16]bool // the ports of the test's sockets, for ssNarrow
+}
+
+func newOwnSockets() *ownSockets {
+	return &ownSockets{inodes: map[uint32]bool{}, tuples: map[collect.Key]bool{}, ports: map[uint16]bool{}}
+}
+
+// add records the socket of a connection, listener or UDP socket made
+// with package net: its inode and its port.
+func (o *ownSockets) add(t *testing.T, c syscall.Conn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	var sa unix.Sockaddr
+	if cerr := rc.Control(func(fd uintptr) {
+		if err = unix.Fstat(int(fd), &st); err == nil {
+			sa, err = unix.Getsockname(int(fd))
+		}
+	}); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if err != nil {
+		t.Fatalf("fstat or getsockname: %v", err)
+	}
+	o.inodes[uint32(st.Ino)] = true
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		o.ports[uint16(a.Port)] = true
+	case *unix.SockaddrInet6:
+		o.ports[uint16(a.Port)] = true
+	}
+}
+
+// has reports whether s is one of the test's sockets.
+func (o *ownSockets) has(s *collect.Socket) bool {
+	if s.Inode != 0 {
+		return o.inodes[s.Inode]
+	}
+	return o.tuples[s.Key()]
+}
+
+// snapshot returns the test's own sockets from a netlink snapshot, once
+// ready accepts them (the TIME_WAIT comes a moment after the close). It
+// fails after 10 s, a timeout for a loaded host.
+func (o *ownSockets) snapshot(t *testing.T, ready func([]collect.Socket) bool) []collect.Socket {
+	t.Helper()
+	src := collect.NewNetlink(collect.Options{})
+	defer src.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap, err := src.Snapshot(context.Background())
+		if err != nil {
+			t.Fatalf("netlink snapshot: %v", err)
+		}
+		var own []collect.Socket
+		for i := range snap.Sockets {
+			if o.has(&snap.Sockets[i]) {
+				own = append(own, snap.Sockets[i])
+			}
+		}
+		if ready(own) {
+			return own
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the test's sockets did not all appear within 10 s: %v", own)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // filterTestSockets opens a small zoo on loopback: TCP listeners on the
 // test's own IPv4 address (testAddr4) and ::1, an established pair on each,
 // a TIME_WAIT left by a client that closed first, and UDP sockets
-// unconnected and connected. Each is recorded among the test's own (mine):
-// other programs on the host hold sockets on the same port numbers.
-// It returns the two listening ports and every port one of its sockets is
-// bound to and every other socket talks to; everything is closed at
-// cleanup.
-func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
+// unconnected and connected. It returns the two listening ports, the
+// test's sockets and a snapshot of them; everything is closed at cleanup.
+func filterTestSockets(t *testing.T) (l4, l6 uint16, own *ownSockets, socks []collect.Socket) {
 	t.Helper()
-	own := mine(t)
+	own = newOwnSockets()
 	closeLater := func(c interface{ Close() error }) { t.Cleanup(func() { c.Close() }) }
 	local4 := net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0))
 	listen := func(network string, addr *net.TCPAddr) (*net.TCPListener, uint16) {
@@ -34,7 +126,7 @@ func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
 			t.Fatalf("listen %s %s: %v", network, addr, err)
 		}
 		closeLater(ln)
-		own.addConn(t, ln)
+		own.add(t, ln)
 		return ln, uint16(ln.Addr().(*net.TCPAddr).Port)
 	}
 	pair := func(ln *net.TCPListener) (client, server *net.TCPConn) {
@@ -52,8 +144,8 @@ func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
 			t.Fatalf("accept: %v", err)
 		}
 		closeLater(s)
-		own.addConn(t, c.(*net.TCPConn))
-		own.addConn(t, s)
+		own.add(t, c.(*net.TCPConn))
+		own.add(t, s)
 		return c.(*net.TCPConn), s
 	}
 	ln4, p4 := listen("tcp4", local4)
@@ -63,7 +155,8 @@ func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
 	// The client closes first, then the server once it has read the FIN:
 	// the client's 4-tuple sits in TIME_WAIT for 60 s.
 	c, s := pair(ln4)
-	tw := Key{Proto: TCP, Local: netip.MustParseAddrPort(c.LocalAddr().String()), Remote: netip.MustParseAddrPort(c.RemoteAddr().String())}
+	tw := collect.Key{Proto: collect.TCP, Local: netip.MustParseAddrPort(c.LocalAddr().String()), Remote: netip.MustParseAddrPort(c.RemoteAddr().String())}
+	own.tuples[tw] = true
 	c.Close()
 	if _, err := io.Copy(io.Discard, s); err != nil {
 		t.Fatalf("read to EOF: %v", err)
@@ -76,53 +169,50 @@ func filterTestSockets(t *testing.T) (l4, l6 uint16, ports map[uint16]bool) {
 			t.Fatalf("udp %s: %v", addr, err)
 		}
 		closeLater(u)
-		own.addConn(t, u)
+		own.add(t, u)
 		return u
 	}
 	u4 := udp("udp4", testAddr4)
-	u6 := udp("udp6", netip.IPv6Loopback())
+	udp("udp6", netip.IPv6Loopback())
 	cu, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)), u4.LocalAddr().(*net.UDPAddr))
 	if err != nil {
 		t.Fatalf("dial udp: %v", err)
 	}
 	closeLater(cu)
-	own.addConn(t, cu)
+	own.add(t, cu)
 
 	// Wait for the TIME_WAIT before anyone looks.
-	src := NewNetlink(Options{TCP: true, IPv4: true})
-	defer src.Close()
-	waitSnapshot(t, src, func(sn *Snapshot) bool {
-		x := findKey(sn, tw)
-		return x != nil && x.State == StateTimeWait
+	socks = own.snapshot(t, func(socks []collect.Socket) bool {
+		return slices.ContainsFunc(socks, func(x collect.Socket) bool { return x.Key() == tw && x.State == collect.StateTimeWait })
 	})
-	ports = map[uint16]bool{p4: true, p6: true,
-		uint16(u4.LocalAddr().(*net.UDPAddr).Port): true, uint16(u6.LocalAddr().(*net.UDPAddr).Port): true}
-	return p4, p6, ports
+	return p4, p6, own, socks
 }
 
-// sockID is what the comparison uses: protocol and 4-tuple, with a missing
-// peer read as the unspecified address of the family, as ss prints it.
-func sockID(p Proto, fam uint8, l, r netip.AddrPort) string {
-	if !r.Addr().IsValid() {
-		if fam == 6 {
-			r = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
-		} else {
-			r = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
-		}
+// sockID names a socket in a failure message: protocol and 4-tuple.
+func sockID(s *collect.Socket) string {
+	return fmt.Sprintf("%s %s %s", s.Proto, s.Local, s.Remote)
+}
+
+// ssNarrow is an ss expression for the rows with one of the ports at
+// either end; ss evaluates it in the kernel, so it prints a few rows and
+// not the host's whole table (on a host with 100k sockets one full ss run
+// takes over a second, and the test's TIME_WAIT lives 60 s).
+func ssNarrow(ports map[uint16]bool) string {
+	var terms []string
+	for _, p := range slices.Sorted(maps.Keys(ports)) {
+		terms = append(terms, fmt.Sprintf("sport = :%d or dport = :%d", p, p))
 	}
-	return fmt.Sprintf("%s %s %s", p, l, r)
+	return strings.Join(terms, " or ")
 }
 
-// runSS runs `ss -tanuHe ARGS...` and returns the ids of the rows that are
-// among the test's own sockets. ARGS are ss's: state and exclude terms
-// (separate words, which ss wants first) and at most one expression.
-// narrow is a condition true for every socket of the test (see
-// ssPortFilter): ss evaluates it in the kernel before the expression, so
-// it prints a few rows and not the host's whole table (on a host with
-// 100k sockets one full ss run takes over a second, and the test's
-// TIME_WAIT lives 60 s).
-func runSS(t *testing.T, args []string, narrow string) []string {
+// runSS runs `ss -tanuHe ARGS...` and returns the rows among socks that
+// ss printed, known by their socket cookie (ss -e prints it as sk:HEX), in
+// the order of socks. ARGS are ss's: state and exclude terms (separate
+// words, which ss wants first) and at most one expression; ss evaluates
+// the ports of the test's sockets (ssNarrow) before the expression.
+func runSS(t *testing.T, args []string, own *ownSockets, socks []collect.Socket) []string {
 	t.Helper()
+	narrow := ssNarrow(own.ports)
 	var words []string
 	expr := ""
 	for i := 0; i < len(args); i++ {
@@ -150,18 +240,27 @@ func runSS(t *testing.T, args []string, narrow string) []string {
 	if err != nil {
 		t.Fatalf("ss %q: %v: %s", words, err, stderr.String())
 	}
-	lines, err := parseSS(out, 0)
-	if err != nil {
-		t.Fatalf("ss %q: %v", words, err)
+	printed := map[uint64]bool{}
+	for line := range strings.Lines(string(out)) {
+		cookie := uint64(0)
+		for _, f := range strings.Fields(line) {
+			if hex, ok := strings.CutPrefix(f, "sk:"); ok {
+				if cookie, err = strconv.ParseUint(hex, 16, 64); err != nil {
+					t.Fatalf("ss %q: cookie %q: %v", words, f, err)
+				}
+			}
+		}
+		if cookie == 0 {
+			t.Fatalf("ss %q: no socket cookie (sk:) in row %q", words, line)
+		}
+		printed[cookie] = true
 	}
-	own := mine(t)
 	var ids []string
-	for i := range lines {
-		if l := &lines[i]; own.hasSS(l) {
-			ids = append(ids, sockID(l.proto, 0, l.local, l.peer))
+	for i := range socks {
+		if printed[socks[i].Cookie] {
+			ids = append(ids, sockID(&socks[i]))
 		}
 	}
-	slices.Sort(ids)
 	return ids
 }
 
@@ -173,21 +272,8 @@ func TestFilterAgreesWithSS(t *testing.T) {
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Skip("ss (iproute2) is not installed")
 	}
-	l4, l6, ports := filterTestSockets(t)
-	own := mine(t)
+	l4, l6, own, cand := filterTestSockets(t)
 	a4 := testAddr4.String()
-	src := NewNetlink(Options{})
-	t.Cleanup(func() { src.Close() })
-	snap, err := src.Snapshot(context.Background())
-	if err != nil {
-		t.Fatalf("netlink snapshot: %v", err)
-	}
-	var cand []Socket
-	for _, s := range snap.Sockets {
-		if own.has(&s) {
-			cand = append(cand, s)
-		}
-	}
 	if len(cand) < 10 {
 		t.Fatalf("the snapshot has %d of the test's sockets, want at least 10: %v", len(cand), cand)
 	}
@@ -247,20 +333,18 @@ func TestFilterAgreesWithSS(t *testing.T) {
 	nonEmpty := 0
 	for _, args := range cases {
 		expr := strings.Join(args, " ")
-		f, err := ParseFilter(expr)
+		f, err := Parse(expr)
 		if err != nil {
-			t.Errorf("ParseFilter(%q): %v", expr, err)
+			t.Errorf("Parse(%q): %v", expr, err)
 			continue
 		}
 		var got []string
 		for i := range cand {
 			if f.Match(&cand[i]) {
-				s := &cand[i]
-				got = append(got, sockID(s.Proto, s.Family, s.Local, s.Remote))
+				got = append(got, sockID(&cand[i]))
 			}
 		}
-		slices.Sort(got)
-		want := runSS(t, args, ssPortFilter(ports))
+		want := runSS(t, args, own, cand)
 		if !slices.Equal(got, want) {
 			t.Errorf("%q:\nsocktop %q\n     ss %q", expr, got, want)
 		}
