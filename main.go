@@ -21,6 +21,7 @@ import (
 
 	"socktop/collect"
 	"socktop/filter"
+	"socktop/output"
 	"socktop/probe"
 	"socktop/ui"
 )
@@ -142,11 +143,11 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	keepMatching(&snap, flt, cfg.listening)
 	switch {
 	case cfg.summary:
-		err = writeSummary(stdout, &snap)
+		err = output.WriteSummary(stdout, &snap)
 	case cfg.json:
-		err = collect.WriteJSON(stdout, &snap)
+		err = output.WriteJSON(stdout, &snap)
 	default:
-		err = writeTable(stdout, &snap, !cfg.noHeader)
+		err = output.WriteTable(stdout, &snap, !cfg.noHeader)
 	}
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return &runError{err}

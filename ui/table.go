@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"socktop/collect"
+	"socktop/output"
 )
 
 // column is one column of the socket table; the order is the order `s`
@@ -149,13 +150,13 @@ func measureRows(rows []row) colNeed {
 	return n
 }
 
-// addrLen is len(collect.AppendAddr(ap, family)), counted rather than
+// addrLen is len(output.AppendAddr(ap, family)), counted rather than
 // formatted for IPv4, since it runs on every row of every refresh.
 func addrLen(ap netip.AddrPort, family uint8) int {
 	a := ap.Addr()
 	if !a.Is4() {
 		var buf [64]byte
-		return len(collect.AppendAddr(buf[:0], ap, family))
+		return len(output.AppendAddr(buf[:0], ap, family))
 	}
 	n := 4 // three dots and the colon
 	for _, o := range a.As4() {
@@ -341,9 +342,9 @@ func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
 		}
 		return strconv.FormatUint(uint64(s.SendQ), 10)
 	case colLocal:
-		return string(collect.AppendAddr(buf[:0], s.Local, s.Family))
+		return string(output.AppendAddr(buf[:0], s.Local, s.Family))
 	case colForeign:
-		return string(collect.AppendAddr(buf[:0], s.Remote, s.Family))
+		return string(output.AppendAddr(buf[:0], s.Remote, s.Family))
 	case colProcess:
 		return processText(s)
 	case colTimer:
@@ -354,11 +355,11 @@ func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
 			return ""
 		}
 		if wide || int(s.Timer) >= len(shortTimer) {
-			return string(collect.AppendTimer(buf[:0], s))
+			return string(output.AppendTimer(buf[:0], s))
 		}
 		b := append(buf[:0], shortTimer[s.Timer]...)
 		b = append(b, ' ')
-		return string(collect.AppendDuration(b, s.TimerLeft))
+		return string(output.AppendDuration(b, s.TimerLeft))
 	}
 	return ""
 }

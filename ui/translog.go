@@ -8,6 +8,7 @@ import (
 
 	"socktop/collect"
 	"socktop/filter"
+	"socktop/output"
 )
 
 // logEntry is one observed state transition and the socket it happened
@@ -153,7 +154,7 @@ func (l *logView) Render(width int) string {
 		e := &l.entries[l.shown[i]]
 		fam := familyOf(e.key)
 		t := e.at.Format("15:04:05") + " " + e.key.Proto.String() + " " +
-			collect.FormatAddr(e.key.Local, fam) + " " + collect.FormatAddr(e.key.Remote, fam) + " "
+			output.FormatAddr(e.key.Local, fam) + " " + output.FormatAddr(e.key.Remote, fam) + " "
 		t += transText(st, e.key.Proto, e.from, e.to, len(t)+len(stateName(e.from))+3+len(stateName(e.to))+len(jumpNote) <= width)
 		lines = append(lines, truncLine(t, width))
 	}

@@ -1,9 +1,11 @@
-package collect
+package output
 
 import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"socktop/collect"
 )
 
 // AppendAddr appends an endpoint the way ss prints it: 127.0.0.1:80,
@@ -41,7 +43,7 @@ func FormatAddr(ap netip.AddrPort, family uint8) string {
 // AppendOwners appends "pid/name" for each owner, comma separated, or "-"
 // when no process holds the socket (TIME_WAIT, orphans, unaccepted
 // children), as netstat does.
-func AppendOwners(b []byte, owners []Owner) []byte {
+func AppendOwners(b []byte, owners []collect.Owner) []byte {
 	if len(owners) == 0 {
 		return append(b, '-')
 	}
@@ -87,9 +89,9 @@ func AppendDuration(b []byte, d time.Duration) []byte {
 // AppendTimer appends the timer column: "off", or the kind and remaining
 // time ("timewait 58.1s"), with the retransmit count when there is one
 // ("on 796ms r3").
-func AppendTimer(b []byte, s *Socket) []byte {
+func AppendTimer(b []byte, s *collect.Socket) []byte {
 	b = append(b, s.Timer.String()...)
-	if s.Timer == TimerOff {
+	if s.Timer == collect.TimerOff {
 		return b
 	}
 	b = append(b, ' ')
@@ -102,7 +104,7 @@ func AppendTimer(b []byte, s *Socket) []byte {
 }
 
 // FormatTimer returns AppendTimer's text as a string.
-func FormatTimer(s *Socket) string {
+func FormatTimer(s *collect.Socket) string {
 	var buf [48]byte
 	return string(AppendTimer(buf[:0], s))
 }

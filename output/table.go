@@ -1,4 +1,4 @@
-package main
+package output
 
 import (
 	"bufio"
@@ -12,12 +12,12 @@ import (
 // tableHeader names the columns of `socktop --once`, netstat's order.
 var tableHeader = [...]string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program", "Timer"}
 
-// writeTable prints the snapshot as a netstat-like table, with the header
+// WriteTable prints the snapshot as a netstat-like table, with the header
 // line unless header is false (-H, for `| wc -l`). Column widths fit the
 // widest cell; rows are formatted into one reused buffer so that 100k
 // sockets cost no allocation per row. A cell the source could not know
 // prints as "?".
-func writeTable(w io.Writer, snap *collect.Snapshot, header bool) error {
+func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 	var width [len(tableHeader)]int
 	if header {
 		for i, h := range tableHeader {
@@ -91,16 +91,16 @@ type addrMemo struct {
 	a     netip.Addr
 	fam   uint8
 	valid bool
-	text  []byte // the address and its colon, as collect.AppendAddr writes them
+	text  []byte // the address and its colon, as AppendAddr writes them
 }
 
-// append appends ap as collect.AppendAddr does, reusing the address text
+// append appends ap as AppendAddr does, reusing the address text
 // when the address is the one of the previous call.
 func (m *addrMemo) append(b []byte, ap netip.AddrPort, fam uint8) []byte {
 	a := ap.Addr()
 	if !m.valid || a != m.a || fam != m.fam {
 		// Port 1 is never elided, so the text is "addr:1"; keep "addr:".
-		m.text = collect.AppendAddr(m.text[:0], netip.AddrPortFrom(a, 1), fam)
+		m.text = AppendAddr(m.text[:0], netip.AddrPortFrom(a, 1), fam)
 		m.text = m.text[:len(m.text)-1]
 		m.a, m.fam, m.valid = a, fam, true
 	}
@@ -141,9 +141,9 @@ func appendCell(b []byte, s *collect.Socket, col int, memo *[2]addrMemo) []byte 
 	case 5:
 		b = append(b, s.State.Canonical().String()...)
 	case 6:
-		b = collect.AppendOwners(b, s.Owners)
+		b = AppendOwners(b, s.Owners)
 	case 7:
-		b = collect.AppendTimer(b, s)
+		b = AppendTimer(b, s)
 	}
 	return b
 }
