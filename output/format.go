@@ -40,24 +40,6 @@ func FormatAddr(ap netip.AddrPort, family uint8) string {
 	return string(AppendAddr(buf[:0], ap, family))
 }
 
-// AppendOwners appends "pid/name" for each owner, comma separated, or "-"
-// when no process holds the socket (TIME_WAIT, orphans, unaccepted
-// children), as netstat does.
-func AppendOwners(b []byte, owners []collect.Owner) []byte {
-	if len(owners) == 0 {
-		return append(b, '-')
-	}
-	for i, o := range owners {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(o.PID), 10)
-		b = append(b, '/')
-		b = append(b, o.Name...)
-	}
-	return b
-}
-
 // AppendDuration appends a short human form of a timer's remaining time:
 // 796ms, 58.1s, 2m03s. ss's own form (5.080ms for 5.08 s) is easy to
 // misread, which is why socktop does not copy it.

@@ -47,13 +47,3 @@ func TestFormatTimer(t *testing.T) {
 		}
 	}
 }
-
-func TestAppendOwners(t *testing.T) {
-	if got := string(AppendOwners(nil, nil)); got != "-" {
-		t.Errorf("no owners: %q", got)
-	}
-	got := string(AppendOwners(nil, []collect.Owner{{PID: 1, Name: "a"}, {PID: 22, Name: "b c"}}))
-	if got != "1/a,22/b c" {
-		t.Errorf("two owners: %q", got)
-	}
-}

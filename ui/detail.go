@@ -127,7 +127,7 @@ func (d *detailView) Render(width int) string {
 		if i == 0 {
 			label = "Owners"
 		}
-		add(label, o.Name+" (pid "+strconv.Itoa(o.PID)+")")
+		add(label, string(output.AppendOwner(nil, o)))
 	}
 	info := d.info
 	if info == nil {

@@ -310,7 +310,7 @@ func TestHelpAndDetailKeys(t *testing.T) {
 		t.Fatalf("no InfoSource, yet the detail view started a fetch")
 	}
 	scr := h.screen()
-	for _, want := range []string{"CLOSE_WAIT", "leaky-server-with-a-long-name (pid 4000)", "Recv-Q", "not available"} {
+	for _, want := range []string{"CLOSE_WAIT", "leaky-server-with-a-long-name/4000", "Recv-Q", "not available"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("detail lacks %q:\n%s", want, scr)
 		}
