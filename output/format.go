@@ -10,7 +10,8 @@ import (
 
 // AppendAddr appends an endpoint the way ss prints it: 127.0.0.1:80,
 // [::1]:443, and for a peer that is not fixed 0.0.0.0:* or [::]:*. It does
-// not allocate, so the headless table can format 100k rows cheaply.
+// not allocate, so a table of every socket on the host costs nothing per
+// row.
 func AppendAddr(b []byte, ap netip.AddrPort, family uint8) []byte {
 	a := ap.Addr()
 	if !a.IsValid() {

@@ -327,8 +327,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		// The detail view stays on its socket: keys that would move the
-		// selection or change the rows under it belong to the table (they
-		// used to leave one socket's tcp_info under another's name).
+		// selection or change the rows under it belong to the table (here
+		// they would leave one socket's tcp_info under another's name).
 		if key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 			k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.ReuseAddr, k.StopDemo,
 			k.DemoScrollUp, k.DemoScrollDown) {

@@ -24,10 +24,10 @@ const netnsAll = "all"
 
 // Main is a test binary's TestMain: it makes sure loopback works. In a
 // namespace made for this binary it brings lo up, which a new namespace
-// has down. In a namespace it did not make (`unshare -n go test` leaves lo down) it changes nothing: it
-// runs the suite again in a new namespace of its own with lo up, since
-// every socket test needs loopback traffic. So both of these run the
-// suite away from the host's sockets:
+// has down. In a namespace it did not make (`unshare -n go test` leaves
+// lo down) it changes nothing: it runs the suite again in a new namespace
+// of its own with lo up, since every socket test needs loopback traffic.
+// So both of these run the suite away from the host's sockets:
 //
 //	unshare -n sh -c 'ip link set lo up; go test ./collect'
 //	unshare -n go test ./collect
