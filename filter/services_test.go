@@ -7,7 +7,9 @@ import (
 	"testing"
 )
 
-func TestParseServicesFixture(t *testing.T) {
+// servicesFixture is testdata/services, parsed.
+func servicesFixture(t *testing.T) map[string]servicePorts {
+	t.Helper()
 	f, err := os.Open("testdata/services")
 	if err != nil {
 		t.Fatal(err)
@@ -17,6 +19,11 @@ func TestParseServicesFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestParseServicesFixture(t *testing.T) {
+	m := servicesFixture(t)
 	want := map[string]servicePorts{
 		"tcpmux": {tcp: 1}, "echo": {tcp: 7, udp: 7}, "discard": {tcp: 9, udp: 9},
 		"sink": {tcp: 9, udp: 9}, "null": {tcp: 9, udp: 9}, "ssh": {tcp: 22},
@@ -38,15 +45,7 @@ func TestParseServicesFixture(t *testing.T) {
 }
 
 func TestLookupService(t *testing.T) {
-	f, err := os.Open("testdata/services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := parseServices(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := servicesFixture(t)
 	for name, want := range map[string]int{"ssh": 22, "SSH": 22, "www": 80, "ntp": 123, "https": 443, "first": 6000} {
 		if got, msg := lookupService(m, name); got != want || msg != "" {
 			t.Errorf("lookupService(%q) = %d, %q; want %d", name, got, msg, want)
