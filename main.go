@@ -20,6 +20,8 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"socktop/collect"
+	"socktop/filter"
+	"socktop/output"
 	"socktop/probe"
 	"socktop/ui"
 )
@@ -71,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runRoot is the root command: the live view, or one table, JSON
 // document or summary.
 func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
-	filter, err := collect.ParseFilter(cfg.filter)
+	flt, err := filter.Parse(cfg.filter)
 	if err != nil {
 		return &inputError{err}
 	}
@@ -79,7 +81,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	opts := collect.Options{
 		TCP: cfg.tcp, UDP: cfg.udp, IPv4: cfg.v4, IPv6: cfg.v6,
 		Owners: !cfg.noOwners,
-		States: filter.States(),
+		States: flt.States(),
 	}
 	switch {
 	case interactive:
@@ -138,14 +140,14 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	for _, n := range snap.Notices {
 		fmt.Fprintf(stderr, "socktop: %s\n", n)
 	}
-	keepMatching(&snap, filter, cfg.listening)
+	keepMatching(&snap, flt, cfg.listening)
 	switch {
 	case cfg.summary:
-		err = writeSummary(stdout, &snap)
+		err = output.WriteSummary(stdout, &snap)
 	case cfg.json:
-		err = collect.WriteJSON(stdout, &snap)
+		err = output.WriteJSON(stdout, &snap)
 	default:
-		err = writeTable(stdout, &snap, !cfg.noHeader)
+		err = output.WriteTable(stdout, &snap, !cfg.noHeader)
 	}
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return &runError{err}
@@ -160,7 +162,7 @@ const listeningMask = collect.StateMask(1<<collect.StateListen | 1<<collect.Stat
 // keepMatching drops, in place, the sockets the filter (and -l) reject. The
 // kernel already applied the state mask; the rest of the expression
 // (ports, addresses, owners) is evaluated here.
-func keepMatching(snap *collect.Snapshot, f *collect.Filter, listening bool) {
+func keepMatching(snap *collect.Snapshot, f *filter.Filter, listening bool) {
 	out := snap.Sockets[:0]
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]

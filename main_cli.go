@@ -268,10 +268,20 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.BoolVarP(&cfg.all, "all", "a", false, "all states (the default)")
 	f.BoolVarP(&cfg.noHeader, "no-header", "H", false, "no header line in the table")
 	f.BoolVarP(&cfg.summary, "summary", "s", false, "counts per protocol, family and state of the selected sockets")
-	f.BoolVarP(&cfg.numeric, "numeric", "n", false, "as in ss; socktop's output is always numeric")
-	f.BoolVarP(&cfg.processes, "processes", "p", false, "as in ss; owners are shown unless --no-owners")
-	f.BoolVarP(&cfg.options, "options", "o", false, "as in ss; the Timer column is always shown")
-	f.BoolVarP(&cfg.extended, "extended", "e", false, "as in ss; --json always has uid, inode and cookie")
+	// ss's habits that socktop follows anyway: accepted, so that muscle
+	// memory does not end in a flag error.
+	for _, h := range []struct {
+		p           *bool
+		name, short string
+		always      string
+	}{
+		{&cfg.numeric, "numeric", "n", "socktop's output is always numeric"},
+		{&cfg.processes, "processes", "p", "owners are shown unless --no-owners"},
+		{&cfg.options, "options", "o", "the Timer column is always shown"},
+		{&cfg.extended, "extended", "e", "--json always has uid, inode and cookie"},
+	} {
+		f.BoolVarP(h.p, h.name, h.short, false, "as in ss; "+h.always)
+	}
 	f.BoolVarP(&cfg.info, "info", "i", false, "ss's TCP internals: not built yet (says what to use)")
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")

@@ -136,11 +136,11 @@ for n in "${SIZES[@]}"; do
 		| tee "$dir/timeit.md" >&2 || echo "run.sh: timeit reported failures" >&2
 
 	if [ "${SKIP_GOBENCH:-0}" != 1 ]; then
-		echo "== $n sockets: go benchmarks (collect, ui)" >&2
+		echo "== $n sockets: go benchmarks (collect, filter, output, ui)" >&2
 		: >"$dir/gobench.txt"
 		# One package at a time: a package that does not build must not
 		# keep the other from being measured.
-		for pkg in ./collect/ ./ui/; do
+		for pkg in ./collect/ ./filter/ ./output/ ./ui/; do
 			go test -run XXX -bench . -benchmem -count "${BENCH_COUNT:-3}" "$pkg" >>"$dir/gobench.txt" 2>&1 \
 				|| echo "run.sh: go test -bench $pkg failed, see $dir/gobench.txt" >&2
 		done

@@ -21,8 +21,8 @@ const (
 // kernel turns it into a dump with sdiag_family AF_UNSPEC
 // (inet_diag_dump_compat), which walks the TCP hash tables once for IPv4
 // and IPv6 together; two inet_diag_req_v2 dumps each walk all of them and
-// skip the other family's sockets. At 100k sockets one walk saves about a
-// quarter of the dump.
+// skip the other family's sockets (docs/performance.md has what the one
+// walk saves).
 func (n *Netlink) buildCompatReq(states uint32, ext uint8) []byte {
 	typ := uint16(tcpDiagGetSock)
 	if n.compatType != 0 {

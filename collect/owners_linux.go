@@ -28,10 +28,10 @@ const ownerRefresh = 10 * time.Second
 
 // A scan that costs more than scanCheap is not repeated until scanSpacing
 // times its cost has passed, so rescans take at most 2% of wall time. A
-// busy server creates new sockets between every two snapshots; rescanning
-// for each refresh cost the live view 2.8% of a core at 10k sockets (a
-// 28 ms scan a second) and most of its CPU at 100k. New sockets now show
-// without owner for up to 1.4 s at 10k descriptors, about 10 s at 100k.
+// busy server creates new sockets between every two snapshots, and a
+// rescan at each refresh would take most of the live view's CPU on a large
+// host. The price: a new socket shows without owner until the next scan,
+// longer the more descriptors the host holds (docs/performance.md).
 const (
 	scanCheap   = 5 * time.Millisecond
 	scanSpacing = 50

@@ -304,8 +304,6 @@ type Source interface {
 
 // Sentinel errors; concrete errors wrap them with %w.
 var (
-	// ErrBadFilter is wrapped by every filter parse error.
-	ErrBadFilter = errors.New("bad filter")
 	// ErrUnsupported means the source cannot work here (no sock_diag, not
 	// Linux); callers fall back to another source.
 	ErrUnsupported = errors.New("source unsupported here")

@@ -10,8 +10,8 @@ import (
 // from the text of /proc/net/sockstat and /proc/net/sockstat6: TCP and
 // TCP6 "inuse", TCP "tw" (TIME_WAIT sockets are not in inuse) and UDP and
 // UDP6 "inuse". A fresh process has no previous snapshot to size its
-// slice from; growing a 100k-socket slice by doubling copied about 30 MB
-// and cost more than the formatting of the whole table.
+// slice from, and growing a large table's slice by doubling copies it
+// over and over, at more cost than formatting the whole table.
 func sockstatCount(v4, v6 []byte) int {
 	total := 0
 	for _, text := range [][]byte{v4, v6} {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/output"
 )
 
 // histEntry is one state a connection went through.
@@ -78,15 +79,15 @@ func (d *detailView) Render(width int) string {
 	add := func(label, value string) {
 		lines = append(lines, fmt.Sprintf("  %-13s %s", label, value))
 	}
-	title := "Socket " + s.Proto.String() + " " + collect.FormatAddr(s.Local, s.Family) + " -> " + collect.FormatAddr(s.Remote, s.Family)
+	title := "Socket " + s.Proto.String() + " " + output.FormatAddr(s.Local, s.Family) + " -> " + output.FormatAddr(s.Remote, s.Family)
 	if d.gone {
 		title += "  " + st.Gone.Render("[gone]")
 	}
 	lines = append(lines, st.Title.Render(title))
 	add("State", st.state(s.State, s.State.Canonical().String())+st.Dim.Render(" (ss: "+s.State.SSName()+")"))
 	add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
-	add("Local", collect.FormatAddr(s.Local, s.Family))
-	add("Foreign", collect.FormatAddr(s.Remote, s.Family))
+	add("Local", output.FormatAddr(s.Local, s.Family))
+	add("Foreign", output.FormatAddr(s.Remote, s.Family))
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
 	known := func(f collect.Fields, label, value string) {
 		if !s.Known(f) {
@@ -97,7 +98,7 @@ func (d *detailView) Render(width int) string {
 	}
 	known(collect.FieldRecvQ, "Recv-Q", strconv.FormatUint(uint64(s.RecvQ), 10))
 	known(collect.FieldSendQ, "Send-Q", strconv.FormatUint(uint64(s.SendQ), 10))
-	known(collect.FieldTimer, "Timer", collect.FormatTimer(s))
+	known(collect.FieldTimer, "Timer", output.FormatTimer(s))
 	known(collect.FieldRetrans, "Retrans", strconv.Itoa(int(s.Retrans)))
 	known(collect.FieldUID, "UID", strconv.FormatUint(uint64(s.UID), 10))
 	inode := strconv.FormatUint(uint64(s.Inode), 10)
@@ -126,7 +127,7 @@ func (d *detailView) Render(width int) string {
 		if i == 0 {
 			label = "Owners"
 		}
-		add(label, o.Name+" (pid "+strconv.Itoa(o.PID)+")")
+		add(label, string(output.AppendOwner(nil, o)))
 	}
 	info := d.info
 	if info == nil {

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/filter"
 )
 
 // intervalSteps are the refresh intervals + and - step through.
@@ -103,7 +104,7 @@ type model struct {
 	samples   []sample
 	lastErr   string
 
-	filter     *collect.Filter
+	filter     *filter.Filter
 	filterText string
 
 	rows     []row
@@ -163,7 +164,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.prompt = newPrompt(m.styles)
 	m.demos = newDemoState(ctx, reg, m.styles)
 	if cfg.Filter != "" {
-		f, err := collect.ParseFilter(cfg.Filter)
+		f, err := filter.Parse(cfg.Filter)
 		if err != nil {
 			return nil, err
 		}
@@ -326,8 +327,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		// The detail view stays on its socket: keys that would move the
-		// selection or change the rows under it belong to the table (they
-		// used to leave one socket's tcp_info under another's name).
+		// selection or change the rows under it belong to the table (here
+		// they would leave one socket's tcp_info under another's name).
 		if key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 			k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.ReuseAddr, k.StopDemo,
 			k.DemoScrollUp, k.DemoScrollDown) {
@@ -426,7 +427,7 @@ func (m *model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		// error's column lands under the right character.
 		raw := m.prompt.input.Value()
 		text := strings.TrimSpace(raw)
-		f, err := collect.ParseFilter(raw)
+		f, err := filter.Parse(raw)
 		if err != nil {
 			m.prompt.setError(err)
 			m.layout()
@@ -513,10 +514,10 @@ func (m *model) rowsChanged() {
 // port filter, or the user's own given back); a failure leaves the filter
 // as it was and says why in the header.
 func (m *model) setFilterText(text string) {
-	var f *collect.Filter
+	var f *filter.Filter
 	if text != "" {
 		var err error
-		if f, err = collect.ParseFilter(text); err != nil {
+		if f, err = filter.Parse(text); err != nil {
 			m.lastErr = err.Error()
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/filter"
 )
 
 func rowKeys(m *model) []collect.Key {
@@ -309,7 +310,7 @@ func TestHelpAndDetailKeys(t *testing.T) {
 		t.Fatalf("no InfoSource, yet the detail view started a fetch")
 	}
 	scr := h.screen()
-	for _, want := range []string{"CLOSE_WAIT", "leaky-server-with-a-long-name (pid 4000)", "Recv-Q", "not available"} {
+	for _, want := range []string{"CLOSE_WAIT", "leaky-server-with-a-long-name/4000", "Recv-Q", "not available"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("detail lacks %q:\n%s", want, scr)
 		}
@@ -395,10 +396,10 @@ func TestFilterPrompt(t *testing.T) {
 	if !h.m.prompt.active || h.m.prompt.err == nil {
 		t.Fatalf("bad filter closed the prompt")
 	}
-	if !errors.Is(h.m.prompt.err, collect.ErrBadFilter) {
-		t.Fatalf("prompt error %v does not wrap ErrBadFilter", h.m.prompt.err)
+	if !errors.Is(h.m.prompt.err, filter.ErrBad) {
+		t.Fatalf("prompt error %v does not wrap filter.ErrBad", h.m.prompt.err)
 	}
-	var fe *collect.FilterError
+	var fe *filter.Error
 	errors.As(h.m.prompt.err, &fe)
 	if fe.Col != 17 {
 		t.Fatalf("error column %d, want 17 (bogus)", fe.Col)

@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"socktop/collect"
+	"socktop/filter"
 )
 
 // lineInput is a one-line text editor for the filter prompt. It stands in
@@ -106,7 +106,7 @@ func (p *promptView) lines() int { return 1 + len(p.errLines(max(p.width, 1))) }
 // setError records a parse error and the column it names.
 func (p *promptView) setError(err error) {
 	p.err, p.errCol = err, 0
-	var fe *collect.FilterError
+	var fe *filter.Error
 	if errors.As(err, &fe) {
 		p.errCol = fe.Col
 	}
@@ -153,7 +153,7 @@ func (p *promptView) errLines(width int) []string {
 		return nil
 	}
 	msg := p.err.Error()
-	var fe *collect.FilterError
+	var fe *filter.Error
 	if errors.As(p.err, &fe) {
 		msg = fe.Msg
 	}

@@ -11,8 +11,8 @@ import (
 // sortKey is a row's sort key: two words that compare, in order, like the
 // sort column and then the socket's key (protocol, local, remote). It is
 // built once per row per rebuild, so the sort compares memory it already
-// holds instead of chasing a pointer per comparison, the cost that
-// dominated at 100k rows. Endpoints are packed as the rank of the address
+// holds instead of chasing a pointer per comparison, which is where a
+// large table's sort spends its time. Endpoints are packed as the rank of the address
 // among the table's distinct addresses (there are few: loopback, the
 // machine's own addresses, peers) and the port.
 type sortKey [2]uint64

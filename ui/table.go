@@ -3,36 +3,29 @@ package ui
 import (
 	"cmp"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
 
 	"socktop/collect"
+	"socktop/output"
 )
 
-// column is one column of the socket table; the order is the order `s`
-// cycles through.
-type column uint8
+// column is one column of the socket table, as output's column model
+// defines it; the order is the order `s` cycles through.
+type column = output.Column
 
 const (
-	colProto column = iota
-	colState
-	colRecvQ
-	colSendQ
-	colLocal
-	colForeign
-	colProcess
-	colTimer
-	numColumns
+	colProto   = output.ColProto
+	colState   = output.ColState
+	colRecvQ   = output.ColRecvQ
+	colSendQ   = output.ColSendQ
+	colLocal   = output.ColLocal
+	colForeign = output.ColForeign
+	colProcess = output.ColProcess
+	colTimer   = output.ColTimer
+	numColumns = output.NumColumns
 )
-
-var columnTitles = [numColumns]string{"Proto", "State", "Recv-Q", "Send-Q", "Local", "Foreign", "Process", "Timer"}
-
-// shortTitles are used when a column is narrower than its title.
-var shortTitles = [numColumns]string{"Pro", "St", "RQ", "SQ", "Loc", "For", "Proc", "Tmr"}
-
-func (c column) String() string { return columnTitles[c] }
 
 // rowMark says how a row changed at the last refreshes. The first three
 // values are collect.Mark's.
@@ -149,13 +142,13 @@ func measureRows(rows []row) colNeed {
 	return n
 }
 
-// addrLen is len(collect.AppendAddr(ap, family)), counted rather than
+// addrLen is len(output.AppendAddr(ap, family)), counted rather than
 // formatted for IPv4, since it runs on every row of every refresh.
 func addrLen(ap netip.AddrPort, family uint8) int {
 	a := ap.Addr()
 	if !a.Is4() {
 		var buf [64]byte
-		return len(collect.AppendAddr(buf[:0], ap, family))
+		return len(output.AppendAddr(buf[:0], ap, family))
 	}
 	n := 4 // three dots and the colon
 	for _, o := range a.As4() {
@@ -185,9 +178,15 @@ func digits(v uint32) int {
 // cut, because the address is what people read.
 func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 	wide = width >= 120
-	w := map[column]int{colProto: 3, colState: 11, colRecvQ: 6, colSendQ: 6, colProcess: 9, colTimer: 8}
+	form := output.Narrow
 	if wide {
-		w = map[column]int{colProto: 5, colState: 11, colRecvQ: 7, colSendQ: 7, colProcess: 24, colTimer: 17}
+		form = output.Live
+	}
+	w := map[column]int{}
+	for c := range numColumns {
+		if c != colLocal && c != colForeign {
+			w[c] = c.Width(form)
+		}
 	}
 	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colProcess, colTimer}
 	drop := map[column]bool{}
@@ -245,7 +244,7 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 		for _, q := range [][2]int{{int(colRecvQ), need.recvQ}, {int(colSendQ), need.sendQ}} {
 			c := column(q[0])
 			if over := local + foreign - flexFor() - spare(); over > 0 && !drop[c] && need.local > 0 {
-				w[c] -= min(over, w[c]-max(q[1], len(shortTitles[c])))
+				w[c] -= min(over, w[c]-max(q[1], len(c.Short())))
 			}
 		}
 	}
@@ -285,7 +284,7 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 		if drop[c] {
 			continue
 		}
-		cols = append(cols, colSpec{col: c, width: w[c], right: c == colRecvQ || c == colSendQ})
+		cols = append(cols, colSpec{col: c, width: w[c], right: c.Right()})
 	}
 	return cols, wide
 }
@@ -317,67 +316,14 @@ func fitAddr(s string, n int) string {
 	return fit("…"+s[i:], n, false)
 }
 
-var shortTimer = [...]string{"off", "on", "ka", "tw", "pr"}
-
-// cellText is a cell's plain text.
-func cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
-	switch c {
-	case colProto:
-		p := s.Proto.String()
-		if wide && s.Family == 6 {
-			p += "6"
-		}
-		return p
-	case colState:
-		return s.State.Canonical().String()
-	case colRecvQ:
-		if !s.Known(collect.FieldRecvQ) {
-			return "?"
-		}
-		return strconv.FormatUint(uint64(s.RecvQ), 10)
-	case colSendQ:
-		if !s.Known(collect.FieldSendQ) {
-			return "?"
-		}
-		return strconv.FormatUint(uint64(s.SendQ), 10)
-	case colLocal:
-		return string(collect.AppendAddr(buf[:0], s.Local, s.Family))
-	case colForeign:
-		return string(collect.AppendAddr(buf[:0], s.Remote, s.Family))
-	case colProcess:
-		return processText(s)
-	case colTimer:
-		if !s.Known(collect.FieldTimer) {
-			return "?"
-		}
-		if s.Timer == collect.TimerOff {
-			return ""
-		}
-		if wide || int(s.Timer) >= len(shortTimer) {
-			return string(collect.AppendTimer(buf[:0], s))
-		}
-		b := append(buf[:0], shortTimer[s.Timer]...)
-		b = append(b, ' ')
-		return string(collect.AppendDuration(b, s.TimerLeft))
+// cellText is a cell's plain text, as output's column model writes it for
+// the live table's form; buf is the room it is formatted in.
+func (t *tableView) cellText(c column, s *collect.Socket, wide bool, buf []byte) string {
+	form := output.Narrow
+	if wide {
+		form = output.Live
 	}
-	return ""
-}
-
-// processText is "name/pid", "-" for no owner, "?" when the owners could
-// not be looked up, and "+N" for N more owners.
-func processText(s *collect.Socket) string {
-	if len(s.Owners) == 0 {
-		if !s.Known(collect.FieldOwners) {
-			return "?"
-		}
-		return "-"
-	}
-	o := s.Owners[0]
-	t := o.Name + "/" + strconv.Itoa(o.PID)
-	if len(s.Owners) > 1 {
-		t += " +" + strconv.Itoa(len(s.Owners)-1)
-	}
-	return t
+	return string(t.cells.Append(buf[:0], c, s, form))
 }
 
 // tableView renders the visible window of the sorted, filtered rows.
@@ -398,6 +344,7 @@ type tableView struct {
 	// marks are the new and changed marks by key, looked up only for the
 	// visible rows.
 	marks map[collect.Key]markAge
+	cells output.Cells
 }
 
 // SetSize sets the table's size, the header row included.
@@ -430,7 +377,7 @@ func (t *tableView) Render(width int) string {
 			arrow = 1
 		}
 		if len(title)+arrow > c.width {
-			title = shortTitles[c.col]
+			title = c.col.Short()
 		}
 		if c.col == t.sortCol {
 			if t.sortDesc {
@@ -474,7 +421,7 @@ func (t *tableView) renderRow(rp *row, cols []colSpec, wide bool, width int, sel
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		text := cellText(c.col, r.s, wide, buf)
+		text := t.cellText(c.col, r.s, wide, buf)
 		var cell string
 		if c.col == colLocal || c.col == colForeign {
 			cell = fitAddr(text, c.width)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/filter"
+	"socktop/output"
 )
 
 // logEntry is one observed state transition and the socket it happened
@@ -63,7 +65,7 @@ func (l *logView) add(e logEntry, s *collect.Socket) {
 
 // refilter picks the entries f matches; the model calls it whenever the
 // entries or the filter change, so Render does no matching.
-func (l *logView) refilter(f *collect.Filter) {
+func (l *logView) refilter(f *filter.Filter) {
 	l.shown = l.shown[:0]
 	for i := range l.entries {
 		if f.Match(&l.entries[i].sock) {
@@ -152,7 +154,7 @@ func (l *logView) Render(width int) string {
 		e := &l.entries[l.shown[i]]
 		fam := familyOf(e.key)
 		t := e.at.Format("15:04:05") + " " + e.key.Proto.String() + " " +
-			collect.FormatAddr(e.key.Local, fam) + " " + collect.FormatAddr(e.key.Remote, fam) + " "
+			output.FormatAddr(e.key.Local, fam) + " " + output.FormatAddr(e.key.Remote, fam) + " "
 		t += transText(st, e.key.Proto, e.from, e.to, len(t)+len(stateName(e.from))+3+len(stateName(e.to))+len(jumpNote) <= width)
 		lines = append(lines, truncLine(t, width))
 	}

@@ -10,6 +10,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/filter"
+	"socktop/output"
 )
 
 // unknownSnap is what gopsutil with --no-owners gives: no queues, timer,
@@ -286,7 +288,7 @@ func TestPromptErrorWhole(t *testing.T) {
 		h.typeText(expr)
 		h.key("enter")
 		checkFrame(t, h.m.frame, 80, 24)
-		var fe *collect.FilterError
+		var fe *filter.Error
 		if !errors.As(h.m.prompt.err, &fe) {
 			t.Fatalf("%q: error %v", expr, h.m.prompt.err)
 		}
@@ -349,12 +351,12 @@ func TestAddrLen(t *testing.T) {
 	for _, s := range []string{"0.0.0.0:0", "127.0.0.1:5", "255.255.255.255:65535", "10.2.30.4:443", "[::]:0", "[::1]:8080", "[fe80::1:2:3:4]:1", "[::ffff:1.2.3.4]:80"} {
 		ap := netip.MustParseAddrPort(s)
 		for _, fam := range []uint8{4, 6} {
-			if got, want := addrLen(ap, fam), len(collect.FormatAddr(ap, fam)); got != want {
+			if got, want := addrLen(ap, fam), len(output.FormatAddr(ap, fam)); got != want {
 				t.Errorf("addrLen(%s, %d) = %d, want %d", s, fam, got, want)
 			}
 		}
 	}
-	if got, want := addrLen(netip.AddrPort{}, 6), len(collect.FormatAddr(netip.AddrPort{}, 6)); got != want {
+	if got, want := addrLen(netip.AddrPort{}, 6), len(output.FormatAddr(netip.AddrPort{}, 6)); got != want {
 		t.Errorf("addrLen(invalid, 6) = %d, want %d", got, want)
 	}
 }

@@ -1,4 +1,4 @@
-package collect
+package filter
 
 import (
 	"bufio"
@@ -94,7 +94,7 @@ func parseServices(r io.Reader) (map[string]servicePorts, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("collect: reading services: %w", err)
+		return nil, fmt.Errorf("filter: reading services: %w", err)
 	}
 	return m, nil
 }
@@ -108,7 +108,7 @@ func isServiceName(s string) bool {
 // lookupService gives the port of a service name in table, for TCP and
 // UDP alike, as ss does: a name whose TCP and UDP ports differ is
 // ambiguous. The name is matched as written, then in lower case. The
-// error text goes into a FilterError.
+// error text goes into an Error.
 func lookupService(table map[string]servicePorts, name string) (int, string) {
 	sp, ok := table[name]
 	if !ok {

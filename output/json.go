@@ -1,4 +1,4 @@
-package collect
+package output
 
 import (
 	"bufio"
@@ -8,96 +8,20 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"socktop/collect"
 )
-
-// jsonAddr is an endpoint in the JSON contract of the architecture note.
-type jsonAddr struct {
-	Addr string `json:"addr"`
-	Port uint16 `json:"port"`
-}
-
-// jsonSocket is a socket in the JSON contract. The pointer fields are
-// the ones a source may not know (Socket.Unknown): nil, and so absent
-// from the document, when unknown.
-type jsonSocket struct {
-	Proto   string   `json:"proto"`
-	Family  uint8    `json:"family"`
-	State   string   `json:"state"`
-	Local   jsonAddr `json:"local"`
-	Remote  jsonAddr `json:"remote"`
-	RecvQ   *uint32  `json:"recv_q,omitempty"`
-	SendQ   *uint32  `json:"send_q,omitempty"`
-	UID     *uint32  `json:"uid,omitempty"`
-	Inode   *uint32  `json:"inode,omitempty"`
-	Cookie  *uint64  `json:"cookie,omitempty"`
-	Owners  *[]Owner `json:"owners,omitempty"`
-	Timer   *string  `json:"timer,omitempty"`
-	TimerMS *int64   `json:"timer_ms,omitempty"`
-	Retrans *uint8   `json:"retrans,omitempty"`
-	Info    *TCPInfo `json:"tcp_info,omitempty"`
-}
-
-// jsonEndpoint returns an endpoint for the JSON form; one with no address
-// is "0.0.0.0" or "::" by family, port 0, as the contract says.
-func jsonEndpoint(ap netip.AddrPort, family uint8) jsonAddr {
-	if !ap.Addr().IsValid() {
-		if family == 6 {
-			return jsonAddr{Addr: "::"}
-		}
-		return jsonAddr{Addr: "0.0.0.0"}
-	}
-	return jsonAddr{Addr: ap.Addr().String(), Port: ap.Port()}
-}
-
-// MarshalJSON encodes the socket in the form of the architecture note's
-// JSON contract: owners is [] rather than null when nobody holds it, and
-// a field the source could not know (Socket.Unknown) is left out.
-func (s Socket) MarshalJSON() ([]byte, error) {
-	return json.Marshal(s.toJSON())
-}
-
-// known returns &v when the socket knows field f, nil otherwise.
-func known[T any](s *Socket, f Fields, v T) *T {
-	if !s.Known(f) {
-		return nil
-	}
-	return &v
-}
-
-func (s *Socket) toJSON() jsonSocket {
-	owners := s.Owners
-	if owners == nil {
-		owners = []Owner{}
-	}
-	return jsonSocket{
-		Proto:   s.Proto.String(),
-		Family:  s.Family,
-		State:   s.State.Canonical().String(),
-		Local:   jsonEndpoint(s.Local, s.Family),
-		Remote:  jsonEndpoint(s.Remote, s.Family),
-		RecvQ:   known(s, FieldRecvQ, s.RecvQ),
-		SendQ:   known(s, FieldSendQ, s.SendQ),
-		UID:     known(s, FieldUID, s.UID),
-		Inode:   known(s, FieldInode, s.Inode),
-		Cookie:  known(s, FieldCookie, s.Cookie),
-		Owners:  known(s, FieldOwners, owners),
-		Timer:   known(s, FieldTimer, s.Timer.String()),
-		TimerMS: known(s, FieldTimer, s.TimerLeft.Milliseconds()),
-		Retrans: known(s, FieldRetrans, s.Retrans),
-		Info:    s.Info,
-	}
-}
 
 // WriteJSON writes the snapshot as one JSON document, in the form of the
 // architecture note, followed by a newline. "owners_known" is false when
 // no owner scan was made (every socket then lacks "owners"), and
 // "owners_partial" is true when some processes could not be read: an
 // owner list may then miss holders, and a socket whose owners are unknown
-// lacks "owners". It streams: each socket is
-// appended to a reused buffer and written out, so 100k sockets cost
-// neither a copy of the table nor the whole document in memory (the
-// encoding/json version took 3x the time and twice the peak memory).
-func WriteJSON(w io.Writer, snap *Snapshot) error {
+// lacks "owners". It streams: each socket is appended to a reused buffer
+// and written out, so a large table costs neither a copy of itself nor
+// the whole document in memory, as encoding/json would
+// (docs/performance.md has the figures).
+func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	b := make([]byte, 0, 1024)
 	b = append(b, `{"taken":`...)
@@ -107,9 +31,9 @@ func WriteJSON(w io.Writer, snap *Snapshot) error {
 	b = append(b, `,"partial":`...)
 	b = strconv.AppendBool(b, snap.Partial)
 	b = append(b, `,"owners_known":`...)
-	b = strconv.AppendBool(b, snap.Owners != OwnersNotLooked)
+	b = strconv.AppendBool(b, snap.Owners != collect.OwnersNotLooked)
 	b = append(b, `,"owners_partial":`...)
-	b = strconv.AppendBool(b, snap.Owners == OwnersPartial)
+	b = strconv.AppendBool(b, snap.Owners == collect.OwnersPartial)
 	b = append(b, `,"sockets":[`...)
 	for i := range snap.Sockets {
 		if i > 0 {
@@ -133,8 +57,8 @@ func WriteJSON(w io.Writer, snap *Snapshot) error {
 	return bw.Flush()
 }
 
-// appendSocketJSON appends one socket in the same form as MarshalJSON.
-func appendSocketJSON(b []byte, s *Socket) ([]byte, error) {
+// appendSocketJSON appends one socket in the form of the JSON contract.
+func appendSocketJSON(b []byte, s *collect.Socket) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
 	b = append(b, `","family":`...)
@@ -145,27 +69,27 @@ func appendSocketJSON(b []byte, s *Socket) ([]byte, error) {
 	b = appendEndpointJSON(b, s.Local, s.Family)
 	b = append(b, `,"remote":`...)
 	b = appendEndpointJSON(b, s.Remote, s.Family)
-	if s.Known(FieldRecvQ) {
+	if s.Known(collect.FieldRecvQ) {
 		b = append(b, `,"recv_q":`...)
 		b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
 	}
-	if s.Known(FieldSendQ) {
+	if s.Known(collect.FieldSendQ) {
 		b = append(b, `,"send_q":`...)
 		b = strconv.AppendUint(b, uint64(s.SendQ), 10)
 	}
-	if s.Known(FieldUID) {
+	if s.Known(collect.FieldUID) {
 		b = append(b, `,"uid":`...)
 		b = strconv.AppendUint(b, uint64(s.UID), 10)
 	}
-	if s.Known(FieldInode) {
+	if s.Known(collect.FieldInode) {
 		b = append(b, `,"inode":`...)
 		b = strconv.AppendUint(b, uint64(s.Inode), 10)
 	}
-	if s.Known(FieldCookie) {
+	if s.Known(collect.FieldCookie) {
 		b = append(b, `,"cookie":`...)
 		b = strconv.AppendUint(b, s.Cookie, 10)
 	}
-	if s.Known(FieldOwners) {
+	if s.Known(collect.FieldOwners) {
 		b = append(b, `,"owners":[`...)
 		for i, o := range s.Owners {
 			if i > 0 {
@@ -179,13 +103,13 @@ func appendSocketJSON(b []byte, s *Socket) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	if s.Known(FieldTimer) {
+	if s.Known(collect.FieldTimer) {
 		b = append(b, `,"timer":"`...)
 		b = append(b, s.Timer.String()...)
 		b = append(b, `","timer_ms":`...)
 		b = strconv.AppendInt(b, s.TimerLeft.Milliseconds(), 10)
 	}
-	if s.Known(FieldRetrans) {
+	if s.Known(collect.FieldRetrans) {
 		b = append(b, `,"retrans":`...)
 		b = strconv.AppendUint(b, uint64(s.Retrans), 10)
 	}

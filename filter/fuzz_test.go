@@ -1,4 +1,4 @@
-package collect
+package filter
 
 import (
 	"errors"
@@ -7,12 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzParseFilter checks that no input makes the parser panic, that every
-// error is a *FilterError wrapping ErrBadFilter with a column inside the
+// FuzzParse checks that no input makes the parser panic, that every
+// error is an *Error wrapping ErrBad with a column inside the
 // expression, and that a parsed filter matches without panicking, keeps its
 // text, parses again to the same filter, and never leaves out of States()
 // the state of a socket it matches.
-func FuzzParseFilter(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	seeds := []string{
 		"", "state established", "exclude listening", "state connected exclude estab",
 		"sport = :80", "dport >= :1024", "sport==22", "dport neq 0", "src 10.0.0.0/8",
@@ -27,30 +27,30 @@ func FuzzParseFilter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
-		flt, err := ParseFilter(expr)
+		flt, err := Parse(expr)
 		if err != nil {
-			var fe *FilterError
-			if !errors.As(err, &fe) || !errors.Is(err, ErrBadFilter) {
-				t.Fatalf("ParseFilter(%q): error %v (%T) is not a *FilterError wrapping ErrBadFilter", expr, err, err)
+			var fe *Error
+			if !errors.As(err, &fe) || !errors.Is(err, ErrBad) {
+				t.Fatalf("Parse(%q): error %v (%T) is not an *Error wrapping ErrBad", expr, err, err)
 			}
 			if fe.Col < 1 || fe.Col > utf8.RuneCountInString(expr)+1 || fe.Expr != expr || fe.Msg == "" {
-				t.Fatalf("ParseFilter(%q): column %d outside the expression, or empty message %q", expr, fe.Col, fe.Msg)
+				t.Fatalf("Parse(%q): column %d outside the expression, or empty message %q", expr, fe.Col, fe.Msg)
 			}
 			if flt != nil {
-				t.Fatalf("ParseFilter(%q) gave both a filter and an error", expr)
+				t.Fatalf("Parse(%q) gave both a filter and an error", expr)
 			}
 			return
 		}
 		if flt == nil {
 			if strings.TrimSpace(expr) != "" {
-				t.Fatalf("ParseFilter(%q) = nil, nil for a non-blank expression", expr)
+				t.Fatalf("Parse(%q) = nil, nil for a non-blank expression", expr)
 			}
 			return
 		}
 		if flt.String() != expr {
 			t.Fatalf("String() = %q, want %q", flt.String(), expr)
 		}
-		again, err := ParseFilter(flt.String())
+		again, err := Parse(flt.String())
 		if err != nil || again.States() != flt.States() {
 			t.Fatalf("%q does not parse again to the same filter: %v", expr, err)
 		}

@@ -1,14 +1,17 @@
-package collect
+package output
 
 import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"socktop/collect"
 )
 
 // AppendAddr appends an endpoint the way ss prints it: 127.0.0.1:80,
 // [::1]:443, and for a peer that is not fixed 0.0.0.0:* or [::]:*. It does
-// not allocate, so the headless table can format 100k rows cheaply.
+// not allocate, so a table of every socket on the host costs nothing per
+// row.
 func AppendAddr(b []byte, ap netip.AddrPort, family uint8) []byte {
 	a := ap.Addr()
 	if !a.IsValid() {
@@ -36,24 +39,6 @@ func AppendAddr(b []byte, ap netip.AddrPort, family uint8) []byte {
 func FormatAddr(ap netip.AddrPort, family uint8) string {
 	var buf [64]byte
 	return string(AppendAddr(buf[:0], ap, family))
-}
-
-// AppendOwners appends "pid/name" for each owner, comma separated, or "-"
-// when no process holds the socket (TIME_WAIT, orphans, unaccepted
-// children), as netstat does.
-func AppendOwners(b []byte, owners []Owner) []byte {
-	if len(owners) == 0 {
-		return append(b, '-')
-	}
-	for i, o := range owners {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(o.PID), 10)
-		b = append(b, '/')
-		b = append(b, o.Name...)
-	}
-	return b
 }
 
 // AppendDuration appends a short human form of a timer's remaining time:
@@ -87,9 +72,9 @@ func AppendDuration(b []byte, d time.Duration) []byte {
 // AppendTimer appends the timer column: "off", or the kind and remaining
 // time ("timewait 58.1s"), with the retransmit count when there is one
 // ("on 796ms r3").
-func AppendTimer(b []byte, s *Socket) []byte {
+func AppendTimer(b []byte, s *collect.Socket) []byte {
 	b = append(b, s.Timer.String()...)
-	if s.Timer == TimerOff {
+	if s.Timer == collect.TimerOff {
 		return b
 	}
 	b = append(b, ' ')
@@ -102,7 +87,7 @@ func AppendTimer(b []byte, s *Socket) []byte {
 }
 
 // FormatTimer returns AppendTimer's text as a string.
-func FormatTimer(s *Socket) string {
+func FormatTimer(s *collect.Socket) string {
 	var buf [48]byte
 	return string(AppendTimer(buf[:0], s))
 }

@@ -1,4 +1,4 @@
-package collect_test
+package filter_test
 
 import (
 	"errors"
@@ -6,10 +6,11 @@ import (
 	"net/netip"
 
 	"socktop/collect"
+	"socktop/filter"
 )
 
-func ExampleParseFilter() {
-	f, err := collect.ParseFilter("state time-wait ( sport = :5194 or dport = :5194 )")
+func ExampleParse() {
+	f, err := filter.Parse("state time-wait ( sport = :5194 or dport = :5194 )")
 	if err != nil {
 		panic(err)
 	}
@@ -22,8 +23,8 @@ func ExampleParseFilter() {
 	}
 	fmt.Println(f.Match(&tw), f.States() == 1<<collect.StateTimeWait)
 
-	_, err = collect.ParseFilter("sport = :5194x")
-	fmt.Println(err, errors.Is(err, collect.ErrBadFilter))
+	_, err = filter.Parse("sport = :5194x")
+	fmt.Println(err, errors.Is(err, filter.ErrBad))
 	// Output:
 	// true true
 	// filter: column 10: expected a port number, found "5194x" in "sport = :5194x" true

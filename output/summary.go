@@ -1,4 +1,4 @@
-package main
+package output
 
 import (
 	"bufio"
@@ -16,11 +16,11 @@ var summaryStates = []collect.State{
 	collect.StateLastAck, collect.StateTimeWait, collect.StateClosed, collect.StateUnconn,
 }
 
-// writeSummary prints `socktop -s`: the count of the snapshot's sockets
+// WriteSummary prints `socktop -s`: the count of the snapshot's sockets
 // per protocol and family, then per state and protocol. Unlike ss -s,
 // which reads the kernel's totals, it counts the sockets the flags and
 // the filter selected, so it can answer "how many TIME_WAIT on :443".
-func writeSummary(w io.Writer, snap *collect.Snapshot) error {
+func WriteSummary(w io.Writer, snap *collect.Snapshot) error {
 	var byFam [3][2]int // [tcp, udp, total][IPv4, IPv6]
 	var byState [collect.NumStates][2]int
 	for i := range snap.Sockets {

@@ -1,8 +1,10 @@
-package collect
+package filter
 
 import (
 	"strconv"
 	"strings"
+
+	"socktop/collect"
 )
 
 // parseProc reads the rest of "proc [=|!=] NAME": true when any owner's
@@ -23,7 +25,7 @@ func (p *parser) parseProc(kwTok token) (cnode, error) {
 	var n cnode
 	if strings.Contains(name, "*") {
 		match := globMatcher(name)
-		n = predNode(func(s *Socket) bool {
+		n = predNode(func(s *collect.Socket) bool {
 			for i := range s.Owners {
 				if match(s.Owners[i].Name) {
 					return true
@@ -32,7 +34,7 @@ func (p *parser) parseProc(kwTok token) (cnode, error) {
 			return false
 		})
 	} else {
-		n = predNode(func(s *Socket) bool {
+		n = predNode(func(s *collect.Socket) bool {
 			for i := range s.Owners {
 				if s.Owners[i].Name == name {
 					return true
@@ -58,7 +60,7 @@ func (p *parser) parsePID(kwTok token) (cnode, error) {
 		return cnode{}, err
 	}
 	want := int(pid)
-	n := predNode(func(s *Socket) bool {
+	n := predNode(func(s *collect.Socket) bool {
 		for i := range s.Owners {
 			if s.Owners[i].PID == want {
 				return true
@@ -80,7 +82,7 @@ func (p *parser) parseUID(kwTok token) (cnode, error) {
 		return cnode{}, err
 	}
 	want := int(uid)
-	return predNode(func(s *Socket) bool { return cmpInt(op, int(s.UID), want) }), nil
+	return predNode(func(s *collect.Socket) bool { return cmpInt(op, int(s.UID), want) }), nil
 }
 
 // number reads a decimal number in 0..max.

@@ -1,9 +1,9 @@
-package collect_test
+package filter_test
 
 import (
 	"testing"
 
-	"socktop/collect"
+	"socktop/filter"
 	"socktop/internal/synth"
 )
 
@@ -16,12 +16,12 @@ var benchExprs = []struct{ name, expr string }{
 	{"complex", "state connected ( src 127.0.0.0/8 or dst [::1] ) and not proc nginx* and uid >= 1000 or port 8080"},
 }
 
-func BenchmarkParseFilter(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	for _, e := range benchExprs {
 		b.Run(e.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := collect.ParseFilter(e.expr); err != nil {
+				if _, err := filter.Parse(e.expr); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -34,7 +34,7 @@ func BenchmarkParseFilter(b *testing.B) {
 func BenchmarkFilterMatch100k(b *testing.B) {
 	snap := synth.Table(100_000, 1)
 	for _, e := range benchExprs {
-		f, err := collect.ParseFilter(e.expr)
+		f, err := filter.Parse(e.expr)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,24 +1,35 @@
-package collect
+// Package filter is socktop's filter language, ss's expressions and a few
+// shortcuts: Parse reads an expression once, and the Filter it gives
+// decides for each socket whether it is shown. The architecture note
+// lists the language; Parse's documentation has the grammar.
+package filter
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"socktop/collect"
 )
+
+// ErrBad is wrapped by every error of Parse, so a caller can tell a bad
+// expression from other failures with errors.Is.
+var ErrBad = errors.New("bad filter")
 
 // Filter is a parsed filter expression, compiled once into a tree of
 // closures so that Match costs a few function calls and no allocation: it
 // runs on every socket of every refresh. A nil *Filter matches every socket.
 //
-// The language is ss's (see ParseFilter), so what people already type after
+// The language is ss's (see Parse), so what people already type after
 // `ss -tan` works here too.
 type Filter struct {
 	expr  string
-	match func(*Socket) bool
-	may   StateMask
+	match func(*collect.Socket) bool
+	may   collect.StateMask
 }
 
-// ParseFilter parses a filter expression. An empty expression, or one made
+// Parse parses a filter expression. An empty expression, or one made
 // only of spaces, gives a nil *Filter and no error: no filter at all.
 //
 // The grammar follows ss(8):
@@ -42,9 +53,9 @@ type Filter struct {
 //
 // Two deliberate differences from ss 6.1: and binds tighter than or, as its
 // man page says (ss itself reads "a or b and c" left to right), and host
-// names are not resolved. A bad expression is a *FilterError naming the
-// column where it broke; it wraps ErrBadFilter.
-func ParseFilter(expr string) (*Filter, error) {
+// names are not resolved. A bad expression is an *Error naming the
+// column where it broke; it wraps ErrBad.
+func Parse(expr string) (*Filter, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
 	}
@@ -62,7 +73,7 @@ func ParseFilter(expr string) (*Filter, error) {
 
 // Match reports whether the socket passes the filter. A nil filter passes
 // everything. Match does not allocate.
-func (f *Filter) Match(s *Socket) bool {
+func (f *Filter) Match(s *collect.Socket) bool {
 	if f == nil {
 		return true
 	}
@@ -74,14 +85,14 @@ func (f *Filter) Match(s *Socket) bool {
 // AllStates when the expression does not constrain states (or for a nil
 // filter). The mask is conservative: a state in it may still fail other
 // conditions, but a state outside it can never match.
-func (f *Filter) States() StateMask {
+func (f *Filter) States() collect.StateMask {
 	if f == nil {
-		return AllStates
+		return collect.AllStates
 	}
 	return f.may
 }
 
-// String returns the expression as it was given to ParseFilter, or "" for
+// String returns the expression as it was given to Parse, or "" for
 // a nil filter.
 func (f *Filter) String() string {
 	if f == nil {
@@ -90,10 +101,10 @@ func (f *Filter) String() string {
 	return f.expr
 }
 
-// FilterError is the error of a bad filter expression. Col is the 1-based
+// Error is the error of a bad filter expression. Col is the 1-based
 // column (in characters) where parsing broke, so a prompt can put a caret
 // under it.
-type FilterError struct {
+type Error struct {
 	Expr string
 	Col  int
 	Msg  string
@@ -101,23 +112,23 @@ type FilterError struct {
 
 // Error returns a one-line message: the column, what was wrong, and the
 // expression.
-func (e *FilterError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("filter: column %d: %s in %q", e.Col, e.Msg, e.Expr)
 }
 
-// Unwrap returns ErrBadFilter, so callers can test with errors.Is.
-func (e *FilterError) Unwrap() error { return ErrBadFilter }
+// Unwrap returns ErrBad, so callers can test with errors.Is.
+func (e *Error) Unwrap() error { return ErrBad }
 
-// errAt builds a FilterError for the byte offset off of expr; the column
+// errAt builds an Error for the byte offset off of expr; the column
 // counts characters so that a caret lines up under non-ASCII text too.
-func errAt(expr string, off int, format string, args ...any) *FilterError {
+func errAt(expr string, off int, format string, args ...any) *Error {
 	if off < 0 {
 		off = 0
 	}
 	if off > len(expr) {
 		off = len(expr)
 	}
-	return &FilterError{
+	return &Error{
 		Expr: expr,
 		Col:  utf8.RuneCountInString(expr[:off]) + 1,
 		Msg:  fmt.Sprintf(format, args...),

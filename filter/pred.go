@@ -1,9 +1,11 @@
-package collect
+package filter
 
 import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"socktop/collect"
 )
 
 // State sets by name. The kernel's aliases travel with the state a person
@@ -11,38 +13,38 @@ import (
 // includes bound-inactive TCP sockets and unconnected UDP sockets, which ss
 // also calls closed (its UNCONN column is TCP_CLOSE).
 const (
-	maskSynRecv  StateMask = 1<<StateSynRecv | 1<<StateNewSynRecv
-	maskClosed   StateMask = 1<<StateClosed | 1<<StateBoundInactive | 1<<StateUnconn
-	maskListen   StateMask = 1 << StateListen
-	maskTimeWait StateMask = 1 << StateTimeWait
+	maskSynRecv  collect.StateMask = 1<<collect.StateSynRecv | 1<<collect.StateNewSynRecv
+	maskClosed   collect.StateMask = 1<<collect.StateClosed | 1<<collect.StateBoundInactive | 1<<collect.StateUnconn
+	maskListen   collect.StateMask = 1 << collect.StateListen
+	maskTimeWait collect.StateMask = 1 << collect.StateTimeWait
 	// ss: "connected - all the states except for listening and closed".
-	maskConnected    StateMask = AllStates &^ (maskListen | maskClosed)
-	maskSynchronized StateMask = maskConnected &^ (1 << StateSynSent)
-	maskBucket       StateMask = maskSynRecv | maskTimeWait
-	maskBig          StateMask = AllStates &^ maskBucket
+	maskConnected    collect.StateMask = collect.AllStates &^ (maskListen | maskClosed)
+	maskSynchronized collect.StateMask = maskConnected &^ (1 << collect.StateSynSent)
+	maskBucket       collect.StateMask = maskSynRecv | maskTimeWait
+	maskBig          collect.StateMask = collect.AllStates &^ maskBucket
 )
 
 // stateNamesIn maps a normalised state name (lower case, "_" as "-") to its
 // set.
-var stateNamesIn = map[string]StateMask{
-	"established":  1 << StateEstablished,
-	"estab":        1 << StateEstablished,
-	"syn-sent":     1 << StateSynSent,
+var stateNamesIn = map[string]collect.StateMask{
+	"established":  1 << collect.StateEstablished,
+	"estab":        1 << collect.StateEstablished,
+	"syn-sent":     1 << collect.StateSynSent,
 	"syn-recv":     maskSynRecv,
 	"syn-received": maskSynRecv,
-	"fin-wait-1":   1 << StateFinWait1,
-	"fin-wait-2":   1 << StateFinWait2,
+	"fin-wait-1":   1 << collect.StateFinWait1,
+	"fin-wait-2":   1 << collect.StateFinWait2,
 	"time-wait":    maskTimeWait,
-	"close-wait":   1 << StateCloseWait,
-	"last-ack":     1 << StateLastAck,
-	"closing":      1 << StateClosing,
+	"close-wait":   1 << collect.StateCloseWait,
+	"last-ack":     1 << collect.StateLastAck,
+	"closing":      1 << collect.StateClosing,
 	"listen":       maskListen,
 	"listening":    maskListen,
 	"closed":       maskClosed,
 	"close":        maskClosed,
 	"unconn":       maskClosed,
 	"unconnected":  maskClosed,
-	"all":          AllStates,
+	"all":          collect.AllStates,
 	"connected":    maskConnected,
 	"synchronized": maskSynchronized,
 	"bucket":       maskBucket,
@@ -50,14 +52,14 @@ var stateNamesIn = map[string]StateMask{
 }
 
 // lookupState finds a state or state group by any accepted spelling.
-func lookupState(name string) (StateMask, bool) {
+func lookupState(name string) (collect.StateMask, bool) {
 	m, ok := stateNamesIn[strings.ReplaceAll(strings.ToLower(name), "_", "-")]
 	return m, ok
 }
 
 // socketFamily is the socket's family, inferred from its address when the
 // source left Family at 0.
-func socketFamily(s *Socket) uint8 {
+func socketFamily(s *collect.Socket) uint8 {
 	if s.Family != 0 {
 		return s.Family
 	}
@@ -126,15 +128,15 @@ func parsePortNumber(expr, s string, off int, wild bool) (int, error) {
 }
 
 // portPred compares one end's port. A wildcard matches every port.
-func portPred(op cmpOp, want int, local bool) func(*Socket) bool {
+func portPred(op cmpOp, want int, local bool) func(*collect.Socket) bool {
 	if want < 0 {
 		all := op == opEq
-		return func(*Socket) bool { return all }
+		return func(*collect.Socket) bool { return all }
 	}
 	if local {
-		return func(s *Socket) bool { return cmpInt(op, int(s.Local.Port()), want) }
+		return func(s *collect.Socket) bool { return cmpInt(op, int(s.Local.Port()), want) }
 	}
-	return func(s *Socket) bool { return cmpInt(op, int(s.Remote.Port()), want) }
+	return func(s *collect.Socket) bool { return cmpInt(op, int(s.Remote.Port()), want) }
 }
 
 // eitherPort is the "port" shortcut: the condition holds at either end.
@@ -145,7 +147,7 @@ func eitherPort(op cmpOp, want int) cnode {
 		return notNode(eitherPort(opEq, want))
 	}
 	l, r := portPred(op, want, true), portPred(op, want, false)
-	return predNode(func(s *Socket) bool { return l(s) || r(s) })
+	return predNode(func(s *collect.Socket) bool { return l(s) || r(s) })
 }
 
 // parsePortCond reads the rest of "sport OP PORT", "dport OP PORT" or
@@ -203,10 +205,10 @@ func (p *parser) parseHostCond(local bool, kwTok token) (cnode, error) {
 // matches the kernel's way: an IPv4 prefix also matches IPv4-mapped IPv6
 // addresses, an IPv6 prefix only IPv6 ones, and an endpoint with no address
 // (a listener's peer) is the unspecified address of the socket's family.
-func (h hostSpec) pred(local bool) func(*Socket) bool {
+func (h hostSpec) pred(local bool) func(*collect.Socket) bool {
 	pfx, port, fam := h.prefix, h.port, h.family
 	hasAddr, want4 := pfx.IsValid(), pfx.Addr().Is4()
-	return func(s *Socket) bool {
+	return func(s *collect.Socket) bool {
 		ap := s.Remote
 		if local {
 			ap = s.Local

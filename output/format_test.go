@@ -1,9 +1,11 @@
-package collect
+package output
 
 import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"socktop/collect"
 )
 
 func TestFormatAddr(t *testing.T) {
@@ -30,28 +32,18 @@ func TestFormatAddr(t *testing.T) {
 
 func TestFormatTimer(t *testing.T) {
 	cases := []struct {
-		s    Socket
+		s    collect.Socket
 		want string
 	}{
-		{Socket{}, "off"},
-		{Socket{Timer: TimerTimeWait, TimerLeft: 58123 * time.Millisecond}, "timewait 58.1s"},
-		{Socket{Timer: TimerOn, TimerLeft: 796 * time.Millisecond, Retrans: 3}, "on 796ms r3"},
-		{Socket{Timer: TimerKeepalive, TimerLeft: 123 * time.Second}, "keepalive 2m03s"},
-		{Socket{Timer: TimerPersist, TimerLeft: -time.Second}, "persist 0s"},
+		{collect.Socket{}, "off"},
+		{collect.Socket{Timer: collect.TimerTimeWait, TimerLeft: 58123 * time.Millisecond}, "timewait 58.1s"},
+		{collect.Socket{Timer: collect.TimerOn, TimerLeft: 796 * time.Millisecond, Retrans: 3}, "on 796ms r3"},
+		{collect.Socket{Timer: collect.TimerKeepalive, TimerLeft: 123 * time.Second}, "keepalive 2m03s"},
+		{collect.Socket{Timer: collect.TimerPersist, TimerLeft: -time.Second}, "persist 0s"},
 	}
 	for _, c := range cases {
 		if got := FormatTimer(&c.s); got != c.want {
 			t.Errorf("FormatTimer(%+v) = %q, want %q", c.s, got, c.want)
 		}
-	}
-}
-
-func TestAppendOwners(t *testing.T) {
-	if got := string(AppendOwners(nil, nil)); got != "-" {
-		t.Errorf("no owners: %q", got)
-	}
-	got := string(AppendOwners(nil, []Owner{{PID: 1, Name: "a"}, {PID: 22, Name: "b c"}}))
-	if got != "1/a,22/b c" {
-		t.Errorf("two owners: %q", got)
 	}
 }

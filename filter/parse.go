@@ -1,7 +1,9 @@
-package collect
+package filter
 
 import (
 	"strings"
+
+	"socktop/collect"
 )
 
 // cnode is a compiled sub-expression: the predicate, and two state masks
@@ -11,10 +13,10 @@ import (
 // An and or an or keeps its operands flat (a and b and c is one node of
 // three), so Match makes one call per operand rather than one per level.
 type cnode struct {
-	match     func(*Socket) bool
-	may, must StateMask
+	match     func(*collect.Socket) bool
+	may, must collect.StateMask
 	kind      nodeKind
-	terms     []func(*Socket) bool
+	terms     []func(*collect.Socket) bool
 }
 
 type nodeKind uint8
@@ -26,30 +28,30 @@ const (
 )
 
 // predNode wraps a predicate that says nothing about states.
-func predNode(f func(*Socket) bool) cnode {
-	return cnode{match: f, may: AllStates}
+func predNode(f func(*collect.Socket) bool) cnode {
+	return cnode{match: f, may: collect.AllStates}
 }
 
 // flat returns the operands of n for a node of the given kind.
-func (n cnode) flat(k nodeKind) []func(*Socket) bool {
+func (n cnode) flat(k nodeKind) []func(*collect.Socket) bool {
 	if n.kind == k {
 		return n.terms
 	}
-	return []func(*Socket) bool{n.match}
+	return []func(*collect.Socket) bool{n.match}
 }
 
 func andNode(a, b cnode) cnode {
-	terms := append(append([]func(*Socket) bool(nil), a.flat(kindAnd)...), b.flat(kindAnd)...)
+	terms := append(append([]func(*collect.Socket) bool(nil), a.flat(kindAnd)...), b.flat(kindAnd)...)
 	n := cnode{may: a.may & b.may, must: a.must & b.must, kind: kindAnd, terms: terms}
 	switch len(terms) {
 	case 2:
 		t0, t1 := terms[0], terms[1]
-		n.match = func(s *Socket) bool { return t0(s) && t1(s) }
+		n.match = func(s *collect.Socket) bool { return t0(s) && t1(s) }
 	case 3:
 		t0, t1, t2 := terms[0], terms[1], terms[2]
-		n.match = func(s *Socket) bool { return t0(s) && t1(s) && t2(s) }
+		n.match = func(s *collect.Socket) bool { return t0(s) && t1(s) && t2(s) }
 	default:
-		n.match = func(s *Socket) bool {
+		n.match = func(s *collect.Socket) bool {
 			for _, t := range terms {
 				if !t(s) {
 					return false
@@ -62,17 +64,17 @@ func andNode(a, b cnode) cnode {
 }
 
 func orNode(a, b cnode) cnode {
-	terms := append(append([]func(*Socket) bool(nil), a.flat(kindOr)...), b.flat(kindOr)...)
+	terms := append(append([]func(*collect.Socket) bool(nil), a.flat(kindOr)...), b.flat(kindOr)...)
 	n := cnode{may: a.may | b.may, must: a.must | b.must, kind: kindOr, terms: terms}
 	switch len(terms) {
 	case 2:
 		t0, t1 := terms[0], terms[1]
-		n.match = func(s *Socket) bool { return t0(s) || t1(s) }
+		n.match = func(s *collect.Socket) bool { return t0(s) || t1(s) }
 	case 3:
 		t0, t1, t2 := terms[0], terms[1], terms[2]
-		n.match = func(s *Socket) bool { return t0(s) || t1(s) || t2(s) }
+		n.match = func(s *collect.Socket) bool { return t0(s) || t1(s) || t2(s) }
 	default:
-		n.match = func(s *Socket) bool {
+		n.match = func(s *collect.Socket) bool {
 			for _, t := range terms {
 				if t(s) {
 					return true
@@ -87,9 +89,9 @@ func orNode(a, b cnode) cnode {
 func notNode(a cnode) cnode {
 	am := a.match
 	return cnode{
-		match: func(s *Socket) bool { return !am(s) },
-		may:   AllStates &^ a.must,
-		must:  AllStates &^ a.may,
+		match: func(s *collect.Socket) bool { return !am(s) },
+		may:   collect.AllStates &^ a.must,
+		must:  collect.AllStates &^ a.may,
 	}
 }
 
@@ -296,18 +298,18 @@ func (p *parser) parsePrimary() (cnode, error) {
 		return p.parseHostCond(kw == "src", t)
 	case "tcp", "udp":
 		p.next()
-		want := TCP
+		want := collect.TCP
 		if kw == "udp" {
-			want = UDP
+			want = collect.UDP
 		}
-		return predNode(func(s *Socket) bool { return s.Proto == want }), nil
+		return predNode(func(s *collect.Socket) bool { return s.Proto == want }), nil
 	case "inet", "ipv4", "inet6", "ipv6":
 		p.next()
 		want := uint8(4)
 		if kw == "inet6" || kw == "ipv6" {
 			want = 6
 		}
-		return predNode(func(s *Socket) bool { return socketFamily(s) == want }), nil
+		return predNode(func(s *collect.Socket) bool { return socketFamily(s) == want }), nil
 	case "proc":
 		p.next()
 		return p.parseProc(t)
@@ -340,7 +342,7 @@ func (p *parser) parsePrimary() (cnode, error) {
 // does: the first "state" starts from nothing, the first "exclude" from
 // everything, and each term adds or removes from there.
 func (p *parser) parseStateRun() (cnode, error) {
-	var m StateMask
+	var m collect.StateMask
 	first := true
 	for isStateWord(p.peek()) {
 		kw := p.next()
@@ -359,14 +361,14 @@ func (p *parser) parseStateRun() (cnode, error) {
 			m |= sm
 		} else {
 			if first {
-				m = AllStates
+				m = collect.AllStates
 			}
 			m &^= sm
 		}
 		first = false
 	}
 	mm := m
-	return cnode{match: func(s *Socket) bool { return mm.Has(s.State) }, may: m, must: m}, nil
+	return cnode{match: func(s *collect.Socket) bool { return mm.Has(s.State) }, may: m, must: m}, nil
 }
 
 // cmpOp is a comparison operator of a condition.

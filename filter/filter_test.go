@@ -1,4 +1,4 @@
-package collect
+package filter
 
 import (
 	"errors"
@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"socktop/collect"
 )
 
 // filterFixture is a hand-built socket with a short name, so a test case can say
 // which sockets an expression keeps.
 type filterFixture struct {
 	name string
-	s    Socket
+	s    collect.Socket
 }
 
 func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
@@ -21,22 +23,22 @@ func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 // filterFixtures covers both ends, both families, TCP and UDP, the kernel's state
 // aliases, owners and uids.
 var filterFixtures = []filterFixture{
-	{"listen4", Socket{Proto: TCP, Family: 4, State: StateListen, Local: mustAP("0.0.0.0:22"),
-		Owners: []Owner{{PID: 97, Name: "sshd"}}}},
-	{"ssh4", Socket{Proto: TCP, Family: 4, State: StateEstablished, Local: mustAP("127.0.0.1:22"), Remote: mustAP("10.1.2.3:51000"),
-		Owners: []Owner{{PID: 98, Name: "sshd"}}}},
-	{"web6", Socket{Proto: TCP, Family: 6, State: StateEstablished, Local: mustAP("[::1]:443"), Remote: mustAP("[::1]:40000"),
-		UID: 33, Owners: []Owner{{PID: 812, Name: "nginx"}, {PID: 813, Name: "nginx: worker"}}}},
-	{"tw4", Socket{Proto: TCP, Family: 4, State: StateTimeWait, Local: mustAP("127.0.0.1:40112"), Remote: mustAP("127.0.0.1:5194")}},
-	{"dns4", Socket{Proto: UDP, Family: 4, State: StateUnconn, Local: mustAP("127.0.0.53:53"), Remote: mustAP("0.0.0.0:0"),
-		UID: 101, Owners: []Owner{{PID: 300, Name: "systemd-resolve"}}}},
-	{"udp6", Socket{Proto: UDP, Family: 6, State: StateEstablished, Local: mustAP("[::ffff:10.0.0.5]:5000"), Remote: mustAP("[2001:db8::1]:53"),
-		UID: 1000, Owners: []Owner{{PID: 4000, Name: "my app"}}}},
-	{"synrecv4", Socket{Proto: TCP, Family: 4, State: StateNewSynRecv, Local: mustAP("127.0.0.1:8080"), Remote: mustAP("127.0.0.1:33333")}},
-	{"listen6", Socket{Proto: TCP, Family: 6, State: StateListen, Local: mustAP("[::]:8080"),
-		UID: 1000, Owners: []Owner{{PID: 5000, Name: "python3"}}}},
-	{"fw2", Socket{Proto: TCP, Family: 4, State: StateFinWait2, Local: mustAP("127.0.0.1:33334"), Remote: mustAP("127.0.0.1:8080"), UID: 1000}},
-	{"bound4", Socket{Proto: TCP, Family: 4, State: StateBoundInactive, Local: mustAP("127.0.0.1:9000"), UID: 1000}},
+	{"listen4", collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateListen, Local: mustAP("0.0.0.0:22"),
+		Owners: []collect.Owner{{PID: 97, Name: "sshd"}}}},
+	{"ssh4", collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateEstablished, Local: mustAP("127.0.0.1:22"), Remote: mustAP("10.1.2.3:51000"),
+		Owners: []collect.Owner{{PID: 98, Name: "sshd"}}}},
+	{"web6", collect.Socket{Proto: collect.TCP, Family: 6, State: collect.StateEstablished, Local: mustAP("[::1]:443"), Remote: mustAP("[::1]:40000"),
+		UID: 33, Owners: []collect.Owner{{PID: 812, Name: "nginx"}, {PID: 813, Name: "nginx: worker"}}}},
+	{"tw4", collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateTimeWait, Local: mustAP("127.0.0.1:40112"), Remote: mustAP("127.0.0.1:5194")}},
+	{"dns4", collect.Socket{Proto: collect.UDP, Family: 4, State: collect.StateUnconn, Local: mustAP("127.0.0.53:53"), Remote: mustAP("0.0.0.0:0"),
+		UID: 101, Owners: []collect.Owner{{PID: 300, Name: "systemd-resolve"}}}},
+	{"udp6", collect.Socket{Proto: collect.UDP, Family: 6, State: collect.StateEstablished, Local: mustAP("[::ffff:10.0.0.5]:5000"), Remote: mustAP("[2001:db8::1]:53"),
+		UID: 1000, Owners: []collect.Owner{{PID: 4000, Name: "my app"}}}},
+	{"synrecv4", collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateNewSynRecv, Local: mustAP("127.0.0.1:8080"), Remote: mustAP("127.0.0.1:33333")}},
+	{"listen6", collect.Socket{Proto: collect.TCP, Family: 6, State: collect.StateListen, Local: mustAP("[::]:8080"),
+		UID: 1000, Owners: []collect.Owner{{PID: 5000, Name: "python3"}}}},
+	{"fw2", collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateFinWait2, Local: mustAP("127.0.0.1:33334"), Remote: mustAP("127.0.0.1:8080"), UID: 1000}},
+	{"bound4", collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateBoundInactive, Local: mustAP("127.0.0.1:9000"), UID: 1000}},
 }
 
 func filterMatching(t *testing.T, f *Filter) []string {
@@ -50,7 +52,7 @@ func filterMatching(t *testing.T, f *Filter) []string {
 	return got
 }
 
-func TestParseFilterMatches(t *testing.T) {
+func TestParseMatches(t *testing.T) {
 	t.Parallel()
 	all := []string{"listen4", "ssh4", "web6", "tw4", "dns4", "udp6", "synrecv4", "listen6", "fw2", "bound4"}
 	cases := []struct {
@@ -196,9 +198,9 @@ func TestParseFilterMatches(t *testing.T) {
 		{"  \tstate\ttime-wait  ", []string{"tw4"}},
 	}
 	for _, c := range cases {
-		f, err := ParseFilter(c.expr)
+		f, err := Parse(c.expr)
 		if err != nil {
-			t.Errorf("ParseFilter(%q): %v", c.expr, err)
+			t.Errorf("Parse(%q): %v", c.expr, err)
 			continue
 		}
 		if got := filterMatching(t, f); !slices.Equal(got, c.want) {
@@ -218,14 +220,14 @@ func TestParseFilterMatches(t *testing.T) {
 	}
 }
 
-func TestParseFilterEmptyIsNil(t *testing.T) {
+func TestParseEmptyIsNil(t *testing.T) {
 	t.Parallel()
 	for _, e := range []string{"", " ", "\t \n"} {
-		f, err := ParseFilter(e)
+		f, err := Parse(e)
 		if f != nil || err != nil {
-			t.Errorf("ParseFilter(%q) = %v, %v; want nil, nil", e, f, err)
+			t.Errorf("Parse(%q) = %v, %v; want nil, nil", e, f, err)
 		}
-		if !f.Match(&filterFixtures[0].s) || f.States() != AllStates || f.String() != "" {
+		if !f.Match(&filterFixtures[0].s) || f.States() != collect.AllStates || f.String() != "" {
 			t.Errorf("nil filter: Match false, or States %b, or String %q", f.States(), f.String())
 		}
 	}
@@ -235,26 +237,26 @@ func TestFilterStates(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		expr string
-		want StateMask
+		want collect.StateMask
 	}{
-		{"sport = :22", AllStates},
-		{"state established", 1 << StateEstablished},
-		{"state syn-recv", 1<<StateSynRecv | 1<<StateNewSynRecv},
-		{"state closed", 1<<StateClosed | 1<<StateBoundInactive | 1<<StateUnconn},
-		{"state time-wait or state listening", 1<<StateTimeWait | 1<<StateListen},
-		{"state time-wait sport = :80", 1 << StateTimeWait},
-		{"state time-wait or sport = :80", AllStates},
-		{"exclude listening", AllStates &^ (1 << StateListen)},
-		{"not state listening", AllStates &^ (1 << StateListen)},
-		{"not ( state listening and sport = :80 )", AllStates},
-		{"not ( state listening or sport = :80 )", AllStates &^ (1 << StateListen)},
-		{"state bucket exclude time-wait", 1<<StateSynRecv | 1<<StateNewSynRecv},
+		{"sport = :22", collect.AllStates},
+		{"state established", 1 << collect.StateEstablished},
+		{"state syn-recv", 1<<collect.StateSynRecv | 1<<collect.StateNewSynRecv},
+		{"state closed", 1<<collect.StateClosed | 1<<collect.StateBoundInactive | 1<<collect.StateUnconn},
+		{"state time-wait or state listening", 1<<collect.StateTimeWait | 1<<collect.StateListen},
+		{"state time-wait sport = :80", 1 << collect.StateTimeWait},
+		{"state time-wait or sport = :80", collect.AllStates},
+		{"exclude listening", collect.AllStates &^ (1 << collect.StateListen)},
+		{"not state listening", collect.AllStates &^ (1 << collect.StateListen)},
+		{"not ( state listening and sport = :80 )", collect.AllStates},
+		{"not ( state listening or sport = :80 )", collect.AllStates &^ (1 << collect.StateListen)},
+		{"state bucket exclude time-wait", 1<<collect.StateSynRecv | 1<<collect.StateNewSynRecv},
 		{"state established and state time-wait", 0},
 	}
 	for _, c := range cases {
-		f, err := ParseFilter(c.expr)
+		f, err := Parse(c.expr)
 		if err != nil {
-			t.Fatalf("ParseFilter(%q): %v", c.expr, err)
+			t.Fatalf("Parse(%q): %v", c.expr, err)
 		}
 		if got := f.States(); got != c.want {
 			t.Errorf("%q: States() = %015b, want %015b", c.expr, got, c.want)
@@ -262,7 +264,7 @@ func TestFilterStates(t *testing.T) {
 	}
 }
 
-func TestParseFilterErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		expr string
@@ -325,24 +327,24 @@ func TestParseFilterErrors(t *testing.T) {
 		{"proc état foo", 11, `unknown word "foo"`}, // columns count characters, not bytes
 	}
 	for _, c := range cases {
-		f, err := ParseFilter(c.expr)
+		f, err := Parse(c.expr)
 		if err == nil {
-			t.Errorf("ParseFilter(%q) = %v, want an error", c.expr, f)
+			t.Errorf("Parse(%q) = %v, want an error", c.expr, f)
 			continue
 		}
-		if !errors.Is(err, ErrBadFilter) {
-			t.Errorf("ParseFilter(%q): %v does not wrap ErrBadFilter", c.expr, err)
+		if !errors.Is(err, ErrBad) {
+			t.Errorf("Parse(%q): %v does not wrap ErrBad", c.expr, err)
 		}
-		var fe *FilterError
+		var fe *Error
 		if !errors.As(err, &fe) {
-			t.Errorf("ParseFilter(%q): %T is not a *FilterError", c.expr, err)
+			t.Errorf("Parse(%q): %T is not an *Error", c.expr, err)
 			continue
 		}
 		if fe.Col != c.col || !strings.Contains(fe.Msg, c.msg) || fe.Expr != c.expr {
-			t.Errorf("ParseFilter(%q): column %d %q, want column %d containing %q", c.expr, fe.Col, fe.Msg, c.col, c.msg)
+			t.Errorf("Parse(%q): column %d %q, want column %d containing %q", c.expr, fe.Col, fe.Msg, c.col, c.msg)
 		}
 		if !strings.Contains(err.Error(), strconv.Quote(c.expr)) || !strings.HasPrefix(err.Error(), "filter: column ") {
-			t.Errorf("ParseFilter(%q): message %q lacks the column or the expression", c.expr, err)
+			t.Errorf("Parse(%q): message %q lacks the column or the expression", c.expr, err)
 		}
 	}
 }
@@ -385,7 +387,7 @@ func TestGlobMatch(t *testing.T) {
 }
 
 func TestFilterMatchDoesNotAllocate(t *testing.T) {
-	f, err := ParseFilter("state connected ( src 127.0.0.0/8 or dst [::1] ) and not proc nginx* and uid >= 0 or port 8080")
+	f, err := Parse("state connected ( src 127.0.0.0/8 or dst [::1] ) and not proc nginx* and uid >= 0 or port 8080")
 	if err != nil {
 		t.Fatal(err)
 	}

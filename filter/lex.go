@@ -1,4 +1,4 @@
-package collect
+package filter
 
 // tokKind is the lexical class of a filter token. Keywords are plain words:
 // the parser decides what a word means from where it stands, as ss does.

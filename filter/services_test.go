@@ -1,4 +1,4 @@
-package collect
+package filter
 
 import (
 	"os"
@@ -7,7 +7,9 @@ import (
 	"testing"
 )
 
-func TestParseServicesFixture(t *testing.T) {
+// servicesFixture is testdata/services, parsed.
+func servicesFixture(t *testing.T) map[string]servicePorts {
+	t.Helper()
 	f, err := os.Open("testdata/services")
 	if err != nil {
 		t.Fatal(err)
@@ -17,6 +19,11 @@ func TestParseServicesFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestParseServicesFixture(t *testing.T) {
+	m := servicesFixture(t)
 	want := map[string]servicePorts{
 		"tcpmux": {tcp: 1}, "echo": {tcp: 7, udp: 7}, "discard": {tcp: 9, udp: 9},
 		"sink": {tcp: 9, udp: 9}, "null": {tcp: 9, udp: 9}, "ssh": {tcp: 22},
@@ -38,15 +45,7 @@ func TestParseServicesFixture(t *testing.T) {
 }
 
 func TestLookupService(t *testing.T) {
-	f, err := os.Open("testdata/services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := parseServices(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := servicesFixture(t)
 	for name, want := range map[string]int{"ssh": 22, "SSH": 22, "www": 80, "ntp": 123, "https": 443, "first": 6000} {
 		if got, msg := lookupService(m, name); got != want || msg != "" {
 			t.Errorf("lookupService(%q) = %d, %q; want %d", name, got, msg, want)
@@ -99,12 +98,12 @@ func TestFilterServiceNames(t *testing.T) {
 		{"dst [::1]:http", "dst [::1]:80"},
 		{"sport = :SSH", "sport = :22"},
 	} {
-		named, err := ParseFilter(c[0])
+		named, err := Parse(c[0])
 		if err != nil {
-			t.Errorf("ParseFilter(%q): %v", c[0], err)
+			t.Errorf("Parse(%q): %v", c[0], err)
 			continue
 		}
-		numbered, err := ParseFilter(c[1])
+		numbered, err := Parse(c[1])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +113,7 @@ func TestFilterServiceNames(t *testing.T) {
 		}
 	}
 	// The ssh fixtures are the ones with local port 22.
-	f, err := ParseFilter("sport = :ssh")
+	f, err := Parse("sport = :ssh")
 	if err != nil {
 		t.Fatal(err)
 	}

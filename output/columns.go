@@ -1,0 +1,184 @@
+package output
+
+import (
+	"net/netip"
+	"strconv"
+
+	"socktop/collect"
+)
+
+// Column is one column of a socket table. The live table and the --once
+// table take their titles and cells from here, so a cell says the same in
+// both; each lays its columns out in its own order. The constants are in
+// the live table's order.
+type Column uint8
+
+// The columns of a socket table.
+const (
+	ColProto Column = iota
+	ColState
+	ColRecvQ
+	ColSendQ
+	ColLocal
+	ColForeign
+	ColProcess
+	ColTimer
+	NumColumns
+)
+
+// Form is how much a cell says, for the kind of table it goes into.
+type Form uint8
+
+const (
+	// Plain is the --once table's form: no cell is empty, so that a row
+	// splits into the same fields for awk; an idle timer is "off".
+	Plain Form = iota
+	// Live is the terminal's form from 120 columns: an idle timer is
+	// blank, so that the running ones stand out.
+	Live
+	// Narrow is the terminal's form below 120 columns: as Live, with
+	// "tcp" for tcp6 (the address shows the family) and the timer's kind
+	// abbreviated ("tw 58.1s"), without its retransmit count.
+	Narrow
+)
+
+// colDef is what a column is, whatever table shows it.
+type colDef struct {
+	title, short string
+	right        bool           // a figure, right-aligned
+	field        collect.Fields // the field a source may not know; 0 if none
+	narrow, wide int            // the live table's width hints (Narrow, Live)
+}
+
+var colDefs = [NumColumns]colDef{
+	ColProto:   {title: "Proto", short: "Pro", narrow: 3, wide: 5},
+	ColState:   {title: "State", short: "St", narrow: 11, wide: 11},
+	ColRecvQ:   {title: "Recv-Q", short: "RQ", right: true, field: collect.FieldRecvQ, narrow: 6, wide: 7},
+	ColSendQ:   {title: "Send-Q", short: "SQ", right: true, field: collect.FieldSendQ, narrow: 6, wide: 7},
+	ColLocal:   {title: "Local", short: "Loc"},
+	ColForeign: {title: "Foreign", short: "For"},
+	ColProcess: {title: "Process", short: "Proc", field: collect.FieldOwners, narrow: 9, wide: 24},
+	ColTimer:   {title: "Timer", short: "Tmr", field: collect.FieldTimer, narrow: 8, wide: 17},
+}
+
+// String returns the column's title.
+func (c Column) String() string { return colDefs[c].title }
+
+// Short returns the title for a column narrower than its title.
+func (c Column) Short() string { return colDefs[c].short }
+
+// Right reports whether the column holds figures, which are right-aligned.
+func (c Column) Right() bool { return colDefs[c].right }
+
+// Width returns how many cells the live table gives the column in form f
+// (Live or Narrow) before it shares out what is left. It is 0 for Local
+// and Foreign, which get what their addresses need, and in the Plain
+// form, whose columns fit their widest cell.
+func (c Column) Width(f Form) int {
+	switch f {
+	case Narrow:
+		return colDefs[c].narrow
+	case Live:
+		return colDefs[c].wide
+	}
+	return 0
+}
+
+// shortTimer are the timer kinds in the Narrow form, by collect.Timer.
+var shortTimer = [...]string{"off", "on", "ka", "tw", "pr"}
+
+// Cells formats the cells of a table's rows into a caller's buffer,
+// without allocating when the buffer is large enough. Its zero value is
+// ready; it may be copied. It remembers the last address of each of Local and Foreign: the
+// rows of a table share a few addresses, and formatting an IPv6 address
+// costs more than copying its text.
+type Cells struct {
+	memo [2]addrMemo
+}
+
+// Append appends the text of column col for socket s, in form f: "?"
+// when the source could not know the field, "-" for a socket no process
+// holds, the first owner as "name/pid" and "+N" for N more.
+func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte {
+	if fl := colDefs[col].field; fl != 0 && !s.Known(fl) {
+		return append(b, '?')
+	}
+	switch col {
+	case ColProto:
+		b = append(b, s.Proto.String()...)
+		if s.Family == 6 && f != Narrow {
+			b = append(b, '6')
+		}
+	case ColState:
+		b = append(b, s.State.Canonical().String()...)
+	case ColRecvQ:
+		b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
+	case ColSendQ:
+		b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	case ColLocal:
+		b = cs.memo[0].append(b, s.Local, s.Family)
+	case ColForeign:
+		b = cs.memo[1].append(b, s.Remote, s.Family)
+	case ColProcess:
+		if len(s.Owners) == 0 {
+			return append(b, '-')
+		}
+		b = AppendOwner(b, s.Owners[0])
+		if len(s.Owners) > 1 {
+			b = append(b, ' ', '+')
+			b = strconv.AppendInt(b, int64(len(s.Owners)-1), 10)
+		}
+	case ColTimer:
+		switch {
+		case s.Timer == collect.TimerOff && f != Plain:
+		case f == Narrow && int(s.Timer) < len(shortTimer):
+			b = append(b, shortTimer[s.Timer]...)
+			b = append(b, ' ')
+			b = AppendDuration(b, s.TimerLeft)
+		default:
+			b = AppendTimer(b, s)
+		}
+	}
+	return b
+}
+
+// AppendOwner appends a process that holds a socket as "name/pid", the
+// form of every table and of the detail view.
+func AppendOwner(b []byte, o collect.Owner) []byte {
+	b = append(b, o.Name...)
+	b = append(b, '/')
+	return strconv.AppendInt(b, int64(o.PID), 10)
+}
+
+// addrMemo remembers the text of the last address formatted in a column.
+// The text is held in the memo itself, so that a copied Cells shares
+// nothing with the original.
+type addrMemo struct {
+	a   netip.Addr
+	fam uint8
+	n   int      // the length of the text; 0 when nothing is remembered
+	buf [80]byte // the address and its colon, as AppendAddr writes them
+}
+
+// append appends ap as AppendAddr does, reusing the address text when the
+// address is the one of the previous call.
+func (m *addrMemo) append(b []byte, ap netip.AddrPort, fam uint8) []byte {
+	a := ap.Addr()
+	if m.n == 0 || a != m.a || fam != m.fam {
+		// Port 1 is never elided, so the text is "addr:1"; keep "addr:".
+		text := AppendAddr(m.buf[:0], netip.AddrPortFrom(a, 1), fam)
+		text = text[:len(text)-1]
+		m.a, m.fam, m.n = a, fam, len(text)
+		if len(text) > len(m.buf) {
+			// Longer than an IPv6 address with the longest zone: AppendAddr
+			// wrote it elsewhere, so it is not remembered.
+			m.n = 0
+			b = append(b, text...)
+		}
+	}
+	b = append(b, m.buf[:m.n]...)
+	if ap.Port() == 0 && (!a.IsValid() || a.IsUnspecified()) {
+		return append(b, '*')
+	}
+	return strconv.AppendUint(b, uint64(ap.Port()), 10)
+}
