@@ -86,21 +86,7 @@ func TestPauseHoldsTransitions(t *testing.T) {
 // the demo, whose sockets are IPv4, still sees every snapshot whole and
 // keeps its promises.
 func TestNarrowHidesTableNotDemo(t *testing.T) {
-	src, err := collect.NewSource("auto", collect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, Config{Source: src, NoColor: true, Narrow: Narrow{IPv6: true}})
-	h.m.demos.fast = true
-	l := newLoop(t)
-	sc, ok := demo.Find("polite-close")
-	if !ok {
-		t.Fatal("no polite-close scenario")
-	}
-	h.key("d")
-	l.exec(h.key(sc.Key))
-	l.until(t, h, "the demo to start", func() bool { return len(h.m.demos.runs) == 1 })
-	r := h.m.demos.runs[0]
+	h, l, src, r := startPoliteClose(t, Narrow{IPv6: true})
 	feedUntil(t, h, l, src, nil, "every promise to be kept", r.run.Kept)
 	if !strings.Contains(h.screen(), "flags: -6") {
 		t.Errorf("header does not name the flags:\n%s", h.screen())
@@ -119,6 +105,28 @@ func TestNarrowHidesTableNotDemo(t *testing.T) {
 	if len(r.run.Transitions()) == 0 {
 		t.Error("the demo recorded no transitions")
 	}
+}
+
+// startPoliteClose starts polite-close from a view with the real
+// collector and narrow, and returns the view, its loop, the source and
+// the run; the test feeds the snapshots.
+func startPoliteClose(t *testing.T, narrow Narrow) (*harness, *loop, collect.Source, *demoRun) {
+	t.Helper()
+	src, err := collect.NewSource("auto", collect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Config{Source: src, NoColor: true, Narrow: narrow})
+	h.m.demos.fast = true
+	l := newLoop(t)
+	sc, ok := demo.Find("polite-close")
+	if !ok {
+		t.Fatal("no polite-close scenario")
+	}
+	h.key("d")
+	l.exec(h.key(sc.Key))
+	l.until(t, h, "the demo to start", func() bool { return len(h.m.demos.runs) == 1 })
+	return h, l, src, h.m.demos.runs[0]
 }
 
 // feedUntil feeds snapshots of src to the view, one at a time and with the
@@ -156,21 +164,7 @@ func feedUntil(t *testing.T, h *harness, l *loop, src collect.Source, edit func(
 // records exactly the view's log entries of its sockets, and neither has
 // the lost rows going and coming back.
 func TestViewAndDemoAgree(t *testing.T) {
-	src, err := collect.NewSource("auto", collect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, Config{Source: src, NoColor: true})
-	h.m.demos.fast = true
-	l := newLoop(t)
-	sc, ok := demo.Find("polite-close")
-	if !ok {
-		t.Fatal("no polite-close scenario")
-	}
-	h.key("d")
-	l.exec(h.key(sc.Key))
-	l.until(t, h, "the demo to start", func() bool { return len(h.m.demos.runs) == 1 })
-	r := h.m.demos.runs[0]
+	h, l, src, r := startPoliteClose(t, Narrow{})
 	port := r.run.Ports()[0]
 	// One dump, once a snapshot showed the client connected, loses the
 	// client's rows.
