@@ -88,13 +88,13 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		// The live view filters itself, and its filter changes at `/` and
 		// when a demo starts: the kernel must send every state, CLOSED
 		// (bound-only) too for the demo that shows it.
-		opts.States = collect.AllStates
+		opts = liveOptions(opts)
 	case opts.States == collect.AllStates:
 		// Headless output matches ss -tanu, which does not list TCP
 		// sockets that are only bound.
 		opts.States = 0
 	}
-	if cfg.listening {
+	if cfg.listening && !interactive {
 		if opts.States == 0 {
 			opts.States = collect.AllStates
 		}
@@ -126,6 +126,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Filter:   cfg.filter,
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
+			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
 		})
 		if err != nil {
 			return &runError{err}
@@ -153,6 +154,15 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return &runError{err}
 	}
 	return nil
+}
+
+// liveOptions widens o for the live view: every protocol, family and
+// state whatever -t -u -4 -6 -l say, so that a demo sees its own sockets;
+// the view applies those flags itself (ui.Config.Narrow).
+func liveOptions(o collect.Options) collect.Options {
+	o.TCP, o.UDP, o.IPv4, o.IPv6 = false, false, false, false
+	o.States = collect.AllStates
+	return o
 }
 
 // listeningMask is what ss -l shows: TCP LISTEN and UDP sockets with no

@@ -35,13 +35,20 @@ func (m Mark) String() string {
 	return "unknown"
 }
 
-// Transition is a state change observed between two snapshots. From is
-// StateUnknown when the connection appeared, To is StateUnknown when it
-// went away. States are canonical (SYN_RECV, never NEW_SYN_RECV).
+// Transition is a state change of one connection. From is StateUnknown
+// when the connection appeared, To is StateUnknown when it went away.
+// States are canonical (SYN_RECV, never NEW_SYN_RECV).
 type Transition struct {
 	At       time.Time
 	Key      Key
 	From, To State
+	// Source says how the change was learnt.
+	Source Origin
+	// Index is the socket's position in the Sockets of the snapshot the
+	// Changes came from, or -1 when it went away; Gone is then its
+	// position in Changes.Gone, and -1 otherwise. Changes.Socket resolves
+	// either.
+	Index, Gone int32
 }
 
 // Changes is the difference between two consecutive snapshots.
@@ -52,8 +59,22 @@ type Changes struct {
 	// prev's order.
 	Gone []Socket
 	// Transitions lists every state change of a Key, every appearance and
-	// every disappearance: first in cur's order, then the gone ones.
+	// every disappearance: first in cur's order, then the gone ones in
+	// Gone's order.
 	Transitions []Transition
+}
+
+// Socket returns the socket t happened to: cur.Sockets[t.Index], or
+// c.Gone[t.Gone] for a socket that went away. cur is the snapshot c was
+// computed for; nil is returned when t points at neither.
+func (c *Changes) Socket(cur *Snapshot, t *Transition) *Socket {
+	switch {
+	case t.Index >= 0 && cur != nil && int(t.Index) < len(cur.Sockets):
+		return &cur.Sockets[t.Index]
+	case t.Index < 0 && t.Gone >= 0 && int(t.Gone) < len(c.Gone):
+		return &c.Gone[t.Gone]
+	}
+	return nil
 }
 
 // Diff compares two consecutive snapshots. Sockets are paired by Key, so a
@@ -120,21 +141,21 @@ func Diff(prev, cur *Snapshot) Changes {
 		j := pair[i]
 		if j < 0 {
 			ch.Marks[i] = MarkNew
-			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), To: c.State.Canonical()})
+			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), To: c.State.Canonical(), Source: Sampled, Index: int32(i), Gone: -1})
 			continue
 		}
 		p := &prevS[j]
 		from, to := p.State.Canonical(), c.State.Canonical()
 		if from != to {
-			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), From: from, To: to})
+			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: c.Key(), From: from, To: to, Source: Sampled, Index: int32(i), Gone: -1})
 		}
 		ch.Marks[i] = markOf(p, c)
 	}
 	for j := range prevS {
 		if !d.used[j] {
 			p := &prevS[j]
+			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: p.Key(), From: p.State.Canonical(), Source: Sampled, Index: -1, Gone: int32(len(ch.Gone))})
 			ch.Gone = append(ch.Gone, *p)
-			ch.Transitions = append(ch.Transitions, Transition{At: at, Key: p.Key(), From: p.State.Canonical()})
 		}
 	}
 	return ch

@@ -30,10 +30,7 @@ func politeClose() *Scenario {
 		steps: func(e *env) {
 			_, c, a := e.connected()
 			e.hold()
-			e.ok(c.Close())
-			e.hold()
-			e.ok(a.Close())
-			e.hold()
+			e.each(c.Close, a.Close)
 		},
 	}
 }
@@ -135,8 +132,7 @@ func serverCrash() *Scenario {
 				e.ok(fmt.Errorf("client read %d bytes, expected the FIN of the dead server", n))
 			}
 			e.hold()
-			e.ok(c.Close())
-			e.hold()
+			e.each(c.Close)
 		},
 	}
 }
@@ -206,10 +202,7 @@ func halfClose() *Scenario {
 			e.recv(c)
 			e.hold()
 			e.hold()
-			e.ok(a.Close())
-			e.hold()
-			e.ok(c.Close())
-			e.hold()
+			e.each(a.Close, c.Close)
 		},
 	}
 }

@@ -157,17 +157,12 @@ func slowReader() *Scenario {
 			{Role: Client, State: collect.StateFinWait1, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
 				Why: "the FIN waits behind data the peer has no room for"},
 		},
-		notes: func(h Host, cfg Config) []string {
-			if cfg.Fast {
-				return []string{fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the client: FIN_WAIT_1 ends after it", fastUserTimeout)}
-			}
-			return []string{"FIN_WAIT_1 lasts while the server neither reads nor closes: stopping the demo closes it (RST)"}
-		},
+		notes: fastOr(fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the client: FIN_WAIT_1 ends after it", fastUserTimeout),
+			"FIN_WAIT_1 lasts while the server neither reads nor closes: stopping the demo closes it (RST)"),
 		steps: func(e *env) {
 			c, _ := e.zeroWindow(false, true)
 			e.hold()
-			e.ok(c.Close())
-			e.hold()
+			e.each(c.Close)
 			e.hold()
 		},
 	}
@@ -190,19 +185,12 @@ func lateClose() *Scenario {
 			{Role: Server, State: collect.StateLastAck, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
 				Why: "the server's FIN is stuck behind data the client does not read"},
 		},
-		notes: func(h Host, cfg Config) []string {
-			if cfg.Fast {
-				return []string{fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the server: LAST_ACK ends after it", fastUserTimeout)}
-			}
-			return []string{"LAST_ACK lasts while the client does not read: stopping the demo closes it"}
-		},
+		notes: fastOr(fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the server: LAST_ACK ends after it", fastUserTimeout),
+			"LAST_ACK lasts while the client does not read: stopping the demo closes it"),
 		steps: func(e *env) {
 			c, a := e.zeroWindow(true, true)
 			e.hold()
-			e.ok(c.Shutdown(probe.ShutWR))
-			e.hold()
-			e.ok(a.Close())
-			e.hold()
+			e.each(shutWR(c), a.Close)
 			e.hold()
 		},
 	}
@@ -228,10 +216,7 @@ func simultaneousClose() *Scenario {
 		steps: func(e *env) {
 			c, a := e.zeroWindow(false, false)
 			e.hold()
-			e.ok(c.Shutdown(probe.ShutWR))
-			e.hold()
-			e.ok(a.Shutdown(probe.ShutWR))
-			e.hold()
+			e.each(shutWR(c), shutWR(a))
 			e.hold()
 			_, err := a.Drain(waitLimit)
 			e.ok(err)

@@ -84,6 +84,31 @@ func (e *env) hold() {
 	}
 }
 
+// each makes the calls in turn, ending the steps on an error, and holds
+// the picture after every one, so each state a call leads to is seen.
+func (e *env) each(calls ...func() error) {
+	for _, call := range calls {
+		e.ok(call())
+		e.hold()
+	}
+}
+
+// shutWR is ep's shutdown(SHUT_WR), as a call for each.
+func shutWR(ep *probe.Endpoint) func() error {
+	return func() error { return ep.Shutdown(probe.ShutWR) }
+}
+
+// fastOr gives the notes of a scenario whose Fast runs end a state early
+// with a socket option: fast in those, slow otherwise.
+func fastOr(fast, slow string) func(Host, Config) []string {
+	return func(_ Host, cfg Config) []string {
+		if cfg.Fast {
+			return []string{fast}
+		}
+		return []string{slow}
+	}
+}
+
 // say adds a narration line that is not a socket call.
 func (e *env) say(who, what, result string) { e.p.Emit(who, what, result, nil) }
 

@@ -69,15 +69,18 @@ type Run struct {
 	log        []probe.Event
 	stepsEnd   time.Time
 	stepErr    error
-	absentOK   int // clean snapshots after the steps ended
-	last       map[collect.Key]collect.State
-	lastRole   map[collect.Key]Role
+	absentOK   int                  // clean snapshots after the steps ended
+	roles      map[collect.Key]Role // every socket of the run seen, by key
 	trans      []Transition
 	serverPort map[uint16]bool
 	// taken holds the times of the last snapshots observed, and observed
 	// is closed and replaced on every Observe, for env.hold.
 	taken    []time.Time
 	observed chan struct{}
+
+	// own is Observe's tracker, made at its first call.
+	ownMu sync.Mutex
+	own   *collect.Tracker
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
@@ -133,8 +136,7 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, erro
 		stepsDone:  make(chan struct{}),
 		stopped:    make(chan struct{}),
 		started:    time.Now(),
-		last:       map[collect.Key]collect.State{},
-		lastRole:   map[collect.Key]Role{},
+		roles:      map[collect.Key]Role{},
 		serverPort: map[uint16]bool{ports[0]: true},
 		observed:   make(chan struct{}),
 	}
@@ -409,12 +411,29 @@ func (r *Run) roleOf(s *collect.Socket, keys []endpointKey) Role {
 	return ""
 }
 
-// Observe feeds one snapshot to the run and returns the promises newly
-// kept since the last call (state promises from this snapshot, call
-// promises from the events since). It does no I/O. The snapshot should
-// cover the run's ports in every state (see CollectOptions): a socket
-// missing from it counts as gone.
+// Observe feeds one snapshot to the run, through a tracker of the run's
+// own, and returns the promises newly kept since the last call (state
+// promises from this snapshot, call promises from the events since). It
+// does no I/O. The tracker starts from an empty table at the run's start,
+// since every socket of the run is made after it. The snapshot should
+// cover the run's ports in every state (see CollectOptions). A caller that
+// tracks the same snapshots already (the terminal view) calls
+// ObserveChanges instead; the two are not mixed on one run.
 func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
+	r.ownMu.Lock()
+	defer r.ownMu.Unlock()
+	if r.own == nil {
+		r.own = &collect.Tracker{}
+		r.own.Update(&collect.Snapshot{Taken: r.started})
+	}
+	ch := r.own.Update(snap)
+	return r.ObserveChanges(snap, &ch)
+}
+
+// ObserveChanges is Observe with the changes a collect.Tracker computed
+// for snap: the run keeps the transitions of its own sockets, those on its
+// ports that roleOf gives a side, and a disappearance of a socket it saw.
+func (r *Run) ObserveChanges(snap *collect.Snapshot, ch *collect.Changes) []PromiseStatus {
 	keys := r.endpointKeys()
 	// A bitmap of the ports the run's sockets can use rejects the rest of
 	// a large table with two bit tests per socket.
@@ -429,7 +448,26 @@ func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 	has := func(p uint16) bool { return mine[p/64]&(1<<(p%64)) != 0 }
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	seen := make(map[collect.Key]bool)
+	for i := range ch.Transitions {
+		t := &ch.Transitions[i]
+		if !has(t.Key.Local.Port()) && !has(t.Key.Remote.Port()) {
+			continue
+		}
+		s := ch.Socket(snap, t)
+		if s == nil {
+			continue
+		}
+		role, seen := r.roles[t.Key]
+		if t.Index >= 0 {
+			if role = r.roleOf(s, keys); role == "" {
+				continue
+			}
+			r.roles[t.Key] = role
+		} else if !seen {
+			continue // never the run's
+		}
+		r.trans = append(r.trans, Transition{*t, role})
+	}
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		if !has(s.Local.Port()) && !has(s.Remote.Port()) {
@@ -440,11 +478,10 @@ func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 			continue
 		}
 		state := s.State.Canonical()
-		k := s.Key()
-		seen[k] = true
-		if prev, ok := r.last[k]; !ok || prev != state {
-			r.trans = append(r.trans, Transition{collect.Transition{At: snap.Taken, Key: k, From: prev, To: state}, role})
-			r.last[k], r.lastRole[k] = state, role
+		// A socket whose appearance came before its endpoint knew its
+		// address still has its disappearance attributed.
+		if _, ok := r.roles[s.Key()]; !ok {
+			r.roles[s.Key()] = role
 		}
 		for j := range r.status {
 			st := &r.status[j]
@@ -461,14 +498,6 @@ func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
 			}
 			if !st.Seen && p.Role == role && (p.Match == nil || p.Match(s)) {
 				st.Seen, st.At = true, snap.Taken
-			}
-		}
-	}
-	if !snap.Partial {
-		for k, prev := range r.last {
-			if !seen[k] && prev != collect.StateUnknown {
-				r.trans = append(r.trans, Transition{collect.Transition{At: snap.Taken, Key: k, From: prev, To: collect.StateUnknown}, r.lastRole[k]})
-				r.last[k] = collect.StateUnknown
 			}
 		}
 	}

@@ -141,13 +141,14 @@ func (d *demoState) running() int {
 	return n
 }
 
-// observe feeds a fresh snapshot to every running demo (in memory, cheap).
-func (d *demoState) observe(snap *collect.Snapshot) {
+// observe feeds a fresh snapshot, with the view tracker's changes, to
+// every running demo (in memory, cheap).
+func (d *demoState) observe(snap *collect.Snapshot, ch *collect.Changes) {
 	for _, r := range d.runs {
 		if r.ended {
 			continue
 		}
-		r.run.Observe(snap)
+		r.run.ObserveChanges(snap, ch)
 		r.status = r.run.Status()
 		r.observed = true
 	}

@@ -104,6 +104,11 @@ type model struct {
 	samples   []sample
 	lastErr   string
 
+	tracker      collect.Tracker // every snapshot received goes through it
+	pendingMarks []collect.Mark  // pending's marks, from the snapshot before it
+	held         *heldChanges    // what the others received while paused changed
+	narrow       Narrow          // the command line's -t -u -4 -6 -l
+
 	filter     *filter.Filter
 	filterText string
 
@@ -147,6 +152,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		width:    80,
 		height:   24,
 		interval: cfg.Interval,
+		narrow:   cfg.Narrow,
 		marks:    map[collect.Key]markAge{},
 		hist:     newHistory(),
 	}
@@ -270,12 +276,16 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.lastErr = ""
 		snap := msg.snap
-		m.demos.observe(&snap)
+		// One diff per snapshot, for the view and every demo; while
+		// paused the demos go on and the view holds what changed.
+		ch := m.tracker.Update(&snap)
+		m.demos.observe(&snap, &ch)
 		if m.paused {
-			m.pending = &snap
+			m.hold(&snap, &ch)
+			m.pending, m.pendingMarks = &snap, ch.Marks
 			return nil
 		}
-		m.apply(&snap)
+		m.apply(&snap, &ch)
 		return m.refreshInfo()
 	case infoMsg:
 		if m.mode == modeDetail && msg.key == m.selKey {
@@ -374,7 +384,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if !m.paused && m.pending != nil {
 			p := m.pending
 			m.pending = nil
-			m.apply(p)
+			m.apply(p, &collect.Changes{Marks: m.pendingMarks})
+			m.pendingMarks = nil
 		}
 	case key.Matches(msg, k.Faster), key.Matches(msg, k.Slower):
 		return m.stepInterval(key.Matches(msg, k.Faster))
@@ -506,7 +517,7 @@ func (m *model) syncDetail() {
 // worked out here, once, rather than per frame.
 func (m *model) rowsChanged() {
 	m.table.need = measureRows(m.rows)
-	m.log.refilter(m.filter)
+	m.log.refilter(m.shows)
 	m.layout()
 }
 

@@ -82,6 +82,7 @@ type headerView struct {
 	shown, total int
 	spark        string
 	filter       string
+	narrow       string // the command line's narrowing flags, "-6 -l"
 	notice       string // the source's notices (fallback, no root...)
 	err          string // the last collection error, until one succeeds
 	demos        int
@@ -124,6 +125,9 @@ func (h *headerView) Render(width int) string {
 	} else {
 		l2.WriteString(h.filter)
 	}
+	if h.narrow != "" {
+		l2.WriteString("  flags: " + h.narrow)
+	}
 	switch {
 	case h.err != "":
 		l2.WriteString("  " + st.Error.Render(h.err))
@@ -147,11 +151,11 @@ func (h *headerView) Render(width int) string {
 	}
 	lines := []string{l1.String(), l2.String(), l3.String()}
 	if h.height < len(lines) {
-		// Short terminals keep the source line, and the filter when
-		// there is one (the rows make no sense without it), else the
-		// counts.
+		// Short terminals keep the source line, and the filter and
+		// flags when there are some (the rows make no sense without
+		// them), else the counts.
 		second := lines[2]
-		if h.filter != "" || h.err != "" {
+		if h.filter != "" || h.narrow != "" || h.err != "" {
 			second = lines[1]
 		}
 		lines = []string{lines[0], second}[:max(h.height, 1)]

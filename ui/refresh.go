@@ -1,72 +1,29 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 
 	"socktop/collect"
 )
 
-// apply makes cur the shown snapshot: diff against the previous one, marks,
-// gone rows, transitions, then filter and sort once.
-func (m *model) apply(cur *collect.Snapshot) {
+// apply makes cur the shown snapshot, with ch the tracker's changes from
+// the snapshot received before it: what was held while paused, then marks,
+// gone rows and transitions, then filter and sort once.
+func (m *model) apply(cur *collect.Snapshot, ch *collect.Changes) {
 	m.refreshes++
-	if prev := m.snap; prev != nil {
-		ch := collect.Diff(prev, cur)
+	if m.held != nil {
+		m.noteHeld(m.held)
+		m.held = nil
+	}
+	// Until a snapshot has been shown, nothing has changed on screen: the
+	// first one marks nothing and logs nothing.
+	if m.snap != nil {
 		m.curMarks = ch.Marks
-		// Marks of this refresh are read by index; only a refresh with a
-		// sane number of changes carries its marks into the next ones, by
-		// key (marking 100k churned rows for three refreshes tells nobody
-		// anything and costs a map of 100k keys).
-		changed := 0
-		for _, mk := range ch.Marks {
-			if mk != collect.MarkSame {
-				changed++
-			}
-		}
-		var goneKeys map[collect.Key]bool
-		if len(m.gone) > 0 {
-			goneKeys = make(map[collect.Key]bool, len(m.gone))
-			for i := range m.gone {
-				goneKeys[m.gone[i].s.Key()] = true
-			}
-		}
-		back := map[collect.Key]bool{}
-		for i, mk := range ch.Marks {
-			if mk == collect.MarkSame {
-				continue
-			}
-			if changed <= maxCarriedMarks {
-				rm := markChanged
-				if mk == collect.MarkNew {
-					rm = markNew
-				}
-				m.marks[cur.Sockets[i].Key()] = markAge{mark: rm, until: m.refreshes + markRefreshes}
-			}
-			if mk == collect.MarkNew && goneKeys != nil {
-				if k := cur.Sockets[i].Key(); goneKeys[k] {
-					back[k] = true
-				}
-			}
-		}
-		// A socket that comes back is no longer gone.
-		kept := m.gone[:0]
-		for _, g := range m.gone {
-			if g.until > m.refreshes && !back[g.s.Key()] {
-				kept = append(kept, g)
-			}
-		}
-		m.gone = kept
-		for _, g := range ch.Gone[max(len(ch.Gone)-maxGone, 0):] {
-			m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
-		}
-		if len(m.gone) > maxGone {
-			m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
-		}
-		// A gone socket past the length still holds the owner slices of
-		// its refresh.
-		m.gone = fitSlice(m.gone)
-		m.marksPeak = max(m.marksPeak, len(m.marks))
-		m.recordTransitions(cur, &ch)
+		m.noteMarks(cur, ch)
+		m.noteGone(ch.Gone, m.goneBack(cur, ch.Marks, nil))
+		kept, socks := m.matchTransitions(cur, ch)
+		m.noteTransitions(kept, socks)
 	}
 	for k, a := range m.marks {
 		if a.until <= m.refreshes {
@@ -93,6 +50,149 @@ func (m *model) apply(cur *collect.Snapshot) {
 	m.rebuildRows()
 }
 
+// noteMarks carries the marks of a refresh into the next ones, by key.
+// Marks of this refresh are read by index; only a refresh with a sane
+// number of changes carries them (marking 100k churned rows for three
+// refreshes tells nobody anything and costs a map of 100k keys).
+func (m *model) noteMarks(cur *collect.Snapshot, ch *collect.Changes) {
+	changed := 0
+	for _, mk := range ch.Marks {
+		if mk != collect.MarkSame {
+			changed++
+		}
+	}
+	if changed > maxCarriedMarks {
+		return
+	}
+	for i, mk := range ch.Marks {
+		if mk == collect.MarkSame {
+			continue
+		}
+		rm := markChanged
+		if mk == collect.MarkNew {
+			rm = markNew
+		}
+		m.marks[cur.Sockets[i].Key()] = markAge{mark: rm, until: m.refreshes + markRefreshes}
+	}
+	m.marksPeak = max(m.marksPeak, len(m.marks))
+}
+
+// goneBack returns the keys of the gone rows, and of the sockets in also,
+// that a new row of cur lists again.
+func (m *model) goneBack(cur *collect.Snapshot, marks []collect.Mark, also []collect.Socket) map[collect.Key]bool {
+	if len(m.gone)+len(also) == 0 {
+		return nil
+	}
+	goneKeys := make(map[collect.Key]bool, len(m.gone)+len(also))
+	for i := range m.gone {
+		goneKeys[m.gone[i].s.Key()] = true
+	}
+	for i := range also {
+		goneKeys[also[i].Key()] = true
+	}
+	back := map[collect.Key]bool{}
+	for i, mk := range marks {
+		if mk == collect.MarkNew {
+			if k := cur.Sockets[i].Key(); goneKeys[k] {
+				back[k] = true
+			}
+		}
+	}
+	return back
+}
+
+// noteGone drops the gone rows that expired or came back and adds the
+// sockets that went away.
+func (m *model) noteGone(gone []collect.Socket, back map[collect.Key]bool) {
+	kept := m.gone[:0]
+	for _, g := range m.gone {
+		if g.until > m.refreshes && !back[g.s.Key()] {
+			kept = append(kept, g)
+		}
+	}
+	m.gone = kept
+	for _, g := range gone[max(len(gone)-maxGone, 0):] {
+		m.gone = append(m.gone, goneSock{s: g, until: m.refreshes + markRefreshes})
+	}
+	if len(m.gone) > maxGone {
+		m.gone = append(m.gone[:0], m.gone[len(m.gone)-maxGone:]...)
+	}
+	// A gone socket past the length still holds the owner slices of
+	// its refresh.
+	m.gone = fitSlice(m.gone)
+}
+
+// noteTransitions adds transitions to the per-connection history and, with
+// the sockets of the last len(socks) of them, to the log.
+func (m *model) noteTransitions(kept []collect.Transition, socks []*collect.Socket) {
+	for _, t := range kept[max(len(kept)-maxHistKeys, 0):] {
+		m.hist.add(t)
+	}
+	logged := kept[len(kept)-len(socks):]
+	for j, t := range logged {
+		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To}, socks[j])
+	}
+}
+
+// matchTransitions picks the transitions of sockets that the view shows
+// (the flags and the filter), so that a demo or a port filter is not
+// drowned by the rest of a busy host (whose churn would otherwise push
+// the rows being watched out of the bounded history). The socket judged is
+// the one the transition points at, in cur or among the gone ones, so
+// owner filters such as `proc nginx` work on the log too. Under heavy
+// churn only the newest transitions can stay, so only the newest
+// maxHistKeys are returned, and the sockets of the newest maxLog of them.
+func (m *model) matchTransitions(cur *collect.Snapshot, ch *collect.Changes) ([]collect.Transition, []*collect.Socket) {
+	n := len(ch.Transitions)
+	if n == 0 {
+		return nil, nil
+	}
+	// A ring of the newest matches rather than every match: a table that
+	// churned 100k rows would otherwise copy them all.
+	ring := make([]int32, 0, min(n, maxHistKeys))
+	matched := 0
+	all := m.filter == nil && m.narrow == (Narrow{})
+	for i := range ch.Transitions {
+		if all && i < n-cap(ring) {
+			continue
+		}
+		if !all {
+			if s := ch.Socket(cur, &ch.Transitions[i]); s == nil || !m.shows(s) {
+				continue
+			}
+		}
+		if len(ring) < cap(ring) {
+			ring = append(ring, int32(i))
+		} else {
+			ring[matched%len(ring)] = int32(i)
+		}
+		matched++
+	}
+	if len(ring) == 0 {
+		return nil, nil
+	}
+	start := 0
+	if matched > len(ring) {
+		start = matched % len(ring)
+	}
+	kept := make([]collect.Transition, 0, len(ring))
+	for j := range ring {
+		kept = append(kept, ch.Transitions[ring[(start+j)%len(ring)]])
+	}
+	socks := make([]*collect.Socket, min(len(kept), maxLog))
+	off := len(kept) - len(socks)
+	for j := range socks {
+		socks[j] = ch.Socket(cur, &kept[off+j])
+	}
+	return kept, socks
+}
+
+// shows reports whether the table lists s: the command line's narrowing
+// flags and the filter both keep it.
+func (m *model) shows(s *collect.Socket) bool {
+	return m.narrow.Match(s) && m.filter.Match(s)
+}
+
 // rebuildRows filters and sorts the shown snapshot and the gone rows, then
 // finds the selected socket again by its key.
 func (m *model) rebuildRows() {
@@ -105,7 +205,7 @@ func (m *model) rebuildRows() {
 		}
 		for i := range m.snap.Sockets {
 			s := &m.snap.Sockets[i]
-			if m.filter.Match(s) {
+			if m.shows(s) {
 				r := row{s: s}
 				if marks != nil {
 					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
@@ -116,7 +216,7 @@ func (m *model) rebuildRows() {
 		}
 	}
 	for i := range m.gone {
-		if s := &m.gone[i].s; m.filter.Match(s) {
+		if s := &m.gone[i].s; m.shows(s) {
 			m.rows = append(m.rows, row{s: s, mark: markGone})
 		}
 	}
@@ -193,66 +293,91 @@ func (m *model) fixScroll() {
 	t.offset = max(t.offset, 0)
 }
 
-// recordTransitions adds to the log and to the per-connection history the
-// transitions of sockets that match the active filter, so that a demo or a
-// port filter is not drowned by the rest of a busy host (whose churn would
-// otherwise push the rows being watched out of the bounded history). The
-// socket judged is the one the diff marked, or the gone one, so owner
-// filters such as `proc nginx` work on the log too. Under heavy churn only
-// the newest transitions can stay, so older ones are not even added.
-func (m *model) recordTransitions(cur *collect.Snapshot, ch *collect.Changes) {
-	kept := ch.Transitions
-	if len(kept) == 0 {
-		return
+// heldChanges is what the snapshots received while paused changed, kept
+// apart from them (sockets are copies) so that the view stays as it was,
+// only the newest snapshot is kept, and the resume loses no transition.
+type heldChanges struct {
+	marks map[collect.Key]rowMark // nil once more than maxCarriedMarks
+	back  map[collect.Key]bool    // gone rows of the view listed again
+	gone  []collect.Socket        // at most maxGone, oldest first
+	trans []collect.Transition    // at most maxHistKeys, oldest first
+	socks []collect.Socket        // the sockets of the last len(socks) of trans
+}
+
+// hold adds the changes of cur, received while paused, to m.held.
+func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes) {
+	if m.snap == nil {
+		return // nothing shown yet: the resume shows the first table
 	}
-	if m.filter != nil {
-		// collect.Diff lists transitions in cur's order, each on a socket
-		// it marked new or changed, then the gone ones in the order of
-		// ch.Gone: one walk finds every transition's socket, with no map
-		// (a map of 100k keys cost 40 MB a refresh when a table churned).
-		// Only the newest maxHistKeys can stay in the history (and fewer
-		// in the log): keep them in a ring rather than every match.
-		ring := make([]collect.Transition, 0, min(len(kept), maxHistKeys))
-		matched := 0
-		i, g := 0, 0
-		for _, t := range ch.Transitions {
-			var s *collect.Socket
-			if t.To != collect.StateUnknown {
-				for i < len(cur.Sockets) && (ch.Marks[i] == collect.MarkSame || cur.Sockets[i].Key() != t.Key) {
-					i++
-				}
-				if i == len(cur.Sockets) {
-					continue
-				}
-				s = &cur.Sockets[i]
-				i++
-			} else if g < len(ch.Gone) {
-				s = &ch.Gone[g]
-				g++
-			} else {
-				continue
-			}
-			if m.filter.Match(s) {
-				if len(ring) < cap(ring) {
-					ring = append(ring, t)
-				} else {
-					ring[matched%len(ring)] = t
-				}
-				matched++
-			}
+	h := m.held
+	if h == nil {
+		h = &heldChanges{marks: map[collect.Key]rowMark{}, back: map[collect.Key]bool{}}
+		m.held = h
+	}
+	for i, mk := range ch.Marks {
+		if mk == collect.MarkSame || h.marks == nil {
+			continue
 		}
-		kept = ring
-		if matched > len(ring) {
-			start := matched % len(ring)
-			kept = append(append(make([]collect.Transition, 0, len(ring)), ring[start:]...), ring[:start]...)
+		if len(h.marks) >= maxCarriedMarks {
+			h.marks = nil
+			continue
+		}
+		rm := markChanged
+		if mk == collect.MarkNew {
+			rm = markNew
+		}
+		h.marks[cur.Sockets[i].Key()] = rm
+	}
+	// A socket that went while paused and is listed again is not gone.
+	if back := m.goneBack(cur, ch.Marks, h.gone); len(back) > 0 {
+		h.gone = slices.DeleteFunc(h.gone, func(s collect.Socket) bool { return back[s.Key()] })
+		for k := range back {
+			h.back[k] = true
 		}
 	}
-	for _, t := range kept[max(len(kept)-maxHistKeys, 0):] {
-		m.hist.add(t)
+	for i := range ch.Gone {
+		h.gone = append(h.gone, detached(&ch.Gone[i]))
 	}
-	logged := kept[max(len(kept)-maxLog, 0):]
-	socks := transitionSockets(cur, ch, logged)
-	for j, t := range logged {
-		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To}, socks[j])
+	if len(h.gone) > maxGone {
+		h.gone = slices.Delete(h.gone, 0, len(h.gone)-maxGone)
 	}
+	kept, socks := m.matchTransitions(cur, ch)
+	// The sockets of the older transitions are given up first: only the
+	// last maxLog transitions can be logged.
+	if len(socks) < len(kept) {
+		h.socks = h.socks[:0] // no longer the sockets of the last ones
+	}
+	h.trans = append(h.trans, kept...)
+	if len(h.trans) > maxHistKeys {
+		h.trans = slices.Delete(h.trans, 0, len(h.trans)-maxHistKeys)
+	}
+	for _, s := range socks {
+		h.socks = append(h.socks, detached(s))
+	}
+	if n := min(len(h.socks), len(h.trans), maxLog); n < len(h.socks) {
+		h.socks = slices.Delete(h.socks, 0, len(h.socks)-n)
+	}
+}
+
+// noteHeld applies what was held while paused, as one refresh.
+func (m *model) noteHeld(h *heldChanges) {
+	for k, rm := range h.marks {
+		m.marks[k] = markAge{mark: rm, until: m.refreshes + markRefreshes}
+	}
+	m.marksPeak = max(m.marksPeak, len(m.marks))
+	m.noteGone(h.gone, h.back)
+	socks := make([]*collect.Socket, len(h.socks))
+	for i := range h.socks {
+		socks[i] = &h.socks[i]
+	}
+	m.noteTransitions(h.trans, socks)
+}
+
+// detached returns a copy of s that keeps nothing of its snapshot: owners
+// of its own and no tcp_info.
+func detached(s *collect.Socket) collect.Socket {
+	c := *s
+	c.Owners = slices.Clone(s.Owners)
+	c.Info = nil
+	return c
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"socktop/collect"
-	"socktop/filter"
 	"socktop/output"
 )
 
@@ -63,51 +62,15 @@ func (l *logView) add(e logEntry, s *collect.Socket) {
 	}
 }
 
-// refilter picks the entries f matches; the model calls it whenever the
+// refilter picks the entries match keeps; the model calls it whenever the
 // entries or the filter change, so Render does no matching.
-func (l *logView) refilter(f *filter.Filter) {
+func (l *logView) refilter(match func(*collect.Socket) bool) {
 	l.shown = l.shown[:0]
 	for i := range l.entries {
-		if f.Match(&l.entries[i].sock) {
+		if match(&l.entries[i].sock) {
 			l.shown = append(l.shown, i)
 		}
 	}
-}
-
-// transitionSockets finds the socket of each of want's transitions, a
-// subsequence of ch.Transitions in the same order: collect.Diff lists
-// transitions in cur's order, each on a socket it marked new or changed,
-// then the gone ones in the order of ch.Gone, so one walk finds them all
-// with no map. A transition whose socket is not found gets nil.
-func transitionSockets(cur *collect.Snapshot, ch *collect.Changes, want []collect.Transition) []*collect.Socket {
-	out := make([]*collect.Socket, len(want))
-	if len(want) == 0 {
-		return out
-	}
-	j, i, g := 0, 0, 0
-	for _, t := range ch.Transitions {
-		if j == len(want) {
-			break
-		}
-		var s *collect.Socket
-		if t.To != collect.StateUnknown {
-			for i < len(cur.Sockets) && (ch.Marks[i] == collect.MarkSame || cur.Sockets[i].Key() != t.Key) {
-				i++
-			}
-			if i < len(cur.Sockets) {
-				s = &cur.Sockets[i]
-				i++
-			}
-		} else if g < len(ch.Gone) {
-			s = &ch.Gone[g]
-			g++
-		}
-		if t == want[j] {
-			out[j] = s
-			j++
-		}
-	}
-	return out
 }
 
 // stateName is a state for the log: "-" for appeared or gone.

@@ -26,6 +26,9 @@ type Config struct {
 	Filter   string             // initial filter (already validated by main)
 	Host     string
 	NoColor  bool // NO_COLOR set
+	// Narrow hides what the command line's -t -u -4 -6 -l leave out; the
+	// Source should still give every socket, for the demos.
+	Narrow Narrow
 }
 
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every

@@ -112,6 +112,7 @@ func (m *model) render() {
 	m.header.interval = m.interval
 	m.header.paused = m.paused
 	m.header.filter = m.filterText
+	m.header.narrow = m.narrow.String()
 	m.header.demos = m.demos.running()
 	m.header.err = m.lastErr
 	m.header.owners = collect.OwnersComplete // nothing to say before the first snapshot
