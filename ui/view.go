@@ -235,8 +235,24 @@ func (m *model) View() tea.View {
 }
 
 // fullHelp lays the KeyMap's help groups out in as many rows of columns as
-// the width needs, instead of letting narrow terminals cut columns off.
+// the width needs, instead of letting narrow terminals cut columns off:
+// the table's keys, then, under a title, the prompt's.
 func (m *model) fullHelp(width int) string {
+	blocks := []string{
+		m.helpColumns(m.keys.FullHelp(), width),
+		m.styles.Title.Render("At the / prompt"),
+		m.helpColumns(m.keys.Prompt.FullHelp(), width),
+	}
+	lines := strings.Split(blocks[0]+"\n\n"+blocks[1]+"\n"+blocks[2], "\n")
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// helpColumns puts groups side by side, starting a new row of them where
+// the next would not fit.
+func (m *model) helpColumns(groups [][]keyBinding, width int) string {
 	var rows []string
 	var cur [][]keyBinding
 	hm := m.help
@@ -247,7 +263,7 @@ func (m *model) fullHelp(width int) string {
 			cur = nil
 		}
 	}
-	for _, g := range m.keys.FullHelp() {
+	for _, g := range groups {
 		next := append(append([][]keyBinding(nil), cur...), g)
 		if len(cur) > 0 && ansi.StringWidth(firstLine(hm.FullHelpView(next))) > width {
 			flush()
@@ -256,11 +272,7 @@ func (m *model) fullHelp(width int) string {
 		cur = next
 	}
 	flush()
-	lines := strings.Split(strings.Join(rows, "\n\n"), "\n")
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
-	}
-	return strings.Join(lines, "\n")
+	return strings.Join(rows, "\n\n")
 }
 
 func firstLine(s string) string {
