@@ -136,11 +136,18 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
 		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown},
 	})
-	// One line for both directions of the wheel.
-	wheel := key.NewBinding(key.WithKeys(slices.Concat(k.WheelUp.Keys(), k.WheelDown.Keys())...),
-		key.WithHelp(keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))
-	g[0] = append(g[0], wheel)
+	g[0] = append(g[0], both(k.WheelUp, k.WheelDown, keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))
 	return g
+}
+
+// demoScroll is the footer's one entry for both demo pane scroll keys.
+func (k KeyMap) demoScroll() key.Binding {
+	return both(k.DemoScrollUp, k.DemoScrollDown, "[ ]", "scroll demo")
+}
+
+// both is one help entry for a pair of bindings that go opposite ways.
+func both(a, b key.Binding, label, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(slices.Concat(a.Keys(), b.Keys())...), key.WithHelp(label, desc))
 }
 
 // FullHelp is the help screen's section on the prompt: moving, then

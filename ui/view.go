@@ -181,6 +181,7 @@ func (m *model) footer(width int) string {
 		return m.styles.Dim.Render(m.flash)
 	}
 	k := &m.keys
+	scrollHint := k.demoScroll()
 	var b []keyBinding
 	switch m.mode {
 	case modeDetail, modeHelp:
@@ -218,9 +219,6 @@ func (m *model) footer(width int) string {
 	}
 	return hm.ShortHelpView(b)
 }
-
-// scrollHint is the footer's one entry for both demo pane scroll keys.
-var scrollHint = key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "scroll demo"))
 
 // View returns the screen built by the last Update.
 func (m *model) View() tea.View {
