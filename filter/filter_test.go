@@ -400,3 +400,25 @@ func TestFilterMatchDoesNotAllocate(t *testing.T) {
 		t.Errorf("Match allocates %v times per run", n)
 	}
 }
+
+// Ports selects what its own text selects when parsed, and the
+// prompt can take that text back.
+func TestPorts(t *testing.T) {
+	if f := Ports(); f != nil {
+		t.Fatalf("no ports gave %q, want no filter", f)
+	}
+	for _, ports := range [][]uint16{{8080}, {22, 5194}, {53, 443, 9000}} {
+		f := Ports(ports...)
+		parsed, err := Parse(f.String())
+		if err != nil {
+			t.Fatalf("%v: its text %q does not parse: %v", ports, f, err)
+		}
+		got, want := filterMatching(t, f), filterMatching(t, parsed)
+		if !slices.Equal(got, want) || len(got) == 0 {
+			t.Errorf("%v: matches %v, its text %q matches %v", ports, got, f, want)
+		}
+		if f.States() != collect.AllStates {
+			t.Errorf("%v: states %v, want all", ports, f.States())
+		}
+	}
+}

@@ -396,3 +396,28 @@ func shortIPv4(s string) (netip.Addr, error) {
 	}
 	return netip.AddrFrom4(b), nil
 }
+
+// Ports returns the filter "sport = :P or dport = :P or ..." for
+// the ports given, built as a predicate rather than parsed from that
+// text, which String still gives for the header and the prompt. No ports
+// give a nil filter.
+func Ports(ports ...uint16) *Filter {
+	if len(ports) == 0 {
+		return nil
+	}
+	var n cnode
+	var b strings.Builder
+	for i, p := range ports {
+		local, remote := predNode(portPred(opEq, int(p), true)), predNode(portPred(opEq, int(p), false))
+		either := orNode(local, remote)
+		if i == 0 {
+			n = either
+		} else {
+			n = orNode(n, either)
+			b.WriteString(" or ")
+		}
+		ps := strconv.Itoa(int(p))
+		b.WriteString("sport = :" + ps + " or dport = :" + ps)
+	}
+	return &Filter{expr: b.String(), match: n.match, may: n.may}
+}

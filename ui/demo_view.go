@@ -13,6 +13,7 @@ import (
 
 	"socktop/collect"
 	"socktop/demo"
+	"socktop/filter"
 	"socktop/probe"
 )
 
@@ -101,17 +102,17 @@ type demoRun struct {
 // demoState is everything about demos: the catalogue, the runs, their
 // panes, and the filter the table had before the first demo.
 type demoState struct {
-	ctx       context.Context
-	reg       *demoRegistry
-	catalogue []*demo.Scenario
-	runs      []*demoRun
-	list      demoListView
-	pane      demoPaneView
-	saved     string // the user's filter before demos took over
-	demoExpr  string // the filter demos set
-	err       string
-	fast      bool // shortened lifetimes, for tests
-	seq       int  // runs started so far, for their numbers
+	ctx        context.Context
+	reg        *demoRegistry
+	catalogue  []*demo.Scenario
+	runs       []*demoRun
+	list       demoListView
+	pane       demoPaneView
+	saved      filterChange   // the user's filter before demos took over
+	demoFilter *filter.Filter // the filter demos set
+	err        string
+	fast       bool // shortened lifetimes, for tests
+	seq        int  // runs started so far, for their numbers
 	// stopGen counts the `x` presses: a start asked for before the last
 	// one is stopped as soon as it arrives.
 	stopGen int
@@ -201,8 +202,25 @@ func (d *demoState) find(run *demo.Run) *demoRun {
 	return nil
 }
 
-// update handles the demo messages.
-func (d *demoState) update(m *model, msg tea.Msg) tea.Cmd {
+// demoIntent is what a demo message or key asks of the root model, which
+// alone changes the mode, the filter and the layout.
+type demoIntent struct {
+	filter    *filterChange // the table's new filter, when it changes
+	leaveList bool          // back from the scenario list to the table
+	relayout  bool          // a run came or went: the panes change size
+	status    string        // the footer's answer to the key
+	cmd       tea.Cmd
+}
+
+// filterChange is a filter for the table and the text the header shows
+// for it; a nil f is no filter.
+type filterChange struct {
+	f    *filter.Filter
+	text string
+}
+
+// update handles the demo messages; current is the table's filter.
+func (d *demoState) update(msg tea.Msg, current filterChange) demoIntent {
 	switch msg := msg.(type) {
 	case demoStartedMsg:
 		d.starting = max(d.starting-1, 0)
@@ -211,43 +229,39 @@ func (d *demoState) update(m *model, msg tea.Msg) tea.Cmd {
 		}
 		if msg.err != nil {
 			d.err = msg.sc.Name + ": " + msg.err.Error()
-			m.flash = d.err
-			d.refilter(m)
-			return nil
+			return d.refilter(current, demoIntent{status: d.err})
 		}
 		if msg.stopGen != d.stopGen {
 			// x was pressed while this one was starting.
-			d.refilter(m)
-			return d.stopCmd([]*demo.Run{msg.run})
+			return d.refilter(current, demoIntent{cmd: d.stopCmd([]*demo.Run{msg.run})})
 		}
 		d.err = ""
 		d.seq++
 		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, ports: msg.run.Ports(), reuse: msg.reuse,
 			status: msg.run.Status(), notes: msg.run.Notes()}
 		d.runs = append(d.runs, r)
-		d.refilter(m)
-		return waitEvent(msg.run)
+		return d.refilter(current, demoIntent{cmd: waitEvent(msg.run)})
 	case demoEventMsg:
 		r := d.find(msg.run)
 		if r == nil {
-			return nil
+			return demoIntent{}
 		}
 		if !msg.ok {
 			r.ended = true
-			return nil
+			return demoIntent{}
 		}
 		r.events = append(r.events, msg.ev)
 		if len(r.events) > maxDemoEvents {
 			r.events = r.events[len(r.events)-maxDemoEvents:]
 		}
-		return waitEvent(msg.run)
+		return demoIntent{cmd: waitEvent(msg.run)}
 	case demoStoppedMsg:
 		for _, run := range msg.runs {
 			d.drop(run)
 		}
-		d.refilter(m)
+		return d.refilter(current, demoIntent{})
 	}
-	return nil
+	return demoIntent{}
 }
 
 func (d *demoState) drop(run *demo.Run) {
@@ -259,50 +273,48 @@ func (d *demoState) drop(run *demo.Run) {
 	}
 }
 
-// refilter points the table at the ports of the demos, or gives the user
-// back the filter they had once no demo is left.
-func (d *demoState) refilter(m *model) {
-	var parts []string
+// refilter adds to in what the runs now ask of the table: their ports
+// as its filter, or, once no demo is left, the filter the user had
+// before them, unless the user has set another since. current is the
+// table's filter now.
+func (d *demoState) refilter(current filterChange, in demoIntent) demoIntent {
+	in.relayout = true
+	var ports []uint16
 	for _, r := range d.runs {
-		for _, p := range r.ports {
-			ps := strconv.Itoa(int(p))
-			parts = append(parts, "sport = :"+ps+" or dport = :"+ps)
+		ports = append(ports, r.ports...)
+	}
+	f := filter.Ports(ports...)
+	switch {
+	case f == nil:
+		if d.demoFilter != nil && current.text == d.demoFilter.String() {
+			saved := d.saved
+			in.filter = &saved
 		}
+		d.demoFilter = nil
+	case d.demoFilter == nil:
+		d.saved = current
+		fallthrough
+	case f.String() != d.demoFilter.String():
+		d.demoFilter = f
+		in.filter = &filterChange{f: f, text: f.String()}
 	}
-	expr := strings.Join(parts, " or ")
-	if d.demoExpr == "" && expr != "" {
-		d.saved = m.filterText
-	}
-	if expr == "" {
-		if d.demoExpr != "" && m.filterText == d.demoExpr {
-			m.setFilterText(d.saved)
-		}
-		d.demoExpr = ""
-	} else if expr != d.demoExpr {
-		d.demoExpr = expr
-		m.setFilterText(expr)
-	}
-	m.layout()
+	return in
 }
 
 // listKey handles keys in the scenario list: a scenario's key starts it.
-func (d *demoState) listKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
-	k := msg.String()
-	for _, sc := range d.catalogue {
-		if sc.Key == k {
-			m.mode = modeTable
-			return d.startCmd(sc, sc.ReuseAddr, nil)
+func (d *demoState) listKey(msg tea.KeyPressMsg, k *KeyMap) demoIntent {
+	for i, b := range k.Scenarios {
+		if key.Matches(msg, b) {
+			sc := d.catalogue[i]
+			return demoIntent{leaveList: true, cmd: d.startCmd(sc, sc.ReuseAddr, nil)}
 		}
 	}
-	if key.Matches(msg, m.keys.Back, m.keys.Demos) {
-		m.mode = modeTable
-	}
-	return nil
+	return demoIntent{leaveList: key.Matches(msg, k.Back, k.Demos)}
 }
 
 // listHelp is the footer of the scenario list.
 func (d *demoState) listHelp(k *KeyMap) []key.Binding {
-	return []key.Binding{key.NewBinding(key.WithKeys(""), key.WithHelp("key", "start")), k.Back, k.Quit}
+	return []key.Binding{k.StartDemo, k.Back, k.Quit}
 }
 
 // reuseRun is the run `r` acts on: the newest one whose scenario depends
@@ -317,54 +329,53 @@ func (d *demoState) reuseRun() *demoRun {
 }
 
 // tableKey handles the demo keys of the table: r, x and the pane's
-// scroll keys. Each says what it did, or why it did nothing.
-func (d *demoState) tableKey(m *model, msg tea.KeyPressMsg) tea.Cmd {
+// scroll keys; paneHeight is the demo pane's. Each says what it did, or
+// why it did nothing.
+func (d *demoState) tableKey(msg tea.KeyPressMsg, k *KeyMap, paneHeight int) demoIntent {
 	switch {
-	case key.Matches(msg, m.keys.ReuseAddr):
+	case key.Matches(msg, k.ReuseAddr):
 		r := d.reuseRun()
 		switch {
 		case r == nil && len(d.runs) == 0:
-			m.flash = "r: no demo is running (d lists them; server-restart is the one r changes)"
+			return demoIntent{status: "r: no demo is running (d lists them; server-restart is the one r changes)"}
 		case r == nil:
-			m.flash = "r: none of the running demos depends on SO_REUSEADDR"
+			return demoIntent{status: "r: none of the running demos depends on SO_REUSEADDR"}
 		case r.restarting:
 			// The re-run already asked for is on its way; starting
 			// another would run two copies with the same setting.
-			m.flash = "r: " + r.sc.Name + " is already restarting"
+			return demoIntent{status: "r: " + r.sc.Name + " is already restarting"}
 		case !r.observed:
-			m.flash = "r: " + r.sc.Name + " has just started; press r again once the table shows it"
-		default:
-			r.restarting = true
-			m.flash = "r: restarting " + r.sc.Name + " with SO_REUSEADDR " + onOff(!r.reuse)
-			return d.startCmd(r.sc, !r.reuse, r.run)
+			return demoIntent{status: "r: " + r.sc.Name + " has just started; press r again once the table shows it"}
 		}
-	case key.Matches(msg, m.keys.StopDemo):
+		r.restarting = true
+		return demoIntent{status: "r: restarting " + r.sc.Name + " with SO_REUSEADDR " + onOff(!r.reuse),
+			cmd: d.startCmd(r.sc, !r.reuse, r.run)}
+	case key.Matches(msg, k.StopDemo):
 		if len(d.runs) == 0 && d.starting == 0 {
-			m.flash = "x: no demo is running"
-			return nil
+			return demoIntent{status: "x: no demo is running"}
 		}
 		d.stopGen++
-		m.flash = "x: stopping " + strconv.Itoa(len(d.runs)+d.starting) + " demo(s)"
+		in := demoIntent{status: "x: stopping " + strconv.Itoa(len(d.runs)+d.starting) + " demo(s)"}
 		if len(d.runs) == 0 {
-			return nil
+			return in
 		}
 		runs := make([]*demo.Run, len(d.runs))
 		for i, r := range d.runs {
 			runs[i] = r.run
 		}
-		return d.stopCmd(runs)
-	case key.Matches(msg, m.keys.DemoScrollUp, m.keys.DemoScrollDown):
-		if !d.active() || m.hs.demo == 0 {
-			m.flash = "[ ]: no demo pane to scroll"
-			return nil
+		in.cmd = d.stopCmd(runs)
+		return in
+	case key.Matches(msg, k.DemoScrollUp, k.DemoScrollDown):
+		if !d.active() || paneHeight == 0 {
+			return demoIntent{status: "[ ]: no demo pane to scroll"}
 		}
-		step := max(m.hs.demo/2, 1)
-		if key.Matches(msg, m.keys.DemoScrollUp) {
+		step := max(paneHeight/2, 1)
+		if key.Matches(msg, k.DemoScrollUp) {
 			step = -step
 		}
 		d.pane.scrollBy(step)
 	}
-	return nil
+	return demoIntent{}
 }
 
 func onOff(b bool) string {

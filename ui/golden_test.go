@@ -163,7 +163,7 @@ func goldenDemos(t *testing.T, w, h int) *harness {
 		}
 		hs.m.demos.runs = append(hs.m.demos.runs, r)
 	}
-	hs.m.demos.refilter(hs.m)
+	hs.m.applyDemo(hs.m.demos.refilter(hs.m.tableFilter(), demoIntent{}))
 	hs.m.render()
 	return hs
 }

@@ -146,7 +146,6 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		infoSrc:  cfg.Info,
 		ctx:      ctx,
 		after:    func(d time.Duration, msg tea.Msg) tea.Cmd { return tea.Tick(d, func(time.Time) tea.Msg { return msg }) },
-		keys:     DefaultKeyMap(),
 		styles:   &st,
 		help:     help.New(),
 		width:    80,
@@ -163,12 +162,16 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	if cfg.NoColor {
 		m.help.Styles = help.Styles{}
 	}
+	// Two spaces between the help screen's columns, so the table's four
+	// groups fit 80 columns side by side.
+	m.help.FullSeparator = "  "
 	m.header = headerView{styles: m.styles, host: cfg.Host, source: "-"}
 	m.table = tableView{styles: m.styles, sortCol: colLocal}
 	m.log = logView{styles: m.styles}
 	m.detail = detailView{styles: m.styles}
-	m.prompt = newPrompt(m.styles)
 	m.demos = newDemoState(ctx, reg, m.styles)
+	m.keys = DefaultKeyMap(m.demos.catalogue)
+	m.prompt = newPrompt(m.styles, m.keys.Prompt)
 	if cfg.Filter != "" {
 		f, err := filter.Parse(cfg.Filter)
 		if err != nil {
@@ -242,11 +245,8 @@ func (m *model) promptOnly(msg tea.Msg) bool {
 	case tea.PasteMsg:
 		return true
 	case tea.KeyPressMsg:
-		switch msg.String() {
-		case "enter", "esc", "ctrl+c":
-			return false
-		}
-		return true
+		p := &m.keys.Prompt
+		return !key.Matches(msg, p.Apply, p.Cancel, p.Quit)
 	}
 	return false
 }
@@ -295,10 +295,10 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case tea.MouseWheelMsg:
 		if m.mode == modeTable {
-			switch msg.Button {
-			case tea.MouseWheelUp:
+			switch {
+			case key.Matches(msg, m.keys.WheelUp):
 				m.move(-3)
-			case tea.MouseWheelDown:
+			case key.Matches(msg, m.keys.WheelDown):
 				m.move(3)
 			}
 		}
@@ -307,13 +307,16 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.handleKey(msg)
 	case tea.PasteMsg:
 		if m.prompt.active {
-			// A pasted expression goes in as typed text, on one line.
-			text := strings.Join(strings.Fields(msg.Content), " ")
-			m.prompt.input.Update(tea.KeyPressMsg{Code: tea.KeyExtended, Text: text})
+			return m.prompt.update(msg)
 		}
 		return nil
 	}
-	return m.demos.update(m, msg)
+	var cmd tea.Cmd
+	if m.prompt.active {
+		// The clipboard's text, or why it could not be read, for ctrl+v.
+		cmd = m.prompt.update(msg)
+	}
+	return tea.Batch(cmd, m.applyDemo(m.demos.update(msg, m.tableFilter())))
 }
 
 func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -345,7 +348,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 	case modeDemos:
-		return m.demos.listKey(m, msg)
+		return m.applyDemo(m.demos.listKey(msg, &m.keys))
 	}
 	switch {
 	case key.Matches(msg, k.Up):
@@ -368,9 +371,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.rebuildRows()
 		}
 	case key.Matches(msg, k.Filter):
-		m.prompt.active = true
-		m.prompt.err = nil
-		m.prompt.input.SetValue(m.filterText)
+		m.prompt.open(m.filterText)
 		m.layout()
 		return nil
 	case key.Matches(msg, k.Sort):
@@ -394,7 +395,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Demos):
 		m.mode = modeDemos
 	default:
-		return m.demos.tableKey(m, msg)
+		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}
 	return nil
 }
@@ -427,13 +428,14 @@ func (m *model) stepInterval(faster bool) tea.Cmd {
 }
 
 func (m *model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "ctrl+c":
+	p := &m.keys.Prompt
+	switch {
+	case key.Matches(msg, p.Quit):
 		return tea.Quit
-	case "esc":
+	case key.Matches(msg, p.Cancel):
 		m.closePrompt()
 		return nil
-	case "enter":
+	case key.Matches(msg, p.Apply):
 		// Parse what the user sees, leading spaces included, so the
 		// error's column lands under the right character.
 		raw := m.prompt.input.Value()
@@ -449,8 +451,7 @@ func (m *model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.rebuildRows()
 		return nil
 	}
-	m.prompt.input.Update(msg)
-	return nil
+	return m.prompt.update(msg)
 }
 
 func (m *model) closePrompt() {
@@ -521,18 +522,26 @@ func (m *model) rowsChanged() {
 	m.layout()
 }
 
-// setFilterText applies an expression that is known to parse (the demos'
-// port filter, or the user's own given back); a failure leaves the filter
-// as it was and says why in the header.
-func (m *model) setFilterText(text string) {
-	var f *filter.Filter
-	if text != "" {
-		var err error
-		if f, err = filter.Parse(text); err != nil {
-			m.lastErr = err.Error()
-			return
-		}
+// tableFilter is the filter in force and the text the header shows.
+func (m *model) tableFilter() filterChange {
+	return filterChange{f: m.filter, text: m.filterText}
+}
+
+// applyDemo carries out what the demos asked for: the root model alone
+// changes the mode, the filter and the layout.
+func (m *model) applyDemo(in demoIntent) tea.Cmd {
+	if in.status != "" {
+		m.flash = in.status
 	}
-	m.filter, m.filterText = f, text
-	m.rebuildRows()
+	if in.leaveList && m.mode == modeDemos {
+		m.mode = modeTable
+	}
+	if in.filter != nil {
+		m.filter, m.filterText = in.filter.f, in.filter.text
+		m.rebuildRows()
+	}
+	if in.relayout {
+		m.layout()
+	}
+	return in.cmd
 }

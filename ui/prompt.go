@@ -2,87 +2,26 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unicode"
 
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"socktop/filter"
 )
 
-// lineInput is a one-line text editor for the filter prompt. It stands in
-// for bubbles/textinput, which needs github.com/atotto/clipboard, a module
-// this repository does not carry.
-type lineInput struct {
-	value []rune
-	pos   int
-}
-
-func (in *lineInput) SetValue(s string) { in.value, in.pos = []rune(s), len([]rune(s)) }
-
-func (in *lineInput) Value() string { return string(in.value) }
-
-// Update applies one key press: text is inserted at the cursor; the usual
-// readline keys move and delete.
-func (in *lineInput) Update(msg tea.KeyPressMsg) {
-	switch msg.String() {
-	case "left", "ctrl+b":
-		in.pos = max(in.pos-1, 0)
-	case "right", "ctrl+f":
-		in.pos = min(in.pos+1, len(in.value))
-	case "home", "ctrl+a":
-		in.pos = 0
-	case "end", "ctrl+e":
-		in.pos = len(in.value)
-	case "backspace", "ctrl+h":
-		if in.pos > 0 {
-			in.value = append(in.value[:in.pos-1], in.value[in.pos:]...)
-			in.pos--
-		}
-	case "delete", "ctrl+d":
-		if in.pos < len(in.value) {
-			in.value = append(in.value[:in.pos], in.value[in.pos+1:]...)
-		}
-	case "ctrl+u":
-		in.value, in.pos = append([]rune(nil), in.value[in.pos:]...), 0
-	case "ctrl+k":
-		in.value = in.value[:in.pos]
-	case "ctrl+w":
-		i := in.pos
-		for i > 0 && in.value[i-1] == ' ' {
-			i--
-		}
-		for i > 0 && in.value[i-1] != ' ' {
-			i--
-		}
-		in.value = append(in.value[:i], in.value[in.pos:]...)
-		in.pos = i
-	default:
-		if msg.Text == "" || msg.Mod&(tea.ModCtrl|tea.ModAlt) != 0 {
-			return
-		}
-		var ins []rune
-		for _, r := range msg.Text {
-			if unicode.IsPrint(r) {
-				ins = append(ins, r)
-			}
-		}
-		v := make([]rune, 0, len(in.value)+len(ins))
-		v = append(v, in.value[:in.pos]...)
-		v = append(v, ins...)
-		v = append(v, in.value[in.pos:]...)
-		in.value = v
-		in.pos += len(ins)
-	}
-}
-
 // promptView is the `/` filter prompt: a one-line input and, after a bad
 // expression, the error with a caret under the column where it broke.
+// bubbles/textinput edits the line; the prompt draws it, measuring in
+// terminal cells, so the cursor and the caret stay right under wide
+// characters.
 type promptView struct {
 	width  int
 	styles *Styles
-	input  lineInput
+	input  textinput.Model
 	active bool
 	err    error
 	errCol int // 1-based rune column of err in the input, 0 when unknown
@@ -91,7 +30,68 @@ type promptView struct {
 // promptPrefix is drawn before the input.
 const promptPrefix = "/"
 
-func newPrompt(st *Styles) promptView { return promptView{styles: st} }
+func newPrompt(st *Styles, keys PromptKeyMap) promptView {
+	in := textinput.New()
+	in.Prompt = ""
+	in.KeyMap = keys.textinput()
+	// The terminal's own cursor, placed by View; the input is always
+	// focused, the prompt decides when it gets keys.
+	in.SetVirtualCursor(false)
+	in.Focus()
+	return promptView{styles: st, input: in}
+}
+
+// open shows the prompt with text in it and the cursor at its end.
+func (p *promptView) open(text string) {
+	p.active, p.err = true, nil
+	p.input.SetValue(text)
+	p.input.CursorEnd()
+}
+
+// update hands a key press or a paste to the line editor; the Cmd reads
+// the clipboard for ctrl+v.
+func (p *promptView) update(msg tea.Msg) tea.Cmd {
+	switch m := msg.(type) {
+	case tea.KeyPressMsg:
+		if m.Mod&(tea.ModCtrl|tea.ModAlt) != 0 {
+			// An unbound ctrl or alt chord types nothing.
+			m.Text = ""
+		}
+		msg = m
+	case tea.PasteMsg:
+		msg = tea.PasteMsg{Content: oneLine(m.Content)}
+	}
+	var cmd tea.Cmd
+	p.input, cmd = p.input.Update(msg)
+	if err := p.input.Err; err != nil {
+		// Only a clipboard read sets it: the input has no validator.
+		p.input.Err = nil
+		p.setError(fmt.Errorf("paste: %w", err))
+	}
+	return cmd
+}
+
+// oneLine is a pasted expression as it goes in: on one line, each run of
+// white space one space, so a paste between two words still parts them.
+func oneLine(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = true
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	if space {
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
 
 // SetSize sets the prompt's width; its height is one line, two with an
 // error.
@@ -113,27 +113,41 @@ func (p *promptView) setError(err error) {
 }
 
 // scroll is how many runes of the input are hidden on the left so the
-// cursor stays on screen.
+// cursor, and the cell after the text it stands on, stay on screen.
 func (p *promptView) scroll(width int) int {
-	room := width - len(promptPrefix) - 1
+	return scrollFor([]rune(p.input.Value()), p.input.Position(), width-len(promptPrefix)-1)
+}
+
+// scrollFor is the first rune shown of v so that the runes from it to the
+// cursor at pos fill at most room cells.
+func scrollFor(v []rune, pos, room int) int {
 	if room <= 0 {
-		return p.input.pos
+		return pos
 	}
-	return max(p.input.pos-room, 0)
+	off, w := pos, 0
+	for off > 0 {
+		rw := ansi.StringWidth(string(v[off-1]))
+		if w+rw > room {
+			break
+		}
+		w += rw
+		off--
+	}
+	return off
 }
 
 // cursorX is the screen column of the input cursor.
 func (p *promptView) cursorX(width int) int {
-	v := p.input.value
+	v := []rune(p.input.Value())
 	off := p.scroll(width)
-	return len(promptPrefix) + ansi.StringWidth(string(v[off:p.input.pos]))
+	return len(promptPrefix) + ansi.StringWidth(string(v[off:p.input.Position()]))
 }
 
 // Render draws the input line and the error under it.
 func (p *promptView) Render(width int) string {
-	off := p.scroll(width)
-	text := string(p.input.value[off:])
-	if len(p.input.value) == 0 {
+	v := []rune(p.input.Value())
+	text := string(v[p.scroll(width):])
+	if len(v) == 0 {
 		text = p.styles.Dim.Render("sport = :80, state time-wait, proc nginx ... (enter applies, esc cancels)")
 	}
 	line := truncLine(promptPrefix+text, width)
@@ -157,12 +171,13 @@ func (p *promptView) errLines(width int) []string {
 	if errors.As(p.err, &fe) {
 		msg = fe.Msg
 	}
+	v := []rune(p.input.Value())
 	off := p.scroll(width)
 	col := -1 // the caret's screen column
 	if p.errCol > 0 && p.errCol-1 >= off {
-		col = len(promptPrefix) + ansi.StringWidth(string(p.input.value[off:min(p.errCol-1, len(p.input.value))]))
-		if p.errCol-1 > len(p.input.value) {
-			col += p.errCol - 1 - len(p.input.value)
+		col = len(promptPrefix) + ansi.StringWidth(string(v[off:min(p.errCol-1, len(v))]))
+		if p.errCol-1 > len(v) {
+			col += p.errCol - 1 - len(v)
 		}
 		if col >= width {
 			col = -1

@@ -182,6 +182,7 @@ func (m *model) footer(width int) string {
 		return m.styles.Dim.Render(m.flash)
 	}
 	k := &m.keys
+	scrollHint := k.demoScroll()
 	var b []keyBinding
 	switch m.mode {
 	case modeDetail, modeHelp:
@@ -220,9 +221,6 @@ func (m *model) footer(width int) string {
 	return hm.ShortHelpView(b)
 }
 
-// scrollHint is the footer's one entry for both demo pane scroll keys.
-var scrollHint = key.NewBinding(key.WithKeys("[", "]"), key.WithHelp("[ ]", "scroll demo"))
-
 // View returns the screen built by the last Update.
 func (m *model) View() tea.View {
 	v := tea.NewView(m.frame)
@@ -236,8 +234,24 @@ func (m *model) View() tea.View {
 }
 
 // fullHelp lays the KeyMap's help groups out in as many rows of columns as
-// the width needs, instead of letting narrow terminals cut columns off.
+// the width needs, instead of letting narrow terminals cut columns off:
+// the table's keys, then, under a title, the prompt's.
 func (m *model) fullHelp(width int) string {
+	blocks := []string{
+		m.helpColumns(m.keys.FullHelp(), width),
+		m.styles.Title.Render("At the / prompt"),
+		m.helpColumns(m.keys.Prompt.FullHelp(), width),
+	}
+	lines := strings.Split(blocks[0]+"\n\n"+blocks[1]+"\n"+blocks[2], "\n")
+	for i := range lines {
+		lines[i] = truncLine(lines[i], width)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// helpColumns puts groups side by side, starting a new row of them where
+// the next would not fit.
+func (m *model) helpColumns(groups [][]keyBinding, width int) string {
 	var rows []string
 	var cur [][]keyBinding
 	hm := m.help
@@ -248,7 +262,7 @@ func (m *model) fullHelp(width int) string {
 			cur = nil
 		}
 	}
-	for _, g := range m.keys.FullHelp() {
+	for _, g := range groups {
 		next := append(append([][]keyBinding(nil), cur...), g)
 		if len(cur) > 0 && ansi.StringWidth(firstLine(hm.FullHelpView(next))) > width {
 			flush()
@@ -257,11 +271,7 @@ func (m *model) fullHelp(width int) string {
 		cur = next
 	}
 	flush()
-	lines := strings.Split(strings.Join(rows, "\n\n"), "\n")
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
-	}
-	return strings.Join(lines, "\n")
+	return strings.Join(rows, "\n\n")
 }
 
 func firstLine(s string) string {

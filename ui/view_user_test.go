@@ -129,9 +129,12 @@ func TestLogRefilters(t *testing.T) {
 	}
 }
 
+// setFilterText types s at the prompt, in place of what is there.
 func (h *harness) setFilterText(s string) {
-	h.m.setFilterText(s)
-	h.m.render()
+	h.key("/")
+	h.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	h.typeText(s)
+	h.key("enter")
 }
 
 // A sampled change that is no single step of the state diagram is drawn
@@ -267,8 +270,8 @@ func TestPromptKeysRedrawOnlyThePrompt(t *testing.T) {
 	h.send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
 	tables = h.m.table.renders
 	h.send(tea.PasteMsg{Content: strings.Repeat("x", 5000)})
-	if len(h.m.prompt.input.value) != 5000 || h.m.table.renders != tables {
-		t.Errorf("paste: %d runes, %d table draws", len(h.m.prompt.input.value), h.m.table.renders-tables)
+	if n := len(h.m.prompt.input.Value()); n != 5000 || h.m.table.renders != tables {
+		t.Errorf("paste: %d runes, %d table draws", n, h.m.table.renders-tables)
 	}
 	// A snapshot arriving while the prompt is open is drawn.
 	h.feed(fixtureNext())
