@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"socktop/collect"
 	"socktop/demo"
 	"socktop/probe"
 )
@@ -84,11 +85,7 @@ func TestGoldenViews(t *testing.T) {
 
 func TestGoldenDetail(t *testing.T) {
 	h := goldenModel(t, 80, 24, true)
-	for i, r := range h.m.rows {
-		if r.s.State.String() == "FIN_WAIT_2" {
-			h.m.selected, h.m.selKey = i, r.s.Key()
-		}
-	}
+	h.selectRow("FIN_WAIT_2", func(s *collect.Socket) bool { return s.State == collect.StateFinWait2 })
 	h.key("enter")
 	checkFrame(t, h.m.frame, 80, 24)
 	checkGolden(t, "detail_80x24", h.screen())
