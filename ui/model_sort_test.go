@@ -50,12 +50,7 @@ func TestSortKeysAgreeWithCompare(t *testing.T) {
 	socks := append(snap.Sockets, extra.Sockets...)
 	for col := range numColumns {
 		for _, desc := range []bool{false, true} {
-			rows := make([]row, len(socks))
-			for i := range socks {
-				rows[i] = row{s: &socks[i]}
-			}
-			var s sorter
-			rows = s.sortRows(rows, col, desc)
+			rows := sortedRows(socks, col, desc)
 			for i := 1; i < len(rows); i++ {
 				c := cmpBy(col, rows[i-1].s, rows[i].s)
 				if desc {
@@ -78,15 +73,20 @@ func TestSortManyAddresses(t *testing.T) {
 		socks[len(socks)-1-i] = collect.Socket{Proto: collect.TCP, Family: 4, State: collect.StateEstablished,
 			Local: netip.AddrPortFrom(a, 80), Remote: netip.AddrPortFrom(lo4, uint16(i))}
 	}
-	rows := make([]row, len(socks))
-	for i := range socks {
-		rows[i] = row{s: &socks[i]}
-	}
-	var s sorter
-	rows = s.sortRows(rows, colLocal, false)
+	rows := sortedRows(socks, colLocal, false)
 	for i := 1; i < len(rows); i++ {
 		if cmpBy(colLocal, rows[i-1].s, rows[i].s) >= 0 {
 			t.Fatalf("rows %d and %d out of order", i-1, i)
 		}
 	}
+}
+
+// sortedRows sorts rows over socks by col with a fresh sorter.
+func sortedRows(socks []collect.Socket, col column, desc bool) []row {
+	rows := make([]row, len(socks))
+	for i := range socks {
+		rows[i] = row{s: &socks[i]}
+	}
+	var s sorter
+	return s.sortRows(rows, col, desc)
 }
