@@ -13,24 +13,10 @@
 # (default bench/out/idle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-bench/out/idle}
-N=${N:-10000}
-INTERVAL=${INTERVAL:-250ms}
+. bench/lib.sh
+: "${N:=10000}" "${INTERVAL:=250ms}" "${SAMPLE:=20}" "${WARM:=5}"
 TOTAL=${SECONDS_TOTAL:-360}
-SAMPLE=${SAMPLE:-20}
-WARM=${WARM:-5}
-TMUX_SOCK=socktop-idle-$$
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-
-command -v tmux >/dev/null || { echo "idle.sh: tmux is needed" >&2; exit 1; }
-go build -o "$OUT/sockfarm" ./bench/sockfarm
-if [ -z "${SOCKTOP:-}" ]; then
-	go build -o "$OUT/socktop" .
-	SOCKTOP=$OUT/socktop
-fi
-ENVS=${VIEW_ENV:-}
-[ "${GCTRACE:-0}" = 1 ] && ENVS="${ENVS:+$ENVS }GODEBUG=gctrace=1"
+view_bench_setup idle
 
 FARM_PID=
 cleanup() {

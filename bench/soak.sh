@@ -23,27 +23,10 @@
 # OUT (default bench/out/soak).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-bench/out/soak}
-BASE=${BASE:-1000}
-BURST=${BURST:-100000}
-PHASE=${PHASE:-60}
-WARM=${WARM:-5}
-SETTLE=${SETTLE:-10}
-SAMPLE=${SAMPLE:-2}
-INTERVAL=${INTERVAL:-1s}
-TMUX_SOCK=socktop-soak-$$
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-
-command -v tmux >/dev/null || { echo "soak.sh: tmux is needed" >&2; exit 1; }
-command -v ss >/dev/null || { echo "soak.sh: ss (iproute2) is needed" >&2; exit 1; }
-go build -o "$OUT/sockfarm" ./bench/sockfarm
-if [ -z "${SOCKTOP:-}" ]; then
-	go build -o "$OUT/socktop" .
-	SOCKTOP=$OUT/socktop
-fi
-ENVS=${VIEW_ENV:-}
-[ "${GCTRACE:-0}" = 1 ] && ENVS="${ENVS:+$ENVS }GODEBUG=gctrace=1"
+. bench/lib.sh
+: "${BASE:=1000}" "${BURST:=100000}" "${PHASE:=60}"
+: "${WARM:=5}" "${SETTLE:=10}" "${SAMPLE:=2}" "${INTERVAL:=1s}"
+view_bench_setup soak
 
 FARMS=()
 stop_farm() { # pid: SIGTERM makes the farm reset its pairs and destroy its TIME_WAIT sockets

@@ -4,12 +4,15 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"socktop/internal/waitfor"
 )
 
 // rawFD is a socket made with raw calls; Close is idempotent so a test can
@@ -167,9 +170,12 @@ func zeroWindow(t testing.TB, fam int) (client, server *rawFD) {
 	// Write until the queues stop moving: the first EAGAIN can come
 	// before the peer's window has closed, and a loaded host delays the
 	// receiver's collapsing of its buffer.
+	// Unchanged means unchanged for settleFor, not between two quick polls.
+	const settleFor = 50 * time.Millisecond
 	chunk := make([]byte, 1024)
 	prev := [2]int{-1, -1}
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	var since time.Time
+	waitfor.UntilShow(t, 5*time.Second, "the zero-window queues to settle", func() bool {
 		wrote := false
 		for {
 			_, err := unix.Write(client.fd, chunk)
@@ -187,15 +193,13 @@ func zeroWindow(t testing.TB, fam int) (client, server *rawFD) {
 			t.Fatalf("SIOCINQ/SIOCOUTQ: %v %v", err1, err2)
 		}
 		now := [2]int{inq, outq}
-		if !wrote && now == prev && inq > 0 && outq > 0 {
-			return client, server
+		if wrote || now != prev || inq == 0 || outq == 0 {
+			prev, since = now, time.Now()
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the zero-window queues did not settle: last %v", now)
-		}
-		prev = now
-		time.Sleep(50 * time.Millisecond)
-	}
+		return time.Since(since) >= settleFor
+	}, func() string { return fmt.Sprintf("Recv-Q %d, Send-Q %d", prev[0], prev[1]) })
+	return client, server
 }
 
 // waitEOF blocks until the peer of r has closed (a read returns 0), so
@@ -217,24 +221,18 @@ func waitEOF(t testing.TB, r *rawFD) {
 	}
 }
 
-// waitSnapshot polls a snapshot until ok accepts it, or fails after 10 s
-// (a timeout for a loaded host, not a measure of anything).
+// waitSnapshot polls a snapshot until ok accepts it.
 func waitSnapshot(t testing.TB, src Source, ok func(*Snapshot) bool) Snapshot {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		snap, err := src.Snapshot(context.Background())
-		if err != nil {
+	var snap Snapshot
+	waitfor.Until(t, 10*time.Second, "the expected sockets to appear in a snapshot", func() bool {
+		var err error
+		if snap, err = src.Snapshot(context.Background()); err != nil {
 			t.Fatalf("snapshot: %v", err)
 		}
-		if ok(&snap) {
-			return snap
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the expected sockets did not appear within 10 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ok(&snap)
+	})
+	return snap
 }
 
 // findFD returns the socket of the descriptor r holds (found by its

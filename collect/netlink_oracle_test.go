@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"socktop/internal/waitfor"
 )
 
 // oracleTable builds, for one family, every state the test compares, and
@@ -121,16 +123,9 @@ func TestNetlinkMatchesSS(t *testing.T) {
 	// receiver collapses its buffer, and a loaded host can stretch that:
 	// retry the whole comparison for a while.
 	var errs []string
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		errs = compareWithSS(t, n, ports)
-		if len(errs) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for _, e := range errs {
-		t.Error(e)
-	}
+	waitfor.UntilShow(t, 10*time.Second, "socktop and ss to agree",
+		func() bool { errs = compareWithSS(t, n, ports); return len(errs) == 0 },
+		func() string { return strings.Join(errs, "\n") })
 }
 
 // ssPortFilter is an ss expression for the rows with one of ports at

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"socktop/collect"
+	"socktop/internal/waitfor"
 	"socktop/probe"
 )
 
@@ -138,16 +139,15 @@ func TestRoleMapping(t *testing.T) {
 	src := newCollector()
 	t.Cleanup(func() { src.Close() })
 	port := r.Ports()[0]
-	// The deadline is a hang guard, not a speed requirement.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var roles []string
+	waitfor.UntilShow(t, 60*time.Second, "the run's three sockets", func() bool {
 		snap, err := src.Snapshot(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		mine := socketInodes(0)
 		keys := r.endpointKeys()
-		var roles []string
+		roles = roles[:0]
 		for i := range snap.Sockets {
 			s := &snap.Sockets[i]
 			role := r.roleOf(s, keys)
@@ -168,14 +168,8 @@ func TestRoleMapping(t *testing.T) {
 			}
 			roles = append(roles, string(role)+" "+s.State.String())
 		}
-		if len(roles) == 3 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never saw the three sockets, last %v", roles)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(roles) == 3
+	}, func() string { return strings.Join(roles, "\n") })
 }
 
 // TestCancelStopsRun checks that cancelling Start's context stops the
@@ -194,14 +188,8 @@ func TestCancelStopsRun(t *testing.T) {
 		t.Errorf("first event %v, want the server's socket()", first)
 	}
 	cancel()
-	timeout := time.After(60 * time.Second)
-	for open := true; open; {
-		select {
-		case _, open = <-r.Events():
-		case <-timeout:
-			t.Fatal("Events not closed after the context was cancelled")
-		}
-	}
+	waitfor.Recv(t, 60*time.Second, "Events to close after the context was cancelled", r.Events(),
+		func(_ probe.Event, open bool) bool { return !open }, nil)
 	select {
 	case <-r.Done():
 	default:
@@ -228,17 +216,12 @@ func TestPanickingStepStopsRun(t *testing.T) {
 	}
 	t.Cleanup(r.Stop)
 	var log []string
-	timeout := time.After(60 * time.Second)
-	for open := true; open; {
-		select {
-		case ev, ok := <-r.Events():
-			if open = ok; ok {
-				log = append(log, ev.String())
-			}
-		case <-timeout:
-			t.Fatalf("Events not closed after the panic; got %v", log)
+	waitfor.Recv(t, 60*time.Second, "Events to close after the panic", r.Events(), func(ev probe.Event, open bool) bool {
+		if open {
+			log = append(log, ev.String())
 		}
-	}
+		return !open
+	}, func() string { return strings.Join(log, "\n") })
 	if err := r.Err(); !errors.Is(err, ErrStep) || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("Err = %v, want ErrStep with the panic", err)
 	}
@@ -330,17 +313,17 @@ func TestBlockedPromiseSettles(t *testing.T) {
 	t.Cleanup(r.Stop)
 	src := newCollector()
 	t.Cleanup(func() { src.Close() })
-	// The deadline is a hang guard, not a speed requirement.
-	for deadline := time.Now().Add(60 * time.Second); !r.Settled(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("run never settled: %+v", r.Status())
+	waitfor.UntilShow(t, 60*time.Second, "the run to settle", func() bool {
+		if r.Settled() {
+			return true
 		}
 		snap, err := src.Snapshot(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.Observe(&snap)
-	}
+		return r.Settled()
+	}, func() string { return fmt.Sprintf("%+v", r.Status()) })
 	if r.Kept() {
 		t.Fatal("a blocked promise counted as kept")
 	}

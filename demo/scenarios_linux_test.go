@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/internal/waitfor"
 )
 
 // TestScenarios runs every scenario with the Fast knobs, side by side on
@@ -64,15 +65,9 @@ func TestStopCleansUp(t *testing.T) {
 			t.Cleanup(r.Stop)
 			src := newCollector()
 			t.Cleanup(func() { src.Close() })
-			// Wait until the run holds sockets with descriptors on its
-			// port. The deadline is a hang guard, not a speed requirement.
-			deadline := time.Now().Add(60 * time.Second)
-			for len(heldSockets(t, src, r, children(r))) == 0 || name == "server-crash" && len(children(r)) == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("the run never held a socket")
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitfor.Until(t, 60*time.Second, "the run to hold sockets with descriptors on its port", func() bool {
+				return len(heldSockets(t, src, r, children(r))) > 0 && (name != "server-crash" || len(children(r)) > 0)
+			})
 			kids := children(r)
 			r.Stop()
 			r.Stop()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"socktop/internal/waitfor"
 )
 
 // childWait bounds the wait for a probe child's call: a fork and exec of
@@ -64,17 +66,12 @@ func freePort(t *testing.T) uint16 {
 	return port
 }
 
-// waitEvent waits until an event of rec contains text. The deadline is a
-// hang guard, not a speed requirement.
+// waitEvent waits until an event of rec contains text.
 func waitEvent(t *testing.T, rec *recorder, text string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(strings.Join(rec.lines(), "\n"), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no event with %q in:\n%s", text, strings.Join(rec.lines(), "\n"))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	log := func() string { return strings.Join(rec.lines(), "\n") }
+	waitfor.UntilShow(t, 60*time.Second, fmt.Sprintf("an event with %q", text),
+		func() bool { return strings.Contains(log(), text) }, log)
 }
 
 func must(t *testing.T, err error) {
@@ -264,14 +261,12 @@ func TestStopClosesEverythingAndEndsWaits(t *testing.T) {
 	waitEvent(t, rec, "(second, peer")
 	p.Stop()
 	p.Stop() // idempotent
-	select {
-	case err := <-acceptErr:
+	waitfor.Recv(t, childWait, "the accept to end after Stop", acceptErr, func(err error, _ bool) bool {
 		if !errors.Is(err, ErrStopped) {
 			t.Errorf("accept after Stop = %v, want ErrStopped", err)
 		}
-	case <-time.After(childWait):
-		t.Fatal("accept still waiting after Stop")
-	}
+		return true
+	}, nil)
 	for _, fd := range fds {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
 			// The number may have been reused by another test: only fail
@@ -445,14 +440,7 @@ func TestChildDiesWithParent(t *testing.T) {
 	}
 	must(t, cmd.Process.Kill())
 	cmd.Wait()
-	// The deadline is a hang guard, not a speed requirement.
-	deadline := time.Now().Add(60 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("child %d outlived its parent", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.Until(t, 60*time.Second, fmt.Sprintf("child %d to end with its parent", pid), func() bool { return !alive(pid) })
 }
 
 // alive reports whether pid exists and is not a zombie.

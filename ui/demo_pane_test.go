@@ -9,6 +9,7 @@ import (
 
 	"socktop/collect"
 	"socktop/demo"
+	"socktop/internal/waitfor"
 )
 
 func scenario(t *testing.T, name string) *demo.Scenario {
@@ -166,11 +167,7 @@ func TestReuseAddrBurstStartsOneRun(t *testing.T) {
 	if len(h.m.demos.runs) != 1 || h.m.demos.runs[0].run != msg.run || !h.m.demos.runs[0].reuse {
 		t.Fatalf("after the re-run: %d runs, want the new one with SO_REUSEADDR on", len(h.m.demos.runs))
 	}
-	select {
-	case <-first.run.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("the replaced run is still going")
-	}
+	waitfor.Recv(t, 30*time.Second, "the replaced run to stop", first.run.Done(), closed, nil)
 	if s := h.screen(); !strings.Contains(s, "Demo #2 server-restart") || strings.Contains(s, "Demo #1") {
 		t.Errorf("the re-run is not told apart from the first:\n%s", s)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"socktop/collect"
 	"socktop/demo"
+	"socktop/internal/waitfor"
 )
 
 // loop runs Cmds the way bubbletea does, each in its own goroutine, and
@@ -48,19 +49,16 @@ func (l *loop) exec(cmd tea.Cmd) {
 	}()
 }
 
-// until feeds messages to Update until cond holds; the deadline is a hang
-// guard only.
+// until feeds messages to Update until cond holds.
 func (l *loop) until(t *testing.T, h *harness, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for !cond() {
-		select {
-		case msg := <-l.msgs:
-			l.exec(h.send(msg))
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s; screen:\n%s", what, h.screen())
-		}
+	if cond() {
+		return
 	}
+	waitfor.Recv(t, 60*time.Second, what, l.msgs, func(msg tea.Msg, _ bool) bool {
+		l.exec(h.send(msg))
+		return cond()
+	}, h.screen)
 }
 
 // A demo run from the view, on real sockets and the real collector: the
@@ -160,17 +158,16 @@ func TestRegistryStopsEveryRun(t *testing.T) {
 		t.Fatal(msg.err)
 	}
 	reg.stopAll()
-	select {
-	case <-msg.run.Done():
-	case <-time.After(30 * time.Second):
-		t.Fatal("stopAll did not stop the run")
-	}
+	waitfor.Recv(t, 30*time.Second, "stopAll to stop the run", msg.run.Done(), closed, nil)
 	// After stopAll, a start that completes late is stopped at once.
 	late := d.startCmd(sc, false, nil)().(demoStartedMsg)
 	if late.err == nil {
 		t.Fatal("a run started after stopAll was accepted")
 	}
 }
+
+// closed accepts the close of a done channel.
+func closed(_ struct{}, open bool) bool { return !open }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"socktop/internal/waitfor"
 )
 
 // buildSocktop builds the real binary into the test's directory. It fails
@@ -94,15 +96,8 @@ func (s *tmuxSession) pid() int {
 	return atoi(strings.TrimSpace(out))
 }
 
-// waitFor polls until ok holds; the deadline is a hang guard, not a speed
-// requirement.
+// waitFor polls until ok holds, showing state if it never does.
 func waitFor(t *testing.T, what string, ok func() bool, state func() string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; state:\n%s", what, state())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitfor.UntilShow(t, 60*time.Second, what, ok, state)
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"socktop/collect"
 	"socktop/demo"
 	"socktop/probe"
 )
@@ -30,22 +33,75 @@ func goldenModel(t *testing.T, w, h int, noColor bool) *harness {
 	return hs
 }
 
-func checkGolden(t *testing.T, name, got string) {
+// The goldens hold the frame as the model hands it to bubbletea's
+// renderer, escape sequences and all, so a changed colour or attribute
+// fails as surely as changed text. The styles use the 16 basic ANSI
+// colours and lipgloss renders them the same on every host; the renderer
+// downsamples for the terminal later, outside the model. Each golden has a
+// NO_COLOR twin, <name>_nocolor.golden, written from a model with NoColor.
+
+// checkGoldens builds the view twice, in colour and under NO_COLOR, and
+// compares each frame with its golden: name.golden and
+// name_nocolor.golden. Both frames must fill w x h, the NO_COLOR one must
+// carry no escape sequence, and it must read the same as the coloured one
+// stripped. With -update it rewrites both files.
+func checkGoldens(t *testing.T, name string, w, h int, build func(t *testing.T, noColor bool) *harness) {
 	t.Helper()
+	colour, plain := build(t, false), build(t, true)
+	checkFrame(t, colour.m.frame, w, h)
+	checkFrame(t, plain.m.frame, w, h)
+	if plain.m.frame != ansi.Strip(plain.m.frame) {
+		t.Errorf("%s: the NO_COLOR frame carries escape sequences: %q", name, plain.m.frame)
+	}
+	if plain.m.frame != colour.screen() {
+		t.Errorf("%s: the NO_COLOR frame differs from the coloured one stripped:\n%s", name, plain.m.frame)
+	}
+	if colour.m.frame == colour.screen() {
+		t.Errorf("%s: the coloured frame carries no escape sequence", name)
+	}
+	for file, got := range map[string]string{name: colour.m.frame, name + "_nocolor": plain.m.frame} {
+		if err := compareGolden(file, got); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// compareGolden compares got with testdata/<name>.golden, or rewrites the
+// file under -update.
+func compareGolden(name, got string) error {
 	path := filepath.Join("testdata", name+".golden")
 	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+		return os.WriteFile(path, []byte(got), 0o644)
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./ui -update to create it)", err)
+		return fmt.Errorf("%w (run go test ./ui -update to create it)", err)
 	}
-	if got != string(want) {
-		t.Errorf("%s differs from %s (run go test ./ui -update after checking the change):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	if got == string(want) {
+		return nil
 	}
+	return fmt.Errorf("%s differs from %s (run go test ./ui -update after checking the change):\n%s", name, path, lineDiff(got, string(want)))
+}
+
+// lineDiff shows the lines where got and want differ, quoted so escape
+// sequences are visible, and the screens stripped for reading.
+func lineDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	var b strings.Builder
+	for i := range max(len(g), len(w)) {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			fmt.Fprintf(&b, "line %d\n  got  %q\n  want %q\n", i+1, gl, wl)
+		}
+	}
+	fmt.Fprintf(&b, "--- got, stripped\n%s\n--- want, stripped\n%s", ansi.Strip(got), ansi.Strip(want))
+	return b.String()
 }
 
 // checkFrame asserts the frame fills the terminal exactly: h lines, none
@@ -67,40 +123,57 @@ func TestGoldenViews(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {160, 48}, {60, 15}} {
 		name := "table_" + strconv.Itoa(sz[0]) + "x" + strconv.Itoa(sz[1])
 		t.Run(name, func(t *testing.T) {
-			h := goldenModel(t, sz[0], sz[1], false)
-			checkFrame(t, h.m.frame, sz[0], sz[1])
-			checkGolden(t, name, ansi.Strip(h.m.frame))
-			// NO_COLOR: not one escape sequence, the same text.
-			plain := goldenModel(t, sz[0], sz[1], true)
-			if plain.m.frame != ansi.Strip(plain.m.frame) {
-				t.Errorf("NO_COLOR frame carries escape sequences")
-			}
-			if plain.m.frame != ansi.Strip(h.m.frame) {
-				t.Errorf("NO_COLOR frame differs from the coloured one stripped:\n%s", plain.m.frame)
-			}
+			checkGoldens(t, name, sz[0], sz[1], func(t *testing.T, noColor bool) *harness {
+				return goldenModel(t, sz[0], sz[1], noColor)
+			})
 		})
 	}
 }
 
 func TestGoldenDetail(t *testing.T) {
-	h := goldenModel(t, 80, 24, true)
-	for i, r := range h.m.rows {
-		if r.s.State.String() == "FIN_WAIT_2" {
-			h.m.selected, h.m.selKey = i, r.s.Key()
-		}
-	}
-	h.key("enter")
-	checkFrame(t, h.m.frame, 80, 24)
-	checkGolden(t, "detail_80x24", h.screen())
+	checkGoldens(t, "detail_80x24", 80, 24, func(t *testing.T, noColor bool) *harness {
+		h := goldenModel(t, 80, 24, noColor)
+		h.selectRow("FIN_WAIT_2", func(s *collect.Socket) bool { return s.State == collect.StateFinWait2 })
+		h.key("enter")
+		return h
+	})
 }
 
 func TestGoldenPromptError(t *testing.T) {
-	h := goldenModel(t, 80, 24, true)
-	h.key("/")
-	h.typeText("state bogus")
-	h.key("enter")
-	checkFrame(t, h.m.frame, 80, 24)
-	checkGolden(t, "prompt_error_80x24", h.screen())
+	checkGoldens(t, "prompt_error_80x24", 80, 24, func(t *testing.T, noColor bool) *harness {
+		h := goldenModel(t, 80, 24, noColor)
+		h.key("/")
+		h.typeText("state bogus")
+		h.key("enter")
+		return h
+	})
+}
+
+// A change of colour alone, the text the same, fails the golden: the
+// golden test is not blind to styles. FIN_WAIT_2 is drawn in another
+// colour through a modified copy of the styles.
+func TestGoldenCatchesColourChange(t *testing.T) {
+	if *update {
+		t.Skip("the goldens are being rewritten")
+	}
+	h := goldenModel(t, 80, 24, false)
+	before := h.m.frame
+	if err := compareGolden("table_80x24", before); err != nil {
+		t.Fatalf("the unmodified view does not match its golden: %v", err)
+	}
+	st := *h.m.styles
+	st.State[collect.StateFinWait2] = st.State[collect.StateFinWait2].Foreground(lipgloss.Cyan)
+	*h.m.styles = st
+	h.m.render()
+	if ansi.Strip(h.m.frame) != ansi.Strip(before) {
+		t.Fatalf("a colour change altered the text:\n%s", h.screen())
+	}
+	if h.m.frame == before {
+		t.Fatal("the FIN_WAIT_2 colour does not reach the frame")
+	}
+	if compareGolden("table_80x24", h.m.frame) == nil {
+		t.Fatal("the golden comparison passed with FIN_WAIT_2 in another colour")
+	}
 }
 
 // Every size, tiny ones too, gives a frame that fits: no wrapped, garbled
@@ -138,9 +211,9 @@ func TestResize(t *testing.T) {
 // goldenDemos is the golden table with three demos in the pane: fixed
 // runs (ended, so no real sockets), on ports the fixture has, with some
 // promises kept and a few calls narrated.
-func goldenDemos(t *testing.T, w, h int) *harness {
+func goldenDemos(t *testing.T, w, h int, noColor bool) *harness {
 	t.Helper()
-	hs := goldenModel(t, w, h, true)
+	hs := goldenModel(t, w, h, noColor)
 	at := t0.Add(500 * time.Millisecond)
 	for i, name := range []string{"polite-close", "server-restart", "server-crash"} {
 		sc := scenario(t, name)
@@ -172,13 +245,15 @@ func TestGoldenDemoPane(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {100, 30}, {120, 40}, {40, 15}} {
 		name := "demos_" + strconv.Itoa(sz[0]) + "x" + strconv.Itoa(sz[1])
 		t.Run(name, func(t *testing.T) {
-			h := goldenDemos(t, sz[0], sz[1])
-			checkFrame(t, h.m.frame, sz[0], sz[1])
-			checkGolden(t, name, h.screen())
-			if sz[1] >= 16 && len(h.m.demos.pane.doc) > h.m.hs.demo {
-				h.key("]")
-				checkFrame(t, h.m.frame, sz[0], sz[1])
-				checkGolden(t, name+"_scrolled", h.screen())
+			checkGoldens(t, name, sz[0], sz[1], func(t *testing.T, noColor bool) *harness {
+				return goldenDemos(t, sz[0], sz[1], noColor)
+			})
+			if h := goldenDemos(t, sz[0], sz[1], true); sz[1] >= 16 && len(h.m.demos.pane.doc) > h.m.hs.demo {
+				checkGoldens(t, name+"_scrolled", sz[0], sz[1], func(t *testing.T, noColor bool) *harness {
+					h := goldenDemos(t, sz[0], sz[1], noColor)
+					h.key("]")
+					return h
+				})
 			}
 		})
 	}

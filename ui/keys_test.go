@@ -19,10 +19,13 @@ func containsAll(s string, subs ...string) bool {
 // The help screen names every key of every binding: the prompt's
 // editing keys, home and end, the mouse wheel.
 func TestGoldenHelp(t *testing.T) {
+	checkGoldens(t, "help_80x24", 80, 24, func(t *testing.T, noColor bool) *harness {
+		h := goldenModel(t, 80, 24, noColor)
+		h.key("?")
+		return h
+	})
 	h := goldenModel(t, 80, 24, true)
 	h.key("?")
-	checkFrame(t, h.m.frame, 80, 24)
-	checkGolden(t, "help_80x24", h.screen())
 	for _, want := range []string{"g/home", "G/end", "wheel↑/↓", "At the / prompt",
 		"alt+b/alt+←", "ctrl+w", "home/ctrl+a", "end/ctrl+e", "ctrl+u", "ctrl+k", "ctrl+v", "q/ctrl+c"} {
 		if !strings.Contains(h.screen(), want) {

@@ -216,17 +216,6 @@ func countLines(out []byte, listen map[netip.AddrPort]bool) int {
 	return n
 }
 
-type options struct {
-	n            int
-	tw           float64
-	fdLimit      int
-	watchStdin   bool
-	readyTimeout time.Duration
-	// printListeners lists the listening addresses on stdout before
-	// "ready", so that a caller can pick the farm's sockets out of ss.
-	printListeners bool
-}
-
 func run(o options) error {
 	// Plan once with the most the kernel could allow, raise the limit to
 	// what that plan needs, and plan again with what was granted.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"socktop/internal/waitfor"
 )
 
 // TestMain lets the test binary act as sockfarm itself, so that the farm
@@ -104,15 +106,10 @@ func runFarm(t *testing.T, args ...string) {
 		close(ready)
 	}()
 	var n int
-	select {
-	case v, ok := <-ready:
-		if !ok {
-			t.Fatal("sockfarm ended without printing ready")
-		}
+	waitfor.Recv(t, 60*time.Second, "sockfarm to print ready", ready, func(v int, open bool) bool {
 		n = v
-	case <-time.After(60 * time.Second):
-		t.Fatal("sockfarm did not get ready in 60 s")
-	}
+		return open
+	}, nil)
 	if n != 200 {
 		t.Errorf("ready %d, want ready 200", n)
 	}

@@ -2,21 +2,9 @@
 
 package main
 
-import (
-	"errors"
-	"time"
-)
+import "errors"
 
 var errNotLinux = errors.New("sockfarm: needs Linux (raw sockets on loopback, sock_diag)")
-
-type options struct {
-	n              int
-	tw             float64
-	fdLimit        int
-	watchStdin     bool
-	readyTimeout   time.Duration
-	printListeners bool
-}
 
 func run(options) error { return errNotLinux }
 

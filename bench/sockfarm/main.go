@@ -14,6 +14,19 @@ import (
 	"time"
 )
 
+// options are the farm's flags, on every platform, so that main parses
+// them the same everywhere.
+type options struct {
+	n            int
+	tw           float64
+	fdLimit      int
+	watchStdin   bool
+	readyTimeout time.Duration
+	// printListeners lists the listening addresses on stdout before
+	// "ready", so that a caller can pick the farm's sockets out of ss.
+	printListeners bool
+}
+
 func main() {
 	var o options
 	flag.IntVar(&o.n, "n", 1000, "sockets to hold, counted as `ss -tan` lines: established endpoints + TIME_WAIT + listeners")

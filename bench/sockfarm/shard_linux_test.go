@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"socktop/internal/waitfor"
 )
 
 // timeWaitOf returns the TIME_WAIT 4-tuples ss shows towards the listeners.
@@ -51,12 +54,10 @@ func TestChurnKeepsTimeWaitSteady(t *testing.T) {
 	// host the churn may run late, so the test waits until ss shows most
 	// of them replaced, the count steady, rather than for a fixed time.
 	// Between a SOCK_DESTROY and its replacement ss may show 19, so the
-	// count is asked of the same look that shows the replacement. The
-	// deadline is a hang guard, not a speed requirement.
-	deadline := time.Now().Add(60 * time.Second)
+	// count is asked of the same look that shows the replacement.
 	var after map[string]bool
 	kept := 0
-	for {
+	waitfor.UntilShow(t, 60*time.Second, "the churn to replace half the TIME_WAIT sockets: 20, at most 10 from before", func() bool {
 		after = timeWaitOf(t, listen)
 		kept = 0
 		for k := range after {
@@ -64,14 +65,10 @@ func TestChurnKeepsTimeWaitSteady(t *testing.T) {
 				kept++
 			}
 		}
-		if len(after) == 20 && kept <= 10 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("churn: ss shows %d TIME_WAIT sockets, %d of them from before, want 20 with at most 10 from before", len(after), kept)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(after) == 20 && kept <= 10
+	}, func() string {
+		return fmt.Sprintf("ss shows %d TIME_WAIT sockets, %d of them from before", len(after), kept)
+	})
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}

@@ -26,17 +26,32 @@ type ratioFlags []string
 func (r *ratioFlags) String() string     { return strings.Join(*r, ",") }
 func (r *ratioFlags) Set(s string) error { *r = append(*r, s); return nil }
 
+// report is what -json writes: how the commands were measured, one
+// summary per command, and the ratios.
 type report struct {
-	Taken    time.Time `json:"taken"`
-	Rounds   int       `json:"rounds"`
-	Warmup   int       `json:"warmup"`
-	Baseline string    `json:"baseline,omitempty"`
+	// Taken is when the last run ended, in UTC.
+	Taken time.Time `json:"taken"`
+	settings
 	Commands []summary `json:"commands"`
-	Ratios   []ratio   `json:"ratios"`
+	// Ratios compares each command with the baseline, then the -ratio
+	// pairs not among those.
+	Ratios []ratio `json:"ratios"`
 	// LoadBefore and LoadAfter are /proc/loadavg around the runs (empty
 	// where there is no such file): a shared machine's noise on record.
 	LoadBefore string `json:"loadavg_before,omitempty"`
 	LoadAfter  string `json:"loadavg_after,omitempty"`
+}
+
+// settings are the flags that shape a measurement, written into the
+// report's top level.
+type settings struct {
+	// Rounds is how many measured runs each command had, after Warmup
+	// rounds that were not measured.
+	Rounds int `json:"rounds"`
+	Warmup int `json:"warmup"`
+	// Baseline names the command that each summary's ratio_vs_baseline
+	// divides by; empty when -baseline was not given.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 func loadavg() string {
@@ -132,7 +147,7 @@ func mainErr(specs []string, rounds, warmup int, baseline, jsonOut string, shell
 		}
 	}
 
-	rep := report{Taken: time.Now().UTC(), Rounds: rounds, Warmup: warmup, Baseline: baseline,
+	rep := report{Taken: time.Now().UTC(), settings: settings{Rounds: rounds, Warmup: warmup, Baseline: baseline},
 		LoadBefore: loadBefore, LoadAfter: loadavg()}
 	for _, c := range cmds {
 		rep.Commands = append(rep.Commands, summarize(c))
