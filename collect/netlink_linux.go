@@ -116,10 +116,14 @@ func (n *Netlink) openLocked() error {
 		return fmt.Errorf("collect: bind NETLINK_SOCK_DIAG: %w", err)
 	}
 	sa, err := unix.Getsockname(fd)
-	nl, ok := sa.(*unix.SockaddrNetlink)
-	if err != nil || !ok {
+	if err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("collect: NETLINK_SOCK_DIAG socket name %T: %w", sa, err)
+		return fmt.Errorf("collect: NETLINK_SOCK_DIAG socket name: %w", err)
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		unix.Close(fd)
+		return fmt.Errorf("collect: NETLINK_SOCK_DIAG socket named by a %T", sa)
 	}
 	n.fd, n.port = fd, nl.Pid
 	if n.buf == nil {
