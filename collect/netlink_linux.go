@@ -23,7 +23,6 @@ const (
 	inetDiagMsgLen  = 72 // struct inet_diag_msg
 	sockDiagByFam   = 20 // SOCK_DIAG_BY_FAMILY
 	inetDiagInfo    = 2  // INET_DIAG_INFO, the tcp_info attribute
-	nlmFDumpIntr    = 0x10
 	recvBufLen      = 64 << 10
 	dumpRetries     = 3
 	tcpInfoSlabSize = 256
@@ -43,21 +42,28 @@ type Netlink struct {
 	states atomic.Uint32
 	told   notices
 
-	mu     sync.Mutex
-	fd     int // -1 while closed
-	seq    uint32
-	buf    []byte
-	req    [nlmsgHdrLen + inetDiagReqLen]byte
-	compat [nlmsgHdrLen + inetDiagReqV1Len]byte
+	mu   sync.Mutex
+	fd   int    // -1 while closed
+	port uint32 // the socket's netlink port, which replies are sent to
+	seq  uint32
+	buf  []byte
+	// from and fromLen receive the sender of each datagram (see recv).
+	from    unix.RawSockaddrNetlink
+	fromLen uint32
+	req     [nlmsgHdrLen + inetDiagReqLen]byte
+	compat  [nlmsgHdrLen + inetDiagReqV1Len]byte
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.
 	noCompat bool
 	// compatType overrides the compat request's message type; tests set
 	// an unknown one to make the kernel refuse it (EINVAL).
 	compatType uint16
-	last       int // socket count of the previous snapshot, to size the next
-	owners     *ownerCache
-	slab       []TCPInfo
+	// protocol is the netlink protocol opened, NETLINK_SOCK_DIAG; tests
+	// set one the kernel does not have.
+	protocol int
+	last     int // socket count of the previous snapshot, to size the next
+	owners   *ownerCache
+	slab     []TCPInfo
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -65,7 +71,7 @@ type Netlink struct {
 // there, wrapping ErrUnsupported when sock_diag is refused (EPERM,
 // EPROTONOSUPPORT...) and the errno alone otherwise (EMFILE).
 func NewNetlink(opts Options) *Netlink {
-	n := &Netlink{opts: opts, fd: -1}
+	n := &Netlink{opts: opts, fd: -1, protocol: unix.NETLINK_SOCK_DIAG}
 	n.states.Store(uint32(opts.States))
 	if opts.Owners {
 		n.owners = newOwnerCache()
@@ -96,14 +102,30 @@ func (n *Netlink) openLocked() error {
 	if n.fd >= 0 {
 		return nil
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, n.protocol)
 	if err != nil {
 		if refused(err) {
 			return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %w: %w", err, ErrUnsupported)
 		}
 		return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %w", err)
 	}
-	n.fd = fd
+	// Bound now rather than on the first send, so that the port the
+	// kernel picks is known before the first reply is checked against it.
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("collect: bind NETLINK_SOCK_DIAG: %w", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("collect: NETLINK_SOCK_DIAG socket name: %w", err)
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		unix.Close(fd)
+		return fmt.Errorf("collect: NETLINK_SOCK_DIAG socket named by a %T", sa)
+	}
+	n.fd, n.port = fd, nl.Pid
 	if n.buf == nil {
 		n.buf = make([]byte, recvBufLen)
 	}
@@ -238,7 +260,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPROTONOSUPPORT):
 			// A sandbox that refuses sock_diag: callers fall back.
 			n.closeLocked()
-			return Snapshot{}, fmt.Errorf("collect: %s dump refused: %v: %w", name, err, ErrUnsupported)
+			return Snapshot{}, fmt.Errorf("collect: %s dump refused: %w: %w", name, err, ErrUnsupported)
 		case err != nil:
 			n.closeLocked()
 			return Snapshot{}, fmt.Errorf("collect: %s dump: %w", name, err)
@@ -332,7 +354,8 @@ func putAddr(dst []byte, a netip.Addr) {
 
 // dumpLocked runs one dump and appends what it returns to socks. intr
 // reports a reply flagged NLM_F_DUMP_INTR; the caller retries. On an error
-// the socket may hold the rest of the dump, so callers close it.
+// other than the kernel's errno the socket may hold the rest of the dump,
+// so callers close it.
 func (n *Netlink) dumpLocked(socks []Socket, fam, proto uint8, states uint32, ext uint8) (out []Socket, intr bool, err error) {
 	var req []byte
 	if fam == unix.AF_UNSPEC && proto == unix.IPPROTO_TCP {
@@ -340,73 +363,32 @@ func (n *Netlink) dumpLocked(socks []Socket, fam, proto uint8, states uint32, ex
 	} else {
 		req = n.buildReq(fam, proto, states, ext, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, nil)
 	}
-	if _, err := unix.Write(n.fd, req); err != nil {
-		return socks, false, err
-	}
-	for {
-		nr, err := unix.Read(n.fd, n.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return socks, intr, err
-		}
-		done := false
-		socks, done, intr, err = n.parse(n.buf[:nr], socks, proto, intr)
-		if err != nil || done {
-			return socks, intr, err
-		}
-	}
+	intr, err = n.execute(req, func(msg []byte) error {
+		var err error
+		socks, err = n.appendDiag(socks, msg, proto)
+		return err
+	})
+	return socks, intr, err
 }
 
-// parse walks one datagram of netlink messages, appending sockets. The hot
-// loop does not allocate: addresses become netip values in place.
-func (n *Netlink) parse(b []byte, socks []Socket, proto uint8, intr bool) ([]Socket, bool, bool, error) {
-	ne := binary.NativeEndian
-	for len(b) >= nlmsgHdrLen {
-		l := int(ne.Uint32(b[0:]))
-		if l < nlmsgHdrLen || l > len(b) {
-			return socks, false, intr, fmt.Errorf("netlink message length %d out of %d bytes", l, len(b))
-		}
-		typ, flags, seq := ne.Uint16(b[4:]), ne.Uint16(b[6:]), ne.Uint32(b[8:])
-		msg := b[nlmsgHdrLen:l]
-		b = b[min(nlmsgAlign(l), len(b)):]
-		if seq != n.seq {
-			continue
-		}
-		if flags&nlmFDumpIntr != 0 {
-			intr = true
-		}
-		switch typ {
-		case unix.NLMSG_DONE:
-			return socks, true, intr, nil
-		case unix.NLMSG_ERROR:
-			if len(msg) < 4 {
-				return socks, false, intr, errors.New("short netlink error message")
-			}
-			if e := int32(ne.Uint32(msg)); e != 0 {
-				return socks, false, intr, unix.Errno(-e)
-			}
-			return socks, true, intr, nil
-		case sockDiagByFam, tcpDiagGetSock:
-			if len(msg) < inetDiagMsgLen {
-				return socks, false, intr, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
-			}
-			socks = append(socks, Socket{})
-			s := &socks[len(socks)-1]
-			decodeDiagMsg(s, msg, proto)
-			if len(msg) > inetDiagMsgLen {
-				if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
-					s.Info = n.newInfo()
-					decodeTCPInfo(s.Info, raw)
-				}
-			}
+// appendDiag appends the socket of one inet_diag_msg. It does not
+// allocate beyond socks' growth: addresses become netip values in place,
+// and tcp_info comes from the slab.
+func (n *Netlink) appendDiag(socks []Socket, msg []byte, proto uint8) ([]Socket, error) {
+	if len(msg) < inetDiagMsgLen {
+		return socks, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
+	}
+	socks = append(socks, Socket{})
+	s := &socks[len(socks)-1]
+	decodeDiagMsg(s, msg, proto)
+	if len(msg) > inetDiagMsgLen {
+		if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
+			s.Info = n.newInfo()
+			decodeTCPInfo(s.Info, raw)
 		}
 	}
-	return socks, false, intr, nil
+	return socks, nil
 }
-
-func nlmsgAlign(l int) int { return (l + 3) &^ 3 }
 
 // decodeDiagMsg fills s from an inet_diag_msg.
 func decodeDiagMsg(s *Socket, m []byte, proto uint8) {
@@ -520,71 +502,27 @@ func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) {
 		return nil, err
 	}
 	req := n.buildReq(fam, unix.IPPROTO_TCP, uint32(AllStates), 1<<(inetDiagInfo-1), unix.NLM_F_REQUEST, &k)
-	if _, err := unix.Write(n.fd, req); err != nil {
+	var info *TCPInfo
+	_, err := n.execute(req, func(msg []byte) error {
+		if len(msg) < inetDiagMsgLen {
+			return fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
+		}
+		if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
+			info = new(TCPInfo)
+			decodeTCPInfo(info, raw)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		// The kernel answered with an error: the reply is over and the
+		// socket can be used again.
+		return nil, fmt.Errorf("collect: tcp_info for %s %s -> %s: %w: %w", k.Proto, k.Local, k.Remote, ErrNotFound, err)
+	case err != nil:
 		n.closeLocked()
-		return nil, fmt.Errorf("collect: tcp_info request: %w", err)
+		return nil, fmt.Errorf("collect: tcp_info for %s -> %s: %w", k.Local, k.Remote, err)
+	case info == nil:
+		return nil, fmt.Errorf("collect: %s -> %s has no tcp_info (TIME_WAIT or half-open): %w", k.Local, k.Remote, ErrNotFound)
 	}
-	for {
-		nr, err := unix.Read(n.fd, n.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			n.closeLocked()
-			return nil, fmt.Errorf("collect: tcp_info reply: %w", err)
-		}
-		info, done, err := n.parseInfo(n.buf[:nr])
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("collect: tcp_info for %s %s -> %s: %w", k.Proto, k.Local, k.Remote, ErrNotFound)
-		}
-		if err != nil {
-			n.closeLocked()
-			return nil, fmt.Errorf("collect: tcp_info for %s -> %s: %w", k.Local, k.Remote, err)
-		}
-		if done {
-			if info == nil {
-				return nil, fmt.Errorf("collect: %s -> %s has no tcp_info (TIME_WAIT or half-open): %w", k.Local, k.Remote, ErrNotFound)
-			}
-			return info, nil
-		}
-	}
-}
-
-// parseInfo reads the reply to a single-socket request: one
-// SOCK_DIAG_BY_FAMILY message, or an error.
-func (n *Netlink) parseInfo(b []byte) (*TCPInfo, bool, error) {
-	ne := binary.NativeEndian
-	for len(b) >= nlmsgHdrLen {
-		l := int(ne.Uint32(b[0:]))
-		if l < nlmsgHdrLen || l > len(b) {
-			return nil, false, fmt.Errorf("netlink message length %d out of %d bytes", l, len(b))
-		}
-		typ, seq := ne.Uint16(b[4:]), ne.Uint32(b[8:])
-		msg := b[nlmsgHdrLen:l]
-		b = b[min(nlmsgAlign(l), len(b)):]
-		if seq != n.seq {
-			continue
-		}
-		switch typ {
-		case unix.NLMSG_ERROR:
-			if len(msg) >= 4 {
-				if e := int32(ne.Uint32(msg)); e != 0 {
-					return nil, true, unix.Errno(-e)
-				}
-			}
-			return nil, true, nil
-		case sockDiagByFam, tcpDiagGetSock:
-			if len(msg) < inetDiagMsgLen {
-				return nil, true, fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
-			}
-			raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo)
-			if raw == nil {
-				return nil, true, nil
-			}
-			ti := new(TCPInfo)
-			decodeTCPInfo(ti, raw)
-			return ti, true, nil
-		}
-	}
-	return nil, false, nil
+	return info, nil
 }

@@ -48,12 +48,24 @@ func diagMsg(fam, state, timer uint8) []byte {
 	return m
 }
 
+// parseDump walks one datagram of a dump reply to request 9, as
+// dumpLocked does.
+func parseDump(n *Netlink, b []byte, proto uint8) (socks []Socket, done, intr bool, err error) {
+	r := reply{seq: 9, typ: sockDiagByFam, dump: true}
+	done, err = r.walk(b, func(msg []byte) error {
+		var err error
+		socks, err = n.appendDiag(socks, msg, proto)
+		return err
+	})
+	return socks, done, r.intr, err
+}
+
 func TestParseDiagMessages(t *testing.T) {
-	n := &Netlink{seq: 9}
+	n := &Netlink{}
 	b := append(nlmsg(sockDiagByFam, unix.NLM_F_MULTI, 9, diagMsg(unix.AF_INET, uint8(StateEstablished), 2)),
 		nlmsg(sockDiagByFam, unix.NLM_F_MULTI, 8, diagMsg(unix.AF_INET, uint8(StateListen), 0))...) // stale seq: ignored
 	b = append(b, nlmsg(unix.NLMSG_DONE, unix.NLM_F_MULTI, 9, make([]byte, 4))...)
-	socks, done, intr, err := n.parse(b, nil, unix.IPPROTO_TCP, false)
+	socks, done, intr, err := parseDump(n, b, unix.IPPROTO_TCP)
 	if err != nil || !done || intr || len(socks) != 1 {
 		t.Fatalf("parse: %d sockets, done %v, intr %v, err %v", len(socks), done, intr, err)
 	}
@@ -70,13 +82,13 @@ func TestParseDiagMessages(t *testing.T) {
 	}
 
 	// UDP TCP_CLOSE is UNCONN; a timer of 0 leaves TimerLeft 0.
-	socks, _, _, _ = n.parse(nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, uint8(StateClosed), 0)), nil, unix.IPPROTO_UDP, false)
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, uint8(StateClosed), 0)), unix.IPPROTO_UDP)
 	if len(socks) != 1 || socks[0].State != StateUnconn || socks[0].Proto != UDP || socks[0].TimerLeft != 0 {
 		t.Errorf("UDP close: %+v", socks)
 	}
 
 	// NLM_F_DUMP_INTR on any message marks the dump interrupted.
-	_, _, intr, _ = n.parse(nlmsg(sockDiagByFam, unix.NLM_F_MULTI|nlmFDumpIntr, 9, diagMsg(unix.AF_INET, 1, 0)), nil, unix.IPPROTO_TCP, false)
+	_, _, intr, _ = parseDump(n, nlmsg(sockDiagByFam, unix.NLM_F_MULTI|unix.NLM_F_DUMP_INTR, 9, diagMsg(unix.AF_INET, 1, 0)), unix.IPPROTO_TCP)
 	if !intr {
 		t.Errorf("NLM_F_DUMP_INTR not noticed")
 	}
@@ -84,17 +96,17 @@ func TestParseDiagMessages(t *testing.T) {
 	// A kernel error comes back as its errno.
 	e := make([]byte, 4)
 	binary.NativeEndian.PutUint32(e, uint32(0x100000000-int64(unix.ENOENT)))
-	if _, _, _, err := n.parse(nlmsg(unix.NLMSG_ERROR, 0, 9, e), nil, unix.IPPROTO_TCP, false); !errors.Is(err, unix.ENOENT) {
+	if _, _, _, err := parseDump(n, nlmsg(unix.NLMSG_ERROR, 0, 9, e), unix.IPPROTO_TCP); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("NLMSG_ERROR: %v, want ENOENT", err)
 	}
 
 	// Garbage is an error naming what is wrong, not a panic.
 	bad := nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, 1, 0))
 	binary.NativeEndian.PutUint32(bad, 9999)
-	if _, _, _, err := n.parse(bad, nil, unix.IPPROTO_TCP, false); err == nil || !strings.Contains(err.Error(), "length") {
+	if _, _, _, err := parseDump(n, bad, unix.IPPROTO_TCP); err == nil || !strings.Contains(err.Error(), "length") {
 		t.Errorf("oversized length: %v", err)
 	}
-	if _, _, _, err := n.parse(nlmsg(sockDiagByFam, 0, 9, make([]byte, 20)), nil, unix.IPPROTO_TCP, false); err == nil {
+	if _, _, _, err := parseDump(n, nlmsg(sockDiagByFam, 0, 9, make([]byte, 20)), unix.IPPROTO_TCP); err == nil {
 		t.Errorf("short inet_diag_msg accepted")
 	}
 }

@@ -224,20 +224,13 @@ func (c *ownerCache) collect(want []uint32) {
 	}
 	defer unix.Close(proc)
 	c.pids = c.pids[:0]
-	for {
-		nr, err := unix.Getdents(proc, c.procBuf)
-		if err == unix.EINTR {
-			continue
+	// A failed read leaves the processes listed so far; their owners are
+	// still worth having.
+	_ = readDir(proc, c.procBuf, func(_ int, name []byte) {
+		if pid, ok := parsePID(name); ok {
+			c.pids = append(c.pids, pid)
 		}
-		if err != nil || nr <= 0 {
-			break
-		}
-		forEachDirent(c.procBuf[:nr], func(name []byte) {
-			if pid, ok := parsePID(name); ok {
-				c.pids = append(c.pids, pid)
-			}
-		})
-	}
+	})
 	nw := min(runtime.GOMAXPROCS(0), maxScanWorkers, len(c.pids)/16+1)
 	for len(c.workers) < nw {
 		c.workers = append(c.workers, &scanWorker{
@@ -338,41 +331,28 @@ func (w *scanWorker) scanPID(proc int, pid int32, want []uint32, names map[int32
 		return // ENOENT: the process exited meanwhile
 	}
 	found := false
-	for batch := 0; ; batch++ {
-		nr, err := unix.Getdents(dir, w.fdBuf)
-		if err == unix.EINTR {
-			batch--
-			continue
-		}
-		if err != nil || nr <= 0 {
-			break
-		}
+	var job *bigJob
+	// A read that fails (the process exited) leaves what was read.
+	_ = readDir(dir, w.fdBuf, func(batch int, fd []byte) {
 		if batch > 0 && bigs.on {
-			job := &bigJob{pid: pid, dir: dir}
-			job.add(w.fdBuf[:nr])
-			for {
-				nr, err := unix.Getdents(dir, w.fdBuf)
-				if err == unix.EINTR {
-					continue
-				}
-				if err != nil || nr <= 0 {
-					break
-				}
-				job.add(w.fdBuf[:nr])
+			if job == nil {
+				job = &bigJob{pid: pid, dir: dir}
 			}
-			job.found.Store(found)
-			bigs.mu.Lock()
-			bigs.jobs = append(bigs.jobs, job)
-			bigs.mu.Unlock()
-			return // phase 2 closes dir and reads comm
+			job.add(fd)
+			return
 		}
-		forEachDirent(w.fdBuf[:nr], func(fd []byte) {
-			// The dirent name is NUL-terminated in the buffer, which is
-			// what readlinkat wants.
-			if w.readFD(dir, &fd[0], pid, want) {
-				found = true
-			}
-		})
+		// The dirent name is NUL-terminated in the buffer, which is what
+		// readlinkat wants.
+		if w.readFD(dir, &fd[0], pid, want) {
+			found = true
+		}
+	})
+	if job != nil {
+		job.found.Store(found)
+		bigs.mu.Lock()
+		bigs.jobs = append(bigs.jobs, job)
+		bigs.mu.Unlock()
+		return // phase 2 closes dir and reads comm
 	}
 	unix.Close(dir)
 	if found {
@@ -380,12 +360,10 @@ func (w *scanWorker) scanPID(proc int, pid int32, want []uint32, names map[int32
 	}
 }
 
-// add appends the names of a getdents batch.
-func (j *bigJob) add(b []byte) {
-	forEachDirent(b, func(name []byte) {
-		j.offs = append(j.offs, len(j.names))
-		j.names = append(append(j.names, name...), 0)
-	})
+// add appends one name to the job.
+func (j *bigJob) add(name []byte) {
+	j.offs = append(j.offs, len(j.names))
+	j.names = append(append(j.names, name...), 0)
 }
 
 // readFD reads one fd link (name is NUL-terminated) and records the pair
