@@ -240,8 +240,8 @@ func TestDemoBadUsage(t *testing.T) {
 		{[]string{"demo", "run", "server-restart", "--reuseaddr=maybe"}, `"maybe"`},
 		{[]string{"demo", "run", "udp", "--timeout", "-1s"}, "--timeout"},
 		{[]string{"demo", "run", "udp", "--bogus"}, "unknown flag: --bogus"},
-		{[]string{"demo", "run", "polite-close", "--reuseaddr=true"}, "polite-close has no SO_REUSEADDR knob"},
-		{[]string{"demo", "run", "polite-close", "--reuseaddr"}, "polite-close has no SO_REUSEADDR knob"},
+		{[]string{"demo", "run", "polite-close", "--reuseaddr=true"}, "polite-close does not use SO_REUSEADDR"},
+		{[]string{"demo", "run", "polite-close", "--reuseaddr"}, "polite-close does not use SO_REUSEADDR"},
 		{[]string{"completion"}, "bash, zsh or fish"},
 		{[]string{"completion", "tcsh"}, `"tcsh"`},
 	} {

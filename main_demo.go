@@ -86,7 +86,7 @@ func newDemoRunCmd(fl *demoRunFlags, stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.SortFlags = false
 	f.UintVar(&fl.port, "port", 0, "server port `N` (default: a free one)")
-	f.Var(&fl.reuse, "reuseaddr", "SO_REUSEADDR knob, =true or =false, for "+strings.Join(reuseScenarios(), ", "))
+	f.Var(&fl.reuse, "reuseaddr", "set SO_REUSEADDR (=true or =false) in "+strings.Join(reuseScenarios(), ", "))
 	f.Lookup("reuseaddr").NoOptDefVal = "true"
 	f.BoolVar(&fl.json, "json", false, "NDJSON output, one object per line")
 	f.DurationVar(&fl.timeout, "timeout", time.Minute, "give up waiting for the promises after `D`")
@@ -109,7 +109,7 @@ func demoRunOptions(cmd *cobra.Command, fl *demoRunFlags, name string) (*demo.Sc
 	opts.Config.Fast = fl.fast
 	if cmd.Flags().Changed("reuseaddr") {
 		if !sc.UsesReuseAddr {
-			return nil, demo.RunOptions{}, &usageError{cmd, fmt.Errorf("--reuseaddr: demo %s has no SO_REUSEADDR knob; the scenarios with one: %s",
+			return nil, demo.RunOptions{}, &usageError{cmd, fmt.Errorf("--reuseaddr: demo %s does not use SO_REUSEADDR; only these do: %s",
 				sc.Name, strings.Join(reuseScenarios(), ", "))}
 		}
 		opts.Config.ReuseAddr = bool(fl.reuse)
@@ -143,7 +143,7 @@ func (b *boolValue) String() string { return fmt.Sprint(bool(*b)) }
 // Type is "bool", so that help prints the flag as a switch.
 func (b *boolValue) Type() string { return "bool" }
 
-// reuseScenarios names the scenarios that have the SO_REUSEADDR knob.
+// reuseScenarios names the scenarios whose SO_REUSEADDR can be chosen.
 func reuseScenarios() []string {
 	var names []string
 	for _, sc := range demo.Catalogue() {

@@ -25,7 +25,7 @@ func WriteList(w io.Writer) error {
 
 // RunOptions says how RunHeadless runs a scenario.
 type RunOptions struct {
-	// Config is the run's port, SO_REUSEADDR knob and pace.
+	// Config is the run's port, SO_REUSEADDR choice and pace.
 	Config Config
 	// JSON prints NDJSON, one object a line (start, event, seen, result),
 	// instead of text.
@@ -102,7 +102,7 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 	if notes == nil {
 		notes = []string{}
 	}
-	pr.line(fmt.Sprintf("demo %s: %s\nports %v, SO_REUSEADDR knob %v, fast %v", o.sc.Name, o.sc.Title, r.Ports(), cfg.ReuseAddr, cfg.Fast),
+	pr.line(fmt.Sprintf("demo %s: %s\nports %v, SO_REUSEADDR %v, fast %v", o.sc.Name, o.sc.Title, r.Ports(), cfg.ReuseAddr, cfg.Fast),
 		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": notes, "lesson": o.sc.Lesson})
 	// The lesson is what a learner came for: print it before the calls
 	// it explains (JSON readers have it in the start object).

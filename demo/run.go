@@ -41,6 +41,11 @@ func (t Transition) String() string {
 	return fmt.Sprintf("%s %s %s > %s: %s -> %s", t.Role, t.Key.Proto, t.Key.Local, remote, from, to)
 }
 
+// Event is one socket call of a run and its result, as the narration
+// shows it. It is probe's event, named here so a consumer of runs needs
+// no other package.
+type Event = probe.Event
+
 // Run is one execution of a scenario. Its methods are safe for
 // concurrent use.
 type Run struct {
@@ -257,13 +262,13 @@ func (r *Run) Notes() []string { return r.sc.Notes(r.host, r.cfg) }
 
 // Events returns the narration: every socket call as it happens. The
 // channel is buffered and closed once the run has stopped.
-func (r *Run) Events() <-chan probe.Event { return r.events }
+func (r *Run) Events() <-chan Event { return r.events }
 
 // Log returns every event so far, including any Events dropped.
-func (r *Run) Log() []probe.Event {
+func (r *Run) Log() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]probe.Event(nil), r.log...)
+	return append([]Event(nil), r.log...)
 }
 
 // Ports returns the ports the socket table should be filtered to, the

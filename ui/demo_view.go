@@ -14,7 +14,6 @@ import (
 	"socktop/collect"
 	"socktop/demo"
 	"socktop/filter"
-	"socktop/probe"
 )
 
 // maxDemoEvents bounds the narration kept per demo.
@@ -33,7 +32,7 @@ type (
 	}
 	demoEventMsg struct {
 		run *demo.Run
-		ev  probe.Event
+		ev  demo.Event
 		ok  bool // false: the channel closed, the run ended
 	}
 	demoStoppedMsg struct{ runs []*demo.Run }
@@ -88,7 +87,7 @@ type demoRun struct {
 	ports  []uint16
 	reuse  bool
 	ended  bool
-	events []probe.Event
+	events []demo.Event
 	status []demo.PromiseStatus
 	notes  []string // what the host's sysctls mean for this run
 	// restarting is set while `r`'s re-run of this one is starting, and

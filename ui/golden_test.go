@@ -16,7 +16,6 @@ import (
 
 	"socktop/collect"
 	"socktop/demo"
-	"socktop/probe"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -232,7 +231,7 @@ func goldenDemos(t *testing.T, w, h int, noColor bool) *harness {
 			{"server", "listen(backlog=4)", "0"}, {"client", "connect(127.0.0.1:" + itoa(r.ports[0]) + ")", "0"},
 			{"server", "accept()", "fd 7"}, {"client", "close()", "0"},
 		} {
-			r.events = append(r.events, probe.Event{At: at.Add(time.Duration(k) * time.Millisecond), Endpoint: c.ep, Call: c.call, Result: c.res})
+			r.events = append(r.events, demo.Event{At: at.Add(time.Duration(k) * time.Millisecond), Endpoint: c.ep, Call: c.call, Result: c.res})
 		}
 		hs.m.demos.runs = append(hs.m.demos.runs, r)
 	}
