@@ -14,11 +14,6 @@ func politeClose() *Scenario {
 		Name:  "polite-close",
 		Key:   "1",
 		Title: "Polite close: whoever closes first pays TIME_WAIT",
-		Lesson: "A client connects, says hello, and closes first. Its FIN takes it to FIN_WAIT_2 while the server, " +
-			"which has read the FIN but not closed yet, sits in CLOSE_WAIT. When the server closes, its FIN " +
-			"completes the exchange and the client's socket, already without a descriptor, becomes TIME_WAIT. " +
-			"Watch its timer count down from 60 s: that lifetime is fixed in the kernel (2 MSL), no sysctl " +
-			"changes it. It guards against late segments of this connection landing in a new one with the same 4-tuple.",
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Why: "the server listens"},
 			{Role: Client, State: collect.StateEstablished, Why: "the handshake completed"},
@@ -37,16 +32,9 @@ func politeClose() *Scenario {
 
 func serverRestart() *Scenario {
 	return &Scenario{
-		Name:  "server-restart",
-		Key:   "2",
-		Title: "Server restart with or without SO_REUSEADDR",
-		Lesson: "A server accepts a connection and closes it first, so the TIME_WAIT of that connection sits on " +
-			"the server's own port. Then the server restarts: the old listener closes and a new one binds the " +
-			"same port while the TIME_WAIT is still there. Without SO_REUSEADDR the bind fails with EADDRINUSE " +
-			"for the next 60 s. With it, the bind succeeds, but only if both generations set the flag: the " +
-			"leftover sockets inherit it from the listener they came from. Run it again with the flag flipped " +
-			"(the live view's r key, or --reuseaddr on the command line) to see the other outcome. " +
-			"A listener that is still open blocks the port either way (that is SO_REUSEPORT's business).",
+		Name:          "server-restart",
+		Key:           "2",
+		Title:         "Server restart with or without SO_REUSEADDR",
 		UsesReuseAddr: true,
 		promisesFor: func(cfg Config) []Promise {
 			ps := []Promise{
@@ -96,15 +84,9 @@ func serverRestart() *Scenario {
 
 func serverCrash() *Scenario {
 	return &Scenario{
-		Name:  "server-crash",
-		Key:   "3",
-		Title: "Server crash: the kernel closes for the dead process",
-		Lesson: "The server runs in a separate process (watch its pid in the owner column). It accepts a " +
-			"connection, then is killed with SIGKILL, as a crash or kill -9 would. The kernel closes every socket " +
-			"of the dead process, and closing a connection means sending a FIN: the server side becomes the " +
-			"active closer. Its orphan socket waits in FIN_WAIT_2 (up to tcp_fin_timeout) while the client sits " +
-			"in CLOSE_WAIT, reads end-of-file and closes; then the TIME_WAIT lands on the server's port, which is " +
-			"why a crashed server often cannot restart without SO_REUSEADDR.",
+		Name:    "server-crash",
+		Key:     "3",
+		Title:   "Server crash: the kernel closes for the dead process",
 		Sysctls: []string{"tcp_fin_timeout"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Why: "the child process listens"},
@@ -139,14 +121,9 @@ func serverCrash() *Scenario {
 
 func leakyServer() *Scenario {
 	return &Scenario{
-		Name:  "leaky-server",
-		Key:   "4",
-		Title: "Leaky server: CLOSE_WAIT means someone forgot close()",
-		Lesson: "The client closes; the server reads the FIN (or not) but never calls close(). Its socket stays in " +
-			"CLOSE_WAIT with Recv-Q 1 (the unread FIN) for as long as the process lives: no timer will ever end " +
-			"it, which is why a pile of CLOSE_WAIT always means a bug in the application. The client's side " +
-			"is an orphan in FIN_WAIT_2, waiting for a FIN that never comes; the kernel gives up on it after " +
-			"tcp_fin_timeout (or the socket's TCP_LINGER2) and it vanishes without a TIME_WAIT.",
+		Name:    "leaky-server",
+		Key:     "4",
+		Title:   "Leaky server: CLOSE_WAIT means someone forgot close()",
 		Sysctls: []string{"tcp_fin_timeout"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateCloseWait, Why: "the server never closes its end"},
@@ -176,10 +153,6 @@ func halfClose() *Scenario {
 		Name:  "half-close",
 		Key:   "5",
 		Title: "Half-close: shutdown(SHUT_WR) and FIN_WAIT_2 without a timer",
-		Lesson: "The client calls shutdown(SHUT_WR): it sends its FIN but keeps the descriptor, so it can still " +
-			"read. It sits in FIN_WAIT_2 with no timer at all: tcp_fin_timeout only applies to orphans, so a " +
-			"half-closed socket can wait forever. The server sees end-of-file (CLOSE_WAIT), still sends its " +
-			"reply, which the client reads, and then closes: the client, who sent the first FIN, ends in TIME_WAIT.",
 		Promises: []Promise{
 			{Role: Client, State: collect.StateFinWait2, Detail: "no timer", Match: timerIs(collect.TimerOff),
 				Why: "a half-closed socket with a descriptor has no FIN_WAIT_2 timer"},
@@ -212,11 +185,6 @@ func abortiveClose() *Scenario {
 		Name:  "abortive-close",
 		Key:   "b",
 		Title: "Abortive close: SO_LINGER 0 sends RST and skips TIME_WAIT",
-		Lesson: "The client sets SO_LINGER to {on, 0} and closes: instead of a FIN the kernel sends a RST, " +
-			"throws away anything unsent, and forgets the connection at once. No TIME_WAIT anywhere: that is " +
-			"why some programs do it, and why it is dangerous (data lost, the peer sees an error). The server's " +
-			"next recv() fails with ECONNRESET. The promise that no TIME_WAIT appears is checked on every " +
-			"snapshot of the run, and kept once a few snapshots after the last step confirm it.",
 		Promises: []Promise{
 			{Role: Client, State: collect.StateEstablished, Why: "a normal connection first"},
 			{Role: Server, State: collect.StateEstablished, Why: "a normal connection first"},

@@ -15,15 +15,9 @@ const overflowBacklog = 1
 
 func listenOverflow() *Scenario {
 	return &Scenario{
-		Name:  "listen-overflow",
-		Key:   "6",
-		Title: "Listen overflow: an app that does not accept",
-		Lesson: "The server listens with backlog 1 and never calls accept(). The kernel completes handshakes on " +
-			"its own and queues them: the listener's Recv-Q is the accept queue and grows to backlog+1 = 2 " +
-			"(Send-Q shows the backlog). Those queued connections show as ESTABLISHED with no descriptor. Once the " +
-			"queue is full the kernel silently drops new SYNs: clients 3 and 4 hang in SYN_SENT, retrying, " +
-			"for tcp_syn_retries (about 2 minutes by default) before connect() fails with ETIMEDOUT. Nothing " +
-			"is refused: the client cannot tell a full queue from a lost packet.",
+		Name:    "listen-overflow",
+		Key:     "6",
+		Title:   "Listen overflow: an app that does not accept",
 		Sysctls: []string{"tcp_syn_retries", "tcp_syn_linear_timeouts", "tcp_abort_on_overflow"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Detail: fmt.Sprintf("Recv-Q %d = backlog+1", overflowBacklog+1),
@@ -76,15 +70,9 @@ const deferSeconds = 5
 
 func halfOpen() *Scenario {
 	return &Scenario{
-		Name:  "half-open",
-		Key:   "7",
-		Title: "Half-open handshake: SYN_RECV while the client is ESTABLISHED",
-		Lesson: fmt.Sprintf("The listener sets TCP_DEFER_ACCEPT=%d: the kernel ignores the client's final ACK until data "+
-			"arrives. The client believes the connection is open (ESTABLISHED) while the server holds only a "+
-			"request socket in SYN_RECV, with no descriptor, re-sending its SYN-ACK on a timer. When the client "+
-			"finally sends, the connection is born on the server side and accept() returns. The same picture "+
-			"appears when the accept queue overflows. tcp_synack_retries bounds it; tcp_syncookies=2 makes it "+
-			"impossible (no request socket is kept).", deferSeconds),
+		Name:    "half-open",
+		Key:     "7",
+		Title:   "Half-open handshake: SYN_RECV while the client is ESTABLISHED",
 		Sysctls: []string{"tcp_syncookies", "tcp_synack_retries"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateSynRecv, Detail: "no descriptor", Match: noInode, Blocked: blockedBySyncookies2,
@@ -147,11 +135,6 @@ func slowReader() *Scenario {
 		Name:  "slow-reader",
 		Key:   "8",
 		Title: "Slow reader: close() does not mean the FIN has left",
-		Lesson: "The server has a 4 KB receive buffer and never reads; the client writes until its own 4 KB send " +
-			"buffer is full, then calls close(). close() returns at once, but the data and the FIN queued " +
-			"behind it cannot leave: the peer advertises a zero window. The client's orphan sits in FIN_WAIT_1 " +
-			"with Send-Q about 8 KB and a persist timer probing the window; the server shows ESTABLISHED with a " +
-			"full Recv-Q. Probes that are answered keep it alive indefinitely; TCP_USER_TIMEOUT bounds it.",
 		Promises: []Promise{
 			{Role: Server, State: collect.StateEstablished, Detail: "Recv-Q full", Match: recvQueued, Why: "the server does not read"},
 			{Role: Client, State: collect.StateFinWait1, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
@@ -173,12 +156,6 @@ func lateClose() *Scenario {
 		Name:  "late-close",
 		Key:   "9",
 		Title: "Late close: LAST_ACK waits for the peer's window",
-		Lesson: "Now the server is the one sending into a full window: the client has a 4 KB receive buffer and " +
-			"never reads. The client calls shutdown(SHUT_WR): its FIN arrives, the server goes to CLOSE_WAIT " +
-			"(Recv-Q 1 is the FIN) and the client to FIN_WAIT_2. When the server closes, its FIN is queued behind " +
-			"8 KB the client has no room for: the server sits in LAST_ACK with Send-Q about 8 KB and a persist timer, " +
-			"waiting for an ACK that needs the client's window. The client must use shutdown, not close: closing " +
-			"with unread data would send RST.",
 		Promises: []Promise{
 			{Role: Server, State: collect.StateCloseWait, Why: "the client's FIN arrived"},
 			{Role: Client, State: collect.StateFinWait2, Why: "the client's FIN was acknowledged"},
@@ -201,11 +178,6 @@ func simultaneousClose() *Scenario {
 		Name:  "simultaneous-close",
 		Key:   "a",
 		Title: "Simultaneous close: CLOSING, then TIME_WAIT on both sides",
-		Lesson: "Both sides send a FIN before either has seen the other's. The zero-window pair makes it last: the " +
-			"client's FIN is stuck behind unsent data (FIN_WAIT_1), then the server shuts down its side and its " +
-			"FIN reaches the client, which is still waiting for its own FIN to be acknowledged: CLOSING. The server, " +
-			"whose FIN was acknowledged, is in FIN_WAIT_2. When the server drains its buffer the window opens, " +
-			"the client's data and FIN go through, and both sides end in TIME_WAIT: each of them closed first.",
 		Promises: []Promise{
 			{Role: Client, State: collect.StateFinWait1, Detail: "FIN stuck", Match: sendQueued, Why: "the client's FIN cannot leave"},
 			{Role: Client, State: collect.StateClosing, Why: "the server's FIN arrived before the client's was acknowledged"},
@@ -233,10 +205,6 @@ func udpScenario() *Scenario {
 		Name:  "udp",
 		Key:   "c",
 		Title: "UDP: no handshake, no states",
-		Lesson: "UDP has no connection and no state machine. A bound socket shows as UNCONN; a socket on which " +
-			"connect() was called shows as ESTABLISHED, but that only means the kernel fixed a default peer " +
-			"and filters what it receives: no packet was exchanged to get there. Datagrams flow, and closing " +
-			"leaves nothing behind: no FIN, no TIME_WAIT.",
 		Promises: []Promise{
 			{Role: Server, State: collect.StateUnconn, Why: "a bound UDP socket without a peer"},
 			{Role: Client, State: collect.StateEstablished, Why: "connect() on UDP only fixes the peer"},
@@ -262,11 +230,6 @@ func closedScenario() *Scenario {
 		Name:  "closed",
 		Key:   "d",
 		Title: "CLOSED: bound but inactive sockets",
-		Lesson: "A TCP socket that is bound but neither listening nor connected is CLOSED. ss -tan never shows it; " +
-			"the kernel reports it (kernel 6.8+) only when asked with the bound-inactive bit of the state mask. " +
-			"The server binds its port and never listens; the client binds a port of its own and connects to " +
-			"the server: a bound socket that does not listen answers with RST, so connect() fails at once with " +
-			"ECONNREFUSED (never SYN_SENT), and the client is left bound and CLOSED too.",
 		Ports: 2,
 		Promises: []Promise{
 			{Role: Server, State: collect.StateClosed, Blocked: blockedBeforeBoundInactive, Why: "bound, never listening"},

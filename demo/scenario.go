@@ -109,7 +109,9 @@ type Scenario struct {
 	// Title is a one-line summary.
 	Title string
 	// Lesson says in plain words what happens on the wire, what to watch
-	// for, how long it lasts and which sysctl decides.
+	// for, how long it lasts and which sysctl decides. It comes from the
+	// scenario's section of lessons.md; paragraphs are separated by a
+	// blank line.
 	Lesson string
 	// Promises are the promises for the default configuration; a run's
 	// own list (Run.Status) follows its Config.
@@ -202,6 +204,15 @@ func buildCatalogue() []*Scenario {
 		politeClose(), serverRestart(), serverCrash(), leakyServer(), halfClose(),
 		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
 		abortiveClose(), udpScenario(), closedScenario(),
+	}
+	lessons, err := parseLessons(lessonsMD)
+	if err == nil {
+		err = attachLessons(list, lessons)
+	}
+	if err != nil {
+		// The file is compiled in: a mismatch is a bug of this build that
+		// every test run shows, not something a user can fix.
+		panic(err)
 	}
 	for _, sc := range list {
 		if sc.Ports == 0 {
