@@ -21,8 +21,9 @@ var lessonsMD []byte
 // section's paragraphs, separated by blank lines, become the lesson with
 // the lines of a paragraph joined by one space and paragraphs by a blank
 // line, which is what the command line's and the terminal view's wrapping
-// expect. Any other heading inside a section, an empty or repeated name,
-// and a section without text are errors, so a slip in the prose file
+// expect. A "##" line of another form (deeper, no space, no name), a
+// heading inside a section, a repeated name and a section without text
+// are errors, so a slip in the prose file
 // cannot silently give a scenario half a lesson.
 func parseLessons(b []byte) (map[string]string, error) {
 	lessons := map[string]string{}
@@ -55,7 +56,10 @@ func parseLessons(b []byte) (map[string]string, error) {
 		line++
 		text := strings.TrimSpace(sc.Text())
 		switch {
-		case strings.HasPrefix(text, "## "):
+		case strings.HasPrefix(text, "##"):
+			if !strings.HasPrefix(text, "## ") {
+				return nil, fmt.Errorf("lessons: line %d: heading %q (sections are \"## name\", nothing deeper)", line, text)
+			}
 			if err := endSection(); err != nil {
 				return nil, err
 			}
@@ -69,7 +73,7 @@ func parseLessons(b []byte) (map[string]string, error) {
 		case name == "":
 			// The preface, title included, is for the reader of the file.
 		case strings.HasPrefix(text, "#"):
-			return nil, fmt.Errorf("lessons: line %d: heading %q inside section %q (sections are \"## name\")", line, text, name)
+			return nil, fmt.Errorf("lessons: line %d: heading %q inside section %q", line, text, name)
 		case text == "":
 			endPara()
 		default:
