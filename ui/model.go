@@ -514,10 +514,9 @@ func (m *model) syncDetail() {
 }
 
 // rowsChanged is called once the rows are filtered and sorted again
-// (a refresh, a new filter, a new sort): what depends on all the rows is
-// worked out here, once, rather than per frame.
+// (a refresh, a new filter, a new sort) and their widths measured: what
+// depends on all the rows is worked out here, once, rather than per frame.
 func (m *model) rowsChanged() {
-	m.table.need = measureRows(m.rows)
 	m.log.refilter(m.shows)
 	m.layout()
 }

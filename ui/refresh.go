@@ -198,6 +198,7 @@ func (m *model) shows(s *collect.Socket) bool {
 func (m *model) rebuildRows() {
 	m.rows = m.rows[:0]
 	var counts [collect.NumStates]int
+	var need colNeed
 	if m.snap != nil {
 		marks := m.curMarks
 		if len(marks) != len(m.snap.Sockets) {
@@ -211,6 +212,7 @@ func (m *model) rebuildRows() {
 					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
 				}
 				m.rows = append(m.rows, r)
+				need.add(s)
 				counts[s.State.Canonical()]++
 			}
 		}
@@ -218,6 +220,7 @@ func (m *model) rebuildRows() {
 	for i := range m.gone {
 		if s := &m.gone[i].s; m.shows(s) {
 			m.rows = append(m.rows, row{s: s, mark: markGone})
+			need.add(s)
 		}
 	}
 	m.rows = fitSlice(m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc))
@@ -231,6 +234,7 @@ func (m *model) rebuildRows() {
 		m.header.total = len(m.snap.Sockets)
 	}
 	m.header.spark = sparkline(m.samples, 20)
+	m.table.need = need
 	m.rowsChanged()
 	m.reselect()
 }

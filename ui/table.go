@@ -119,11 +119,29 @@ type colSpec struct {
 
 // colNeed is what the rows ask of the layout, measured over every row
 // of the table (not only the visible ones, so the columns do not change
-// width, or their titles, while scrolling).
+// width, or their titles, while scrolling). rebuildRows adds each row as
+// it filters the snapshot, while the socket is in the cache anyway.
 type colNeed struct {
 	local, foreign int  // widest address; 0 when unknown
 	recvQ, sendQ   int  // widest queue figure
 	timer, process bool // some row has a timer, an owner (or an unknown one)
+
+	// v6 and v6Len remember, per end (local, foreign), the text width of
+	// the last IPv6 address measured: formatting one is the dear part of
+	// measuring, and a table repeats a few addresses (::1, a host's own)
+	// over and over.
+	v6    [2]netip.Addr
+	v6Len [2]int
+}
+
+// add widens n for one more row.
+func (n *colNeed) add(s *collect.Socket) {
+	n.local = max(n.local, n.addrLen(0, s.Local, s.Family))
+	n.foreign = max(n.foreign, n.addrLen(1, s.Remote, s.Family))
+	n.recvQ = max(n.recvQ, digits(s.RecvQ))
+	n.sendQ = max(n.sendQ, digits(s.SendQ))
+	n.timer = n.timer || s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)
+	n.process = n.process || len(s.Owners) > 0 || !s.Known(collect.FieldOwners)
 }
 
 // measureRows finds the widest addresses and which optional columns have
@@ -131,33 +149,37 @@ type colNeed struct {
 func measureRows(rows []row) colNeed {
 	var n colNeed
 	for i := range rows {
-		s := rows[i].s
-		n.local = max(n.local, addrLen(s.Local, s.Family))
-		n.foreign = max(n.foreign, addrLen(s.Remote, s.Family))
-		n.recvQ = max(n.recvQ, digits(s.RecvQ))
-		n.sendQ = max(n.sendQ, digits(s.SendQ))
-		n.timer = n.timer || s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)
-		n.process = n.process || len(s.Owners) > 0 || !s.Known(collect.FieldOwners)
+		n.add(rows[i].s)
 	}
 	return n
 }
 
 // addrLen is len(output.AppendAddr(ap, family)), counted rather than
-// formatted for IPv4, since it runs on every row of every refresh.
-func addrLen(ap netip.AddrPort, family uint8) int {
+// formatted, since it runs on every row of every refresh; end picks the
+// memo (0 local, 1 foreign).
+func (n *colNeed) addrLen(end int, ap netip.AddrPort, family uint8) int {
 	a := ap.Addr()
-	if !a.Is4() {
+	if !a.IsValid() {
 		var buf [64]byte
 		return len(output.AppendAddr(buf[:0], ap, family))
 	}
-	n := 4 // three dots and the colon
-	for _, o := range a.As4() {
-		n += digits(uint32(o))
+	var w int
+	if a.Is4() {
+		w = 4 // three dots and the colon
+		for _, o := range a.As4() {
+			w += digits(uint32(o))
+		}
+	} else {
+		if a != n.v6[end] || n.v6Len[end] == 0 {
+			var buf [64]byte
+			n.v6[end], n.v6Len[end] = a, len(a.AppendTo(buf[:0]))
+		}
+		w = n.v6Len[end] + 3 // the brackets and the colon
 	}
 	if ap.Port() == 0 && a.IsUnspecified() {
-		return n + 1 // "*"
+		return w + 1 // "*"
 	}
-	return n + digits(uint32(ap.Port()))
+	return w + digits(uint32(ap.Port()))
 }
 
 // digits is the width of a queue figure ("?" when unknown is 1 wide too).

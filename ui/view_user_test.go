@@ -349,17 +349,21 @@ func TestDetailCosmetics(t *testing.T) {
 	}
 }
 
-// addrLen counts what AppendAddr would write.
+// addrLen counts what AppendAddr would write, also when its memo of the
+// last IPv6 address is hit, missed, or holds an address with a zone.
 func TestAddrLen(t *testing.T) {
-	for _, s := range []string{"0.0.0.0:0", "127.0.0.1:5", "255.255.255.255:65535", "10.2.30.4:443", "[::]:0", "[::1]:8080", "[fe80::1:2:3:4]:1", "[::ffff:1.2.3.4]:80"} {
+	var n colNeed
+	addrs := []string{"0.0.0.0:0", "127.0.0.1:5", "255.255.255.255:65535", "10.2.30.4:443", "[::]:0", "[::1]:8080",
+		"[::1]:8080", "[::1]:1", "[fe80::1:2:3:4]:1", "[::ffff:1.2.3.4]:80", "[fe80::1%eth0]:22", "[fe80::1]:22", "[::]:0"}
+	for _, s := range addrs {
 		ap := netip.MustParseAddrPort(s)
 		for _, fam := range []uint8{4, 6} {
-			if got, want := addrLen(ap, fam), len(output.FormatAddr(ap, fam)); got != want {
+			if got, want := n.addrLen(int(fam)%2, ap, fam), len(output.FormatAddr(ap, fam)); got != want {
 				t.Errorf("addrLen(%s, %d) = %d, want %d", s, fam, got, want)
 			}
 		}
 	}
-	if got, want := addrLen(netip.AddrPort{}, 6), len(output.FormatAddr(netip.AddrPort{}, 6)); got != want {
+	if got, want := n.addrLen(0, netip.AddrPort{}, 6), len(output.FormatAddr(netip.AddrPort{}, 6)); got != want {
 		t.Errorf("addrLen(invalid, 6) = %d, want %d", got, want)
 	}
 }
