@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"socktop/demo"
+	"socktop/internal/kerneltest"
 	"socktop/probe"
 )
 
@@ -57,7 +58,7 @@ func socktopBin(t *testing.T) string {
 			return
 		}
 		binOnce.path = filepath.Join(dir, "socktop")
-		binOnce.err = copyExe(self, binOnce.path)
+		binOnce.err = kerneltest.CopyExecutable(self, binOnce.path)
 		if binOnce.err == nil {
 			binOnce.err = os.Chmod(dir, 0o755)
 		}
@@ -66,23 +67,6 @@ func socktopBin(t *testing.T) string {
 		t.Fatal(binOnce.err)
 	}
 	return binOnce.path
-}
-
-func copyExe(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // socktopCmd returns a command that runs socktop with args.

@@ -4,7 +4,6 @@ package collect
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"socktop/internal/kerneltest"
 )
 
 const nonRootEnv = "SOCKTOP_TEST_NONROOT"
@@ -40,7 +41,7 @@ func TestOwnersNotRoot(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	bin := filepath.Join(dir, "collect.test")
-	if err := copyFile(self, bin); err != nil {
+	if err := kerneltest.CopyExecutable(self, bin); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -85,21 +86,4 @@ func nonRootChild(t *testing.T) {
 	if slices.Contains(again.Notices, noticeNoRoot) {
 		t.Errorf("the not-root notice was told twice")
 	}
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
