@@ -27,6 +27,9 @@ const (
 	// closedBacklog is how many records wait for the consumer before the
 	// reader stops reading and the kernel's buffer takes the rest.
 	closedBacklog = 4096
+	// SO_MEMINFO's array (SK_MEMINFO_VARS) and its drop counter's index.
+	skMeminfoVars  = 9
+	skMeminfoDrops = 8
 )
 
 // destroyGroups are the sock_diag multicast groups the kernel sends every
@@ -64,6 +67,12 @@ type ClosedWatcher struct {
 // groups and starts reading. now stamps each record's Received; nil means
 // time.Now.
 func WatchClosed(now func() time.Time) (*ClosedWatcher, error) {
+	return watchClosed(now, closedRcvBuf, closedBacklog)
+}
+
+// watchClosed is WatchClosed with the receive buffer and the channel's
+// length given, so a test can make the kernel drop messages.
+func watchClosed(now func() time.Time, rcvBuf, backlog int) (*ClosedWatcher, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -71,7 +80,7 @@ func WatchClosed(now func() time.Time) (*ClosedWatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collect: netlink sock_diag socket: %w", err)
 	}
-	if err := joinDestroyGroups(fd); err != nil {
+	if err := joinDestroyGroups(fd, rcvBuf); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -80,7 +89,7 @@ func WatchClosed(now func() time.Time) (*ClosedWatcher, error) {
 		// file ends a read that is waiting.
 		file:    os.NewFile(uintptr(fd), "sock_diag destroy"),
 		now:     now,
-		out:     make(chan Closed, closedBacklog),
+		out:     make(chan Closed, backlog),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
@@ -91,9 +100,9 @@ func WatchClosed(now func() time.Time) (*ClosedWatcher, error) {
 // joinDestroyGroups raises fd's receive buffer and joins the destroy
 // groups. SO_RCVBUFFORCE passes net.core.rmem_max but needs
 // CAP_NET_ADMIN; without it SO_RCVBUF gets what rmem_max allows.
-func joinDestroyGroups(fd int) error {
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, closedRcvBuf) != nil {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, closedRcvBuf); err != nil {
+func joinDestroyGroups(fd, rcvBuf int) error {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf); err != nil {
 			return fmt.Errorf("collect: SO_RCVBUF on the sock_diag destroy socket: %w", err)
 		}
 	}
@@ -116,6 +125,34 @@ func (w *ClosedWatcher) Closed() <-chan Closed { return w.out }
 // the receive buffer was full (ENOBUFS). Each count stands for one or more
 // records.
 func (w *ClosedWatcher) Lost() uint64 { return w.lost.Load() }
+
+// Dropped returns the kernel's count of messages it could not queue on
+// the watcher's socket (SK_MEMINFO_DROPS): the records Lost stands for,
+// one by one. It fails once the watcher is closed.
+func (w *ClosedWatcher) Dropped() (uint64, error) {
+	rc, err := w.file.SyscallConn()
+	if err != nil {
+		return 0, fmt.Errorf("collect: sock_diag destroy socket: %w", err)
+	}
+	var mem [skMeminfoVars]uint32
+	var gerr error
+	if err := rc.Control(func(fd uintptr) {
+		l := uint32(unsafe.Sizeof(mem))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO,
+			uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&l)), 0)
+		if e != 0 {
+			gerr = e
+		} else if l < uint32(4*(skMeminfoDrops+1)) {
+			gerr = fmt.Errorf("SO_MEMINFO of %d bytes", l)
+		}
+	}); err != nil {
+		return 0, fmt.Errorf("collect: sock_diag destroy socket: %w", err)
+	}
+	if gerr != nil {
+		return 0, fmt.Errorf("collect: SO_MEMINFO on the sock_diag destroy socket: %w", gerr)
+	}
+	return uint64(mem[skMeminfoDrops]), nil
+}
 
 // Malformed returns how many datagrams could not be parsed; the records
 // in them, from where parsing stopped, are missing.

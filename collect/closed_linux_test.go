@@ -189,3 +189,146 @@ func testClosedTCP(t *testing.T, serverFirst bool) {
 		}
 	}
 }
+
+// udpPair makes a UDP socket on the test's own address, connected to a
+// second one, sends one datagram, and returns both.
+func udpPair(t *testing.T, network string, addr netip.Addr) (a, b *net.UDPConn) {
+	t.Helper()
+	b, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = net.DialUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), b.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	if _, err := a.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+func TestClosedWatcherUDP(t *testing.T) {
+	w, err := WatchClosed(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for _, e := range []struct {
+		network string
+		addr    netip.Addr
+		family  uint8
+	}{
+		{"udp4", kerneltest.Addr4, 4},
+		// ::1 is shared with the host's programs; the cookie tells the
+		// test's sockets from theirs.
+		{"udp6", netip.IPv6Loopback(), 6},
+	} {
+		a, b := udpPair(t, e.network, e.addr)
+		ca, cb := sockCookie(t, a), sockCookie(t, b)
+		aLocal, bLocal := a.LocalAddr().(*net.UDPAddr).AddrPort(), b.LocalAddr().(*net.UDPAddr).AddrPort()
+		a.Close()
+		b.Close()
+		set := newClosedSet(ca, cb)
+		waitfor.Recv(t, 30*time.Second, "the destroy records of two "+e.network+" sockets", w.Closed(), set.take, set.String)
+		for _, x := range []struct {
+			cookie        uint64
+			local, remote netip.AddrPort
+		}{
+			{ca, aLocal, bLocal},
+			// The unconnected socket has no remote: the kernel sends zeros.
+			{cb, bLocal, netip.AddrPortFrom(zeroAddr(e.family), 0)},
+		} {
+			c := set.got[x.cookie]
+			if c.Proto != UDP || c.Family != e.family || c.Local != x.local || c.Remote != x.remote || c.Info != nil {
+				t.Errorf("%s cookie %d: %+v, want udp %d %s -> %s without tcp_info", e.network, x.cookie, c, e.family, x.local, x.remote)
+			}
+		}
+	}
+}
+
+func zeroAddr(family uint8) netip.Addr {
+	if family == 6 {
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
+}
+
+// TestClosedWatcherLost fills a watcher's tiny receive buffer while
+// nobody reads it: the kernel's drops are counted, and the records that
+// come after them are still delivered.
+func TestClosedWatcherLost(t *testing.T) {
+	w, err := watchClosed(nil, 1, 1) // the kernel raises 1 to its minimum
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// Each pair is two records and the buffer holds a few. The reader
+	// waits on the full channel meanwhile, so the kernel must drop, and
+	// the reader learns of it when it reads again.
+	const pairs = 500
+	for range pairs {
+		a, b := udpPair(t, "udp4", kerneltest.Addr4)
+		a.Close()
+		b.Close()
+	}
+	waitfor.Recv(t, 30*time.Second, "an ENOBUFS on the destroy socket", w.Closed(), func(Closed, bool) bool { return w.Lost() > 0 }, nil)
+	a, b := udpPair(t, "udp4", kerneltest.Addr4)
+	after := sockCookie(t, a)
+	a.Close()
+	b.Close()
+	set := newClosedSet(after)
+	waitfor.Recv(t, 30*time.Second, "a record after the loss", w.Closed(), set.take, set.String)
+	dropped, err := w.Dropped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped < w.Lost() {
+		t.Errorf("the kernel counts %d dropped messages, fewer than the watcher's %d ENOBUFS", dropped, w.Lost())
+	}
+	t.Logf("lost %d times, %d messages; %d records came between the loss and the last socket", w.Lost(), dropped, set.others)
+}
+
+// TestClosedWatcherClose checks that Close ends the reader, whether it
+// waits on the kernel or on a consumer that does not read, and closes the
+// channel.
+func TestClosedWatcherClose(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		w, err := watchClosed(nil, closedRcvBuf, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if busy {
+			// Two records: one fills the channel, the reader blocks on
+			// the second.
+			for range 2 {
+				a, b := udpPair(t, "udp4", kerneltest.Addr4)
+				a.Close()
+				b.Close()
+			}
+			waitfor.Until(t, 30*time.Second, "a record in the channel", func() bool { return len(w.Closed()) == 1 })
+		}
+		done := make(chan error)
+		go func() { done <- w.Close() }()
+		waitfor.Recv(t, 30*time.Second, "Close to return", done, func(err error, _ bool) bool {
+			if err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			return true
+		}, nil)
+		select {
+		case <-w.stopped:
+		default:
+			t.Fatal("Close returned before the reader did")
+		}
+		for range w.Closed() {
+		}
+		if err := w.Err(); err != nil {
+			t.Errorf("Err after Close: %v", err)
+		}
+		if err := w.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	}
+}

@@ -30,3 +30,6 @@ func (w *ClosedWatcher) Malformed() uint64 { return 0 }
 
 // Err returns nil: nothing ever runs here.
 func (w *ClosedWatcher) Err() error { return nil }
+
+// Dropped returns 0: nothing is ever reported here.
+func (w *ClosedWatcher) Dropped() (uint64, error) { return 0, nil }
