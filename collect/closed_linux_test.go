@@ -102,11 +102,16 @@ func (s *closedSet) String() string {
 // whichever end closes first.
 func TestClosedWatcherTCP(t *testing.T) {
 	for _, serverFirst := range []bool{false, true} {
-		t.Run(fmt.Sprintf("serverClosesFirst=%v", serverFirst), func(t *testing.T) { testClosedTCP(t, serverFirst) })
+		t.Run(fmt.Sprintf("tcp4/serverClosesFirst=%v", serverFirst), func(t *testing.T) {
+			testClosedTCP(t, "tcp4", kerneltest.Addr4, serverFirst)
+		})
 	}
+	// ::1 is shared with the host's programs; the cookies tell the test's
+	// sockets from theirs.
+	t.Run("tcp6", func(t *testing.T) { testClosedTCP(t, "tcp6", netip.IPv6Loopback(), false) })
 }
 
-func testClosedTCP(t *testing.T, serverFirst bool) {
+func testClosedTCP(t *testing.T, network string, addr netip.Addr, serverFirst bool) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	w, err := WatchClosed(func() time.Time { return at })
 	if err != nil {
@@ -115,13 +120,13 @@ func testClosedTCP(t *testing.T, serverFirst bool) {
 	defer w.Close()
 
 	const sent, answered = 100_000, 3_333 // client to server, server to client
-	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(kerneltest.Addr4, 0)))
+	ln, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(kerneltest.Addr4, 0))}
-	cc, err := d.Dial("tcp4", ln.Addr().String())
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0))}
+	cc, err := d.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +176,12 @@ func testClosedTCP(t *testing.T, serverFirst bool) {
 	} {
 		c := set.got[e.cookie]
 		t.Logf("%s: %+v info %+v", e.name, c, c.Info)
-		if c.Proto != TCP || c.Family != 4 || c.Local != e.local || c.Remote != e.remote {
-			t.Errorf("%s: record %v %d %s -> %s, want tcp 4 %s -> %s", e.name, c.Proto, c.Family, c.Local, c.Remote, e.local, e.remote)
+		family := uint8(4)
+		if addr.Is6() {
+			family = 6
+		}
+		if c.Proto != TCP || c.Family != family || c.Local != e.local || c.Remote != e.remote {
+			t.Errorf("%s: record %v %d %s -> %s, want tcp %d %s -> %s", e.name, c.Proto, c.Family, c.Local, c.Remote, family, e.local, e.remote)
 		}
 		if c.State != StateClosed {
 			t.Errorf("%s: destroyed in state %v, want CLOSE", e.name, c.State)
