@@ -42,8 +42,13 @@ type Transition struct {
 	At       time.Time
 	Key      Key
 	From, To State
-	// Source says how the change was learnt.
+	// Source says how the change was learnt. A Kernel transition's At is
+	// the kernel's timestamp, on the wall clock and with a monotonic
+	// reading, so it orders against Snapshot.Taken.
 	Source Origin
+	// Cookie is the socket's cookie when the source knew it (a dump row,
+	// a BPF event), and 0 otherwise.
+	Cookie uint64
 	// Index is the socket's position in the Sockets of the snapshot the
 	// Changes came from, or -1 when it went away; Gone is then its
 	// position in Changes.Gone, and -1 otherwise. Changes.Socket resolves
@@ -60,8 +65,17 @@ type Changes struct {
 	Gone []Socket
 	// Transitions lists every state change of a Key, every appearance and
 	// every disappearance: first in cur's order, then the gone ones in
-	// Gone's order.
+	// Gone's order. Kernel transitions, when the tracker was given
+	// events, come in the kernel's order and replace the sampled ones of
+	// the same connections.
 	Transitions []Transition
+	// Closed lists the connections the kernel destroyed since the
+	// previous Update, with what the tracker remembered of them.
+	Closed []ClosedConn
+	// Lost counts the kernel events and destroy records lost since the
+	// previous Update (a full ring buffer or receive buffer): the
+	// transitions above may miss steps when it is not zero.
+	Lost uint64
 }
 
 // Socket returns the socket t happened to: cur.Sockets[t.Index], or

@@ -13,12 +13,19 @@ const (
 	// Sampled: inferred from two snapshots a refresh apart. A sampled
 	// change may hide the states in between, so it can be a jump.
 	Sampled
+	// Kernel: reported by the kernel as it happened (the
+	// sock:inet_sock_set_state tracepoint), with the kernel's timestamp.
+	// A kernel transition is one step of the state diagram.
+	Kernel
 )
 
-// String returns "sampled", or "unknown".
+// String returns "sampled", "kernel" or "unknown".
 func (o Origin) String() string {
-	if o == Sampled {
+	switch o {
+	case Sampled:
 		return "sampled"
+	case Kernel:
+		return "kernel"
 	}
 	return "unknown"
 }
@@ -38,6 +45,11 @@ type Tracker struct {
 	// maybe gone. They are compared with the next snapshot that lists
 	// them, and gone only once a complete snapshot lacks them too.
 	held []Socket
+
+	// Kernel input since the last Update, see AddEvents and AddClosed.
+	events []StateEvent
+	closed []Closed
+	lost   uint64
 }
 
 // Update returns the changes from the previous snapshot to cur, and keeps

@@ -1,0 +1,305 @@
+// Package events reads what the kernel reports as it happens: every TCP
+// state change, from the sock:inet_sock_set_state tracepoint (a BPF
+// program with a ring buffer, or else a private tracefs instance), and
+// every destroyed TCP and UDP socket, from the sock_diag destroy groups.
+// A Stream hands both to a collect.Tracker, which merges them with the
+// snapshots. Without the privilege for either tracepoint reader the
+// stream says so in its notices, and transitions stay sampled.
+package events
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"socktop/collect"
+)
+
+// Mode says where a stream's state events come from.
+type Mode string
+
+// The stream's modes, best first.
+const (
+	// ModeBPF: a BPF program on the tracepoint, with the socket cookie and
+	// network namespace of each event.
+	ModeBPF Mode = "bpf"
+	// ModeTracefs: a private tracefs instance with the tracepoint
+	// enabled; events carry no cookie.
+	ModeTracefs Mode = "tracefs"
+	// ModeSampled: no tracepoint reader; transitions are inferred from
+	// snapshots.
+	ModeSampled Mode = "sampled"
+)
+
+// Exact reports whether the mode gives exact transitions.
+func (m Mode) Exact() bool { return m == ModeBPF || m == ModeTracefs }
+
+// ErrUnavailable is wrapped by the errors of a reader that cannot run
+// here: no privilege, no tracefs, not Linux.
+var ErrUnavailable = errors.New("kernel events unavailable")
+
+// Options choose what a Stream reads.
+type Options struct {
+	// Mode forces one reader ("" tries BPF, then tracefs, then sampled).
+	// A forced reader that cannot run is an error from Open.
+	Mode Mode
+	// Closed also watches the destroy groups for closed connections.
+	Closed bool
+	// Queue bounds the events waiting for Drain; beyond it they are
+	// counted as lost. 0 means DefaultQueue.
+	Queue int
+}
+
+// DefaultQueue is the default bound of the events waiting for Drain: a
+// few seconds of heavy churn between two refreshes.
+const DefaultQueue = 1 << 17
+
+// Stats are a stream's counters since Open.
+type Stats struct {
+	// Events is how many state events were read.
+	Events uint64
+	// Lost is how many state events the kernel could not hand over (a
+	// full ring buffer or trace buffer) or the queue could not hold.
+	Lost uint64
+	// Closed is how many destroy records were read.
+	Closed uint64
+	// ClosedLost is how many destroy records were lost (ENOBUFS, the
+	// kernel's own drops, or the queue).
+	ClosedLost uint64
+}
+
+// reader is one way of reading the tracepoint: BPF or tracefs.
+type reader interface {
+	// run reads events and hands each batch to emit, in the kernel's
+	// order, until close is called; it then returns nil, or the error that
+	// stopped it earlier.
+	run(emit func([]collect.StateEvent)) error
+	// lost returns how many events the kernel dropped so far.
+	lost() uint64
+	// close stops run and releases what the reader holds (programs,
+	// links, tracefs instances); it may be called more than once.
+	close() error
+}
+
+// Stream reads kernel events on goroutines of its own and queues them
+// for Drain. Its methods are safe for concurrent use.
+type Stream struct {
+	mode    Mode
+	notices []string
+	rd      reader
+	cw      *collect.ClosedWatcher
+	limit   int
+
+	mu     sync.Mutex
+	evs    []collect.StateEvent
+	closed []collect.Closed
+	// lost and closedLost are what the queue itself dropped, and the
+	// readers' counts already handed to Drain.
+	qLost, qClosedLost   uint64
+	drLost, drClosedLost uint64
+	ready                chan struct{}
+	nEvents, nClosed     atomic.Uint64
+	wg                   sync.WaitGroup
+	closeOnce            sync.Once
+	errMu                sync.Mutex
+	err                  error
+}
+
+// Open starts the readers opts ask for. Without a forced Mode it never
+// fails for lack of privilege: it falls back from BPF to tracefs to
+// sampled, and Notices names what was lost and what would restore it.
+func Open(opts Options) (*Stream, error) {
+	s := &Stream{limit: opts.Queue, ready: make(chan struct{}, 1)}
+	if s.limit <= 0 {
+		s.limit = DefaultQueue
+	}
+	var why []string
+	try := func(m Mode, open func() (reader, error)) bool {
+		if opts.Mode != "" && opts.Mode != m {
+			return false
+		}
+		rd, err := open()
+		if err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", m, err))
+			return false
+		}
+		s.mode, s.rd = m, rd
+		return true
+	}
+	if !try(ModeBPF, openBPF) && !try(ModeTracefs, openTracefs) {
+		if opts.Mode != "" && opts.Mode != ModeSampled {
+			return nil, fmt.Errorf("events: %s", joinWhy(why))
+		}
+		s.mode = ModeSampled
+		if opts.Mode == "" {
+			s.notices = append(s.notices, "exact transitions off, sampled from snapshots instead ("+joinWhy(why)+"); run as root, or give socktop cap_bpf,cap_perfmon (setcap cap_bpf,cap_perfmon+ep socktop)")
+		}
+	}
+	if opts.Closed {
+		cw, err := collect.WatchClosed(nil)
+		if err != nil {
+			s.notices = append(s.notices, fmt.Sprintf("closed connections off: %v", err))
+		} else {
+			s.cw = cw
+		}
+	}
+	if s.rd != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.rd.run(s.addEvents); err != nil {
+				s.setErr(err)
+			}
+		}()
+	}
+	if s.cw != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for c := range s.cw.Closed() {
+				s.addClosed(c)
+			}
+		}()
+	}
+	return s, nil
+}
+
+func joinWhy(why []string) string {
+	if len(why) == 0 {
+		return "no reader"
+	}
+	out := why[0]
+	for _, w := range why[1:] {
+		out += "; " + w
+	}
+	return out
+}
+
+// Mode returns where the stream's state events come from.
+func (s *Stream) Mode() Mode { return s.mode }
+
+// Notices returns what the user should be told once: readers that could
+// not run, and what would make them run.
+func (s *Stream) Notices() []string { return s.notices }
+
+// Ready returns a channel that receives when something was queued since
+// the last Drain; a reader that waits for events selects on it.
+func (s *Stream) Ready() <-chan struct{} { return s.ready }
+
+func (s *Stream) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Stream) addEvents(evs []collect.StateEvent) {
+	s.nEvents.Add(uint64(len(evs)))
+	s.mu.Lock()
+	room := s.limit - len(s.evs)
+	if room < len(evs) {
+		s.qLost += uint64(len(evs) - max(room, 0))
+		evs = evs[:max(room, 0)]
+	}
+	s.evs = append(s.evs, evs...)
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Stream) addClosed(c collect.Closed) {
+	s.nClosed.Add(1)
+	s.mu.Lock()
+	if len(s.closed) >= s.limit {
+		s.qClosedLost++
+	} else {
+		s.closed = append(s.closed, c)
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// Drain appends the queued events and destroy records to evs and closed
+// and returns them, with how many of each were lost since the last
+// Drain. It does not block.
+func (s *Stream) Drain(evs []collect.StateEvent, closed []collect.Closed) ([]collect.StateEvent, []collect.Closed, uint64, uint64) {
+	s.mu.Lock()
+	evs = append(evs, s.evs...)
+	closed = append(closed, s.closed...)
+	clear(s.evs)
+	s.evs = s.evs[:0]
+	s.closed = s.closed[:0]
+	lost, closedLost := s.qLost, s.qClosedLost
+	s.qLost, s.qClosedLost = 0, 0
+	s.mu.Unlock()
+	if s.rd != nil {
+		n := s.rd.lost()
+		s.mu.Lock()
+		lost += n - s.drLost
+		s.drLost = n
+		s.mu.Unlock()
+	}
+	if s.cw != nil {
+		n := s.cw.Lost()
+		if d, err := s.cw.Dropped(); err == nil {
+			n += d
+		}
+		s.mu.Lock()
+		if n > s.drClosedLost {
+			closedLost += n - s.drClosedLost
+			s.drClosedLost = n
+		}
+		s.mu.Unlock()
+	}
+	return evs, closed, lost, closedLost
+}
+
+// Feed drains the stream into t: the tracker merges what it was given at
+// its next Update.
+func (s *Stream) Feed(t *collect.Tracker) {
+	evs, closed, lost, closedLost := s.Drain(nil, nil)
+	t.AddEvents(evs, lost)
+	t.AddClosed(closed, closedLost)
+}
+
+// Stats returns the stream's counters since Open.
+func (s *Stream) Stats() Stats {
+	st := Stats{Events: s.nEvents.Load(), Closed: s.nClosed.Load()}
+	s.mu.Lock()
+	st.Lost, st.ClosedLost = s.drLost, s.drClosedLost
+	s.mu.Unlock()
+	if s.rd != nil {
+		st.Lost = s.rd.lost()
+	}
+	return st
+}
+
+func (s *Stream) setErr(err error) {
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+}
+
+// Err returns why a reader stopped before Close, or nil.
+func (s *Stream) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// Close stops the readers and releases every kernel object they made.
+func (s *Stream) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.rd != nil {
+			err = s.rd.close()
+		}
+		if s.cw != nil {
+			err = errors.Join(err, s.cw.Close())
+		}
+		s.wg.Wait()
+	})
+	return err
+}
