@@ -24,6 +24,6 @@ type Options struct {
 // end that sent the SYN) on the left, the server on the right, and the
 // states each went through.
 type Sides struct {
-	Client, Server           netip.AddrPort
+	Client, Server         netip.AddrPort
 	ClientPath, ServerPath []collect.Step
 }
