@@ -48,8 +48,10 @@ type tracefsReader struct {
 	bad      atomic.Uint64 // lines that did not parse
 	lastLost atomic.Uint64
 
+	// closing is set by close; run checks it between reads too, since
+	// under steady churn trace_pipe may never run dry.
+	closing  atomic.Bool
 	mu       sync.Mutex
-	closing  bool
 	running  bool
 	done     chan struct{}
 	cleaned  bool
@@ -115,8 +117,7 @@ func (r *tracefsReader) notices() []string { return r.notes }
 // place at close: other programs may be using it by then.
 func findTracefs() (string, []string, error) {
 	for _, dir := range []string{tracefsDir, tracefsDebugDir} {
-		var st unix.Statfs_t
-		if unix.Statfs(dir, &st) == nil && st.Type == tracefsMagic {
+		if isTracefs(dir) {
 			return dir, nil, nil
 		}
 	}
@@ -124,6 +125,11 @@ func findTracefs() (string, []string, error) {
 		return "", nil, fmt.Errorf("tracefs is not mounted (%s, %s), and mounting it at %s failed: %w", tracefsDir, tracefsDebugDir, tracefsDir, err)
 	}
 	return tracefsDir, []string{"tracefs was not mounted: socktop mounted it at " + tracefsDir + " and leaves it mounted"}, nil
+}
+
+func isTracefs(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Type == tracefsMagic
 }
 
 // removeStaleInstances removes the socktop-PID instances of processes
@@ -167,7 +173,7 @@ func writeTracefs(path, val string) error {
 // does not wake its reader.
 func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 	r.mu.Lock()
-	if r.closing {
+	if r.closing.Load() {
 		r.mu.Unlock()
 		return nil
 	}
@@ -178,9 +184,7 @@ func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 		// A panic must not leave the instance behind with its tracepoint
 		// on; close has nothing left to do after it.
 		if p := recover(); p != nil {
-			r.mu.Lock()
-			r.closing = true
-			r.mu.Unlock()
+			r.closing.Store(true)
 			_ = r.cleanup()
 			panic(p)
 		}
@@ -189,15 +193,12 @@ func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 	var carry int // bytes of an unfinished line kept at buf's start
 	var evs []collect.StateEvent
 	fds := []unix.PollFd{{Fd: int32(r.pipe), Events: unix.POLLIN}, {Fd: int32(r.wake), Events: unix.POLLIN}}
-	for {
+	for !r.closing.Load() {
 		n, err := unix.Read(r.pipe, buf[carry:])
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			if r.stopping() {
-				return nil
-			}
 			if _, err := unix.Poll(fds, tracefsPollLimit); err != nil && err != unix.EINTR {
 				return fmt.Errorf("tracefs: poll trace_pipe: %w", err)
 			}
@@ -225,12 +226,7 @@ func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 			evs = nil // emit keeps the slice's events
 		}
 	}
-}
-
-func (r *tracefsReader) stopping() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closing
+	return nil
 }
 
 // lost sums what the instance's per-CPU buffers dropped (overrun,
@@ -282,7 +278,7 @@ func parseTraceStats(b []byte) uint64 {
 // close stops run, waits for it, and removes the instance.
 func (r *tracefsReader) close() error {
 	r.mu.Lock()
-	r.closing = true
+	r.closing.Store(true)
 	running, done := r.running, r.done
 	r.mu.Unlock()
 	if running {

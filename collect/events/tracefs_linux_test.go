@@ -9,11 +9,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"socktop/collect"
 	"socktop/internal/kerneltest"
@@ -259,5 +263,110 @@ func TestTracefsPanicRemovesInstance(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("instance %s after the panic: %v, want it gone", dir, err)
+	}
+}
+
+// mountnsEnv names the test a child in a mount namespace of its own is for.
+const mountnsEnv = "SOCKTOP_TEST_MOUNTNS"
+
+// TestTracefsMountsIt: where tracefs is not mounted the reader mounts it
+// at /sys/kernel/tracing and says so. It runs this test binary again in a
+// private mount namespace, where the host's tracefs mounts are taken
+// away without touching the host's own.
+func TestTracefsMountsIt(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting tracefs needs root")
+	}
+	if os.Getenv(mountnsEnv) != t.Name() {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), mountnsEnv+"="+t.Name())
+		// Go makes / recursively private in the child before it runs.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s in a mount namespace of its own: %v\n%s", t.Name(), err, out)
+		}
+		if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+			t.Fatalf("%s did not pass in its own mount namespace:\n%s", t.Name(), out)
+		}
+		t.Logf("in a mount namespace of its own:\n%s", out)
+		return
+	}
+	for _, dir := range []string{tracefsDir, tracefsDebugDir} {
+		for isTracefs(dir) {
+			if err := unix.Unmount(dir, 0); err != nil {
+				t.Fatalf("unmount %s in the test's mount namespace: %v", dir, err)
+			}
+		}
+	}
+	s, err := Open(Options{Mode: ModeTracefs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !isTracefs(tracefsDir) {
+		t.Errorf("%s is no tracefs after Open", tracefsDir)
+	}
+	var said bool
+	for _, n := range s.Notices() {
+		said = said || strings.Contains(n, "mounted it at "+tracefsDir)
+	}
+	if !said {
+		t.Errorf("notices %q do not say tracefs was mounted", s.Notices())
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !isTracefs(tracefsDir) {
+		t.Errorf("%s was unmounted at Close", tracefsDir)
+	}
+}
+
+// TestTracefsCloseUnderChurn: Close returns while connections keep
+// coming, when trace_pipe need never run dry.
+func TestTracefsCloseUnderChurn(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the tracefs reader needs root")
+	}
+	s, err := Open(Options{Mode: ModeTracefs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := s.rd.(*tracefsReader).dir
+	stop := make(chan struct{})
+	churned := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				churned <- nil
+				return
+			default:
+			}
+			ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(kerneltest.Addr4, 0)))
+			if err != nil {
+				churned <- err
+				return
+			}
+			ln.Close()
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-churned; err != nil {
+			t.Errorf("churn: %v", err)
+		}
+	}()
+	waitfor.Until(t, 30*time.Second, "events from the churn", func() bool { return s.Stats().Events > 100 })
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	waitfor.Recv(t, 30*time.Second, "Close under churn to return", closed, func(err error, _ bool) bool {
+		if err != nil {
+			t.Errorf("close: %v", err)
+		}
+		return true
+	}, func() string { return "" })
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("instance %s after Close: %v, want it gone", dir, err)
 	}
 }

@@ -101,112 +101,117 @@ func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 	if err != nil {
 		return ev, 0, fmt.Errorf("tracefs line %q: %w", clip(line), err)
 	}
-	var (
-		family, proto    string
-		sport, dport     = -1, -1
-		saddr, daddr     netip.Addr
-		saddr6, daddr6   netip.Addr
-		haveFrom, haveTo bool
-		have4s, have4d   bool
-		have6s, have6d   bool
-		fieldErr         error
-		fail             = func(e error) { fieldErr = firstOf(fieldErr, e) }
-		parseAddr        = func(k string, v []byte, dst *netip.Addr, ok *bool) {
-			a, e := netip.ParseAddr(string(v))
-			if e != nil {
-				fail(fmt.Errorf("%s: %w", k, e))
-				return
-			}
-			*dst, *ok = a, true
-		}
-	)
-	for _, f := range bytes.Fields(line[i+len(traceEvent):]) {
+	// The fields are kept as text and only the family's addresses are
+	// parsed: the other pair is the IPv4 or IPv6 shadow of the socket.
+	var family, proto, sport, dport, saddr, daddr, saddr6, daddr6, from, to []byte
+	for rest := line[i+len(traceEvent):]; len(rest) > 0; {
+		var f []byte
+		f, rest, _ = bytes.Cut(rest, []byte(" "))
 		k, v, ok := bytes.Cut(f, []byte("="))
 		if !ok {
 			continue
 		}
 		switch string(k) {
 		case "family":
-			family = string(v)
+			family = v
 		case "protocol":
-			proto = string(v)
-		case "sport", "dport":
-			n, e := strconv.ParseUint(string(v), 10, 16)
-			if e != nil {
-				fail(fmt.Errorf("%s: %w", k, e))
-			} else if k[0] == 's' {
-				sport = int(n)
-			} else {
-				dport = int(n)
-			}
+			proto = v
+		case "sport":
+			sport = v
+		case "dport":
+			dport = v
 		case "saddr":
-			parseAddr("saddr", v, &saddr, &have4s)
+			saddr = v
 		case "daddr":
-			parseAddr("daddr", v, &daddr, &have4d)
+			daddr = v
 		case "saddrv6":
-			parseAddr("saddrv6", v, &saddr6, &have6s)
+			saddr6 = v
 		case "daddrv6":
-			parseAddr("daddrv6", v, &daddr6, &have6d)
+			daddr6 = v
 		case "oldstate":
-			st, e := parseTraceState(v)
-			ev.From, haveFrom = st, e == nil
-			fail(e)
+			from = v
 		case "newstate":
-			st, e := parseTraceState(v)
-			ev.To, haveTo = st, e == nil
-			fail(e)
+			to = v
 		}
 	}
-	if fieldErr != nil {
-		return ev, 0, fmt.Errorf("tracefs line %q: %w", clip(line), fieldErr)
+	fail := func(format string, args ...any) (collect.StateEvent, int64, error) {
+		return ev, 0, fmt.Errorf("tracefs line %q: %s", clip(line), fmt.Sprintf(format, args...))
 	}
-	if proto != "IPPROTO_TCP" {
-		if proto == "" {
-			return ev, 0, fmt.Errorf("tracefs line %q: no protocol", clip(line))
-		}
+	switch string(proto) {
+	case "IPPROTO_TCP":
+		ev.Proto = collect.TCP
+	case "":
+		return fail("no protocol")
+	default:
 		return ev, 0, errNotTCP
 	}
-	ev.Proto = collect.TCP
-	var missing string
-	switch family {
+	switch string(family) {
 	case "AF_INET":
 		ev.Family = 4
-		if !have4s || !have4d || !saddr.Is4() || !daddr.Is4() {
-			missing = "IPv4 saddr and daddr"
-		}
 	case "AF_INET6":
-		// An IPv6 socket's saddr and daddr are whatever its IPv4 fields
-		// hold; its addresses are the v6 ones, a v4-mapped address kept
-		// in its 16-byte form as the socket's dump row has it.
+		// An IPv6 socket's addresses are the v6 ones, a v4-mapped
+		// address kept in its 16-byte form as the socket's dump row has
+		// it; its saddr and daddr are whatever its IPv4 fields hold.
 		ev.Family = 6
 		saddr, daddr = saddr6, daddr6
-		if !have6s || !have6d || !saddr.Is6() || !daddr.Is6() {
-			missing = "IPv6 saddrv6 and daddrv6"
-		}
 	default:
-		return ev, 0, fmt.Errorf("tracefs line %q: unknown family %q", clip(line), family)
+		return fail("unknown family %q", family)
 	}
-	switch {
-	case missing != "":
-	case sport < 0 || dport < 0:
-		missing = "sport and dport"
-	case !haveFrom || !haveTo:
-		missing = "oldstate and newstate"
+	src, err1 := parseTraceAddr(saddr, ev.Family)
+	dst, err2 := parseTraceAddr(daddr, ev.Family)
+	if err := errors.Join(err1, err2); err != nil {
+		return fail("addresses: %v", err)
 	}
-	if missing != "" {
-		return ev, 0, fmt.Errorf("tracefs line %q: no %s", clip(line), missing)
+	sp, ok1 := parsePort(sport)
+	dp, ok2 := parsePort(dport)
+	if !ok1 || !ok2 {
+		return fail("ports %q and %q are not two port numbers", sport, dport)
 	}
-	ev.Local = netip.AddrPortFrom(saddr, uint16(sport))
-	ev.Remote = netip.AddrPortFrom(daddr, uint16(dport))
+	if ev.From, err = parseTraceState(from); err != nil {
+		return fail("oldstate: %v", err)
+	}
+	if ev.To, err = parseTraceState(to); err != nil {
+		return fail("newstate: %v", err)
+	}
+	ev.Local = netip.AddrPortFrom(src, sp)
+	ev.Remote = netip.AddrPortFrom(dst, dp)
 	return ev, ns, nil
 }
 
-// firstOf keeps the first error.
-func firstOf(first, next error) error {
-	if first != nil {
-		return first
+// parseTraceAddr reads an address of the given family (4 or 6).
+func parseTraceAddr(b []byte, family uint8) (netip.Addr, error) {
+	if len(b) == 0 {
+		return netip.Addr{}, fmt.Errorf("no IPv%d address", family)
 	}
-	return next
+	var a netip.Addr
+	if err := a.UnmarshalText(b); err != nil {
+		return a, err
+	}
+	if (family == 4) != a.Is4() {
+		return a, fmt.Errorf("%s is not an IPv%d address", a, family)
+	}
+	return a, nil
+}
+
+// parsePort reads a decimal port number.
+func parsePort(b []byte) (uint16, bool) {
+	n, ok := parseDecimal(b)
+	return uint16(n), ok && n <= 0xffff
+}
+
+// parseDecimal reads up to 18 decimal digits, without allocating.
+func parseDecimal(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 // parseTraceState reads a state as the tracepoint prints it: its
@@ -232,12 +237,12 @@ func parseTraceTime(b []byte) (int64, error) {
 	if !ok || len(sec) == 0 || len(frac) == 0 || len(frac) > 9 {
 		return 0, fmt.Errorf("timestamp %q is not seconds.fraction", b)
 	}
-	s, err := strconv.ParseUint(string(sec), 10, 63)
-	if err != nil || s > 1<<33 {
+	s, ok := parseDecimal(sec)
+	if !ok || s > 1<<33 {
 		return 0, fmt.Errorf("timestamp %q: bad seconds", b)
 	}
-	f, err := strconv.ParseUint(string(frac), 10, 32)
-	if err != nil {
+	f, ok := parseDecimal(frac)
+	if !ok {
 		return 0, fmt.Errorf("timestamp %q: bad fraction", b)
 	}
 	for range 9 - len(frac) {

@@ -115,3 +115,18 @@ func TestParseTraceStats(t *testing.T) {
 		t.Errorf("lost %d, want 11 (overrun 7, commit overrun 1, dropped 3)", n)
 	}
 }
+
+// BenchmarkParseTraceLines parses the captured fixture, nine events a
+// round, into a reused slice.
+func BenchmarkParseTraceLines(b *testing.B) {
+	in, err := os.ReadFile("testdata/tracefs_sock.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var evs []collect.StateEvent
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		evs, _, _, _ = parseTraceLines(in, fixtureAt, evs[:0])
+	}
+}
