@@ -257,24 +257,6 @@ func (r *tracefsReader) lost() uint64 {
 	}
 }
 
-// parseTraceStats sums the loss counters of a per_cpu stats file.
-func parseTraceStats(b []byte) uint64 {
-	var sum uint64
-	for line := range strings.Lines(string(b)) {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "overrun", "commit overrun", "dropped events":
-			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
-				sum += n
-			}
-		}
-	}
-	return sum
-}
-
 // close stops run, waits for it, and removes the instance.
 func (r *tracefsReader) close() error {
 	r.mu.Lock()

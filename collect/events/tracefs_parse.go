@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"socktop/collect"
@@ -258,4 +259,22 @@ func clip(b []byte) []byte {
 		return b[:n]
 	}
 	return b
+}
+
+// parseTraceStats sums the loss counters of a per_cpu stats file.
+func parseTraceStats(b []byte) uint64 {
+	var sum uint64
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "overrun", "commit overrun", "dropped events":
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+				sum += n
+			}
+		}
+	}
+	return sum
 }
