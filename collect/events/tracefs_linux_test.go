@@ -370,3 +370,59 @@ func TestTracefsCloseUnderChurn(t *testing.T) {
 		t.Errorf("instance %s after Close: %v, want it gone", dir, err)
 	}
 }
+
+// TestTracefsLost: events the instance's buffer could not hold are
+// counted. With a one-page buffer per CPU and no reader, the test's own
+// listeners overflow it: what the buffer still holds and what lost
+// counts make up at least the events the test caused.
+func TestTracefsLost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("making tracefs instances needs root")
+	}
+	rd, err := openTracefs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.close()
+	r := rd.(*tracefsReader)
+	if err := writeTracefs(filepath.Join(r.dir, "buffer_size_kb"), "4"); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.lost(); n != 0 {
+		t.Fatalf("lost %d before any event", n)
+	}
+	const listeners = 2000 // two events each, CLOSE -> LISTEN -> CLOSE
+	for range listeners {
+		ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(kerneltest.Addr4, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+	}
+	held := uint64(0)
+	cpus, _ := filepath.Glob(filepath.Join(r.dir, "per_cpu", "cpu*", "stats"))
+	for _, p := range cpus {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "entries:"); ok {
+				n, _ := parseDecimal([]byte(strings.TrimSpace(v)))
+				held += n
+			}
+		}
+	}
+	lost := r.lost()
+	t.Logf("%d CPUs: %d events held, %d lost", len(cpus), held, lost)
+	if lost == 0 || held+lost < 2*listeners {
+		t.Errorf("held %d + lost %d, want at least the test's %d events, some of them lost", held, lost, 2*listeners)
+	}
+	if err := rd.close(); err != nil {
+		t.Fatal(err)
+	}
+	// The host's own TCP events may have added to it by close.
+	if n := r.lost(); n < lost {
+		t.Errorf("lost %d after close, want the last count, at least %d", n, lost)
+	}
+}
