@@ -30,10 +30,10 @@ type sockLayout struct {
 	// reads it with bpf_probe_read_kernel. It is the port a dump row
 	// shows: skc_num is cleared when a closing socket gives its port
 	// back, before its last state change.
-	sport              field
-	family, dport      field
-	rcvSaddr, daddr    field
-	protocol           field
+	sport           field
+	family, dport   field
+	rcvSaddr, daddr field
+	protocol        field
 	// v6Saddr and v6Daddr are absent on a kernel without IPv6
 	// (CONFIG_IPV6=n): it has no AF_INET6 sockets either.
 	v6Saddr, v6Daddr field

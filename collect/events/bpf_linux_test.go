@@ -269,8 +269,11 @@ func testPaths(t *testing.T, network string, addr netip.Addr, family uint8) {
 	if len(other) != 0 {
 		t.Errorf("server 4-tuple events under another cookie than the accepted socket's %d: %s (%+v)", lc.server, path(other), other)
 	}
-	// The child is cloned from the listener, so its first event leaves
-	// the listener's state: LISTEN -> SYN_RECV.
+	// The request socket makes no event of its own: the child, cloned
+	// from the listener when the handshake's last ACK comes, reports
+	// LISTEN -> SYN_RECV, and the kernel gives it a fresh cookie there,
+	// the accepted socket's. So every event on the server's 4-tuple
+	// carries that cookie.
 	checkPath(t, "server", own, collect.StateListen, collect.StateSynRecv, collect.StateEstablished,
 		collect.StateCloseWait, collect.StateLastAck, collect.StateClosed)
 	listener := waitEvents(t, c, "the listener's two transitions", 2, byCookie(lc.listener))
