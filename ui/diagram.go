@@ -1,0 +1,538 @@
+package ui
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"socktop/collect"
+	"socktop/demo"
+)
+
+// diagramPath is one path the diagram lights: whose it is ("client",
+// "server", "selected") and the states it went through, oldest first.
+type diagramPath struct {
+	label string
+	steps []collect.Step
+}
+
+// maxDiagramPaths is how many paths the diagram tells apart; each has its
+// own line glyphs and colour.
+const maxDiagramPaths = 2
+
+// diagramView is the TCP state diagram: Stevens's figure with the paths
+// lit and the filtered table's count in every state box. It draws its
+// frame only when what it shows changed; Render returns the one it has.
+type diagramView struct {
+	width, height int
+	styles        *Styles
+
+	subject string // what the lit paths belong to
+	note    string // shown instead of the paths when there are none
+	paths   []diagramPath
+	counts  [collect.NumStates]int
+	// source says what the diagram lights; nil is (*model).diagramPaths.
+	// Tests set it to light fixed paths.
+	source func(m *model) (subject, note string, paths []diagramPath)
+
+	frame string
+	dirty bool
+}
+
+// SetSize sets the view's size, its title and path lines included.
+func (d *diagramView) SetSize(w, h int) {
+	if w != d.width || h != d.height {
+		d.width, d.height, d.dirty = w, h, true
+	}
+}
+
+// set gives the view what it shows; the frame is drawn again only when
+// something differs from the last call.
+func (d *diagramView) set(subject, note string, paths []diagramPath, counts [collect.NumStates]int) {
+	if len(paths) > maxDiagramPaths {
+		paths = paths[:maxDiagramPaths]
+	}
+	if subject == d.subject && note == d.note && counts == d.counts && slices.EqualFunc(paths, d.paths, samePath) {
+		return
+	}
+	d.subject, d.note, d.counts, d.dirty = subject, note, counts, true
+	d.paths = d.paths[:0]
+	for _, p := range paths {
+		d.paths = append(d.paths, diagramPath{label: p.label, steps: slices.Clone(p.steps)})
+	}
+}
+
+func samePath(a, b diagramPath) bool {
+	return a.label == b.label && slices.EqualFunc(a.steps, b.steps, func(x, y collect.Step) bool {
+		return x.State == y.State && x.Source == y.Source && x.At.Equal(y.At)
+	})
+}
+
+// Render returns the diagram for width cells, drawn again only after a
+// change.
+func (d *diagramView) Render(width int) string {
+	if width != d.width {
+		d.width, d.dirty = width, true
+	}
+	if d.dirty || d.frame == "" {
+		d.frame = d.draw()
+		d.dirty = false
+	}
+	return d.frame
+}
+
+// compact is the one drawing of the diagram; its skeleton is built once.
+var compact = mustBuild(compactLayout())
+
+func mustBuild(l *diagLayout) *diagGrid {
+	g, err := l.build()
+	if err != nil {
+		panic("ui: state diagram layout: " + err.Error())
+	}
+	return g
+}
+
+// draw builds the frame: a title line, the diagram (or, when it does not
+// fit, the states as a list), and one line per path.
+func (d *diagramView) draw() string {
+	w, h := max(d.width, 1), max(d.height, 1)
+	g := compact
+	lit := lightPaths(g.lay, d.paths)
+	var lines []string
+	lines = append(lines, d.titleLine(w))
+	foot := d.pathLines(w, lit)
+	if w >= g.lay.w && h >= 1+g.lay.h+len(foot) {
+		pad := strings.Repeat(" ", (w-g.lay.w)/2)
+		for _, l := range g.render(d.styles, lit, &d.counts) {
+			lines = append(lines, pad+l)
+		}
+		if rest := h - len(lines) - len(foot); rest > 2 {
+			// Room to spare: a blank line sets the paths off.
+			lines = append(lines, "")
+		}
+	} else {
+		lines = append(lines, d.stateList(w, lit)...)
+	}
+	lines = append(lines, foot...)
+	if h > len(lines) && h-len(lines) > 1 {
+		lines = append(lines, "", d.styles.Dim.Render(truncLine(legend, w)))
+	}
+	for i := range lines {
+		lines[i] = truncLine(lines[i], w)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// legend explains the glyphs, when there is a line for it.
+const legend = "* the current state · → an arc taken · ⇢ a jump: states passed between two refreshes · any state can fall to CLOSED (RST, abort)"
+
+func (d *diagramView) titleLine(w int) string {
+	t := d.styles.Title.Render("TCP state diagram")
+	if d.subject != "" {
+		t += " · " + d.subject
+	}
+	right := "counts: the table's sockets per state"
+	if gap := w - ansi.StringWidth(t) - len(right); gap >= 2 {
+		t += strings.Repeat(" ", gap) + d.styles.Dim.Render(right)
+	}
+	return t
+}
+
+// pathGlyph is the line glyph each path is drawn with, also its legend.
+var pathGlyph = [maxDiagramPaths]string{"━", "═"}
+
+// pathLines is one line per path, in its style: its states in order, an
+// arrow for an arc, a dashed one for a jump, and how they were learnt.
+func (d *diagramView) pathLines(w int, lit *diagLight) []string {
+	if len(d.paths) == 0 {
+		if d.note == "" {
+			return nil
+		}
+		return []string{d.styles.Dim.Render(d.note)}
+	}
+	var out []string
+	for p, path := range d.paths {
+		st := d.styles.DiagPath[p]
+		head := st.Render(pathGlyph[p] + " " + path.label)
+		if len(path.steps) == 0 {
+			out = append(out, head+" "+d.styles.Dim.Render("no states known yet"))
+			continue
+		}
+		var parts []string
+		sampled := false
+		for i, s := range path.steps {
+			if s.Source != collect.Kernel {
+				sampled = true
+			}
+			name := s.State.Canonical().String()
+			if i == len(path.steps)-1 {
+				name += "*"
+			}
+			if i > 0 {
+				sep := " → "
+				if lit.jumps[p][i] {
+					sep = " ⇢ "
+				}
+				name = sep + name
+			}
+			parts = append(parts, name)
+		}
+		how := "exact"
+		if sampled {
+			how = "sampled"
+		}
+		tail := "  " + d.styles.Dim.Render(how)
+		// Too long: the newest states stay, the oldest give way to "…".
+		room := w - ansi.StringWidth(head) - 1 - ansi.StringWidth(tail)
+		body := strings.Join(parts, "")
+		for len(parts) > 1 && ansi.StringWidth(body) > room {
+			parts = parts[1:]
+			body = "…" + strings.Join(parts, "")
+		}
+		out = append(out, head+" "+st.Render(body)+tail)
+	}
+	return out
+}
+
+// stateList is the diagram's stand-in on a small terminal: the eleven
+// states with their counts, marked as the diagram would light them, in
+// as many columns as fit.
+func (d *diagramView) stateList(w int, lit *diagLight) []string {
+	const cell = 19
+	cols := max(w/(cell+1), 1)
+	nodes := compact.lay.nodes[:nClosedEnd]
+	rows := (len(nodes) + cols - 1) / cols
+	lines := make([]string, rows)
+	for i := range nodes {
+		r := i % rows
+		if lines[r] != "" {
+			lines[r] += " "
+		}
+		lines[r] += compact.nodeText(d.styles, i, lit, &d.counts)
+	}
+	return lines
+}
+
+// diagLight is what the paths light: per node and arc, a bit for each
+// path that visited or took it, and the node each path is in now. jumps
+// marks the steps that are not an edge of the diagram.
+type diagLight struct {
+	visited, current [numDiagNodes]uint8
+	arcs             []uint8
+	jumps            [maxDiagramPaths][]bool
+}
+
+// nodeFor is the box of a path's step i in state s: CLOSED is the top box
+// when a path starts there, the bottom one when it ends there.
+func nodeFor(l *diagLayout, s collect.State, i int) int {
+	s = s.Canonical()
+	for n := range l.nodes {
+		if l.nodes[n].state == s && (s != collect.StateClosed || l.nodes[n].end == (i > 0)) {
+			return n
+		}
+	}
+	return -1
+}
+
+func lightPaths(l *diagLayout, paths []diagramPath) *diagLight {
+	lit := &diagLight{arcs: make([]uint8, len(l.arcs))}
+	for p, path := range paths {
+		bit := uint8(1) << p
+		lit.jumps[p] = make([]bool, len(path.steps))
+		prev := -1
+		for i, s := range path.steps {
+			n := nodeFor(l, s.State, i)
+			if i > 0 && !collect.IsEdge(path.steps[i-1].State, s.State) {
+				lit.jumps[p][i] = true
+			} else if prev >= 0 && n >= 0 {
+				for a := range l.arcs {
+					if l.arcs[a].from == prev && l.arcs[a].to == n {
+						lit.arcs[a] |= bit
+					}
+				}
+			}
+			if n >= 0 {
+				lit.visited[n] |= bit
+			}
+			prev = n
+		}
+		if prev >= 0 {
+			lit.current[prev] |= bit
+		}
+	}
+	return lit
+}
+
+// Style slots of the cells.
+const (
+	slotPlain = iota
+	slotDim
+	slotPath0
+	slotPath1
+	slotBoth
+	slotCur0
+	slotCur1
+	numSlots
+)
+
+func slots(st *Styles) [numSlots]lipgloss.Style {
+	return [numSlots]lipgloss.Style{
+		slotPlain: lipgloss.NewStyle(), slotDim: st.Dim,
+		slotPath0: st.DiagPath[0], slotPath1: st.DiagPath[1], slotBoth: st.DiagBoth,
+		slotCur0: st.DiagCurrent[0], slotCur1: st.DiagCurrent[1],
+	}
+}
+
+// litSlot is the style of something the paths in bits lit.
+func litSlot(bits uint8, idle int) int {
+	switch bits {
+	case 1:
+		return slotPath0
+	case 2:
+		return slotPath1
+	case 3:
+		return slotBoth
+	}
+	return idle
+}
+
+// Line glyphs by family (thin, the first path's heavy, the second's
+// double) and connections.
+var lineGlyphs = [3]map[uint8]rune{
+	{connUp | connDown: '│', connLeft | connRight: '─', connDown | connRight: '┌', connDown | connLeft: '┐', connUp | connRight: '└', connUp | connLeft: '┘', 0xf: '┼'},
+	{connUp | connDown: '┃', connLeft | connRight: '━', connDown | connRight: '┏', connDown | connLeft: '┓', connUp | connRight: '┗', connUp | connLeft: '┛', 0xf: '╋'},
+	{connUp | connDown: '║', connLeft | connRight: '═', connDown | connRight: '╔', connDown | connLeft: '╗', connUp | connRight: '╚', connUp | connLeft: '╝', 0xf: '╬'},
+}
+
+func family(bits uint8) int {
+	if bits == 2 {
+		return 2
+	}
+	return min(int(bits), 1)
+}
+
+// styledRun is a stretch of one line drawn in one style.
+type styledRun struct {
+	slot int
+	text strings.Builder
+}
+
+// lineBuilder gathers a line as runs of one style each.
+type lineBuilder struct {
+	runs []styledRun
+}
+
+func (b *lineBuilder) add(slot int, s string) {
+	if n := len(b.runs); n == 0 || b.runs[n-1].slot != slot {
+		b.runs = append(b.runs, styledRun{slot: slot})
+	}
+	b.runs[len(b.runs)-1].text.WriteString(s)
+}
+
+func (b *lineBuilder) String(st *Styles, sl *[numSlots]lipgloss.Style) string {
+	var out strings.Builder
+	for i := range b.runs {
+		r := &b.runs[i]
+		if !st.Color || r.slot == slotPlain {
+			out.WriteString(r.text.String())
+			continue
+		}
+		out.WriteString(sl[r.slot].Render(r.text.String()))
+	}
+	return out.String()
+}
+
+// render draws the grid's lines with the paths lit.
+func (g *diagGrid) render(st *Styles, lit *diagLight, counts *[collect.NumStates]int) []string {
+	sl := slots(st)
+	out := make([]string, len(g.cells))
+	for y, row := range g.cells {
+		var b lineBuilder
+		for x := 0; x < len(row); x++ {
+			c := &row[x]
+			switch c.kind {
+			case cellBlank:
+				b.add(slotPlain, " ")
+			case cellBox:
+				b.add(slotDim, string(c.r))
+			case cellArrow:
+				b.add(litSlot(lit.arcs[c.arc], slotDim), string(c.r))
+			case cellLabel:
+				b.add(litSlot(lit.arcs[c.arc], slotDim), string(c.r))
+			case cellLine:
+				r, slot := g.lineGlyph(c, lit)
+				b.add(slot, string(r))
+			case cellNode:
+				n := &g.lay.nodes[c.node]
+				g.nodeRuns(&b, int(c.node), lit, counts)
+				x += n.width() - 1
+			}
+		}
+		out[y] = strings.TrimRight(b.String(st, &sl), " ")
+	}
+	return out
+}
+
+// lineGlyph picks a line cell's glyph: a lit arc crossing an unlit one
+// (or a frame) passes over it unbroken.
+func (g *diagGrid) lineGlyph(c *diagCell, lit *diagLight) (rune, int) {
+	h := lit.arcs[c.arc]
+	switch {
+	case c.cross >= 0:
+		v := lit.arcs[c.cross]
+		switch {
+		case h != 0 && v != 0:
+			return lineGlyphs[family(h)][0xf], litSlot(h|v, slotDim)
+		case h != 0:
+			return lineGlyphs[family(h)][connLeft|connRight], litSlot(h, slotDim)
+		case v != 0:
+			return lineGlyphs[family(v)][connUp|connDown], litSlot(v, slotDim)
+		}
+		return '┼', slotDim
+	case c.boxCross && h == 0:
+		return '┼', slotDim
+	}
+	return lineGlyphs[family(h)][c.conn], litSlot(h, slotDim)
+}
+
+// Brackets of a box by the paths that visited it.
+var brackets = [4][2]string{{"[", "]"}, {"┃", "┃"}, {"║", "║"}, {"┃", "║"}}
+
+// nodeRuns draws box n: brackets that say which paths visited it, its
+// name, "*" when a path is in it now, and the table's count.
+func (g *diagGrid) nodeRuns(b *lineBuilder, n int, lit *diagLight, counts *[collect.NumStates]int) {
+	node := &g.lay.nodes[n]
+	vis, cur := lit.visited[n], lit.current[n]
+	slot := litSlot(vis, slotPlain)
+	switch cur {
+	case 1:
+		slot = slotCur0
+	case 2:
+		slot = slotCur1
+	case 3:
+		slot = slotBoth
+	}
+	mark := " "
+	if cur != 0 {
+		mark = "*"
+	}
+	count, countSlot := "", slot
+	if !node.end {
+		c := counts[node.state]
+		count = shortCount(c)
+		if vis == 0 && c == 0 {
+			countSlot = slotDim
+		}
+	}
+	br := brackets[vis&3]
+	b.add(slot, br[0]+node.state.String()+mark)
+	b.add(countSlot, strings.Repeat(" ", 4-len(count))+count)
+	b.add(slot, br[1])
+}
+
+// nodeText is box n on its own, for the state list.
+func (g *diagGrid) nodeText(st *Styles, n int, lit *diagLight, counts *[collect.NumStates]int) string {
+	var b lineBuilder
+	g.nodeRuns(&b, n, lit, counts)
+	sl := slots(st)
+	pad := 18 - g.lay.nodes[n].width()
+	return b.String(st, &sl) + strings.Repeat(" ", max(pad, 0))
+}
+
+// shortCount fits a count in four cells: 9999, 12k, 340k, 1M.
+func shortCount(n int) string {
+	switch {
+	case n < 10000:
+		return strconv.Itoa(n)
+	case n < 1000000:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(min(n/1000000, 999)) + "M"
+}
+
+// syncDiagram hands the diagram what it shows: the paths of the newest
+// demo that knows them, or else the selected connection's, and the
+// filtered table's counts.
+func (m *model) syncDiagram() {
+	src := m.diagram.source
+	if src == nil {
+		src = (*model).diagramPaths
+	}
+	subject, note, paths := src(m)
+	m.diagram.set(subject, note, paths, m.header.counts)
+}
+
+func (m *model) diagramPaths() (subject, note string, paths []diagramPath) {
+	for i := len(m.demos.runs) - 1; i >= 0; i-- {
+		r := m.demos.runs[i]
+		if r.run == nil {
+			continue
+		}
+		c, s := r.run.Path(demo.Client), r.run.Path(demo.Server)
+		if len(c) > 0 || len(s) > 0 {
+			subject = "demo " + r.sc.Name + " #" + strconv.Itoa(r.seq)
+			return subject, "", []diagramPath{{label: string(demo.Client), steps: c}, {label: string(demo.Server), steps: s}}
+		}
+	}
+	if len(m.rows) == 0 {
+		return "", "no socket selected: the table is empty", nil
+	}
+	s := m.rows[m.selected].s
+	subject = s.Local.String() + " ↔ " + s.Remote.String()
+	if s.Proto != collect.TCP {
+		return subject, "the selected socket is " + s.Proto.String() + ": TCP states only", nil
+	}
+	k := s.Key()
+	steps := m.tracker.Path(k)
+	if len(steps) == 0 {
+		steps = sampledPath(m.hist.byKey[k], s)
+	}
+	return subject, "", []diagramPath{{label: "selected", steps: steps}}
+}
+
+// sampledPath is a connection's path as the view saw it: the transitions
+// its history holds, ending in the socket's state now, each step
+// Sampled.
+func sampledPath(hist []histEntry, s *collect.Socket) []collect.Step {
+	var steps []collect.Step
+	add := func(st collect.State, e *histEntry) {
+		if st == collect.StateUnknown {
+			return
+		}
+		if n := len(steps); n > 0 && steps[n-1].State.Canonical() == st.Canonical() {
+			return
+		}
+		step := collect.Step{State: st, Source: collect.Sampled}
+		if e != nil {
+			step.At = e.at
+		}
+		steps = append(steps, step)
+	}
+	for i := range hist {
+		if i == 0 {
+			add(hist[i].from, nil)
+		}
+		add(hist[i].to, &hist[i])
+	}
+	add(s.State, nil)
+	return steps
+}
+
+// diagramKey handles a key in the diagram: back to the table, or the
+// table's selection moved, so another connection's path lights.
+func (m *model) diagramKey(msg tea.KeyPressMsg) {
+	k := &m.keys
+	switch {
+	case key.Matches(msg, k.Back, k.Diagram):
+		m.mode = modeTable
+	case key.Matches(msg, k.Up):
+		m.move(-1)
+	case key.Matches(msg, k.Down):
+		m.move(1)
+	}
+}
