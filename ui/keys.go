@@ -135,8 +135,8 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse},
-		{k.Pause, k.Faster, k.Slower, k.Diagram, k.Help, k.Quit},
-		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown},
+		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
+		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
 	})
 	g[0] = append(g[0], both(k.WheelUp, k.WheelDown, keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))
 	return g
