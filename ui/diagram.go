@@ -86,8 +86,12 @@ func (d *diagramView) Render(width int) string {
 	return d.frame
 }
 
-// compact is the one drawing of the diagram; its skeleton is built once.
-var compact = mustBuild(compactLayout())
+// The drawings of the diagram, largest first; their skeletons are built
+// once. compact is also the one the state list takes its boxes from.
+var (
+	compact  = mustBuild(compactLayout())
+	diagrams = []*diagGrid{mustBuild(largeLayout()), compact}
+)
 
 func mustBuild(l *diagLayout) *diagGrid {
 	g, err := l.build()
@@ -101,12 +105,20 @@ func mustBuild(l *diagLayout) *diagGrid {
 // fit, the states as a list), and one line per path.
 func (d *diagramView) draw() string {
 	w, h := max(d.width, 1), max(d.height, 1)
-	g := compact
-	lit := lightPaths(g.lay, d.paths)
+	// The node and arc indices are the same in every layout, so what the
+	// paths light does not depend on the drawing chosen.
+	lit := lightPaths(compact.lay, d.paths)
 	var lines []string
 	lines = append(lines, d.titleLine(w))
 	foot := d.pathLines(w, lit)
-	if w >= g.lay.w && h >= 1+g.lay.h+len(foot) {
+	var g *diagGrid
+	for _, c := range diagrams {
+		if w >= c.lay.w && h >= 1+c.lay.h+len(foot) {
+			g = c
+			break
+		}
+	}
+	if g != nil {
 		pad := strings.Repeat(" ", (w-g.lay.w)/2)
 		for _, l := range g.render(d.styles, lit, &d.counts) {
 			lines = append(lines, pad+l)
@@ -120,7 +132,12 @@ func (d *diagramView) draw() string {
 	}
 	lines = append(lines, foot...)
 	if h > len(lines) && h-len(lines) > 1 {
-		lines = append(lines, "", d.styles.Dim.Render(truncLine(legend, w)))
+		for _, l := range legends {
+			if len([]rune(l)) <= w {
+				lines = append(lines, "", d.styles.Dim.Render(l))
+				break
+			}
+		}
 	}
 	for i := range lines {
 		lines[i] = truncLine(lines[i], w)
@@ -128,8 +145,13 @@ func (d *diagramView) draw() string {
 	return strings.Join(lines, "\n")
 }
 
-// legend explains the glyphs, when there is a line for it.
-const legend = "* the current state · → an arc taken · ⇢ a jump: states passed between two refreshes · any state can fall to CLOSED (RST, abort)"
+// legends explain the glyphs, when there is a line for them: the longest
+// that fits.
+var legends = []string{
+	"* the state now · → an arc taken · ⇢ a jump: states passed between two refreshes · on a RST or an abort any state goes to CLOSED",
+	"* the state now · → an arc taken · ⇢ a jump: states passed between two refreshes",
+	"* now · → arc · ⇢ jump (between refreshes)",
+}
 
 func (d *diagramView) titleLine(w int) string {
 	t := d.styles.Title.Render("TCP state diagram")

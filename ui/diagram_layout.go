@@ -456,3 +456,69 @@ func pts(xy ...int) []gridPt {
 	}
 	return out
 }
+
+// largeLayout is the same figure in 116 columns and 25 rows, with room
+// for every label in full.
+func largeLayout() *diagLayout {
+	return &diagLayout{
+		w: 116, h: 25,
+		nodes: []diagNode{
+			nClosed:      {state: collect.StateClosed, x: 52, y: 0},
+			nListen:      {state: collect.StateListen, x: 52, y: 3},
+			nSynRecv:     {state: collect.StateSynRecv, x: 4, y: 6},
+			nSynSent:     {state: collect.StateSynSent, x: 92, y: 6},
+			nEstablished: {state: collect.StateEstablished, x: 49, y: 9},
+			nFinWait1:    {state: collect.StateFinWait1, x: 4, y: 15},
+			nClosing:     {state: collect.StateClosing, x: 52, y: 15},
+			nCloseWait:   {state: collect.StateCloseWait, x: 90, y: 15},
+			nFinWait2:    {state: collect.StateFinWait2, x: 4, y: 20},
+			nTimeWait:    {state: collect.StateTimeWait, x: 50, y: 20},
+			nLastAck:     {state: collect.StateLastAck, x: 90, y: 20},
+			nClosedEnd:   {state: collect.StateClosed, x: 90, y: 24, end: true},
+		},
+		boxes: []diagBox{
+			{x0: 0, y0: 12, x1: 78, y1: 22, title: "active close", titleAt: 24},
+			{x0: 84, y0: 12, x1: 115, y1: 22, title: "passive close", titleAt: 2},
+		},
+		arcs: []diagArc{
+			{from: nClosed, to: nListen, pts: pts(58, 1, 58, 2),
+				labels: []diagLabel{{x: 60, y: 1, texts: lbPassiveOpen}}},
+			{from: nClosed, to: nSynSent, pts: pts(65, 0, 104, 0, 104, 5),
+				labels: []diagLabel{{x: 67, y: 0, x2: 102, texts: lbActiveOpen}}},
+			{from: nListen, to: nSynRecv, pts: pts(51, 3, 12, 3, 12, 5),
+				labels: []diagLabel{{x: 14, y: 3, x2: 49, texts: lbListenSyn}}},
+			{from: nListen, to: nSynSent, pts: pts(65, 3, 96, 3, 96, 5),
+				labels: []diagLabel{{x: 67, y: 3, x2: 94, texts: lbSendSyn}}},
+			{from: nSynSent, to: nSynRecv, pts: pts(91, 6, 19, 6),
+				labels: []diagLabel{{x: 21, y: 6, x2: 89, texts: lbSimOpen}}},
+			{from: nSynRecv, to: nListen, pts: pts(16, 5, 16, 4, 56, 4),
+				labels: []diagLabel{{x: 18, y: 4, x2: 54, texts: lbRst}}},
+			{from: nSynSent, to: nEstablished, pts: pts(100, 7, 100, 9, 67, 9),
+				labels: []diagLabel{{x: 69, y: 9, x2: 98, texts: lbSynAck}}},
+			{from: nSynRecv, to: nEstablished, pts: pts(12, 7, 12, 9, 48, 9),
+				labels: []diagLabel{{x: 14, y: 9, x2: 46, texts: lbRecvAck}}},
+			{from: nSynRecv, to: nFinWait1, pts: pts(6, 7, 6, 14),
+				labels: []diagLabel{{x: 8, y: 13, texts: lbClose}}},
+			{from: nEstablished, to: nFinWait1, pts: pts(53, 10, 20, 10, 20, 14),
+				labels: []diagLabel{{x: 22, y: 10, x2: 51, texts: lbClose}}},
+			{from: nEstablished, to: nCloseWait, pts: pts(62, 10, 102, 10, 102, 14),
+				labels: []diagLabel{{x: 64, y: 10, x2: 100, texts: lbFin}}},
+			{from: nFinWait1, to: nFinWait2, pts: pts(8, 16, 8, 19),
+				labels: []diagLabel{{x: 10, y: 18, texts: lbRecvAck}}},
+			{from: nFinWait1, to: nClosing, pts: pts(21, 15, 51, 15),
+				labels: []diagLabel{{x: 23, y: 15, x2: 49, texts: lbFin}}},
+			{from: nFinWait1, to: nTimeWait, pts: pts(18, 16, 18, 17, 54, 17, 54, 19),
+				labels: []diagLabel{{x: 20, y: 17, x2: 52, texts: lbFinAck}}},
+			{from: nClosing, to: nTimeWait, pts: pts(60, 16, 60, 19),
+				labels: []diagLabel{{x: 62, y: 18, texts: lbRecvAck}}},
+			{from: nFinWait2, to: nTimeWait, pts: pts(21, 20, 49, 20),
+				labels: []diagLabel{{x: 23, y: 20, x2: 47, texts: lbFin}}},
+			{from: nCloseWait, to: nLastAck, pts: pts(96, 16, 96, 19),
+				labels: []diagLabel{{x: 98, y: 18, texts: lbClose}}},
+			{from: nLastAck, to: nClosedEnd, pts: pts(96, 21, 96, 23),
+				labels: []diagLabel{{x: 98, y: 23, texts: lbRecvAck}}},
+			{from: nTimeWait, to: nClosedEnd, pts: pts(58, 21, 58, 24, 89, 24),
+				labels: []diagLabel{{x: 60, y: 24, x2: 87, texts: lb2MSL}}},
+		},
+	}
+}

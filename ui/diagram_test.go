@@ -61,8 +61,10 @@ func TestGoldenDiagram(t *testing.T) {
 // Every layout is drawable: arcs run from box to box, nothing overlaps
 // but perpendicular crossings, every label finds room.
 func TestDiagramLayoutBuilds(t *testing.T) {
-	if _, err := compactLayout().build(); err != nil {
-		t.Fatal(err)
+	for _, l := range []*diagLayout{compactLayout(), largeLayout()} {
+		if _, err := l.build(); err != nil {
+			t.Errorf("%dx%d: %v", l.w, l.h, err)
+		}
 	}
 }
 
@@ -70,7 +72,13 @@ func TestDiagramLayoutBuilds(t *testing.T) {
 // an arc the kernel cannot take would teach a wrong path, a missing one
 // would leave a real step unlit.
 func TestDiagramArcsAreTheEdges(t *testing.T) {
-	l := compactLayout()
+	for _, l := range []*diagLayout{compactLayout(), largeLayout()} {
+		checkArcsAreEdges(t, l)
+	}
+}
+
+func checkArcsAreEdges(t *testing.T, l *diagLayout) {
+	t.Helper()
 	drawn := map[[2]collect.State]bool{}
 	for _, a := range l.arcs {
 		from, to := l.nodes[a.from].state, l.nodes[a.to].state
@@ -94,6 +102,25 @@ func TestDiagramArcsAreTheEdges(t *testing.T) {
 	for _, end := range []collect.State{collect.StateTimeWait, collect.StateLastAck} {
 		if !drawn[[2]collect.State{end, collect.StateClosed}] {
 			t.Errorf("%s -> CLOSED is not drawn", end)
+		}
+	}
+}
+
+// The layouts list the same boxes and arcs in the same order: what a
+// path lights is worked out once, on the compact one, for both.
+func TestDiagramLayoutsAgree(t *testing.T) {
+	c, l := compactLayout(), largeLayout()
+	if len(c.nodes) != numDiagNodes || len(l.nodes) != numDiagNodes || len(c.arcs) != len(l.arcs) {
+		t.Fatalf("%d and %d boxes, %d and %d arcs", len(c.nodes), len(l.nodes), len(c.arcs), len(l.arcs))
+	}
+	for i := range c.nodes {
+		if c.nodes[i].state != l.nodes[i].state || c.nodes[i].end != l.nodes[i].end {
+			t.Errorf("box %d: %s and %s", i, c.nodes[i].state, l.nodes[i].state)
+		}
+	}
+	for i := range c.arcs {
+		if c.arcs[i].from != l.arcs[i].from || c.arcs[i].to != l.arcs[i].to {
+			t.Errorf("arc %d differs", i)
 		}
 	}
 }
