@@ -7,7 +7,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"socktop/collect"
@@ -36,6 +35,9 @@ type diagramView struct {
 	note    string // shown instead of the paths when there are none
 	paths   []diagramPath
 	counts  [collect.NumStates]int
+	// noCounts is set before the first snapshot: the boxes show "?",
+	// not 0.
+	noCounts bool
 	// source says what the diagram lights; nil is (*model).diagramPaths.
 	// Tests set it to light fixed paths.
 	source func(m *model) (subject, note string, paths []diagramPath)
@@ -53,14 +55,20 @@ func (d *diagramView) SetSize(w, h int) {
 
 // set gives the view what it shows; the frame is drawn again only when
 // something differs from the last call.
-func (d *diagramView) set(subject, note string, paths []diagramPath, counts [collect.NumStates]int) {
+// A nil counts means none are known yet.
+func (d *diagramView) set(subject, note string, paths []diagramPath, counts *[collect.NumStates]int) {
 	if len(paths) > maxDiagramPaths {
 		paths = paths[:maxDiagramPaths]
 	}
-	if subject == d.subject && note == d.note && counts == d.counts && slices.EqualFunc(paths, d.paths, samePath) {
+	var c [collect.NumStates]int
+	if counts != nil {
+		c = *counts
+	}
+	if subject == d.subject && note == d.note && c == d.counts && (counts == nil) == d.noCounts &&
+		slices.EqualFunc(paths, d.paths, samePath) {
 		return
 	}
-	d.subject, d.note, d.counts, d.dirty = subject, note, counts, true
+	d.subject, d.note, d.counts, d.noCounts, d.dirty = subject, note, c, counts == nil, true
 	d.paths = d.paths[:0]
 	for _, p := range paths {
 		d.paths = append(d.paths, diagramPath{label: p.label, steps: slices.Clone(p.steps)})
@@ -120,7 +128,7 @@ func (d *diagramView) draw() string {
 	}
 	if g != nil {
 		pad := strings.Repeat(" ", (w-g.lay.w)/2)
-		for _, l := range g.render(d.styles, lit, &d.counts) {
+		for _, l := range g.render(d.styles, lit, d.shownCounts()) {
 			lines = append(lines, pad+l)
 		}
 		if rest := h - len(lines) - len(foot); rest > 2 {
@@ -235,9 +243,17 @@ func (d *diagramView) stateList(w int, lit *diagLight) []string {
 		if lines[r] != "" {
 			lines[r] += " "
 		}
-		lines[r] += compact.nodeText(d.styles, i, lit, &d.counts)
+		lines[r] += compact.nodeText(d.styles, i, lit, d.shownCounts())
 	}
 	return lines
+}
+
+// shownCounts is the counts the boxes show, nil when none are known.
+func (d *diagramView) shownCounts() *[collect.NumStates]int {
+	if d.noCounts {
+		return nil
+	}
+	return &d.counts
 }
 
 // diagLight is what the paths light: per node and arc, a bit for each
@@ -290,193 +306,6 @@ func lightPaths(l *diagLayout, paths []diagramPath) *diagLight {
 	return lit
 }
 
-// Style slots of the cells.
-const (
-	slotPlain = iota
-	slotDim
-	slotPath0
-	slotPath1
-	slotBoth
-	slotCur0
-	slotCur1
-	numSlots
-)
-
-func slots(st *Styles) [numSlots]lipgloss.Style {
-	return [numSlots]lipgloss.Style{
-		slotPlain: lipgloss.NewStyle(), slotDim: st.Dim,
-		slotPath0: st.DiagPath[0], slotPath1: st.DiagPath[1], slotBoth: st.DiagBoth,
-		slotCur0: st.DiagCurrent[0], slotCur1: st.DiagCurrent[1],
-	}
-}
-
-// litSlot is the style of something the paths in bits lit.
-func litSlot(bits uint8, idle int) int {
-	switch bits {
-	case 1:
-		return slotPath0
-	case 2:
-		return slotPath1
-	case 3:
-		return slotBoth
-	}
-	return idle
-}
-
-// Line glyphs by family (thin, the first path's heavy, the second's
-// double) and connections.
-var lineGlyphs = [3]map[uint8]rune{
-	{connUp | connDown: '│', connLeft | connRight: '─', connDown | connRight: '┌', connDown | connLeft: '┐', connUp | connRight: '└', connUp | connLeft: '┘', 0xf: '┼'},
-	{connUp | connDown: '┃', connLeft | connRight: '━', connDown | connRight: '┏', connDown | connLeft: '┓', connUp | connRight: '┗', connUp | connLeft: '┛', 0xf: '╋'},
-	{connUp | connDown: '║', connLeft | connRight: '═', connDown | connRight: '╔', connDown | connLeft: '╗', connUp | connRight: '╚', connUp | connLeft: '╝', 0xf: '╬'},
-}
-
-func family(bits uint8) int {
-	if bits == 2 {
-		return 2
-	}
-	return min(int(bits), 1)
-}
-
-// styledRun is a stretch of one line drawn in one style.
-type styledRun struct {
-	slot int
-	text strings.Builder
-}
-
-// lineBuilder gathers a line as runs of one style each.
-type lineBuilder struct {
-	runs []styledRun
-}
-
-func (b *lineBuilder) add(slot int, s string) {
-	if n := len(b.runs); n == 0 || b.runs[n-1].slot != slot {
-		b.runs = append(b.runs, styledRun{slot: slot})
-	}
-	b.runs[len(b.runs)-1].text.WriteString(s)
-}
-
-func (b *lineBuilder) String(st *Styles, sl *[numSlots]lipgloss.Style) string {
-	var out strings.Builder
-	for i := range b.runs {
-		r := &b.runs[i]
-		if !st.Color || r.slot == slotPlain {
-			out.WriteString(r.text.String())
-			continue
-		}
-		out.WriteString(sl[r.slot].Render(r.text.String()))
-	}
-	return out.String()
-}
-
-// render draws the grid's lines with the paths lit.
-func (g *diagGrid) render(st *Styles, lit *diagLight, counts *[collect.NumStates]int) []string {
-	sl := slots(st)
-	out := make([]string, len(g.cells))
-	for y, row := range g.cells {
-		var b lineBuilder
-		for x := 0; x < len(row); x++ {
-			c := &row[x]
-			switch c.kind {
-			case cellBlank:
-				b.add(slotPlain, " ")
-			case cellBox:
-				b.add(slotDim, string(c.r))
-			case cellArrow:
-				b.add(litSlot(lit.arcs[c.arc], slotDim), string(c.r))
-			case cellLabel:
-				b.add(litSlot(lit.arcs[c.arc], slotDim), string(c.r))
-			case cellLine:
-				r, slot := g.lineGlyph(c, lit)
-				b.add(slot, string(r))
-			case cellNode:
-				n := &g.lay.nodes[c.node]
-				g.nodeRuns(&b, int(c.node), lit, counts)
-				x += n.width() - 1
-			}
-		}
-		out[y] = strings.TrimRight(b.String(st, &sl), " ")
-	}
-	return out
-}
-
-// lineGlyph picks a line cell's glyph: a lit arc crossing an unlit one
-// (or a frame) passes over it unbroken.
-func (g *diagGrid) lineGlyph(c *diagCell, lit *diagLight) (rune, int) {
-	h := lit.arcs[c.arc]
-	switch {
-	case c.cross >= 0:
-		v := lit.arcs[c.cross]
-		switch {
-		case h != 0 && v != 0:
-			return lineGlyphs[family(h)][0xf], litSlot(h|v, slotDim)
-		case h != 0:
-			return lineGlyphs[family(h)][connLeft|connRight], litSlot(h, slotDim)
-		case v != 0:
-			return lineGlyphs[family(v)][connUp|connDown], litSlot(v, slotDim)
-		}
-		return '┼', slotDim
-	case c.boxCross && h == 0:
-		return '┼', slotDim
-	}
-	return lineGlyphs[family(h)][c.conn], litSlot(h, slotDim)
-}
-
-// Brackets of a box by the paths that visited it.
-var brackets = [4][2]string{{"[", "]"}, {"┃", "┃"}, {"║", "║"}, {"┃", "║"}}
-
-// nodeRuns draws box n: brackets that say which paths visited it, its
-// name, "*" when a path is in it now, and the table's count.
-func (g *diagGrid) nodeRuns(b *lineBuilder, n int, lit *diagLight, counts *[collect.NumStates]int) {
-	node := &g.lay.nodes[n]
-	vis, cur := lit.visited[n], lit.current[n]
-	slot := litSlot(vis, slotPlain)
-	switch cur {
-	case 1:
-		slot = slotCur0
-	case 2:
-		slot = slotCur1
-	case 3:
-		slot = slotBoth
-	}
-	mark := " "
-	if cur != 0 {
-		mark = "*"
-	}
-	count, countSlot := "", slot
-	if !node.end {
-		c := counts[node.state]
-		count = shortCount(c)
-		if vis == 0 && c == 0 {
-			countSlot = slotDim
-		}
-	}
-	br := brackets[vis&3]
-	b.add(slot, br[0]+node.state.String()+mark)
-	b.add(countSlot, strings.Repeat(" ", 4-len(count))+count)
-	b.add(slot, br[1])
-}
-
-// nodeText is box n on its own, for the state list.
-func (g *diagGrid) nodeText(st *Styles, n int, lit *diagLight, counts *[collect.NumStates]int) string {
-	var b lineBuilder
-	g.nodeRuns(&b, n, lit, counts)
-	sl := slots(st)
-	pad := 18 - g.lay.nodes[n].width()
-	return b.String(st, &sl) + strings.Repeat(" ", max(pad, 0))
-}
-
-// shortCount fits a count in four cells: 9999, 12k, 340k, 1M.
-func shortCount(n int) string {
-	switch {
-	case n < 10000:
-		return strconv.Itoa(n)
-	case n < 1000000:
-		return strconv.Itoa(n/1000) + "k"
-	}
-	return strconv.Itoa(min(n/1000000, 999)) + "M"
-}
-
 // syncDiagram hands the diagram what it shows: the paths of the newest
 // demo that knows them, or else the selected connection's, and the
 // filtered table's counts.
@@ -486,7 +315,11 @@ func (m *model) syncDiagram() {
 		src = (*model).diagramPaths
 	}
 	subject, note, paths := src(m)
-	m.diagram.set(subject, note, paths, m.header.counts)
+	counts := &m.header.counts
+	if m.snap == nil {
+		counts = nil
+	}
+	m.diagram.set(subject, note, paths, counts)
 }
 
 func (m *model) diagramPaths() (subject, note string, paths []diagramPath) {

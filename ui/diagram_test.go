@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"socktop/collect"
@@ -284,19 +285,37 @@ func TestDiagramRendersOnChange(t *testing.T) {
 	d := diagramView{styles: &st}
 	d.SetSize(80, 20)
 	var counts [collect.NumStates]int
-	d.set("x", "", politeClose(), counts)
+	d.set("x", "", politeClose(), &counts)
 	first := d.Render(80)
-	d.set("x", "", politeClose(), counts)
+	d.set("x", "", politeClose(), &counts)
 	if d.dirty {
 		t.Fatal("the same paths and counts marked the diagram for drawing")
 	}
 	counts[collect.StateListen] = 3
-	d.set("x", "", politeClose(), counts)
+	d.set("x", "", politeClose(), &counts)
 	if !d.dirty {
 		t.Fatal("a changed count did not mark the diagram for drawing")
 	}
 	if second := d.Render(80); second == first || !strings.Contains(second, "[LISTEN    3]") {
 		t.Fatalf("the new count is not drawn:\n%s", second)
+	}
+}
+
+// Before the first snapshot no count is known: the boxes say "?", not 0.
+func TestDiagramCountsUnknownBeforeASnapshot(t *testing.T) {
+	h := newHarness(t, Config{NoColor: true})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.key("D")
+	scr := h.screen()
+	if !strings.Contains(scr, "[LISTEN    ?]") || strings.Contains(scr, "[LISTEN    0]") {
+		t.Fatalf("counts before a snapshot:\n%s", scr)
+	}
+	if !strings.Contains(scr, "no socket selected") {
+		t.Errorf("no note for the empty table:\n%s", scr)
+	}
+	h.feed(fixture())
+	if scr := h.screen(); strings.Contains(scr, "?]") {
+		t.Fatalf("a count still unknown after a snapshot:\n%s", scr)
 	}
 }
 
