@@ -47,7 +47,7 @@ func TestBPFLoss(t *testing.T) {
 	// The backlog first: until the reader makes room, the program still
 	// has none for the next connection's events.
 	waitfor.Until(t, eventWait, "the reader to drain the full ring buffer", func() bool {
-		return len(c.matching(func(*collect.StateEvent) bool { return true })) > 0 && r.rb.AvailableBytes() < r.rb.BufferSize()/2
+		return len(c.matching(func(*collect.StateEvent) bool { return true })) > 0 && r.available() < r.rb.BufferSize()/2
 	})
 	lc := politeClose(t, "tcp4", kerneltest.Addr4)
 	client := waitEvents(t, c, "the client's five transitions after the reader started", 5, byCookie(lc.client))
