@@ -162,7 +162,8 @@ func privErr(what string, err, memlockErr error) error {
 	return fmt.Errorf("%s: %w: %w", what, err, ErrUnavailable)
 }
 
-// run reads the ring buffer until close.
+// run reads the ring buffer until close. The batch it hands to emit is
+// reused for the next one: emit copies what it keeps, as Stream does.
 func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 	var rec ringbuf.Record
 	batch := make([]collect.StateEvent, 0, bpfBatch)
@@ -253,8 +254,9 @@ func kernelState(s uint8) collect.State {
 	return collect.StateUnknown
 }
 
-// lost sums the per-CPU count of events the ring buffer had no room for.
-// After close it returns the last sum read.
+// lost sums the per-CPU count of events the ring buffer had no room for,
+// and the records that could not be decoded. After close it returns the
+// last sum read.
 func (r *bpfReader) lost() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
