@@ -39,6 +39,7 @@ const (
 	modeDetail
 	modeHelp
 	modeDemos
+	modeDiagram
 )
 
 // Messages. Every one that comes back from a Cmd carries what it needs, so
@@ -124,6 +125,8 @@ type model struct {
 	log    logView
 	detail detailView
 	prompt promptView
+	// diagram is the state-diagram mode's view (diagram.go).
+	diagram diagramView
 
 	demos demoState
 
@@ -169,6 +172,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.table = tableView{styles: m.styles, sortCol: colLocal}
 	m.log = logView{styles: m.styles}
 	m.detail = detailView{styles: m.styles}
+	m.diagram = diagramView{styles: m.styles}
 	m.demos = newDemoState(ctx, reg, m.styles)
 	m.keys = DefaultKeyMap(m.demos.catalogue)
 	m.prompt = newPrompt(m.styles, m.keys.Prompt)
@@ -349,6 +353,9 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case modeDemos:
 		return m.applyDemo(m.demos.listKey(msg, &m.keys))
+	case modeDiagram:
+		m.diagramKey(msg)
+		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Up):
@@ -394,6 +401,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeHelp
 	case key.Matches(msg, k.Demos):
 		m.mode = modeDemos
+	case key.Matches(msg, k.Diagram):
+		m.mode = modeDiagram
 	default:
 		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}

@@ -75,6 +75,7 @@ func (m *model) layout() {
 	m.demos.pane.SetSize(w, hs.demo)
 	m.demos.list.SetSize(w, hs.body)
 	m.detail.SetSize(w, hs.body)
+	m.diagram.SetSize(w, hs.body)
 	m.prompt.SetSize(w, hs.footer)
 	m.help.SetWidth(w)
 	m.hs = hs
@@ -148,6 +149,9 @@ func (m *model) render() {
 		add(m.fullHelp(w), hs.body)
 	case modeDemos:
 		add(m.demos.list.Render(w), hs.body)
+	case modeDiagram:
+		m.syncDiagram()
+		add(m.diagram.Render(w), hs.body)
 	}
 	m.above = strings.Join(parts, "\n")
 	if m.prompt.active {
@@ -185,7 +189,7 @@ func (m *model) footer(width int) string {
 	scrollHint := k.demoScroll()
 	var b []keyBinding
 	switch m.mode {
-	case modeDetail, modeHelp:
+	case modeDetail, modeHelp, modeDiagram:
 		b = []keyBinding{k.Back, k.Quit}
 	case modeDemos:
 		b = m.demos.listHelp(k)
