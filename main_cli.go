@@ -24,9 +24,13 @@ type config struct {
 	// what they ask for socktop always does (see the flags' help).
 	numeric, processes, options, extended bool
 	info                                  bool
-	source                                string
-	interval                              time.Duration
-	filter                                string
+	// allNetNS and netns are --all-netns and -N: every network namespace,
+	// or the one named (an ip netns name, a pid or a path).
+	allNetNS bool
+	netns    string
+	source   string
+	interval time.Duration
+	filter   string
 }
 
 // usageError is bad input about flags or arguments: the message, then
@@ -286,6 +290,8 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
+	f.BoolVar(&cfg.allNetNS, "all-netns", false, "sockets of every network namespace and container (needs root)")
+	f.StringVarP(&cfg.netns, "net", "N", "", "sockets of the network namespace `NS`: an ip netns name, a pid or a path")
 	f.StringVar(&cfg.source, "source", "auto", "collector: `NAME` is auto, netlink or gopsutil")
 	f.DurationVar(&cfg.interval, "interval", time.Second, "live view refresh every `D`, 100ms to 10s")
 	f.BoolVar(&cfg.version, "version", false, "print the version")
@@ -311,6 +317,9 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	}
 	if cfg.interval < minInterval || cfg.interval > maxInterval {
 		return &usageError{cmd, fmt.Errorf("--interval %v is outside %v..%v", cfg.interval, minInterval, maxInterval)}
+	}
+	if cfg.allNetNS && cfg.netns != "" {
+		return &usageError{cmd, errors.New("--all-netns and -N do not combine: -N shows one namespace")}
 	}
 	if cfg.summary && cfg.json {
 		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}
