@@ -164,7 +164,7 @@ func (v *closedView) Render(width int) string {
 	}
 	st := v.styles
 	title := st.Title.Render("Closed connections") + st.Dim.Render(" (newest first, "+strconv.Itoa(len(v.shown))+
-		"; tcplife's columns, STATE the one it closed from)")
+		"; STATE: the one it closed from)")
 	lines := []string{truncLine(title, width)}
 	if len(v.shown) == 0 {
 		lines = append(lines, st.Dim.Render("  no connection closed since socktop started"))

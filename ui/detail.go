@@ -231,7 +231,9 @@ func pathLines(st *Styles, path []collect.Step, now time.Time, gone bool) []stri
 			next := path[i+1]
 			dur = boundMark(p.Source, next.Source) + fmtDur(next.At.Sub(p.At))
 		case p.State.Canonical() != collect.StateClosed && !gone && !now.IsZero() && !now.Before(p.At):
-			dur = boundMark(p.Source, collect.Sampled) + fmtDur(now.Sub(p.At)) + " so far"
+			// Now is a snapshot's time, not a step: only the start
+			// can make the time inexact.
+			dur = boundMark(p.Source, collect.Kernel) + fmtDur(now.Sub(p.At)) + " so far"
 		}
 		if dur != "" {
 			line += "  " + dur
@@ -266,9 +268,9 @@ func fmtDur(d time.Duration) string {
 	case d < time.Millisecond:
 		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
 	case d < time.Second:
-		return strconv.FormatFloat(float64(d.Microseconds())/1e3, 'f', 3, 64) + "ms"
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + "ms"
 	case d < time.Minute:
-		return strconv.FormatFloat(float64(d.Milliseconds())/1e3, 'f', 3, 64) + "s"
+		return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
 	}
 	return d.Round(time.Second).String()
 }

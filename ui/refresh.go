@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"sort"
 
 	"socktop/collect"
 )
@@ -132,7 +133,15 @@ func (m *model) noteTransitions(kept []collect.Transition, socks []*collect.Sock
 		m.hist.add(t)
 	}
 	logged := kept[len(kept)-len(socks):]
-	for j, t := range logged {
+	// The log is in time order: a refresh's kernel transitions happened
+	// before the snapshot that the sampled ones are stamped with.
+	order := make([]int, len(logged))
+	for j := range order {
+		order[j] = j
+	}
+	sort.SliceStable(order, func(x, y int) bool { return logged[order[x]].At.Before(logged[order[y]].At) })
+	for _, j := range order {
+		t := logged[j]
 		s := socks[j]
 		if s == nil {
 			ks := keySocket(t.Key, t.From, t.To, t.Cookie)
