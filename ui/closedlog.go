@@ -167,9 +167,12 @@ func (v *closedView) Render(width int) string {
 		"; STATE: the one it closed from)")
 	lines := []string{truncLine(title, width)}
 	if len(v.shown) == 0 {
-		lines = append(lines, st.Dim.Render("  no connection closed since socktop started"))
+		why := "  no connection closed since socktop started"
 		if len(v.entries) > 0 {
-			lines[1] = st.Dim.Render("  none matches the filter")
+			why = "  none matches the filter"
+		}
+		if v.height > 1 {
+			lines = append(lines, truncLine(st.Dim.Render(why), width))
 		}
 		return strings.Join(lines, "\n")
 	}

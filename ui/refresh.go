@@ -280,6 +280,9 @@ func (m *model) reselect() {
 			// The detail view keeps showing its socket, as gone, rather
 			// than jumping to whatever row took its place.
 			m.detail.gone = true
+			// Its path goes on: the kernel reports the steps of its
+			// close after the last snapshot that listed it.
+			m.syncPath()
 			m.fixScroll()
 			return
 		}
