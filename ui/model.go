@@ -41,6 +41,7 @@ const (
 	modeHelp
 	modeDemos
 	modeClosed
+	modeDiagram
 )
 
 // Messages. Every one that comes back from a Cmd carries what it needs, so
@@ -139,6 +140,8 @@ type model struct {
 	closed closedView
 	prompt promptView
 	seg    segState
+	// diagram is the state-diagram mode's view (diagram.go).
+	diagram diagramView
 
 	demos demoState
 
@@ -192,6 +195,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		m.extraNotices = append(m.extraNotices, m.events.Notices()...)
 		m.setNotice()
 	}
+	m.diagram = diagramView{styles: m.styles}
 	m.demos = newDemoState(ctx, reg, m.styles)
 	m.keys = DefaultKeyMap(m.demos.catalogue)
 	m.prompt = newPrompt(m.styles, m.keys.Prompt)
@@ -405,6 +409,9 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case modeClosed:
 		m.closedKey(msg)
 		return nil
+	case modeDiagram:
+		m.diagramKey(msg)
+		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Up):
@@ -453,6 +460,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Closed):
 		m.mode = modeClosed
 		m.closed.offset = 0
+	case key.Matches(msg, k.Diagram):
+		m.mode = modeDiagram
 	default:
 		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}

@@ -76,6 +76,7 @@ func (m *model) layout() {
 	m.demos.list.SetSize(w, hs.body)
 	m.detail.SetSize(w, hs.body)
 	m.closed.SetSize(w, hs.body)
+	m.diagram.SetSize(w, hs.body)
 	m.prompt.SetSize(w, hs.footer)
 	m.help.SetWidth(w)
 	m.hs = hs
@@ -152,6 +153,9 @@ func (m *model) render() {
 		add(m.demos.list.Render(w), hs.body)
 	case modeClosed:
 		add(m.closed.Render(w), hs.body)
+	case modeDiagram:
+		m.syncDiagram()
+		add(m.diagram.Render(w), hs.body)
 	}
 	m.above = strings.Join(parts, "\n")
 	if m.prompt.active {
@@ -196,7 +200,7 @@ func (m *model) footer(width int) string {
 		}
 	case modeHelp:
 		b = []keyBinding{k.Back, k.Quit}
-	case modeClosed:
+	case modeClosed, modeDiagram:
 		b = []keyBinding{k.Back, k.Quit}
 	case modeDemos:
 		b = m.demos.listHelp(k)
