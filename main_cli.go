@@ -219,12 +219,14 @@ FILTER is ss-compatible, plus shortcuts:
   state time-wait   exclude listening   state connected (groups: all,
   connected, synchronized, bucket, big)   TIME_WAIT and time-wait both work
   tcp  udp  proc NAME  pid N  uid N     and  or  not  !  ( )
+  netns NAME  container ID         a namespace (host, an ip netns name, docker:ID)
 
 Examples:
   socktop --once 8080
   socktop --once -H 'state time-wait' | wc -l
   socktop --once 'state time-wait and dport = :443'
-  socktop --json -t 'sport = :22 or dport = :22'`
+  socktop --json -t 'sport = :22 or dport = :22'
+  socktop --once --all-netns 'container 3f4e5d6c7b8a'`
 
 // newRootCmd builds the command tree for the command line args; the root
 // command's flags fill cfg. Output goes to stdout and stderr.
@@ -336,7 +338,7 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 // completeFilter offers the filter's keywords for the FILTER words.
 func completeFilter(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	words := []string{"state", "exclude", "sport", "dport", "src", "dst", "port", "tcp", "udp",
-		"proc", "pid", "uid", "and", "or", "not", "established", "listening", "time-wait",
+		"proc", "pid", "uid", "netns", "container", "and", "or", "not", "established", "listening", "time-wait",
 		"close-wait", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "connected"}
 	return words, cobra.ShellCompDirectiveNoFileComp
 }
