@@ -64,6 +64,7 @@ type Netlink struct {
 	last     int // socket count of the previous snapshot, to size the next
 	owners   *ownerCache
 	slab     []TCPInfo
+	ux       unixDump // Options.Unix: see unix_linux.go
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -166,7 +167,7 @@ func refused(err error) bool {
 }
 
 // Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
-// order. A family or protocol the kernel refuses (udp_diag not loaded) is
+// order, then the Unix sockets when Options.Unix asks for them. A family or protocol the kernel refuses (udp_diag not loaded) is
 // left out and the snapshot marked Partial, with a Notice.
 func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -267,6 +268,13 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		case intr:
 			snap.Partial = true
 			n.told.add(&snap, "the kernel interrupted the "+name+" dump repeatedly: the table may be incomplete")
+		}
+	}
+	if n.opts.Unix {
+		var err error
+		if socks, err = n.snapshotUnixLocked(socks, mask, &snap); err != nil {
+			n.closeLocked()
+			return Snapshot{}, err
 		}
 	}
 	n.last = len(socks)
