@@ -34,8 +34,9 @@ func (p *Peers) Build(socks []Socket) {
 // Of returns the other end of the Unix socket s, or nil when s is not a
 // connected Unix socket or its peer is not in the snapshot (another
 // namespace, or a connection not accepted yet, whose peer has no inode).
+// A nil Peers knows no peers.
 func (p *Peers) Of(s *Socket) *Socket {
-	if s.Proto != Unix || s.PeerInode == 0 {
+	if p == nil || s.Proto != Unix || s.PeerInode == 0 {
 		return nil
 	}
 	i, ok := p.byInode[s.PeerInode]

@@ -98,10 +98,26 @@ type Cells struct {
 
 // Append appends the text of column col for socket s, in form f: "?"
 // when the source could not know the field, "-" for a socket no process
-// holds, the first owner as "name/pid" and "+N" for N more.
+// holds, the first owner as "name/pid" and "+N" for N more. A Unix
+// socket's Proto is ss's Netid (u_str, u_dgr, u_seq), its Local the path
+// ("*" when unnamed) and inode, "/run/x.sock:1234", and its Foreign the
+// peer's inode, "*:1235", or "*" when it has no peer.
 func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte {
 	if fl := colDefs[col].field; fl != 0 && !s.Known(fl) {
 		return append(b, '?')
+	}
+	if s.Proto == collect.Unix {
+		switch col {
+		case ColProto:
+			return append(b, unixNetid(s.Type, f)...)
+		case ColLocal:
+			return appendUnixEnd(b, s.Path, s.Inode)
+		case ColForeign:
+			if s.PeerInode == 0 {
+				return append(b, '*')
+			}
+			return appendUnixEnd(b, "", s.PeerInode)
+		}
 	}
 	switch col {
 	case ColProto:
@@ -140,6 +156,39 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 		}
 	}
 	return b
+}
+
+// unixNetid returns ss's Netid for a Unix socket of type t (u_str,
+// u_dgr, u_seq), shortened to three letters in the Narrow form, or
+// "unix" for a type ss has no name for.
+func unixNetid(t collect.SockType, f Form) string {
+	var long, short string
+	switch t {
+	case collect.SockStream:
+		long, short = "u_str", "u_s"
+	case collect.SockDgram:
+		long, short = "u_dgr", "u_d"
+	case collect.SockSeqpacket:
+		long, short = "u_seq", "u_q"
+	default:
+		return "unix"
+	}
+	if f == Narrow {
+		return short
+	}
+	return long
+}
+
+// appendUnixEnd appends one end of a Unix socket as ss's Address:Port
+// columns show it: the path ("*" when unnamed) and the inode.
+func appendUnixEnd(b []byte, path string, inode uint32) []byte {
+	if path == "" {
+		b = append(b, '*')
+	} else {
+		b = append(b, path...)
+	}
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(inode), 10)
 }
 
 // AppendOwner appends a process that holds a socket as "name/pid", the
