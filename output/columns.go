@@ -185,10 +185,24 @@ func appendUnixEnd(b []byte, path string, inode uint32) []byte {
 	if path == "" {
 		b = append(b, '*')
 	} else {
-		b = append(b, path...)
+		b = AppendPath(b, path)
 	}
 	b = append(b, ':')
 	return strconv.AppendUint(b, uint64(inode), 10)
+}
+
+// AppendPath appends a Unix socket's path for a terminal: a control
+// character (an abstract name may hold any byte) becomes '?', so that a
+// name cannot move the cursor or recolour the screen.
+func AppendPath(b []byte, path string) []byte {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c < 0x20 || c == 0x7f {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // AppendOwner appends a process that holds a socket as "name/pid", the

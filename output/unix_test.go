@@ -151,3 +151,14 @@ func TestSummaryUnix(t *testing.T) {
 		t.Errorf("summary:\n%s", out)
 	}
 }
+
+func TestAppendPathHidesControlBytes(t *testing.T) {
+	if got := string(AppendPath(nil, "@a\x1b[31mb\x7f\n/é")); got != "@a?[31mb??/é" {
+		t.Errorf("AppendPath = %q", got)
+	}
+	s := collect.Socket{Proto: collect.Unix, Type: collect.SockStream, Path: "/x\ty", Inode: 3}
+	var cells Cells
+	if got := string(cells.Append(nil, ColLocal, &s, Plain)); got != "/x?y:3" {
+		t.Errorf("Local = %q", got)
+	}
+}
