@@ -438,3 +438,42 @@ func TestUnixPathText(t *testing.T) {
 		t.Errorf("a known path costs %v allocations", n)
 	}
 }
+
+// TestGopsutilLeavesUnixOut: gopsutil lists no Unix sockets, so asking
+// for them gives a Partial snapshot with a notice, and Unix alone gives
+// no TCP or UDP sockets either.
+func TestGopsutilLeavesUnixOut(t *testing.T) {
+	g := NewGopsutil(Options{Unix: true})
+	snap, err := g.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Partial || !slicesContains(snap.Notices, noticeGopsutilUnix) || len(snap.Sockets) != 0 {
+		t.Errorf("gopsutil with Unix alone: partial %v, notices %q, %d sockets", snap.Partial, snap.Notices, len(snap.Sockets))
+	}
+	// gopsutil has no inodes: the listener is found by its port on the
+	// test's own loopback address.
+	_, port := listenTCP(t, unix.AF_INET, 1, nil)
+	g = NewGopsutil(Options{Unix: true, TCP: true})
+	snap, err = g.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		found = found || s.Proto == TCP && s.State == StateListen && s.Local.Addr() == testAddr4 && int(s.Local.Port()) == port
+	}
+	if !snap.Partial || !found {
+		t.Errorf("gopsutil with Unix and TCP: partial %v, the test's listener found %v", snap.Partial, found)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
