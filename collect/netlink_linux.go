@@ -72,6 +72,10 @@ type Netlink struct {
 	self   NetNS
 	others *netnsSet
 	ux     unixDump // Options.Unix: see unix_linux.go
+	// skip is the dumps the namespace being dumped does not need (its
+	// sockstat counters say it has none of the protocol); see
+	// netns_sockstat_linux.go.
+	skip uint8
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -256,7 +260,7 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 	}
 	for i := 0; i < len(dumps); i++ {
 		d := dumps[i]
-		if !d.on {
+		if !d.on || n.skips(d.proto) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
