@@ -92,6 +92,9 @@ func (st *nsStat) skip(buf []byte, tcpStates uint32) uint8 {
 	if !ok {
 		return 0
 	}
+	if tcp > 0 && udp > 0 {
+		return 0 // nothing to skip, whatever sockstat6 says
+	}
 	if st.v6 >= 0 {
 		v6, ok := preadAll(st.v6, buf)
 		if !ok {
