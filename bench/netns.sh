@@ -36,7 +36,10 @@ for config in $CONFIGS; do
 	*) echo "unknown config $config" >&2; exit 2 ;;
 	esac
 	echo "== $config: $cmd"
-	out=$(SOCKTOP_NETNS_SOCKETS=$SOCKETS sh -c "$cmd")
+	if ! out=$(SOCKTOP_NETNS_SOCKETS=$SOCKETS sh -c "$cmd" 2>&1); then
+		echo "$out" >&2
+		exit 1
+	fi
 	echo "$out" | grep Benchmark
 	echo "$out" | awk -v config="$config" '
 		/BenchmarkNetNSRefresh\/spaces=/ {

@@ -4,7 +4,6 @@ package collect
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,12 +12,16 @@ import (
 	"socktop/internal/waitfor"
 )
 
-// sockstatSkipSource is an --all-netns source that dumps only the test's
-// own namespaces besides socktop's.
-func sockstatSkipSource(t *testing.T) *Netlink {
+// sockstatSkipSource is an --all-netns source that dumps only the given
+// namespaces besides socktop's.
+func sockstatSkipSource(t *testing.T, spaces ...testNetns) *Netlink {
 	t.Helper()
 	n := NewNetlink(Options{AllNetNS: true})
-	n.others.scan.keep = func(ns NetNS) bool { return strings.HasPrefix(ns.Name, "socktop-test-") }
+	mine := map[uint32]bool{}
+	for _, ns := range spaces {
+		mine[ns.inode] = true
+	}
+	n.others.scan.keep = func(ns NetNS) bool { return mine[ns.Inode] }
 	t.Cleanup(func() { n.Close() })
 	return n
 }
@@ -82,7 +85,7 @@ func TestNetNSSockstatSkips(t *testing.T) {
 	})
 	fillNetns(t, full)
 
-	n := sockstatSkipSource(t)
+	n := sockstatSkipSource(t, empty, udpOnly, twOnly, full)
 	snap, err := n.Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +143,7 @@ func TestNetNSSockstatBoundInactive(t *testing.T) {
 		}
 		port = localPort(t, b)
 	})
-	n := sockstatSkipSource(t)
+	n := sockstatSkipSource(t, ns)
 	n.SetStates(StateMask(1<<StateBoundInactive | 1<<StateClosed))
 	snap, err := n.Snapshot(context.Background())
 	if err != nil {
