@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/netns.sh: the cost of one --all-netns refresh over the same number
 # of sockets (SOCKETS, default 4000) held in 1 network namespace or spread
-# over 100, and the ratio of the two, in two configurations:
+# over 100 (or over 10 of 100, the other 90 empty), and the ratios, in two
+# configurations:
 #
 #   shared  the namespaces use the host's hash tables (the kernel default,
 #           net.ipv4.tcp_child_ehash_entries = 0), which every namespace's
@@ -44,10 +45,10 @@ for config in $CONFIGS; do
 	echo "$out" | awk -v config="$config" '
 		/BenchmarkNetNSRefresh\/spaces=/ {
 			split($1, p, "/"); key = p[3] "/" p[4]; sub(/-[0-9]+$/, "", key)
-			if (p[2] == "spaces=1") one[key] = $3; else many[key] = $3
+			if (p[2] == "spaces=1") one[key] = $3; else { many[p[2] SUBSEP key] = $3; cases[p[2]] = 1 }
 		}
 		END {
-			for (k in one) if (k in many)
-				printf "%s %s: 1 namespace %.1f ms, 100 namespaces %.1f ms, ratio %.1fx\n", config, k, one[k] / 1e6, many[k] / 1e6, many[k] / one[k]
+			for (c in cases) for (k in one) if ((c SUBSEP k) in many)
+				printf "%s %s %s: 1 namespace %.1f ms, %s %.1f ms, ratio %.1fx\n", config, c, k, one[k] / 1e6, c, many[c SUBSEP k] / 1e6, many[c SUBSEP k] / one[k]
 		}'
 done

@@ -14,7 +14,9 @@ import (
 
 // BenchmarkNetNSRefresh is one --all-netns refresh over the same number
 // of sockets (SOCKTOP_NETNS_SOCKETS, default 4000: established pairs and
-// one listener per namespace) held in 1 namespace or spread over 100. Only
+// one listener per namespace) held in 1 namespace, spread over 100, or
+// spread over 10 of 100 (the other 90 empty, as namespaces of containers
+// that hold no socket are, or hold only Unix ones). Only
 // the benchmark's namespaces are dumped besides socktop's own, so run it
 // in an empty one: bench/netns.sh does (unshare -n).
 func BenchmarkNetNSRefresh(b *testing.B) {
@@ -22,14 +24,22 @@ func BenchmarkNetNSRefresh(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SOCKTOP_NETNS_SOCKETS")); err == nil && v > 0 {
 		total = v
 	}
-	for _, spaces := range []int{1, 100} {
+	for _, c := range []struct{ spaces, filled int }{{1, 1}, {100, 100}, {100, 10}} {
+		spaces, filled := c.spaces, c.filled
+		tag := ""
+		if filled < spaces {
+			tag = fmt.Sprintf(",filled=%d", filled)
+		}
+		pairs := (total/filled - 1) / 2
 		for _, owners := range []bool{false, true} {
-			b.Run(fmt.Sprintf("spaces=%d/sockets=%d/owners=%v", spaces, total, owners), func(b *testing.B) {
+			b.Run(fmt.Sprintf("spaces=%d%s/sockets=%d/owners=%v", spaces, tag, total, owners), func(b *testing.B) {
 				var names []testNetns
-				for range spaces {
+				for i := range spaces {
 					ns := newTestNetns(b)
 					names = append(names, ns)
-					pairs := (total/spaces - 1) / 2
+					if i >= filled {
+						continue
+					}
 					inNetns(b, ns.path, func() {
 						l, port := listenTCP(b, unix.AF_INET, 4096, nil)
 						for range pairs {
@@ -58,7 +68,7 @@ func BenchmarkNetNSRefresh(b *testing.B) {
 						got++
 					}
 				}
-				if want := spaces * (1 + 2*((total/spaces-1)/2)); got != want {
+				if want := filled * (1 + 2*pairs); got != want {
 					b.Fatalf("the benchmark's namespaces hold %d sockets, want %d", got, want)
 				}
 				b.ResetTimer()
