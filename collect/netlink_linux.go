@@ -76,6 +76,9 @@ type Netlink struct {
 	// sockstat counters say it has none of the protocol); see
 	// netns_sockstat_linux.go.
 	skip uint8
+	// cg, while set, counts the cgroup ids of the sockets dumped, to name
+	// a namespace after the container its sockets were made in.
+	cg *cgroupIDs
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -430,6 +433,9 @@ func (n *Netlink) appendDiag(socks []Socket, msg []byte, proto uint8) ([]Socket,
 	socks = append(socks, Socket{})
 	s := &socks[len(socks)-1]
 	decodeDiagMsg(s, msg, proto)
+	if n.cg != nil && len(msg) > inetDiagMsgLen {
+		n.cg.note(msg[inetDiagMsgLen:])
+	}
 	if len(msg) > inetDiagMsgLen {
 		if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
 			s.Info = n.newInfo()

@@ -44,6 +44,10 @@ type netnsSet struct {
 	order []*nsConn // conns by inode
 	gen   uint32
 	buf   []byte // sockstat text
+	// cgNamer and cgIDs name a namespace no process names after the
+	// container its sockets were made in (INET_DIAG_CGROUP_ID).
+	cgNamer *cgroupNamer
+	cgIDs   cgroupIDs
 	// noAdmin is set once setns was refused: no namespace is tried again.
 	noAdmin bool
 }
@@ -150,9 +154,17 @@ func (n *Netlink) dumpOthersLocked(ctx context.Context, snap *Snapshot, socks []
 		}
 		c.skip = c.stat.skip(set.buf, tcpStates(mask))
 		n.skip = c.skip
+		naming := set.wantsName(c)
+		if naming {
+			set.cgIDs.reset()
+			n.cg = &set.cgIDs
+		}
 		var err error
 		socks, err = n.dumpTableLocked(ctx, snap, socks, mask)
-		n.skip = 0
+		n.skip, n.cg = 0, nil
+		if naming && err == nil {
+			set.nameFromCgroups(c)
+		}
 		c.fd, c.port = n.fd, n.port
 		if err != nil {
 			clear(socks[before:])
@@ -231,7 +243,38 @@ func (c *nsConn) close() {
 	c.stat.close()
 }
 
+// wantsName reports whether c's name may come from its sockets' cgroups:
+// it has no ip netns name and no process inside named a container.
+func (s *netnsSet) wantsName(c *nsConn) bool {
+	if _, ok := ContainerOf(c.ns.Name); ok {
+		return false
+	}
+	if p, ok := s.scan.mounts[c.ns.Inode]; ok && filepath.Dir(p) == netnsRunDir {
+		return false
+	}
+	return true
+}
+
+// nameFromCgroups names c after the container most of its sockets were
+// made in, if any, from now on while it is listed.
+func (s *netnsSet) nameFromCgroups(c *nsConn) {
+	if len(s.cgIDs.ids) == 0 {
+		return
+	}
+	if s.cgNamer == nil {
+		s.cgNamer = newCgroupNamer()
+	}
+	if name := s.cgNamer.name(&s.cgIDs); name != "" {
+		c.ns.Name = name
+		s.scan.names[c.ns.Inode] = name
+	}
+}
+
 func (s *netnsSet) closeAll() {
+	if s.cgNamer != nil {
+		s.cgNamer.close()
+		s.cgNamer = nil
+	}
 	for ino, c := range s.conns {
 		c.close()
 		delete(s.conns, ino)
