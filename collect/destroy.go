@@ -1,0 +1,46 @@
+package collect
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The reasons Destroy refuses or fails, in words a user can act on.
+// Destroy's errors wrap one of them and, where the kernel answered, the
+// errno as well (errors.Is works for both).
+var (
+	// ErrNeedNetAdmin: the kernel said EPERM. Killing a socket needs
+	// CAP_NET_ADMIN in the socket's network namespace.
+	ErrNeedNetAdmin = errors.New("killing a socket needs CAP_NET_ADMIN: run as root, or give the binary the capability (setcap cap_net_admin+ep socktop)")
+	// ErrNoDestroy: the kernel said EOPNOTSUPP. It was built without
+	// CONFIG_INET_DIAG_DESTROY, so no socket can be killed on it.
+	ErrNoDestroy = errors.New("this kernel cannot kill sockets: it was built without CONFIG_INET_DIAG_DESTROY")
+	// ErrNoCookie: the socket has no cookie, and killing by 4-tuple alone
+	// could hit a new socket that reused it, so Destroy does not try.
+	ErrNoCookie = errors.New("the socket has no cookie (the source does not give one): killing by its 4-tuple alone could hit another socket, so it is not tried")
+)
+
+// errTimeWaitKept is a kernel's refusal to drop a TIME_WAIT socket.
+var errTimeWaitKept = fmt.Errorf("this kernel does not kill TIME_WAIT sockets: the socket lasts until its timer ends (at most 60 s): %w", ErrUnsupported)
+
+// A kill that found nothing wraps ErrNotFound and one of these words.
+var (
+	errGone     = errors.New("already gone: no socket has that 4-tuple any more")
+	errNewOwner = errors.New("the cookie no longer matches: the 4-tuple now belongs to a new socket, which was not touched")
+)
+
+// describeKill names the socket in a Destroy error: protocol, 4-tuple,
+// state and cookie, so that a list of failures says which row failed.
+func describeKill(s *Socket) string {
+	d := fmt.Sprintf("%s %s -> %s (%s", s.Proto, s.Local, s.Remote, s.State)
+	if s.Cookie != 0 {
+		d += fmt.Sprintf(", cookie %d", s.Cookie)
+	}
+	if s.NetNS.Inode != 0 {
+		d += fmt.Sprintf(", netns %d", s.NetNS.Inode)
+		if s.NetNS.Name != "" {
+			d += " " + s.NetNS.Name
+		}
+	}
+	return d + ")"
+}
