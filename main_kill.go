@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"socktop/collect"
+	"socktop/filter"
+	"socktop/output"
+)
+
+const killMore = `kill lists the TCP and UDP sockets FILTER matches, in the --once table,
+then kills them as ss -K does: the kernel aborts each one, its program
+sees ECONNABORTED on its next call, and a TCP peer gets an RST. Each
+socket is named by its cookie, so a new socket that reused a 4-tuple is
+never hit. Without --yes it asks at the terminal; with no terminal to ask
+at it refuses. An empty FILTER is refused; "all" means every socket, and
+it (or a filter that matches every socket) is done only with --yes.
+Killing needs CAP_NET_ADMIN. Exit status: 0 when every socket was
+killed, 1 when some were not (each one says why), 2 on bad usage.
+
+Examples:
+  socktop kill 'dport = :5432 and dst 10.0.0.7'
+  socktop kill --yes 'state close-wait and proc java'`
+
+// killTerminal reports whether confirmations can be asked for: stdin
+// and stderr are a terminal. Tests replace it, and killStdin.
+var killTerminal = func() bool {
+	return term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stderr.Fd())
+}
+
+// killStdin is where a typed confirmation is read from.
+var killStdin io.Reader = os.Stdin
+
+// killDestroy kills one socket; collect.Destroy outside tests.
+var killDestroy = collect.Destroy
+
+// newKillCmd builds `socktop kill [--yes] FILTER`.
+func newKillCmd(stdout, stderr io.Writer) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:               "kill [--yes] FILTER",
+		Short:             "kill the sockets a filter matches, like ss -K",
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: completeFilter,
+		Annotations: map[string]string{
+			"synopsis": "socktop kill [--yes] FILTER\tkill the sockets a filter matches, like ss -K",
+			"more":     killMore,
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			expr := strings.TrimSpace(strings.Join(args, " "))
+			if expr == "" {
+				return &usageError{cmd, errors.New(`kill needs a FILTER naming the sockets to kill ("all" for every one, with --yes)`)}
+			}
+			var flt *filter.Filter
+			if expr == "all" && !yes {
+				return &inputError{errors.New(`not killing every socket: "all" is done only with --yes`)}
+			}
+			if expr != "all" {
+				var err error
+				if flt, err = filter.Parse(expr); err != nil {
+					return &inputError{err}
+				}
+			}
+			return runKill(cmd.Context(), flt, yes, stdout, stderr)
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "kill without asking")
+	return cmd
+}
+
+// runKill lists the sockets flt matches (nil: every one) and kills them
+// once confirmed.
+func runKill(ctx context.Context, flt *filter.Filter, yes bool, stdout, stderr io.Writer) error {
+	opts := collect.Options{Owners: true, States: flt.States()}
+	if opts.States == collect.AllStates {
+		opts.States = 0 // as --once: not the TCP sockets that are only bound
+	}
+	// Only sock_diag gives the cookies a kill is made by.
+	src := collect.NewNetlink(opts)
+	defer src.Close()
+	snap, err := src.Snapshot(ctx)
+	if err != nil {
+		return &runError{fmt.Errorf("kill needs sock_diag (netlink) to list sockets by cookie: %w", err)}
+	}
+	total := len(snap.Sockets)
+	keepMatching(&snap, flt, false)
+	n := len(snap.Sockets)
+	if n == 0 {
+		fmt.Fprintf(stderr, "socktop: no socket matches %q: nothing to kill\n", flt.String())
+		return nil
+	}
+	if err := output.WriteTable(stdout, &snap, true); err != nil {
+		return &runError{err}
+	}
+	// A filter that lets every state through and matched every row is
+	// "all" in other words (the kernel's state mask left the rest out
+	// unseen, so a state filter is never taken for it).
+	everything := flt == nil || (flt.States() == collect.AllStates && n == total && n > 1)
+	what := fmt.Sprintf("%d socket%s", n, plural(n))
+	switch {
+	case everything && !yes:
+		return &inputError{fmt.Errorf("not killing %s: the filter matches every socket, which is done only with --yes (or say \"all\")", what)}
+	case yes:
+	case !killTerminal():
+		fmt.Fprintf(stderr, "socktop: not killing %s: no terminal to confirm at; add --yes to kill them\n", what)
+		return &exitError{1}
+	default:
+		fmt.Fprintf(stderr, "kill %s? TCP peers get an RST, the local programs see ECONNABORTED [y/N] ", what)
+		answer, _ := bufio.NewReader(killStdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintln(stderr, "socktop: nothing killed")
+			return &exitError{1}
+		}
+	}
+	if killed := killAll(ctx, snap.Sockets, stdout, stderr); killed < n {
+		fmt.Fprintf(stderr, "socktop: killed %d of %s\n", killed, what)
+		return &exitError{1}
+	}
+	return nil
+}
+
+// killAll kills socks in order, says what became of each, and returns
+// how many died. A socket whose peer was killed before it is gone by the
+// time its turn comes (the RST closed it), which is what was asked. A
+// refusal that would refuse every socket alike (no CAP_NET_ADMIN, a
+// kernel without destroy) ends the run.
+func killAll(ctx context.Context, socks []collect.Socket, stdout, stderr io.Writer) int {
+	killedKeys := map[collect.Key]bool{}
+	killed := 0
+	for i := range socks {
+		s := &socks[i]
+		err := killDestroy(ctx, s)
+		if err != nil && errors.Is(err, collect.ErrNotFound) && killedKeys[peerKey(s)] {
+			fmt.Fprintf(stdout, "closed %s: the RST of its killed peer ended it\n", killName(s))
+			killed++
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "socktop: %v\n", err)
+			if errors.Is(err, collect.ErrNeedNetAdmin) || errors.Is(err, collect.ErrNoDestroy) || ctx.Err() != nil {
+				if left := len(socks) - i - 1; left > 0 {
+					fmt.Fprintf(stderr, "socktop: the other %d not tried: they would fail the same way\n", left)
+				}
+				break
+			}
+			continue
+		}
+		killedKeys[normalKey(s.Key())] = true
+		fmt.Fprintf(stdout, "killed %s\n", killName(s))
+		killed++
+	}
+	return killed
+}
+
+// killName names a socket in kill's report.
+func killName(s *collect.Socket) string {
+	return fmt.Sprintf("%s %s -> %s %s (cookie %d)", s.Proto, output.FormatAddr(s.Local, s.Family),
+		output.FormatAddr(s.Remote, s.Family), s.State, s.Cookie)
+}
+
+// peerKey is the Key of the other end of s on this host, addresses
+// unmapped so that an IPv4-mapped end meets its IPv4 peer.
+func peerKey(s *collect.Socket) collect.Key {
+	return normalKey(collect.Key{Proto: s.Proto, Local: s.Remote, Remote: s.Local})
+}
+
+func normalKey(k collect.Key) collect.Key {
+	unmap := func(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
+	k.Local, k.Remote = unmap(k.Local), unmap(k.Remote)
+	return k
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
