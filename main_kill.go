@@ -46,7 +46,10 @@ var killDestroy = collect.Destroy
 
 // newKillCmd builds `socktop kill [--yes] FILTER`.
 func newKillCmd(stdout, stderr io.Writer) *cobra.Command {
-	var yes bool
+	var (
+		yes, allNetNS bool
+		netns         string
+	)
 	cmd := &cobra.Command{
 		Use:               "kill [--yes] FILTER",
 		Short:             "kill the sockets a filter matches, like ss -K",
@@ -71,17 +74,30 @@ func newKillCmd(stdout, stderr io.Writer) *cobra.Command {
 					return &inputError{err}
 				}
 			}
-			return runKill(cmd.Context(), flt, yes, stdout, stderr)
+			opts := collect.Options{Owners: true, States: flt.States(), AllNetNS: allNetNS}
+			if allNetNS && netns != "" {
+				return &usageError{cmd, errors.New("--all-netns and -N do not combine: -N is one namespace")}
+			}
+			if netns != "" {
+				var err error
+				if opts.NetNS, err = collect.ResolveNetNS(netns); err != nil {
+					return &inputError{fmt.Errorf("-N %s: %w", netns, err)}
+				}
+			}
+			return runKill(cmd.Context(), opts, flt, yes, stdout, stderr)
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "kill without asking")
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.BoolVarP(&yes, "yes", "y", false, "kill without asking")
+	f.BoolVar(&allNetNS, "all-netns", false, "in every network namespace and container (needs root)")
+	f.StringVarP(&netns, "net", "N", "", "in the network namespace `NS`: an ip netns name, a pid or a path")
 	return cmd
 }
 
-// runKill lists the sockets flt matches (nil: every one) and kills them
-// once confirmed.
-func runKill(ctx context.Context, flt *filter.Filter, yes bool, stdout, stderr io.Writer) error {
-	opts := collect.Options{Owners: true, States: flt.States()}
+// runKill lists the sockets of opts that flt matches (nil: every one)
+// and kills them once confirmed.
+func runKill(ctx context.Context, opts collect.Options, flt *filter.Filter, yes bool, stdout, stderr io.Writer) error {
 	if opts.States == collect.AllStates {
 		opts.States = 0 // as --once: not the TCP sockets that are only bound
 	}

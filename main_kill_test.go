@@ -3,15 +3,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"socktop/internal/kerneltest"
 )
@@ -202,4 +206,84 @@ func TestKillNotRoot(t *testing.T) {
 	}
 	connAlive(t, c, s)
 	connAlive(t, s, c)
+}
+
+// netnsPair makes a named network namespace with lo up (deleted when
+// the test ends) and, inside it, a listener that is plain TCP (not the
+// MPTCP one Go makes by default, which the kernel does not kill) and a
+// connection to it. It returns the name and the connection's client end.
+func netnsPair(t *testing.T) (string, *net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	name, _ := cliNetns(t)
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	ln, lerr := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	var c net.Conn
+	var derr error
+	if lerr == nil {
+		c, derr = net.Dial("tcp4", ln.Addr().String())
+	}
+	if err := netns.Set(orig); err != nil {
+		t.Fatalf("back from %s: %v", name, err) // the thread stays locked and is retired
+	}
+	runtime.UnlockOSThread()
+	if lerr != nil || derr != nil {
+		t.Fatal(lerr, derr)
+	}
+	defer ln.Close()
+	t.Cleanup(func() { c.Close() })
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return name, c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// TestKillInNetNS: kill reaches a connection inside another namespace,
+// by --all-netns and the netns filter, and by -N NAME; the peer inside
+// sees the reset.
+func TestKillInNetNS(t *testing.T) {
+	for _, argv := range []func(name string, port int) []string{
+		func(name string, port int) []string {
+			return []string{"kill", "--yes", "--all-netns", fmt.Sprintf("netns %s and dport = :%d", name, port)}
+		},
+		func(name string, port int) []string {
+			return []string{"kill", "--yes", "-N", name, fmt.Sprintf("dport = :%d", port)}
+		},
+	} {
+		name, c, s := netnsPair(t)
+		cmdArgs := argv(name, s.LocalAddr().(*net.TCPAddr).Port)
+		code, out, errs := runCLI(cmdArgs...)
+		if code != 0 || !strings.Contains(out, "killed tcp "+c.LocalAddr().String()) || strings.Count(out, "killed ") != 1 {
+			t.Fatalf("%q: exit %d, stdout %q, stderr %q", cmdArgs, code, out, errs)
+		}
+		if err := connReadErr(t, s); !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("%q: the peer's read: %v, want ECONNRESET", cmdArgs, err)
+		}
+	}
+}
+
+// TestKillMPTCPListenerExplained: Go's default listener is MPTCP, which
+// the kernel refuses to abort (EINVAL); kill says so and exits 1.
+func TestKillMPTCPListenerExplained(t *testing.T) {
+	name, _ := cliNetns(t)
+	code, out, errs := runCLI("kill", "--yes", "-N", name, "state listening")
+	if code != 1 || !strings.Contains(errs, "MPTCP") || !strings.Contains(out, "LISTEN") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
 }

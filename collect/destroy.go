@@ -23,6 +23,10 @@ var (
 // errTimeWaitKept is a kernel's refusal to drop a TIME_WAIT socket.
 var errTimeWaitKept = fmt.Errorf("this kernel does not kill TIME_WAIT sockets: the socket lasts until its timer ends (at most 60 s): %w", ErrUnsupported)
 
+// errMPTCPListener is the kernel's EINVAL for a listener it will not
+// abort: an MPTCP one, whose TCP face the dump shows.
+var errMPTCPListener = fmt.Errorf("the kernel refused to kill this listener: it is most likely an MPTCP listener (ss -ti shows tcp-ulp-mptcp; Go's net.Listen makes them by default), which SOCK_DESTROY cannot abort, nor can ss -K: %w", ErrUnsupported)
+
 // A kill that found nothing wraps ErrNotFound and one of these words.
 var (
 	errGone     = errors.New("already gone: no socket has that 4-tuple any more")
@@ -36,7 +40,7 @@ func describeKill(s *Socket) string {
 	if s.Cookie != 0 {
 		d += fmt.Sprintf(", cookie %d", s.Cookie)
 	}
-	if s.NetNS.Inode != 0 {
+	if s.NetNS.Inode != 0 && s.NetNS.Inode != ownNetNS() {
 		d += fmt.Sprintf(", netns %d", s.NetNS.Inode)
 		if s.NetNS.Name != "" {
 			d += " " + s.NetNS.Name

@@ -41,6 +41,11 @@ func TestKillErrorWords(t *testing.T) {
 		!errors.Is(err, unix.EOPNOTSUPP) || !strings.Contains(err.Error(), "TIME_WAIT sockets") {
 		t.Errorf("TIME_WAIT refused: %v", err)
 	}
+	ln := *s
+	ln.State = StateListen
+	if err := killError(&ln, unix.EINVAL, false); !errors.Is(err, ErrUnsupported) || !errors.Is(err, unix.EINVAL) || !strings.Contains(err.Error(), "MPTCP") {
+		t.Errorf("MPTCP listener refused: %v", err)
+	}
 	if killError(s, nil, false) != nil {
 		t.Error("success became an error")
 	}
@@ -70,22 +75,23 @@ func TestDestroyAddrs(t *testing.T) {
 	}
 }
 
-// TestDestroyOtherNetNS: a socket of a namespace socktop cannot reach yet
-// is refused, and the hook is asked when it is set.
+// TestDestroyOtherNetNS: a socket of a namespace that is not there is
+// refused as gone, and a replaced hook is asked.
 func TestDestroyOtherNetNS(t *testing.T) {
 	s := &Socket{Proto: TCP, Family: 4, State: StateEstablished, Cookie: 9, NetNS: NetNS{Inode: ownNetNS() + 1, Name: "elsewhere"},
 		Local: netip.MustParseAddrPort("127.0.0.1:1"), Remote: netip.MustParseAddrPort("127.0.0.1:2")}
-	if err := Destroy(context.Background(), s); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "elsewhere") {
-		t.Errorf("another namespace without the hook: %v", err)
+	if err := Destroy(context.Background(), s); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "elsewhere") {
+		t.Errorf("a namespace that is not there: %v", err)
 	}
 	asked := errors.New("asked")
+	prev := destroyNetNS
 	destroyNetNS = func(ns NetNS) (int, func(), error) {
 		if ns != s.NetNS {
 			t.Errorf("hook asked for %+v", ns)
 		}
 		return -1, nil, asked
 	}
-	t.Cleanup(func() { destroyNetNS = nil })
+	t.Cleanup(func() { destroyNetNS = prev })
 	if err := Destroy(context.Background(), s); !errors.Is(err, asked) {
 		t.Errorf("another namespace with the hook: %v", err)
 	}

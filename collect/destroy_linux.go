@@ -18,14 +18,14 @@ import (
 // inet_diag request that makes the kernel abort one socket, as ss -K does.
 const sockDestroy = 21
 
-// destroyNetNS, when set, opens a NETLINK_SOCK_DIAG socket inside the
-// network namespace ns: the kernel looks the socket to kill up in the
-// namespace of the netlink socket it is asked on, so a socket of another
-// namespace can only be killed from one opened there. The descriptor is
-// the caller's alone until release is called (release closes it, or gives
-// it back to whoever keeps it). Namespace support sets it; while it is nil
-// only sockets of socktop's own namespace can be killed.
-var destroyNetNS func(ns NetNS) (fd int, release func(), err error)
+// destroyNetNS opens a NETLINK_SOCK_DIAG socket inside the network
+// namespace ns: the kernel looks the socket to kill up in the namespace
+// of the netlink socket it is asked on, so a socket of another namespace
+// can only be killed from one opened there. The descriptor is the
+// caller's alone until release is called (release closes it, or gives it
+// back to whoever keeps it). A source that keeps a socket per namespace
+// may replace it; the default finds the namespace with a scan.
+var destroyNetNS = diagSocketOther
 
 // destroyWait bounds the wait for the kernel's answer on a socket Destroy
 // opened itself.
@@ -82,15 +82,34 @@ func checkKillable(s *Socket) error {
 // and what to do when done with it.
 func diagSocketIn(ns NetNS) (int, func(), error) {
 	if ns.Inode != 0 && ns.Inode != ownNetNS() {
-		if destroyNetNS == nil {
-			return -1, nil, fmt.Errorf("socktop cannot reach network namespace %d yet: %w", ns.Inode, ErrUnsupported)
-		}
 		return destroyNetNS(ns)
 	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return -1, nil, fmt.Errorf("open NETLINK_SOCK_DIAG: %w", err)
 	}
+	return withTimeout(fd)
+}
+
+// diagSocketOther opens a sock_diag socket in the namespace ns, found
+// among the host's by its inode (the namespace scan of --all-netns).
+func diagSocketOther(ns NetNS) (int, func(), error) {
+	found, _ := newNSScanner().list()
+	for _, f := range found {
+		if f.ns.Inode != ns.Inode {
+			continue
+		}
+		fd, err := socketIn(f.path, ns.Inode, unix.NETLINK_SOCK_DIAG)
+		if err != nil {
+			return -1, nil, err
+		}
+		return withTimeout(fd)
+	}
+	return -1, nil, fmt.Errorf("network namespace %d is gone (or socktop may not see it): %w", ns.Inode, ErrNotFound)
+}
+
+// withTimeout gives fd a receive timeout, and returns it with its closer.
+func withTimeout(fd int) (int, func(), error) {
 	// The kernel answers a SOCK_DESTROY before sendmsg returns; the
 	// timeout only bounds a wait for a reply that went astray.
 	tv := unix.NsecToTimeval(destroyWait.Nanoseconds())
@@ -99,16 +118,6 @@ func diagSocketIn(ns NetNS) (int, func(), error) {
 		return -1, nil, fmt.Errorf("NETLINK_SOCK_DIAG receive timeout: %w", err)
 	}
 	return fd, func() { unix.Close(fd) }, nil
-}
-
-// ownNetNS returns the inode of socktop's network namespace, 0 when
-// /proc does not say (then every socket is taken to be local).
-func ownNetNS() uint32 {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
-		return 0
-	}
-	return uint32(st.Ino)
 }
 
 // destroyIn kills s through the sock_diag socket fd, which must be of the
@@ -248,6 +257,8 @@ func killError(s *Socket, err error, reused bool) error {
 		return fmt.Errorf("collect: kill %s: %w (%w)", describeKill(s), errTimeWaitKept, err)
 	case errors.Is(err, unix.EOPNOTSUPP):
 		why = ErrNoDestroy
+	case errors.Is(err, unix.EINVAL) && s.Proto == TCP && s.State == StateListen:
+		return fmt.Errorf("collect: kill %s: %w (%w)", describeKill(s), errMPTCPListener, err)
 	case errors.Is(err, unix.ENOENT) && reused, errors.Is(err, unix.ESTALE):
 		return fmt.Errorf("collect: kill %s: %w: %w (%w)", describeKill(s), ErrNotFound, errNewOwner, err)
 	case errors.Is(err, unix.ENOENT):

@@ -379,3 +379,42 @@ func TestDestroyTimeWaitAndListen(t *testing.T) {
 		t.Errorf("ss still lists the killed listener")
 	}
 }
+
+// TestDestroyInNetNS kills a socket that lives in a namespace the test
+// made: the kill is asked inside it, and ip netns exec NS ss no longer
+// lists the socket.
+func TestDestroyInNetNS(t *testing.T) {
+	ns := newTestNetns(t)
+	var c, s *rawFD
+	inNetns(t, ns.path, func() { c, s, _ = pairTCP(t, unix.AF_INET) })
+	n := NewNetlink(Options{States: AllStates, AllNetNS: true})
+	defer n.Close()
+	snap := waitSnapshot(t, n, func(sn *Snapshot) bool { return findFD(t, sn, c) != nil })
+	row := *findFD(t, &snap, c)
+	if row.NetNS.Inode != ns.inode {
+		t.Fatalf("row %+v is not of namespace %d", row, ns.inode)
+	}
+	inside := func() bool {
+		for _, l := range ssIn(t, ns.name, "-tanuHe") {
+			if l.cookie == row.Cookie {
+				return true
+			}
+		}
+		return false
+	}
+	if !inside() {
+		t.Fatalf("ss in %s does not list cookie %d", ns.name, row.Cookie)
+	}
+	if err := Destroy(context.Background(), &row); err != nil {
+		t.Fatalf("Destroy in %s: %v", ns.name, err)
+	}
+	if err := readErr(t, c); !errors.Is(err, unix.ECONNABORTED) {
+		t.Errorf("the killed socket's read: %v, want ECONNABORTED", err)
+	}
+	if err := readErr(t, s); !errors.Is(err, unix.ECONNRESET) {
+		t.Errorf("the peer's read: %v, want ECONNRESET", err)
+	}
+	if inside() {
+		t.Errorf("ss in %s still lists the killed socket", ns.name)
+	}
+}
