@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 
@@ -40,9 +39,6 @@ var killTerminal = func() bool {
 
 // killStdin is where a typed confirmation is read from.
 var killStdin io.Reader = os.Stdin
-
-// killDestroy kills one socket; collect.Destroy outside tests.
-var killDestroy = collect.Destroy
 
 // newKillCmd builds `socktop kill [--yes] FILTER`.
 func newKillCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -146,34 +142,26 @@ func runKill(ctx context.Context, opts collect.Options, flt *filter.Filter, yes 
 }
 
 // killAll kills socks in order, says what became of each, and returns
-// how many died. A socket whose peer was killed before it is gone by the
-// time its turn comes (the RST closed it), which is what was asked. A
-// refusal that would refuse every socket alike (no CAP_NET_ADMIN, a
-// kernel without destroy) ends the run.
+// how many died.
 func killAll(ctx context.Context, socks []collect.Socket, stdout, stderr io.Writer) int {
-	killedKeys := map[collect.Key]bool{}
-	killed := 0
-	for i := range socks {
+	killed, skipped := 0, 0
+	for i, r := range collect.DestroyAll(ctx, socks) {
 		s := &socks[i]
-		err := killDestroy(ctx, s)
-		if err != nil && errors.Is(err, collect.ErrNotFound) && killedKeys[peerKey(s)] {
+		switch {
+		case r.ByPeer:
 			fmt.Fprintf(stdout, "closed %s: the RST of its killed peer ended it\n", killName(s))
 			killed++
-			continue
+		case r.Skipped:
+			skipped++
+		case r.Err != nil:
+			fmt.Fprintf(stderr, "socktop: %v\n", r.Err)
+		default:
+			fmt.Fprintf(stdout, "killed %s\n", killName(s))
+			killed++
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "socktop: %v\n", err)
-			if errors.Is(err, collect.ErrNeedNetAdmin) || errors.Is(err, collect.ErrNoDestroy) || ctx.Err() != nil {
-				if left := len(socks) - i - 1; left > 0 {
-					fmt.Fprintf(stderr, "socktop: the other %d not tried: they would fail the same way\n", left)
-				}
-				break
-			}
-			continue
-		}
-		killedKeys[normalKey(s.Key())] = true
-		fmt.Fprintf(stdout, "killed %s\n", killName(s))
-		killed++
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "socktop: the other %d not tried: they would fail the same way\n", skipped)
 	}
 	return killed
 }
@@ -182,18 +170,6 @@ func killAll(ctx context.Context, socks []collect.Socket, stdout, stderr io.Writ
 func killName(s *collect.Socket) string {
 	return fmt.Sprintf("%s %s -> %s %s (cookie %d)", s.Proto, output.FormatAddr(s.Local, s.Family),
 		output.FormatAddr(s.Remote, s.Family), s.State, s.Cookie)
-}
-
-// peerKey is the Key of the other end of s on this host, addresses
-// unmapped so that an IPv4-mapped end meets its IPv4 peer.
-func peerKey(s *collect.Socket) collect.Key {
-	return normalKey(collect.Key{Proto: s.Proto, Local: s.Remote, Remote: s.Local})
-}
-
-func normalKey(k collect.Key) collect.Key {
-	unmap := func(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
-	k.Local, k.Remote = unmap(k.Local), unmap(k.Remote)
-	return k
 }
 
 func plural(n int) string {

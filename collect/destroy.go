@@ -1,8 +1,10 @@
 package collect
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 )
 
 // The reasons Destroy refuses or fails, in words a user can act on.
@@ -47,4 +49,55 @@ func describeKill(s *Socket) string {
 		}
 	}
 	return d + ")"
+}
+
+// KillResult is what became of one socket of a DestroyAll.
+type KillResult struct {
+	// Err is nil when the socket died.
+	Err error
+	// ByPeer: the socket was gone when its turn came because its peer,
+	// killed before it in the same call, sent it an RST. Err is nil.
+	ByPeer bool
+	// Skipped: not tried, because an earlier socket was refused in a way
+	// every socket would be (no CAP_NET_ADMIN, a kernel without destroy,
+	// a cancelled ctx). Err is that refusal.
+	Skipped bool
+}
+
+// DestroyAll kills socks in order with Destroy and says what became of
+// each. When both ends of a loopback connection are among socks, the
+// second is closed by the first one's RST before its turn; that is what
+// was asked, so it counts as killed (ByPeer).
+func DestroyAll(ctx context.Context, socks []Socket) []KillResult {
+	out := make([]KillResult, len(socks))
+	killed := make(map[Key]bool)
+	var stop error
+	for i := range socks {
+		s := &socks[i]
+		if stop != nil {
+			out[i] = KillResult{Err: stop, Skipped: true}
+			continue
+		}
+		err := Destroy(ctx, s)
+		switch {
+		case err == nil:
+			killed[unmappedKey(s.NetNS.Inode, s.Proto, s.Local, s.Remote)] = true
+		case errors.Is(err, ErrNotFound) && killed[unmappedKey(s.NetNS.Inode, s.Proto, s.Remote, s.Local)]:
+			out[i].ByPeer = true
+			continue
+		case errors.Is(err, ErrNeedNetAdmin), errors.Is(err, ErrNoDestroy), ctx.Err() != nil:
+			stop = err
+		}
+		out[i].Err = err
+	}
+	return out
+}
+
+// unmappedKey is a connection end's identity with IPv4-mapped addresses
+// unmapped, so that an AF_INET6 end meets its AF_INET peer.
+func unmappedKey(ns uint32, p Proto, local, remote netip.AddrPort) Key {
+	unmap := func(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
+	// Inode carries the namespace here: the same 4-tuple in two
+	// namespaces is two connections.
+	return Key{Proto: p, Local: unmap(local), Remote: unmap(remote), Inode: ns}
 }

@@ -418,3 +418,20 @@ func TestDestroyInNetNS(t *testing.T) {
 		t.Errorf("ss in %s still lists the killed socket", ns.name)
 	}
 }
+
+// TestDestroyAllBothEnds: both ends of a connection in one DestroyAll:
+// the first is killed, the second is closed by its RST and counted so.
+func TestDestroyAllBothEnds(t *testing.T) {
+	c, s, _ := pairTCP(t, unix.AF_INET)
+	rows := []Socket{rowOf(t, c), rowOf(t, s)}
+	res := DestroyAll(context.Background(), rows)
+	if res[0].Err != nil || res[0].ByPeer || res[1].Err != nil || !res[1].ByPeer {
+		t.Fatalf("results %+v, want the first killed and the second closed by its peer", res)
+	}
+	if err := readErr(t, c); !errors.Is(err, unix.ECONNABORTED) {
+		t.Errorf("the killed end's read: %v, want ECONNABORTED", err)
+	}
+	if err := readErr(t, s); !errors.Is(err, unix.ECONNRESET) {
+		t.Errorf("the peer's read: %v, want ECONNRESET", err)
+	}
+}
