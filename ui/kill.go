@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,8 +21,6 @@ type killState struct {
 	all    []collect.Socket // the filtered rows, when a filter shows more than one
 	// running is set while a kill's Cmd has not answered.
 	running bool
-	// destroyAll is collect.DestroyAll; tests may replace it.
-	destroyAll func(context.Context, []collect.Socket) []collect.KillResult
 }
 
 // killDoneMsg is the answer of a kill's Cmd.
@@ -88,12 +85,9 @@ func (m *model) killKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	m.kill.running = true
 	m.flash = fmt.Sprintf("killing %s…", countOf(len(targets), "socket"))
-	ctx, destroyAll := m.ctx, m.kill.destroyAll
-	if destroyAll == nil {
-		destroyAll = collect.DestroyAll
-	}
+	ctx := m.ctx
 	return func() tea.Msg {
-		return killDoneMsg{socks: targets, results: destroyAll(ctx, targets)}
+		return killDoneMsg{socks: targets, results: collect.DestroyAll(ctx, targets)}
 	}
 }
 
