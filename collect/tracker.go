@@ -50,6 +50,7 @@ type Tracker struct {
 	events []StateEvent
 	closed []Closed
 	lost   uint64
+	kern   kernelState
 }
 
 // Update returns the changes from the previous snapshot to cur, and keeps
@@ -70,6 +71,7 @@ func (t *Tracker) Update(cur *Snapshot) Changes {
 	if t.prev != nil && (len(t.held) > 0 || cur.Partial && len(ch.Gone) > 0) {
 		t.reconcile(cur, &ch)
 	}
+	t.merge(cur, &ch)
 	t.prev = cur
 	return ch
 }
