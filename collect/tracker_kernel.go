@@ -21,6 +21,12 @@ const (
 	// connectingAge is how many Updates a connecting socket waits for an
 	// event that names its port.
 	connectingAge = 16
+	// maxSteps bounds a path: a connection that keeps changing (a UDP
+	// socket connected and disconnected in a loop) keeps its first step
+	// and its latest ones.
+	maxSteps = 64
+	// spareMax bounds the forgotten conns kept for reuse.
+	spareMax = 256
 )
 
 // AddEvents hands the tracker the kernel's state events read since the
@@ -113,6 +119,7 @@ type conn struct {
 	joinAt      time.Time
 	joinWaited  uint8
 	born        uint64 // the Update that made it, for the connecting list
+	swept       uint64 // the Update of the last sweep that found it listed
 }
 
 func (c *conn) last() State {
@@ -137,10 +144,18 @@ func (c *conn) hasKernel() bool {
 	return false
 }
 
+// push appends st, dropping the second step when the path is full.
+func (c *conn) push(st Step) {
+	if len(c.steps) >= maxSteps {
+		c.steps = slices.Delete(c.steps, 1, 2)
+	}
+	c.steps = append(c.steps, st)
+}
+
 // addSampled appends a state a snapshot showed.
 func (c *conn) addSampled(s State, at time.Time) {
 	if c.last() != s {
-		c.steps = append(c.steps, Step{State: s, At: at, Source: Sampled})
+		c.push(Step{State: s, At: at, Source: Sampled})
 	}
 }
 
@@ -153,9 +168,9 @@ func (c *conn) addKernel(from, to State, at time.Time) {
 		c.steps = c.steps[:n-1]
 	}
 	if c.last() != from {
-		c.steps = append(c.steps, Step{State: from, Source: Kernel})
+		c.push(Step{State: from, Source: Kernel})
 	}
-	c.steps = append(c.steps, Step{State: to, At: at, Source: Kernel})
+	c.push(Step{State: to, At: at, Source: Kernel})
 }
 
 // kernelState is the part of a Tracker that merges kernel events and
@@ -183,6 +198,11 @@ type kernelState struct {
 	joins    []*conn
 	// wantOwners: AddClosed was called, so owners of gone sockets are kept.
 	wantOwners bool
+	// spare are forgotten conns, reused so that churn does not allocate.
+	spare []*conn
+	// The largest sizes the maps had since they were last rebuilt: Go maps
+	// do not give memory back, so a map far below its peak is rebuilt.
+	connsPeak, seenPeak int
 
 	// Scratch reused across Updates.
 	ready []StateEvent
@@ -208,8 +228,22 @@ func (k *kernelState) firstSeen(cookie uint64) time.Time {
 	return k.epoch
 }
 
+// alloc returns a blank conn, a spare one if there is one; a spare's
+// steps keep their capacity (paths are copied out), its owners do not
+// (a ClosedConn may hold them).
+func (k *kernelState) alloc(key Key, cookie uint64, first time.Time) *conn {
+	if n := len(k.spare); n > 0 {
+		c := k.spare[n-1]
+		k.spare[n-1] = nil
+		k.spare = k.spare[:n-1]
+		*c = conn{key: key, cookie: cookie, first: first, loc: -1, gloc: -1, born: k.seq, steps: c.steps[:0]}
+		return c
+	}
+	return &conn{key: key, cookie: cookie, first: first, loc: -1, gloc: -1, born: k.seq}
+}
+
 func (k *kernelState) newConn(key Key, cookie uint64, first time.Time) *conn {
-	c := &conn{key: key, cookie: cookie, first: first, loc: -1, gloc: -1, born: k.seq}
+	c := k.alloc(key, cookie, first)
 	if k.conns == nil {
 		k.conns = map[Key]*conn{}
 		k.byCookie = map[uint64]*conn{}
@@ -239,6 +273,11 @@ func (k *kernelState) retire(c *conn) {
 	k.ring[k.ringHead] = c
 	k.ringHead = (k.ringHead + 1) % goneMax
 	k.forget(o)
+	// A conn this Update's events or a pending join still point at is
+	// left to the garbage collector.
+	if !o.joinPending && o.stamp != k.seq && len(k.spare) < spareMax && !slices.Contains(k.connecting, o) {
+		k.spare = append(k.spare, o)
+	}
 }
 
 func (k *kernelState) forget(o *conn) {
@@ -322,7 +361,7 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 		}
 	}
 	if ev.Proto == TCP && ev.Local.Port() == 0 && ev.To == StateSynSent {
-		c := &conn{key: key, cookie: ev.Cookie, first: ev.Time, loc: -1, gloc: -1, born: k.seq}
+		c := k.alloc(key, ev.Cookie, ev.Time)
 		if k.conns == nil {
 			k.conns = map[Key]*conn{}
 			k.byCookie = map[uint64]*conn{}
@@ -331,7 +370,9 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 			k.byCookie[ev.Cookie] = c
 		}
 		if len(k.connecting) >= connectingMax {
-			k.forget(k.connecting[0])
+			if o := k.connecting[0]; !o.gone {
+				k.forget(o)
+			}
 			k.connecting = slices.Delete(k.connecting, 0, 1)
 		}
 		k.connecting = append(k.connecting, c)

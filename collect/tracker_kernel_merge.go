@@ -58,6 +58,12 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 	if len(k.kt) > 0 || len(k.joins) > 0 {
 		k.locate(cur)
 		k.resolveJoins(cur)
+		// A socket the kernel closed is gone, listed or not.
+		for i := range k.kt {
+			if c := k.kt[i].c; c.ended() {
+				k.retire(c)
+			}
+		}
 		k.emit(ch)
 	}
 	if len(recs) > 0 {
@@ -277,6 +283,9 @@ func (k *kernelState) locate(cur *Snapshot) {
 			continue
 		}
 		c.locSeq, c.loc, c.gloc = k.seq, int32(i), -1
+		if !isMini(s) {
+			k.setCookie(c, s.Cookie)
+		}
 	}
 }
 
@@ -382,21 +391,32 @@ func (t *Tracker) emitClosed(ch *Changes, recs []Closed) {
 }
 
 // trim forgets what no longer has a use: connecting sockets whose port
-// never came, and first-seen times of sockets long gone from the table
-// (a TIME_WAIT that replaced its socket in one dump leaves the socket's
-// entry behind).
+// never came; live connections neither listed nor reported for a while
+// (their close was lost, or the snapshots filter them out); first-seen
+// times of sockets gone from the table without a trace in a diff (a
+// TIME_WAIT that replaced its socket in one dump leaves the socket's
+// entry behind). Maps far below their peak are rebuilt smaller.
 func (k *kernelState) trim(cur *Snapshot) {
 	if len(k.connecting) > 0 {
 		kept := k.connecting[:0]
+		var old []*conn
 		for _, c := range k.connecting {
 			if k.seq-c.born < connectingAge {
 				kept = append(kept, c)
 			} else {
-				k.forget(c)
+				old = append(old, c)
 			}
 		}
 		clear(k.connecting[len(kept):])
 		k.connecting = kept
+		for _, c := range old {
+			if !c.gone { // the gone ring forgets the others
+				k.forget(c)
+			}
+		}
+	}
+	if len(k.conns) > 2*len(cur.Sockets)+2*goneMax {
+		k.sweep(cur)
 	}
 	if n := len(k.seen); n > 2*len(cur.Sockets)+goneMax {
 		next := make(map[uint64]time.Time, len(cur.Sockets))
@@ -405,6 +425,43 @@ func (k *kernelState) trim(cur *Snapshot) {
 				next[cur.Sockets[i].Cookie] = at
 			}
 		}
-		k.seen = next
+		k.seen, k.seenPeak = next, len(next)
 	}
+	k.seenPeak = max(k.seenPeak, len(k.seen))
+	if k.seenPeak > 4*goneMax && 4*len(k.seen) < k.seenPeak {
+		k.seen, k.seenPeak = rebuilt(k.seen), len(k.seen)
+	}
+	k.connsPeak = max(k.connsPeak, len(k.conns))
+	if k.connsPeak > 4*goneMax && 4*len(k.conns) < k.connsPeak {
+		k.conns, k.byCookie, k.connsPeak = rebuilt(k.conns), rebuilt(k.byCookie), len(k.conns)
+	}
+}
+
+// sweep retires the live connections cur does not list that had no
+// event for a few Updates and wait for no join.
+func (k *kernelState) sweep(cur *Snapshot) {
+	for i := range cur.Sockets {
+		if c := k.conns[cur.Sockets[i].Key()]; c != nil {
+			c.swept = k.seq
+		}
+	}
+	var stale []*conn
+	for _, c := range k.conns {
+		if !c.gone && c.swept != k.seq && k.seq-c.stamp > joinWait+1 && !c.joinPending {
+			stale = append(stale, c)
+		}
+	}
+	for _, c := range stale {
+		k.retire(c)
+	}
+}
+
+// rebuilt returns a copy of m sized for what it holds (maps.Clone keeps
+// the original's table).
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for key, v := range m {
+		out[key] = v
+	}
+	return out
 }

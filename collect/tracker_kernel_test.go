@@ -32,7 +32,9 @@ func ktrs(ch Changes) []ktr {
 	return out
 }
 
-func tcpKey(local, remote string) Key { return Key{Proto: TCP, Local: mustAP(local), Remote: mustAP(remote)} }
+func tcpKey(local, remote string) Key {
+	return Key{Proto: TCP, Local: mustAP(local), Remote: mustAP(remote)}
+}
 
 // stateSteps is a path without its times and sources.
 func stateSteps(p []Step) []State {
