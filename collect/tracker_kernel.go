@@ -26,7 +26,7 @@ const (
 	// and its latest ones.
 	maxSteps = 64
 	// spareMax bounds the forgotten conns kept for reuse.
-	spareMax = 256
+	spareMax = 1024
 )
 
 // AddEvents hands the tracker the kernel's state events read since the
@@ -119,6 +119,12 @@ type conn struct {
 	joinAt      time.Time
 	joinWaited  uint8
 	born        uint64 // the Update that made it, for the connecting list
+	// connecting: in kernelState.connecting, waiting for its port.
+	connecting bool
+	// joinSlot is the index in kernelState.kt of the placeholder for its
+	// join, made in Update joinSlotSeq.
+	joinSlot    int
+	joinSlotSeq uint64
 	swept       uint64 // the Update of the last sweep that found it listed
 }
 
@@ -207,6 +213,7 @@ type kernelState struct {
 	// Scratch reused across Updates.
 	ready []StateEvent
 	kt    []ktrans
+	late  []ktrans // joins settled after the Update of their event
 	recs  []Closed
 }
 
@@ -275,7 +282,7 @@ func (k *kernelState) retire(c *conn) {
 	k.forget(o)
 	// A conn this Update's events or a pending join still point at is
 	// left to the garbage collector.
-	if !o.joinPending && o.stamp != k.seq && len(k.spare) < spareMax && !slices.Contains(k.connecting, o) {
+	if !o.joinPending && o.stamp != k.seq && len(k.spare) < spareMax && !o.connecting {
 		k.spare = append(k.spare, o)
 	}
 }
@@ -294,9 +301,7 @@ func (k *kernelState) rekey(c *conn, key Key) {
 	if k.conns[c.key] == c {
 		delete(k.conns, c.key)
 	}
-	if i := slices.Index(k.connecting, c); i >= 0 {
-		k.connecting = slices.Delete(k.connecting, i, i+1)
-	}
+	c.connecting = false // dropped from the list by trim
 	c.key = key
 	if old := k.conns[key]; old != nil && old != c {
 		k.retire(old)
@@ -370,11 +375,17 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 			k.byCookie[ev.Cookie] = c
 		}
 		if len(k.connecting) >= connectingMax {
-			if o := k.connecting[0]; !o.gone {
+			k.connecting = slices.DeleteFunc(k.connecting, func(o *conn) bool { return !o.connecting })
+		}
+		if len(k.connecting) >= connectingMax {
+			o := k.connecting[0]
+			o.connecting = false
+			if !o.gone {
 				k.forget(o)
 			}
 			k.connecting = slices.Delete(k.connecting, 0, 1)
 		}
+		c.connecting = true
 		k.connecting = append(k.connecting, c)
 		return c
 	}
@@ -382,7 +393,7 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 		// Without cookies the connecting socket is the oldest one to the
 		// same peer from the same address.
 		for _, c := range k.connecting {
-			if c.cookie == 0 && c.key.Proto == key.Proto && c.key.Remote == key.Remote && c.key.Local.Addr() == key.Local.Addr() {
+			if c.connecting && c.cookie == 0 && c.key.Proto == key.Proto && c.key.Remote == key.Remote && c.key.Local.Addr() == key.Local.Addr() {
 				k.rekey(c, key)
 				return c
 			}

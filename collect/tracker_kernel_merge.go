@@ -41,6 +41,7 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 				c.joinPending, c.joinFrom, c.joinAt, c.joinWaited = true, ev.From.Canonical(), ev.Time, 0
 				k.joins = append(k.joins, c)
 			}
+			c.joinSlot, c.joinSlotSeq = len(k.kt), k.seq
 			k.kt = append(k.kt, ktrans{c: c, join: true})
 			continue
 		}
@@ -59,6 +60,11 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 		k.locate(cur)
 		k.resolveJoins(cur)
 		// A socket the kernel closed is gone, listed or not.
+		for i := range k.late {
+			if c := k.late[i].c; c.ended() {
+				k.retire(c)
+			}
+		}
 		for i := range k.kt {
 			if c := k.kt[i].c; c.ended() {
 				k.retire(c)
@@ -316,10 +322,10 @@ func (k *kernelState) resolveJoins(cur *Snapshot) {
 			tr.To = StateUnknown // no change to report
 		}
 		// The placeholder of this Update's event, or else a late join.
-		if i := slices.IndexFunc(k.kt, func(x ktrans) bool { return x.join && x.c == c }); i >= 0 {
-			k.kt[i].tr, k.kt[i].join = tr, false
+		if c.joinSlotSeq == k.seq {
+			k.kt[c.joinSlot].tr, k.kt[c.joinSlot].join = tr, false
 		} else {
-			k.kt = slices.Insert(k.kt, 0, ktrans{c: c, tr: tr})
+			k.late = append(k.late, ktrans{c: c, tr: tr})
 		}
 	}
 	clear(k.joins[len(kept):])
@@ -327,37 +333,42 @@ func (k *kernelState) resolveJoins(cur *Snapshot) {
 }
 
 // emit puts the kernel transitions first in ch.Transitions, with their
-// Keys and positions.
+// Keys and positions: the late joins (older than this Update's events),
+// then this Update's in the kernel's order.
 func (k *kernelState) emit(ch *Changes) {
 	n := 0
-	for i := range k.kt {
-		if x := &k.kt[i]; !x.join && x.tr.To != StateUnknown {
-			n++
+	for _, kt := range [2][]ktrans{k.late, k.kt} {
+		for i := range kt {
+			if x := &kt[i]; !x.join && x.tr.To != StateUnknown {
+				n++
+			}
 		}
 	}
-	if n == 0 {
-		clear(k.kt)
-		return
-	}
-	out := make([]Transition, 0, n+len(ch.Transitions))
-	for i := range k.kt {
-		x := &k.kt[i]
-		if x.join || x.tr.To == StateUnknown {
-			continue
+	if n > 0 {
+		out := make([]Transition, 0, n+len(ch.Transitions))
+		for _, kt := range [2][]ktrans{k.late, k.kt} {
+			for i := range kt {
+				x := &kt[i]
+				if x.join || x.tr.To == StateUnknown {
+					continue
+				}
+				tr := x.tr
+				c := x.c
+				tr.Key, tr.Index, tr.Gone = c.key, -1, -1
+				if c.locSeq == k.seq {
+					tr.Index, tr.Gone = c.loc, c.gloc
+				}
+				if tr.Cookie == 0 {
+					tr.Cookie = c.cookie
+				}
+				out = append(out, tr)
+			}
 		}
-		tr := x.tr
-		c := x.c
-		tr.Key, tr.Index, tr.Gone = c.key, -1, -1
-		if c.locSeq == k.seq {
-			tr.Index, tr.Gone = c.loc, c.gloc
-		}
-		if tr.Cookie == 0 {
-			tr.Cookie = c.cookie
-		}
-		out = append(out, tr)
+		ch.Transitions = append(out, ch.Transitions...)
 	}
 	clear(k.kt)
-	ch.Transitions = append(out, ch.Transitions...)
+	clear(k.late)
+	k.late = k.late[:0]
 }
 
 // emitClosed turns the destroy records into ch.Closed, each once.
@@ -401,9 +412,12 @@ func (k *kernelState) trim(cur *Snapshot) {
 		kept := k.connecting[:0]
 		var old []*conn
 		for _, c := range k.connecting {
-			if k.seq-c.born < connectingAge {
+			switch {
+			case !c.connecting:
+			case k.seq-c.born < connectingAge:
 				kept = append(kept, c)
-			} else {
+			default:
+				c.connecting = false
 				old = append(old, c)
 			}
 		}
