@@ -23,7 +23,7 @@ const (
 	connectingAge = 16
 	// maxSteps bounds a path: a connection that keeps changing (a UDP
 	// socket connected and disconnected in a loop) keeps its first step
-	// and its latest ones.
+	// and at least the latest maxSteps/2.
 	maxSteps = 64
 	// spareMax bounds the forgotten conns kept for reuse.
 	spareMax = 1024
@@ -150,10 +150,12 @@ func (c *conn) hasKernel() bool {
 	return false
 }
 
-// push appends st, dropping the second step when the path is full.
+// push appends st. A full path drops the older half of its steps after
+// the first, so that a connection that keeps changing moves its path once
+// every maxSteps/2 changes, not at each one.
 func (c *conn) push(st Step) {
 	if len(c.steps) >= maxSteps {
-		c.steps = slices.Delete(c.steps, 1, 2)
+		c.steps = slices.Delete(c.steps, 1, maxSteps/2)
 	}
 	c.steps = append(c.steps, st)
 }
