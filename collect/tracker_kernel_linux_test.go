@@ -125,8 +125,12 @@ func testTrackerLoopback(t *testing.T, mode events.Mode) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t0 := time.Now()
 		st.Feed(&tk)
 		ch := tk.Update(&snap)
+		if os.Getenv("TRK_DEBUG") != "" {
+			t.Logf("update: %d sockets, %d transitions, feed+update %v, owners %v", len(snap.Sockets), len(ch.Transitions), time.Since(t0), snap.Owners)
+		}
 		closed = append(closed, ch.Closed...)
 		for _, x := range ch.Transitions {
 			if x.Source == collect.Kernel && (x.Key == ck || x.Key == sk) {
@@ -135,8 +139,9 @@ func testTrackerLoopback(t *testing.T, mode events.Mode) {
 		}
 		return snap
 	}
-	update()
 
+	// The connection is made before the first snapshot, whose owner scan
+	// then finds it; its events since the stream opened merge there.
 	var lcfg net.ListenConfig
 	lcfg.SetMultipathTCP(false)
 	l, err := lcfg.Listen(context.Background(), "tcp4", "127.0.0.1:0")
@@ -175,8 +180,11 @@ func testTrackerLoopback(t *testing.T, mode events.Mode) {
 			t.Fatal(err)
 		}
 	}
+	update()
 	// A dump that lists the server with its owner, for the destroy record.
-	waitfor.Until(t, loopWait, "a snapshot listing the server with its owner", func() bool {
+	// The owner scan spaces itself by its own cost, which on a busy host
+	// (and with -race) takes seconds.
+	waitfor.Until(t, 4*loopWait, "a snapshot listing the server with its owner", func() bool {
 		snap := update()
 		for i := range snap.Sockets {
 			s := &snap.Sockets[i]
