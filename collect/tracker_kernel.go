@@ -73,7 +73,7 @@ func (t *Tracker) AddClosed(cs []Closed, lost uint64) {
 // are sampled. Without one (an RST, or a snapshot that filters TIME_WAIT
 // out) the X -> CLOSED is reported as the kernel gave it.
 func (t *Tracker) Path(k Key) []Step {
-	if c := t.kern.conns[k]; c != nil {
+	if c := t.kern.conns.get(k); c != nil {
 		return slices.Clone(c.steps)
 	}
 	for i := range t.held {
@@ -95,6 +95,7 @@ func (t *Tracker) Path(k Key) []Step {
 // snapshot: its path, and for the closed log its owners and opening.
 type conn struct {
 	key    Key
+	hnext  *conn // the next conn of the same hash in connIndex
 	cookie uint64
 	// twCookie is the cookie of the TIME_WAIT mini-socket that took over.
 	twCookie uint64
@@ -191,7 +192,7 @@ type kernelState struct {
 	started bool
 	// conns holds the connections with a path, by Key (the newest for a
 	// Key); byCookie the same ones by cookie when known.
-	conns    map[Key]*conn
+	conns    connIndex
 	byCookie map[uint64]*conn
 	// seen holds when each socket listed after the first Update was first
 	// listed, by cookie. A listed socket with no entry has been there
@@ -253,14 +254,12 @@ func (k *kernelState) alloc(key Key, cookie uint64, first time.Time) *conn {
 
 func (k *kernelState) newConn(key Key, cookie uint64, first time.Time) *conn {
 	c := k.alloc(key, cookie, first)
-	if k.conns == nil {
-		k.conns = map[Key]*conn{}
+	if k.byCookie == nil {
 		k.byCookie = map[uint64]*conn{}
 	}
-	if old := k.conns[key]; old != nil {
+	if old := k.conns.put(c); old != nil {
 		k.retire(old)
 	}
-	k.conns[key] = c
 	if cookie != 0 {
 		k.byCookie[cookie] = c
 	}
@@ -290,9 +289,7 @@ func (k *kernelState) retire(c *conn) {
 }
 
 func (k *kernelState) forget(o *conn) {
-	if k.conns[o.key] == o {
-		delete(k.conns, o.key)
-	}
+	k.conns.remove(o)
 	if o.cookie != 0 && k.byCookie[o.cookie] == o {
 		delete(k.byCookie, o.cookie)
 	}
@@ -300,15 +297,12 @@ func (k *kernelState) forget(o *conn) {
 
 // rekey gives c, known by a Key without its port, its full Key.
 func (k *kernelState) rekey(c *conn, key Key) {
-	if k.conns[c.key] == c {
-		delete(k.conns, c.key)
-	}
+	k.conns.remove(c)
 	c.connecting = false // dropped from the list by trim
 	c.key = key
-	if old := k.conns[key]; old != nil && old != c {
+	if old := k.conns.put(c); old != nil {
 		k.retire(old)
 	}
-	k.conns[key] = c
 }
 
 // setCookie records the cookie a dump row gave a connection known from
@@ -369,8 +363,7 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 	}
 	if ev.Proto == TCP && ev.Local.Port() == 0 && ev.To == StateSynSent {
 		c := k.alloc(key, ev.Cookie, ev.Time)
-		if k.conns == nil {
-			k.conns = map[Key]*conn{}
+		if k.byCookie == nil {
 			k.byCookie = map[uint64]*conn{}
 		}
 		if ev.Cookie != 0 {
@@ -401,7 +394,7 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 			}
 		}
 	}
-	c := k.conns[key]
+	c := k.conns.get(key)
 	if c != nil {
 		other := ev.Cookie != 0 && c.cookie != 0 && c.cookie != ev.Cookie
 		if other || fresh(ev) && (c.gone || c.ended() || c.twCookie != 0 || c.hasKernel()) {

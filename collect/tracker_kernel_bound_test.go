@@ -22,8 +22,8 @@ func TestTrackerPathsSampled(t *testing.T) {
 	if len(ch.Transitions) != 1 || ch.Transitions[0].Cookie != 2 {
 		t.Fatalf("new row: %+v, want one transition with the row's cookie", ch.Transitions)
 	}
-	if len(tk.kern.conns) != 0 {
-		t.Errorf("%d path records for sockets that only appeared, want none", len(tk.kern.conns))
+	if tk.kern.conns.n != 0 {
+		t.Errorf("%d path records for sockets that only appeared, want none", tk.kern.conns.n)
 	}
 	if p := tk.Path(old.Key()); len(p) != 1 || p[0].State != StateEstablished || !p[0].At.Equal(diffT0) || p[0].Source != Sampled {
 		t.Errorf("socket there from the start: %v", p)
@@ -74,8 +74,8 @@ func TestTrackerIdleAllocs(t *testing.T) {
 	if got != 0 {
 		t.Errorf("the merge of an idle Update allocates %v times", got)
 	}
-	if len(tk.kern.conns) != 0 || len(tk.kern.seen) != 0 || len(tk.kern.byCookie) != 0 {
-		t.Errorf("idle sockets left %d path records, %d by cookie and %d first-seen entries", len(tk.kern.conns), len(tk.kern.byCookie), len(tk.kern.seen))
+	if tk.kern.conns.n != 0 || len(tk.kern.seen) != 0 || len(tk.kern.byCookie) != 0 {
+		t.Errorf("idle sockets left %d path records, %d by cookie and %d first-seen entries", tk.kern.conns.n, len(tk.kern.byCookie), len(tk.kern.seen))
 	}
 }
 
@@ -117,9 +117,9 @@ func TestTrackerGoneBounded(t *testing.T) {
 		t.Errorf("the last connection known from events: %v", p)
 	}
 	k := &tk.kern
-	if len(k.conns) > goneMax || len(k.byCookie) > goneMax || len(k.ring) > goneMax || len(k.connecting) != 0 || len(k.seen) != 0 {
+	if k.conns.n > goneMax || len(k.byCookie) > goneMax || len(k.ring) > goneMax || len(k.connecting) != 0 || len(k.seen) != 0 {
 		t.Errorf("after %d connections: %d conns, %d by cookie, %d gone, %d connecting, %d first-seen; want at most %d",
-			2*n, len(k.conns), len(k.byCookie), len(k.ring), len(k.connecting), len(k.seen), goneMax)
+			2*n, k.conns.n, len(k.byCookie), len(k.ring), len(k.connecting), len(k.seen), goneMax)
 	}
 }
 

@@ -163,8 +163,8 @@ func (t *Tracker) mergeSampled(cur *Snapshot, ch *Changes) {
 // whether it stays in Changes.
 func (k *kernelState) sampled(cur *Snapshot, ch *Changes, tr *Transition, s *Socket) bool {
 	var c *conn
-	if k.conns != nil {
-		c = k.conns[tr.Key]
+	if k.byCookie != nil {
+		c = k.conns.get(tr.Key)
 		if c == nil && s != nil && s.Cookie != 0 {
 			// A connecting socket known by cookie, listed with its port.
 			if x := k.byCookie[s.Cookie]; x != nil && x.key.Local.Port() == 0 {
@@ -175,9 +175,7 @@ func (k *kernelState) sampled(cur *Snapshot, ch *Changes, tr *Transition, s *Soc
 	}
 	if c != nil && (c.gone && tr.Index >= 0 && !c.joinPending || !sameConn(c, s)) {
 		// Another connection with the same Key.
-		if k.conns[tr.Key] == c {
-			delete(k.conns, tr.Key)
-		}
+		k.conns.remove(c)
 		c = nil
 	}
 	if c != nil && (c.stamp == k.seq || c.joinPending && s != nil && isMini(s)) {
@@ -378,7 +376,7 @@ func (t *Tracker) emitClosed(ch *Changes, recs []Closed) {
 		r := &recs[i]
 		c := k.byCookie[r.Cookie]
 		if c == nil {
-			if x := k.conns[r.Key()]; x != nil && x.cookie == 0 {
+			if x := k.conns.get(r.Key()); x != nil && x.cookie == 0 {
 				c = x
 			}
 		}
@@ -429,7 +427,7 @@ func (k *kernelState) trim(cur *Snapshot) {
 			}
 		}
 	}
-	if len(k.conns) > 2*len(cur.Sockets)+2*goneMax {
+	if k.conns.n > 2*len(cur.Sockets)+2*goneMax {
 		k.sweep(cur)
 	}
 	if n := len(k.seen); n > 2*len(cur.Sockets)+goneMax {
@@ -445,9 +443,10 @@ func (k *kernelState) trim(cur *Snapshot) {
 	if k.seenPeak > 4*goneMax && 4*len(k.seen) < k.seenPeak {
 		k.seen, k.seenPeak = rebuilt(k.seen), len(k.seen)
 	}
-	k.connsPeak = max(k.connsPeak, len(k.conns))
-	if k.connsPeak > 4*goneMax && 4*len(k.conns) < k.connsPeak {
-		k.conns, k.byCookie, k.connsPeak = rebuilt(k.conns), rebuilt(k.byCookie), len(k.conns)
+	k.connsPeak = max(k.connsPeak, k.conns.n)
+	if k.connsPeak > 4*goneMax && 4*k.conns.n < k.connsPeak {
+		k.conns.shrink()
+		k.byCookie, k.connsPeak = rebuilt(k.byCookie), k.conns.n
 	}
 }
 
@@ -455,16 +454,16 @@ func (k *kernelState) trim(cur *Snapshot) {
 // event for a few Updates and wait for no join.
 func (k *kernelState) sweep(cur *Snapshot) {
 	for i := range cur.Sockets {
-		if c := k.conns[cur.Sockets[i].Key()]; c != nil {
+		if c := k.conns.get(cur.Sockets[i].Key()); c != nil {
 			c.swept = k.seq
 		}
 	}
 	var stale []*conn
-	for _, c := range k.conns {
+	k.conns.each(func(c *conn) {
 		if !c.gone && c.swept != k.seq && k.seq-c.stamp > joinWait+1 && !c.joinPending {
 			stale = append(stale, c)
 		}
-	}
+	})
 	for _, c := range stale {
 		k.retire(c)
 	}
