@@ -42,9 +42,16 @@ func (t *Tracker) AddEvents(evs []StateEvent, lost uint64) {
 // call, and how many were lost meanwhile. The first Update whose snapshot
 // was taken at or after a record's Received returns it once in
 // Changes.Closed, with the owners, opening and path remembered for the
-// socket. Calling it at all (even with nothing) makes the tracker keep
-// the owners of the sockets that leave the table, for the records that
-// arrive after the dump lost them.
+// socket (by cookie). Calling it at all (even with nothing) makes the
+// tracker keep the owners of the sockets that leave the table, for the
+// records that arrive after the dump lost them.
+//
+// The kernel unhashes a socket before it sends the record, so a snapshot
+// taken after the record came cannot list the socket: waiting for one
+// means a dump that raced the destroy never shows, after the record, a
+// live row of a socket that is gone. The socket's owners are those of
+// the last snapshot that listed it. A socket a partial snapshot did not
+// list, held as maybe still there, is gone once its record comes.
 func (t *Tracker) AddClosed(cs []Closed, lost uint64) {
 	t.closed = append(t.closed, cs...)
 	t.lost += lost
