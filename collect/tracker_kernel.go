@@ -415,21 +415,18 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 		}
 		return c
 	}
-	first := ev.Time
-	var step0 *Step
-	if !fresh(ev) {
-		// A socket the kernel reports for the first time in mid-life was
-		// listed before, or opened before the events started.
-		if _, ok := k.seen[ev.Cookie]; ok || ev.Cookie != 0 {
-			first = k.firstSeen(ev.Cookie)
-			step0 = &Step{State: ev.From.Canonical(), At: first, Source: Sampled}
-		} else {
-			first = time.Time{}
-		}
+	if fresh(ev) {
+		return k.newConn(key, ev.Cookie, ev.Time)
 	}
+	// A socket the kernel reports for the first time in mid-life was
+	// listed before, or opened before the events started: by its cookie,
+	// it was first seen when the snapshots first listed it (or at the
+	// first one). Without a cookie that is not known.
+	if ev.Cookie == 0 {
+		return k.newConn(key, 0, time.Time{})
+	}
+	first := k.firstSeen(ev.Cookie)
 	c = k.newConn(key, ev.Cookie, first)
-	if step0 != nil {
-		c.steps = append(c.steps, *step0)
-	}
+	c.steps = append(c.steps, Step{State: ev.From.Canonical(), At: first, Source: Sampled})
 	return c
 }
