@@ -256,7 +256,8 @@ func (k *kernelState) alloc(key Key, cookie uint64, first time.Time) *conn {
 		*c = conn{key: key, cookie: cookie, first: first, loc: -1, gloc: -1, born: k.seq, steps: c.steps[:0]}
 		return c
 	}
-	return &conn{key: key, cookie: cookie, first: first, loc: -1, gloc: -1, born: k.seq}
+	// Room for a short path at once: most have two to six steps.
+	return &conn{key: key, cookie: cookie, first: first, loc: -1, gloc: -1, born: k.seq, steps: make([]Step, 0, 6)}
 }
 
 func (k *kernelState) newConn(key Key, cookie uint64, first time.Time) *conn {
