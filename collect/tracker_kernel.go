@@ -396,7 +396,8 @@ func (k *kernelState) connFor(ev *StateEvent) *conn {
 		// Without cookies the connecting socket is the oldest one to the
 		// same peer from the same address.
 		for _, c := range k.connecting {
-			if c.connecting && c.cookie == 0 && c.key.Proto == key.Proto && c.key.Remote == key.Remote && c.key.Local.Addr() == key.Local.Addr() {
+			if c.connecting && c.cookie == 0 && c.key.Proto == key.Proto && c.key.NetNS == key.NetNS &&
+				c.key.Remote == key.Remote && c.key.Local.Addr() == key.Local.Addr() {
 				k.rekey(c, key)
 				return c
 			}

@@ -21,6 +21,8 @@ func (x *connIndex) hash(k *Key) uint64 {
 	l, r := k.Local.Addr(), k.Remote.Addr()
 	lb, rb := l.As16(), r.As16()
 	meta := uint64(k.Local.Port())<<48 | uint64(k.Remote.Port())<<32 | uint64(k.Proto)<<8 | addrKind(l) | addrKind(r)<<2
+	meta |= uint64(k.NetNS&0xffff) << 16
+	meta ^= uint64(k.Inode) << 32
 	d := dkey{
 		lhi: binary.BigEndian.Uint64(lb[:8]), llo: binary.BigEndian.Uint64(lb[8:]),
 		rhi: binary.BigEndian.Uint64(rb[:8]), rlo: binary.BigEndian.Uint64(rb[8:]),
