@@ -449,3 +449,29 @@ func TestTrackerLost(t *testing.T) {
 		t.Errorf("Lost %d, want 1", ch.Lost)
 	}
 }
+
+// TestTrackerKernelNamespaces: the same 4-tuple in two network
+// namespaces is two connections, each with its own path.
+func TestTrackerKernelNamespaces(t *testing.T) {
+	t.Parallel()
+	const other = 4026539999
+	a := kev(100, 0, StateClosed, StateListen, srvAddr, "0.0.0.0:0")
+	b := a
+	b.NetNS = other
+	b2 := kev(200, 0, StateListen, StateClosed, srvAddr, "0.0.0.0:0")
+	b2.NetNS = other
+	var tk Tracker
+	tk.Update(dsnap(0))
+	tk.AddEvents([]StateEvent{a, b, b2}, 0)
+	tk.Update(dsnap(1))
+	own, theirs := a.Key(), b.Key()
+	if own == theirs {
+		t.Fatalf("the two namespaces' Keys are equal: %+v", own)
+	}
+	if got := stateSteps(tk.Path(own)); !slices.Equal(got, []State{StateClosed, StateListen}) {
+		t.Errorf("own namespace's listener: %v", got)
+	}
+	if got := stateSteps(tk.Path(theirs)); !slices.Equal(got, []State{StateClosed, StateListen, StateClosed}) {
+		t.Errorf("other namespace's listener: %v", got)
+	}
+}
