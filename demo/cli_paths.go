@@ -80,13 +80,13 @@ func printSegments(pr *printer, r *Run) []map[string]any {
 		}
 		lines := segments.Diagram(one, r.sides(client, server), 76)
 		if len(lines) == 0 {
-			// A build without the diagram still shows what was captured.
+			// A diagram that cannot be drawn still leaves the segments.
+			lines = append(lines, fmt.Sprintf("%s > %s", client, server))
 			for j, s := range one {
 				lines = append(lines, fmt.Sprintf("%8s  %-6s %-12s seq %d ack %v len %d win %d",
 					pr.rel(s.Time), r.segRole(&s), s.Flags, seq[j], ack[j], s.Len, s.Win))
 			}
 		}
-		pr.line(fmt.Sprintf("  %s > %s", client, server), nil)
 		for _, l := range lines {
 			pr.line("  "+l, nil)
 		}

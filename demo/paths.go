@@ -181,10 +181,12 @@ func (c *conn) path() []collect.Step {
 
 // stepsOf turns one connection's transitions into its path. Kernel
 // transitions are exact: once there are any, the sampled ones are
-// ignored, except a TIME_WAIT, which only snapshots show. A kernel
-// transition's From is a step of its own when the path does not already
-// end in it (its start is then unknown: At is zero). Repeated states
-// are one step.
+// ignored, except a TIME_WAIT, which only snapshots show; it ends the
+// path, however early the snapshot that saw it began (a dump under way
+// while the connection closes sees the TIME_WAIT before the kernel's
+// last events). A kernel transition's From is a step of its own when the
+// path does not already end in it (its start is then unknown: At is
+// zero). Repeated states are one step.
 func stepsOf(trans []collect.Transition) []collect.Step {
 	ts := slices.Clone(trans)
 	slices.SortStableFunc(ts, func(a, b collect.Transition) int { return a.At.Compare(b.At) })
@@ -196,8 +198,13 @@ func stepsOf(trans []collect.Transition) []collect.Step {
 		}
 		return steps[len(steps)-1].State
 	}
-	for _, t := range ts {
-		if kernel && t.Source != collect.Kernel && t.To != collect.StateTimeWait {
+	var timeWait *collect.Transition
+	for i := range ts {
+		t := &ts[i]
+		if kernel && t.Source != collect.Kernel {
+			if t.To == collect.StateTimeWait && timeWait == nil {
+				timeWait = t
+			}
 			continue
 		}
 		if t.Source == collect.Kernel && t.From != collect.StateUnknown && last() != t.From {
@@ -207,6 +214,13 @@ func stepsOf(trans []collect.Transition) []collect.Step {
 			continue
 		}
 		steps = append(steps, collect.Step{State: t.To, At: t.At, Source: t.Source})
+	}
+	if timeWait != nil && last() != collect.StateTimeWait {
+		at := timeWait.At
+		if n := len(steps); n > 0 && steps[n-1].At.After(at) {
+			at = steps[n-1].At
+		}
+		steps = append(steps, collect.Step{State: collect.StateTimeWait, At: at, Source: timeWait.Source})
 	}
 	return steps
 }

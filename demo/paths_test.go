@@ -51,6 +51,16 @@ func TestStepsOfPrefersKernel(t *testing.T) {
 		t.Errorf("pathHas(%v, %v) = false", states(steps), want)
 	}
 
+	// A dump that began before the close sees the TIME_WAIT before the
+	// kernel's last events: it still ends the path.
+	early := stepsOf([]collect.Transition{k(1, synRecv, established), s(299, established, timeWait),
+		k(300, established, finWait1), k(300, finWait1, finWait2)})
+	if got := states(early); !slices.Equal(got, []collect.State{synRecv, established, finWait1, finWait2, timeWait}) {
+		t.Errorf("path with an early snapshot %v, want TIME_WAIT last", got)
+	} else if early[4].At != at(300) {
+		t.Errorf("the early TIME_WAIT at %v, want it after the kernel's last step", early[4].At)
+	}
+
 	sampledOnly := stepsOf([]collect.Transition{s(5, collect.StateUnknown, established), s(350, established, finWait2), s(650, finWait2, collect.StateUnknown)})
 	if got := states(sampledOnly); !slices.Equal(got, []collect.State{established, finWait2}) {
 		t.Errorf("sampled path %v, want [ESTABLISHED FIN_WAIT_2]", got)
