@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"socktop/collect"
-	"socktop/collect/events"
 	"socktop/demo"
 )
 
@@ -101,7 +100,8 @@ func newDemoRunCmd(fl *demoRunFlags, stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&fl.json, "json", false, "NDJSON output, one object per line")
 	f.DurationVar(&fl.timeout, "timeout", time.Minute, "give up waiting for the promises after `D`")
 	f.BoolVar(&fl.fast, "fast", false, "short lifetimes and pauses (for tests)")
-	f.StringVar(&fl.events, "events", "auto", "kernel events `FROM`: auto, bpf, tracefs or sampled")
+	f.StringVar(&fl.events, "events", "auto", "paths checked from `HOW`: auto, bpf, tracefs or sampled")
+	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("reuseaddr", cobra.FixedCompletions([]string{"true", "false"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -128,13 +128,11 @@ func demoRunOptions(cmd *cobra.Command, fl *demoRunFlags, name string) (*demo.Sc
 	if fl.timeout <= 0 {
 		return nil, demo.RunOptions{}, &usageError{cmd, errors.New("--timeout must be positive")}
 	}
-	switch m := events.Mode(fl.events); m {
-	case "auto":
-	case events.ModeBPF, events.ModeTracefs, events.ModeSampled:
-		opts.Mode = m
-	default:
-		return nil, demo.RunOptions{}, &usageError{cmd, fmt.Errorf("--events %q: want auto, bpf, tracefs or sampled", fl.events)}
+	mode, err := eventsMode(fl.events)
+	if err != nil {
+		return nil, demo.RunOptions{}, &usageError{cmd, err}
 	}
+	opts.Mode = mode
 	return sc, opts, nil
 }
 

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -143,5 +145,13 @@ func TestDemoRunWithoutPrivilege(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "checked: sampled") || !strings.Contains(out.String(), "result: every promise kept") {
 		t.Errorf("as nobody the run should be sampled and keep its state promises:\n%s", out.String())
+	}
+}
+
+// A bad --events value is a usage error that names it.
+func TestDemoRunBadEvents(t *testing.T) {
+	code, out, errs := runCLI("demo", "run", "udp", "--events", "nope")
+	if code != 2 || out != "" || !strings.Contains(errs, `--events "nope"`) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 and the value named", code, out, errs)
 	}
 }
