@@ -80,8 +80,14 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	interactive := !cfg.once && !cfg.json && !cfg.summary && isTerminal(stdout)
 	opts := collect.Options{
 		TCP: cfg.tcp, UDP: cfg.udp, IPv4: cfg.v4, IPv6: cfg.v6,
-		Owners: !cfg.noOwners,
-		States: flt.States(),
+		Owners:   !cfg.noOwners,
+		States:   flt.States(),
+		AllNetNS: cfg.allNetNS,
+	}
+	if cfg.netns != "" {
+		if opts.NetNS, err = collect.ResolveNetNS(cfg.netns); err != nil {
+			return &inputError{fmt.Errorf("-N %s: %w", cfg.netns, err)}
+		}
 	}
 	switch {
 	case interactive:

@@ -14,6 +14,12 @@ type Options struct {
 	States     StateMask // 0 means all states
 	Owners     bool      // resolve owning processes from /proc
 	TCPInfo    bool      // fetch tcp_info on every TCP socket (slow; off by default)
+	// AllNetNS lists the sockets of every network namespace on the host,
+	// not only of the one socktop runs in (netlink only).
+	AllNetNS bool
+	// NetNS is the path of the one network namespace to list instead of
+	// socktop's own (see ResolveNetNS); "" for socktop's own.
+	NetNS string
 }
 
 // InfoSource is implemented by sources that can fetch tcp_info for one

@@ -319,6 +319,12 @@ func (p *parser) parsePrimary() (cnode, error) {
 	case "uid":
 		p.next()
 		return p.parseUID(t)
+	case "netns":
+		p.next()
+		return p.parseNetNS(t)
+	case "container":
+		p.next()
+		return p.parseContainer(t)
 	case "and", "or":
 		return cnode{}, p.missing(t)
 	case "dev", "fwmark", "cgroup", "autobound":
@@ -335,7 +341,7 @@ func (p *parser) parsePrimary() (cnode, error) {
 	if _, ok := lookupState(t.text); ok {
 		return cnode{}, p.errAt(t.pos, "unknown word %q (a state needs \"state\" before it: state %s)", t.text, t.text)
 	}
-	return cnode{}, p.errAt(t.pos, "unknown word %q (expected a condition: state, sport, dport, src, dst, port, tcp, udp, proc, pid, uid or a port)", t.text)
+	return cnode{}, p.errAt(t.pos, "unknown word %q (expected a condition: state, sport, dport, src, dst, port, tcp, udp, proc, pid, uid, netns, container or a port)", t.text)
 }
 
 // parseStateRun folds consecutive "state X" and "exclude X" terms the way ss

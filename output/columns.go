@@ -23,6 +23,9 @@ const (
 	ColForeign
 	ColProcess
 	ColTimer
+	// ColNetNS is the socket's network namespace: its name, else its
+	// inode. Tables show it when their rows span several namespaces.
+	ColNetNS
 	NumColumns
 )
 
@@ -59,6 +62,7 @@ var colDefs = [NumColumns]colDef{
 	ColForeign: {title: "Foreign", short: "For"},
 	ColProcess: {title: "Process", short: "Proc", field: collect.FieldOwners, narrow: 9, wide: 24},
 	ColTimer:   {title: "Timer", short: "Tmr", field: collect.FieldTimer, narrow: 8, wide: 17},
+	ColNetNS:   {title: "NetNS", short: "NS", narrow: 10, wide: 16},
 }
 
 // String returns the column's title.
@@ -127,6 +131,15 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 		if len(s.Owners) > 1 {
 			b = append(b, ' ', '+')
 			b = strconv.AppendInt(b, int64(len(s.Owners)-1), 10)
+		}
+	case ColNetNS:
+		switch {
+		case s.NetNS.Name != "":
+			b = append(b, s.NetNS.Name...)
+		case s.NetNS.Inode != 0:
+			b = strconv.AppendUint(b, uint64(s.NetNS.Inode), 10)
+		default:
+			b = append(b, '?')
 		}
 	case ColTimer:
 		switch {

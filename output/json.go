@@ -89,6 +89,15 @@ func appendSocketJSON(b []byte, s *collect.Socket) ([]byte, error) {
 		b = append(b, `,"cookie":`...)
 		b = strconv.AppendUint(b, s.Cookie, 10)
 	}
+	if s.NetNS.Inode != 0 {
+		b = append(b, `,"netns":{"inode":`...)
+		b = strconv.AppendUint(b, uint64(s.NetNS.Inode), 10)
+		if s.NetNS.Name != "" {
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, s.NetNS.Name)
+		}
+		b = append(b, '}')
+	}
 	if s.Known(collect.FieldOwners) {
 		b = append(b, `,"owners":[`...)
 		for i, o := range s.Owners {

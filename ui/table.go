@@ -24,7 +24,10 @@ const (
 	colForeign = output.ColForeign
 	colProcess = output.ColProcess
 	colTimer   = output.ColTimer
-	numColumns = output.NumColumns
+	// numColumns bounds the columns the live table lays out and `s`
+	// cycles through: the ones before output's NetNS, which it does not
+	// show.
+	numColumns = output.ColNetNS
 )
 
 // rowMark says how a row changed at the last refreshes. The first three
