@@ -220,7 +220,7 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 	}
 	pr.line(fmt.Sprintf("result: %s", map[bool]string{true: "every promise kept", false: "promises missed"}[ok]),
 		map[string]any{"type": "result", "scenario": r.sc.Name, "ok": ok, "checked": r.Checked(), "promises": jp, "transitions": jt,
-			"paths": jpaths, "segments": jsegs, "error": errText})
+			"paths": jpaths, "segments": jsegs, "events_lost": r.Lost(), "error": errText})
 	if ok {
 		return 0
 	}

@@ -44,6 +44,9 @@ func printPaths(pr *printer, r *Run) map[string]any {
 		pr.line(fmt.Sprintf("  %-6s %s", role, strings.Join(parts, " -> ")), nil)
 		out[string(role)] = js
 	}
+	if n := r.Lost(); n > 0 {
+		pr.line(fmt.Sprintf("  the kernel lost %d event(s) meanwhile (host-wide): a path may miss steps", n), nil)
+	}
 	return out
 }
 

@@ -98,6 +98,15 @@ func (r *Run) Checked() string {
 	return "sampled"
 }
 
+// Lost returns how many kernel events and destroy records the tracker
+// reported lost while the run was observed (on the whole host, not only
+// the run's sockets): when it is not zero a path may miss steps.
+func (r *Run) Lost() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lost
+}
+
 // CaptureErr returns why the run captures no segments, or nil when it
 // does (or was not asked to).
 func (r *Run) CaptureErr() error { return r.capErr }

@@ -99,6 +99,7 @@ type Run struct {
 	segs       []segments.Segment
 	segBuf     []segments.Segment
 	segsDirty  bool
+	lost       uint64
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
@@ -506,6 +507,7 @@ func (r *Run) ObserveChanges(snap *collect.Snapshot, ch *collect.Changes) []Prom
 		r.trans = append(r.trans, Transition{*t, role})
 		r.addTransition(t, role)
 	}
+	r.lost += ch.Lost
 	r.checkPaths(snap.Taken)
 	r.checkSegments()
 	for i := range snap.Sockets {
