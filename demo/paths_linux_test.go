@@ -30,8 +30,8 @@ func checkPaths(t *testing.T, r *Run, out, stderr string) string {
 			continue
 		}
 		if st.Unchecked || !st.Seen {
-			t.Errorf("%s: path promise %s not kept (%s); client path %s, server path %s",
-				r.sc.Name, st.Promise, st.Note, stepsText(r.Path(Client)), stepsText(r.Path(Server)))
+			t.Errorf("%s: path promise %s not kept (%s); client path %s, server path %s; %d kernel events lost meanwhile",
+				r.sc.Name, st.Promise, st.Note, stepsText(r.Path(Client)), stepsText(r.Path(Server)), r.Lost())
 		}
 	}
 	if r.sc.Name == "udp" {
