@@ -19,7 +19,7 @@ import (
 // config is what the root command's flags and arguments asked for.
 type config struct {
 	once, json, summary, noHeader, noOwners, version bool
-	tcp, udp, v4, v6, listening, all                 bool
+	tcp, udp, unix, v4, v6, listening, all           bool
 	// numeric, processes, options and extended are ss's -n -p -o -e:
 	// what they ask for socktop always does (see the flags' help).
 	numeric, processes, options, extended bool
@@ -218,7 +218,8 @@ FILTER is ss-compatible, plus shortcuts:
   src 10.0.0.0/8   dst [::1]:443
   state time-wait   exclude listening   state connected (groups: all,
   connected, synchronized, bucket, big)   TIME_WAIT and time-wait both work
-  tcp  udp  proc NAME  pid N  uid N     and  or  not  !  ( )
+  tcp  udp  unix  path GLOB (a Unix socket's path, fnmatch: * crosses /)
+  proc NAME  pid N  uid N     and  or  not  !  ( )
   netns NAME  container ID         a namespace (host, an ip netns name, docker:ID)
 
 Examples:
@@ -269,9 +270,10 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.SortFlags = false
 	f.BoolVarP(&cfg.tcp, "tcp", "t", false, "TCP sockets only")
 	f.BoolVarP(&cfg.udp, "udp", "u", false, "UDP sockets only")
+	f.BoolVarP(&cfg.unix, "unix", "x", false, "Unix domain sockets (with -t or -u: those too)")
 	f.BoolVarP(&cfg.v4, "ipv4", "4", false, "IPv4 only")
 	f.BoolVarP(&cfg.v6, "ipv6", "6", false, "IPv6 only")
-	f.BoolVarP(&cfg.listening, "listening", "l", false, "listening sockets only (TCP LISTEN, UDP UNCONN)")
+	f.BoolVarP(&cfg.listening, "listening", "l", false, "listening sockets only (LISTEN, UDP and Unix UNCONN)")
 	f.BoolVarP(&cfg.all, "all", "a", false, "all states (the default)")
 	f.BoolVarP(&cfg.noHeader, "no-header", "H", false, "no header line in the table")
 	f.BoolVarP(&cfg.summary, "summary", "s", false, "counts per protocol, family and state of the selected sockets")

@@ -71,6 +71,7 @@ type Netlink struct {
 	nsWant uint32
 	self   NetNS
 	others *netnsSet
+	ux     unixDump // Options.Unix: see unix_linux.go
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -185,7 +186,7 @@ func refused(err error) bool {
 }
 
 // Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
-// order. A family or protocol the kernel refuses (udp_diag not loaded) is
+// order, then the Unix sockets when Options.Unix asks for them. A family or protocol the kernel refuses (udp_diag not loaded) is
 // left out and the snapshot marked Partial, with a Notice.
 func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -316,6 +317,13 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 		case intr:
 			snap.Partial = true
 			n.told.add(snap, "the kernel interrupted the "+name+" dump repeatedly: the table may be incomplete")
+		}
+	}
+	if n.opts.Unix {
+		var err error
+		if socks, err = n.snapshotUnixLocked(socks, mask, snap); err != nil {
+			n.closeLocked()
+			return socks, err
 		}
 	}
 	return socks, nil
