@@ -2,9 +2,282 @@
 
 package events
 
-import "fmt"
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
 
-// openBPF loads the tracepoint program; not written yet.
-func openBPF() (reader, error) {
-	return nil, fmt.Errorf("bpf reader not built: %w", ErrUnavailable)
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"socktop/collect"
+)
+
+// Names of the kernel objects the BPF reader makes, as bpftool lists
+// them (the kernel keeps 15 characters).
+const (
+	bpfProgName   = "socktop_state"
+	bpfEventsName = "socktop_events"
+	bpfLostName   = "socktop_lost"
+)
+
+// defaultRingSize is the ring buffer's size: some 16k records, a burst
+// of churn the reader catches up on.
+const defaultRingSize = 1 << 20
+
+// bpfBatch bounds the records read before a batch is handed on, so a
+// sustained burst still reaches the stream in pieces.
+const bpfBatch = 512
+
+// bpfRestore is what to tell a user the BPF reader was refused for lack
+// of privilege.
+const bpfRestore = "run as root, or give the binary cap_bpf,cap_perfmon (setcap cap_bpf,cap_perfmon+ep)"
+
+// bpfReader reads the sock:inet_sock_set_state tracepoint through a BTF
+// raw tracepoint program and a ring buffer. It reports TCP sockets only:
+// MPTCP's own sockets (sk_protocol 262) change state too but are left out,
+// their subflows being TCP sockets that are reported.
+type bpfReader struct {
+	prog       *ebpf.Program
+	events     *ebpf.Map
+	lostMap    *ebpf.Map
+	lnk        link.Link
+	rb         *ringbuf.Reader
+	clk        clock
+	decodeErrs atomic.Uint64
+	closed     atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+
+	// mu orders lost's map lookups before close releases the map.
+	mu       sync.Mutex
+	lastLost uint64
+}
+
+// openBPF loads and attaches the tracepoint program with a ring buffer of
+// the default size.
+func openBPF() (reader, error) { return openBPFSize(defaultRingSize) }
+
+// openBPFSize is openBPF with a ring buffer of size bytes, a power of two
+// multiple of the page size.
+func openBPFSize(size int) (_ *bpfReader, err error) {
+	if size < os.Getpagesize() || size&(size-1) != 0 {
+		return nil, fmt.Errorf("ring buffer of %d bytes: want a power of two of at least a page: %w", size, ErrUnavailable)
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; where it
+	// cannot be raised the map creation below says why.
+	memlockErr := rlimit.RemoveMemlock()
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, fmt.Errorf("no kernel BTF (/sys/kernel/btf/vmlinux, a kernel built with CONFIG_DEBUG_INFO_BTF): %w: %w", err, ErrUnavailable)
+	}
+	layout, err := loadSockLayout(spec)
+	if err != nil {
+		return nil, fmt.Errorf("reading struct sock from the kernel's BTF: %w: %w", err, ErrUnavailable)
+	}
+	r := &bpfReader{}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	r.events, err = ebpf.NewMap(&ebpf.MapSpec{Name: bpfEventsName, Type: ebpf.RingBuf, MaxEntries: uint32(size)})
+	if err != nil {
+		if errors.Is(features.HaveMapType(ebpf.RingBuf), ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("the kernel has no BPF ring buffer (Linux 5.8 or later has): %w: %w", err, ErrUnavailable)
+		}
+		return nil, privErr("creating the ring buffer", err, memlockErr)
+	}
+	r.lostMap, err = ebpf.NewMap(&ebpf.MapSpec{Name: bpfLostName, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		return nil, privErr("creating the lost-event counter", err, memlockErr)
+	}
+	r.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         bpfProgName,
+		Type:         ebpf.Tracing,
+		AttachType:   ebpf.AttachTraceRawTp,
+		AttachTo:     "inet_sock_set_state",
+		Instructions: stateProgram(layout, r.events.FD(), r.lostMap.FD()),
+		License:      "GPL",
+	})
+	if err != nil {
+		return nil, privErr("loading the tracepoint program", err, memlockErr)
+	}
+	r.rb, err = ringbuf.NewReader(r.events)
+	if err != nil {
+		return nil, privErr("mapping the ring buffer", err, memlockErr)
+	}
+	// The clock is read before the link exists, so it predates every
+	// event's timestamp it converts.
+	r.clk = newClock()
+	r.lnk, err = link.AttachTracing(link.TracingOptions{Program: r.prog, AttachType: ebpf.AttachTraceRawTp})
+	if err != nil {
+		return nil, privErr("attaching to sock:inet_sock_set_state", err, memlockErr)
+	}
+	return r, nil
+}
+
+// privErr names what failed and, when the kernel refused it for lack of
+// privilege, what restores it.
+func privErr(what string, err, memlockErr error) error {
+	switch {
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		if memlockErr != nil {
+			return fmt.Errorf("%s: %w (and RLIMIT_MEMLOCK could not be raised: %v); %s: %w", what, err, memlockErr, bpfRestore, ErrUnavailable)
+		}
+		return fmt.Errorf("%s: %w; %s: %w", what, err, bpfRestore, ErrUnavailable)
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return fmt.Errorf("%s: the kernel does not support it: %w: %w", what, err, ErrUnavailable)
+	}
+	return fmt.Errorf("%s: %w: %w", what, err, ErrUnavailable)
+}
+
+// run reads the ring buffer until close.
+func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
+	var rec ringbuf.Record
+	batch := make([]collect.StateEvent, 0, bpfBatch)
+	for {
+		if err := r.rb.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || r.closed.Load() {
+				return nil
+			}
+			return fmt.Errorf("reading the BPF ring buffer: %w", err)
+		}
+		batch = r.appendRecord(batch, rec.RawSample)
+		// Whatever else is already in the ring joins this batch, without
+		// another wait.
+		for len(batch) < bpfBatch && r.rb.AvailableBytes() > 0 {
+			if err := r.rb.ReadInto(&rec); err != nil {
+				break
+			}
+			batch = r.appendRecord(batch, rec.RawSample)
+		}
+		if len(batch) > 0 {
+			emit(batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+// appendRecord decodes one ring buffer record onto evs. A record of the
+// wrong size cannot come from this package's program; it is counted, not
+// guessed at.
+func (r *bpfReader) appendRecord(evs []collect.StateEvent, b []byte) []collect.StateEvent {
+	e, ok := decodeRecord(r.clk, b)
+	if !ok {
+		r.decodeErrs.Add(1)
+		return evs
+	}
+	return append(evs, e)
+}
+
+// decodeRecord turns a record of the program into a StateEvent.
+func decodeRecord(clk clock, b []byte) (collect.StateEvent, bool) {
+	if len(b) < recordSize {
+		return collect.StateEvent{}, false
+	}
+	ne := binary.NativeEndian
+	e := collect.StateEvent{
+		Time:   clk.at(int64(ne.Uint64(b[recTime:]))),
+		Cookie: ne.Uint64(b[recCookie:]),
+		NetNS:  ne.Uint32(b[recNetNS:]),
+		Proto:  collect.TCP,
+		From:   kernelState(b[recOld]),
+		To:     kernelState(b[recNew]),
+	}
+	sport := binary.BigEndian.Uint16(b[recSport:])
+	dport := binary.BigEndian.Uint16(b[recDport:])
+	switch ne.Uint16(b[recFamily:]) {
+	case unix.AF_INET:
+		e.Family = 4
+		e.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[recSaddr:recSaddr+4])), sport)
+		e.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[recDaddr:recDaddr+4])), dport)
+	case unix.AF_INET6:
+		// A v4-mapped address of an AF_INET6 socket stays mapped: the
+		// socket is IPv6, as its dump row says.
+		e.Family = 6
+		e.Local = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[recSaddr:recSaddr+16])), sport)
+		e.Remote = netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[recDaddr:recDaddr+16])), dport)
+	default:
+		return collect.StateEvent{}, false
+	}
+	return e, true
+}
+
+// kernelState maps the kernel's TCP state numbers, which collect.State
+// shares, to canonical states: TCP_NEW_SYN_RECV is SYN_RECV. A number
+// the kernel may add later is unknown.
+func kernelState(s uint8) collect.State {
+	switch {
+	case s == uint8(collect.StateNewSynRecv):
+		return collect.StateSynRecv
+	case s >= uint8(collect.StateEstablished) && s <= uint8(collect.StateClosing):
+		return collect.State(s)
+	}
+	return collect.StateUnknown
+}
+
+// lost sums the per-CPU count of events the ring buffer had no room for.
+// After close it returns the last sum read.
+func (r *bpfReader) lost() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lostLocked()
+}
+
+func (r *bpfReader) lostLocked() uint64 {
+	if r.closed.Load() || r.lostMap == nil {
+		return r.lastLost
+	}
+	var per []uint64
+	if err := r.lostMap.Lookup(uint32(0), &per); err != nil {
+		return r.lastLost
+	}
+	var n uint64
+	for _, v := range per {
+		n += v
+	}
+	r.lastLost = n + r.decodeErrs.Load()
+	return r.lastLost
+}
+
+// close detaches the program first, so nothing is written into a ring
+// buffer being torn down, then ends run and releases the rest.
+func (r *bpfReader) close() error {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.lostLocked()
+		r.closed.Store(true)
+		var errs []error
+		if r.lnk != nil {
+			errs = append(errs, r.lnk.Close())
+		}
+		if r.rb != nil {
+			errs = append(errs, r.rb.Close())
+		}
+		if r.prog != nil {
+			errs = append(errs, r.prog.Close())
+		}
+		if r.events != nil {
+			errs = append(errs, r.events.Close())
+		}
+		if r.lostMap != nil {
+			errs = append(errs, r.lostMap.Close())
+		}
+		r.closeErr = errors.Join(errs...)
+		if r.closeErr != nil {
+			r.closeErr = fmt.Errorf("closing the BPF reader: %w", r.closeErr)
+		}
+	})
+	return r.closeErr
 }

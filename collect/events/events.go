@@ -114,27 +114,43 @@ func Open(opts Options) (*Stream, error) {
 	if s.limit <= 0 {
 		s.limit = DefaultQueue
 	}
+	switch opts.Mode {
+	case "", ModeBPF, ModeTracefs, ModeSampled:
+	default:
+		return nil, fmt.Errorf("events: unknown mode %q (want %s, %s or %s)", opts.Mode, ModeBPF, ModeTracefs, ModeSampled)
+	}
 	var why []string
+	var forcedErr error
 	try := func(m Mode, open func() (reader, error)) bool {
 		if opts.Mode != "" && opts.Mode != m {
 			return false
 		}
 		rd, err := open()
 		if err != nil {
-			why = append(why, fmt.Sprintf("%s: %v", m, err))
+			label := readerLabels[m]
+			why = append(why, fmt.Sprintf("%s (%v)", label, err))
+			forcedErr = fmt.Errorf("events: %s: %w", label, err)
 			return false
 		}
 		s.mode, s.rd = m, rd
 		return true
 	}
-	if !try(ModeBPF, openBPF) && !try(ModeTracefs, openTracefs) {
-		if opts.Mode != "" && opts.Mode != ModeSampled {
-			return nil, fmt.Errorf("events: %s", joinWhy(why))
+	switch {
+	case try(ModeBPF, openBPF):
+	case try(ModeTracefs, openTracefs):
+		if opts.Mode == "" {
+			s.notices = append(s.notices, "exact transitions from tracefs, without socket cookies or network namespaces: events join rows by address alone; "+why[0]+"; for BPF "+restoreBPF)
 		}
+	case opts.Mode != "" && opts.Mode != ModeSampled:
+		return nil, forcedErr
+	default:
 		s.mode = ModeSampled
 		if opts.Mode == "" {
-			s.notices = append(s.notices, "exact transitions off, sampled from snapshots instead ("+joinWhy(why)+"); run as root, or give socktop cap_bpf,cap_perfmon (setcap cap_bpf,cap_perfmon+ep socktop)")
+			s.notices = append(s.notices, "exact transitions off, sampled from snapshots instead (states passed between two refreshes are not seen): "+joinWhy(why)+"; to restore them "+restoreBPF+", or give this user access to tracefs (/sys/kernel/tracing)")
 		}
+	}
+	if n, ok := s.rd.(interface{ notices() []string }); ok {
+		s.notices = append(s.notices, n.notices()...)
 	}
 	if opts.Closed {
 		cw, err := collect.WatchClosed(nil)
@@ -164,6 +180,15 @@ func Open(opts Options) (*Stream, error) {
 	}
 	return s, nil
 }
+
+// readerLabels name a reader's failure in a notice.
+var readerLabels = map[Mode]string{
+	ModeBPF:     "BPF refused",
+	ModeTracefs: "tracefs not accessible",
+}
+
+// restoreBPF is what gives socktop its BPF reader back.
+const restoreBPF = "run as root, or give socktop cap_bpf and cap_perfmon (setcap cap_bpf,cap_perfmon+ep socktop)"
 
 func joinWhy(why []string) string {
 	if len(why) == 0 {
