@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
 # bench/events.sh: the cost of the kernel event layer (issue 10, "Cost").
-# bench/churn makes loopback connections at RATE a second (each about ten
-# state changes: RATE 1000 is about 10k transitions a second), then as
-# fast as it can; at each rate, for SECONDS_EACH seconds:
+# bench/churn makes loopback connections at RATE a second, then as fast
+# as it can. They are aborted (churn -rst: six state changes each, so
+# RATE 1700 is about 10k transitions a second) rather than closed
+# politely (ten changes each), because a polite churn of 1k a second
+# holds 60k TIME_WAIT sockets, half of the host's tcp_max_tw_buckets,
+# which every program on a shared host needs (CHURN_FLAGS= for the polite
+# close). At each rate, for SECONDS_EACH seconds:
 #   - churn alone: its own CPU, the baseline of the kernel-side cost (the
 #     BPF program runs on the CPU of whoever changes a socket's state);
 #   - bench/eventcost: an events.Stream alone, drained every 100ms: its
 #     CPU as a share of a core, the events and destroy records it read,
-#     and what it lost (Stream.Stats), with churn's CPU beside it;
+#     and what it lost (Stream.Stats), with churn's CPU beside it; then
+#     the same with --events sampled, the destroy groups alone;
 #   - `socktop trace --json` into a counter: the whole headless path
 #     (stream, snapshots every second with owners, tracker, filter, NDJSON)
 #     as a share of a core, its lines, and the lost counts it printed.
 # Then, unless IDLE=0, bench/idle.sh runs the live view on N_IDLE idle
-# sockets twice, IDLE_SECONDS each, events on (the default) and off
-# (SOCKTOP_EVENTS=off in its environment), and its CPU shares are quoted.
+# sockets twice, IDLE_SECONDS each, events on (IDLE_ON_ARGS, default
+# --events auto) and off (IDLE_OFF_ARGS, default --events sampled), and
+# its CPU shares are quoted.
 #
-# Environment: RATE (1000), SECONDS_EACH (20), WARM (3), EVENTS (auto: the
+# Environment: RATE (1700), CHURN_FLAGS (-rst), SECONDS_EACH (20), WARM (3), EVENTS (auto: the
 # reader eventcost and trace use), WORKERS (churn -workers, 4), IDLE (1),
-# N_IDLE (10000), IDLE_SECONDS (120), OUT (bench/out/events).
+# N_IDLE (10000), IDLE_SECONDS (120), IDLE_ON_ARGS, IDLE_OFF_ARGS, OUT
+# (bench/out/events).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-: "${RATE:=1000}" "${SECONDS_EACH:=20}" "${WARM:=3}" "${EVENTS:=auto}" "${WORKERS:=4}"
+: "${RATE:=1700}" "${CHURN_FLAGS=-rst}" "${SECONDS_EACH:=20}" "${WARM:=3}" "${EVENTS:=auto}" "${WORKERS:=4}"
 : "${IDLE:=1}" "${N_IDLE:=10000}" "${IDLE_SECONDS:=120}"
+: "${IDLE_ON_ARGS:=--events auto}" "${IDLE_OFF_ARGS:=--events sampled}"
 OUT=${OUT:-bench/out/events}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -52,7 +60,8 @@ share() { # ticks seconds -> share of one core, in %
 }
 
 churn_start() { # rate
-	"$OUT/churn" -rate "$1" -workers "$WORKERS" >"$OUT/churn-$1.out" 2>&1 &
+	# shellcheck disable=SC2086
+	"$OUT/churn" -rate "$1" -workers "$WORKERS" $CHURN_FLAGS >"$OUT/churn-$1.out" 2>&1 &
 	CHURN_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		grep -q '^ready' "$OUT/churn-$1.out" && break
@@ -84,6 +93,8 @@ one_rate() {
 	c1=$(cpu_ticks "$CHURN_PID"); s1=$(date +%s.%N)
 	el=$(awk -v a="$s0" -v b="$s1" 'BEGIN {print b - a}')
 	echo "$label eventcost $line churn_cpu=$(share $((c1 - c0)) "$el")%" | tee -a "$OUT/results.txt"
+	line=$("$OUT/eventcost" -events sampled -duration "${SECONDS_EACH}s" 2>>"$OUT/eventcost.err")
+	echo "$label eventcost-destroy-only $line" | tee -a "$OUT/results.txt"
 
 	# The trace's lines go to a counter, so that writing them costs what
 	# a pipe to a consumer costs, and the lost counts are summed.
@@ -110,17 +121,20 @@ one_rate() {
 {
 	echo "date: $(date -u +%FT%TZ), git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "kernel: $(uname -r), cpus: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "RATE=$RATE SECONDS_EACH=$SECONDS_EACH EVENTS=$EVENTS WORKERS=$WORKERS"
+	echo "RATE=$RATE CHURN_FLAGS=$CHURN_FLAGS SECONDS_EACH=$SECONDS_EACH EVENTS=$EVENTS WORKERS=$WORKERS"
 } | tee "$OUT/env.txt"
 one_rate "$RATE" "rate$RATE"
 one_rate 0 max
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
 
 if [ "$IDLE" = 1 ]; then
+	# idle.sh runs $SOCKTOP --interval ...: a wrapper adds the events flag.
 	for ev in on off; do
-		env_v=""
-		[ "$ev" = off ] && env_v="SOCKTOP_EVENTS=off"
-		OUT="$OUT/idle-$ev" N="$N_IDLE" SECONDS_TOTAL="$IDLE_SECONDS" SAMPLE=10 SOCKTOP="$OUT/socktop" \
-			VIEW_ENV="$env_v" bench/idle.sh | tail -2 | sed "s/^/idle events $ev: /" | tee -a "$OUT/results.txt"
+		args=$IDLE_ON_ARGS
+		[ "$ev" = off ] && args=$IDLE_OFF_ARGS
+		printf '#!/bin/sh\nexec %q %s "$@"\n' "$OUT/socktop" "$args" >"$OUT/socktop-$ev"
+		chmod +x "$OUT/socktop-$ev"
+		OUT="$OUT/idle-$ev" N="$N_IDLE" SECONDS_TOTAL="$IDLE_SECONDS" SAMPLE=10 SOCKTOP="$OUT/socktop-$ev" \
+			bench/idle.sh | tail -2 | sed "s/^/idle events $ev ($args): /" | tee -a "$OUT/results.txt"
 	done
 fi
