@@ -64,7 +64,12 @@ type traceRun struct {
 // on stderr that it is tracing: connections made after that are seen.
 func startTrace(t *testing.T, args ...string) *traceRun {
 	t.Helper()
-	cmd := socktopCmd(t, append([]string{"trace", "--json"}, args...)...)
+	return startTraceCmd(t, socktopCmd(t, append([]string{"trace", "--json"}, args...)...))
+}
+
+// startTraceCmd is startTrace with the command made by the caller.
+func startTraceCmd(t *testing.T, cmd *exec.Cmd) *traceRun {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -454,6 +459,28 @@ func TestTraceSampled(t *testing.T) {
 	r.mu.Unlock()
 	if !strings.Contains(errText, "sampled every 100ms") || strings.Contains(errText, "exact transitions off") {
 		t.Errorf("stderr %q: want the sampled tracing line and no fallback notice", errText)
+	}
+}
+
+// As nobody, who may load no BPF program and open no tracefs instance,
+// trace falls back to sampling, says so once with what would restore
+// exact changes, and still runs.
+func TestTraceNonRootFallsBack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run socktop as nobody")
+	}
+	cmd := socktopCmd(t, "trace", "--json", "--interval", "100ms", "port 1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	r := startTraceCmd(t, cmd)
+	if code := r.stop(t); code != 0 {
+		t.Errorf("socktop trace as nobody exited %d, want 0:\n%s", code, r.show())
+	}
+	r.mu.Lock()
+	errText := r.errb.String()
+	r.mu.Unlock()
+	if strings.Count(errText, "exact transitions off") != 1 || !strings.Contains(errText, "setcap") ||
+		!strings.Contains(errText, "sampled every 100ms") {
+		t.Errorf("stderr as nobody: %q; want one fallback notice naming setcap, and the sampled tracing line", errText)
 	}
 }
 
