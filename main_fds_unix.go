@@ -7,13 +7,6 @@ import (
 	"syscall"
 )
 
-// minFDs is the descriptor limit below which socktop refuses to start.
-// With fewer, the Go runtime dies with a fatal error (eventfd failed) when
-// it sets up its poller, or the first dump fails with EMFILE; a one-shot
-// table needs about ten descriptors, and the margin is for the live view
-// and the demos.
-const minFDs = 16
-
 // fdLimit returns the soft limit on open descriptors (Go raised it to the
 // hard limit at start).
 func fdLimit() (uint64, bool) {

@@ -39,3 +39,8 @@ func runOrphanParent(portText string) int {
 	time.Sleep(time.Hour) // until the test kills this process
 	return 0
 }
+
+// childWait bounds the wait for a probe child's call: a fork and exec of
+// this race-built binary on a loaded host. It is a hang guard, not a
+// speed requirement.
+const childWait = 60 * time.Second

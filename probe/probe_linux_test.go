@@ -18,11 +18,6 @@ import (
 	"socktop/internal/waitfor"
 )
 
-// childWait bounds the wait for a probe child's call: a fork and exec of
-// this race-built binary on a loaded host. It is a hang guard, not a
-// speed requirement.
-const childWait = 60 * time.Second
-
 // callWait bounds a loopback connect, accept or recv the test expects to
 // complete; also a hang guard.
 const callWait = 30 * time.Second

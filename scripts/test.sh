@@ -35,4 +35,6 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# The platform files (_linux.go, _other.go) must keep building elsewhere.
+for goos in darwin freebsd windows; do GOOS=$goos go vet ./...; done
 go test -race -count=1 -timeout 15m ./...

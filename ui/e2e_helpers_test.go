@@ -101,3 +101,8 @@ func waitFor(t *testing.T, what string, ok func() bool, state func() string) {
 	t.Helper()
 	waitfor.UntilShow(t, 60*time.Second, what, ok, state)
 }
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -1,10 +1,11 @@
+//go:build linux
+
 package ui
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,9 +96,4 @@ func TestStopEndsDemos(t *testing.T) {
 			}
 		})
 	}
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }
