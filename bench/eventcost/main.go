@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command eventcost measures the event layer alone: it opens an
 // events.Stream (state changes and destroy records), drains it every
 // -drain as a refresh would, and after -duration prints one line of
