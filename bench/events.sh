@@ -132,9 +132,10 @@ if [ "$IDLE" = 1 ]; then
 	for ev in on off; do
 		args=$IDLE_ON_ARGS
 		[ "$ev" = off ] && args=$IDLE_OFF_ARGS
-		printf '#!/bin/sh\nexec %q %s "$@"\n' "$OUT/socktop" "$args" >"$OUT/socktop-$ev"
-		chmod +x "$OUT/socktop-$ev"
-		OUT="$OUT/idle-$ev" N="$N_IDLE" SECONDS_TOTAL="$IDLE_SECONDS" SAMPLE=10 SOCKTOP="$OUT/socktop-$ev" \
+		wrapper=$OUT/socktop-$ev
+		printf '#!/bin/sh\nexec %q %s "$@"\n' "$OUT/socktop" "$args" >"$wrapper"
+		chmod +x "$wrapper"
+		OUT="$OUT/idle-$ev" N="$N_IDLE" SECONDS_TOTAL="$IDLE_SECONDS" SAMPLE=10 SOCKTOP="$wrapper" \
 			bench/idle.sh | tail -2 | sed "s/^/idle events $ev ($args): /" | tee -a "$OUT/results.txt"
 	done
 fi
