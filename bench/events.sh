@@ -123,8 +123,10 @@ one_rate() {
 	echo "kernel: $(uname -r), cpus: $(nproc), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "RATE=$RATE CHURN_FLAGS=$CHURN_FLAGS SECONDS_EACH=$SECONDS_EACH EVENTS=$EVENTS WORKERS=$WORKERS"
 } | tee "$OUT/env.txt"
-one_rate "$RATE" "rate$RATE"
-one_rate 0 max
+if [ "${SKIP_CHURN:-0}" != 1 ]; then
+	one_rate "$RATE" "rate$RATE"
+	one_rate 0 max
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
 
 if [ "$IDLE" = 1 ]; then
