@@ -117,10 +117,16 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			// run back to back (docs/performance.md, the burst soak).
 			debug.SetGCPercent(50)
 		}
+		ev, err := openEvents(cfg.events)
+		if err != nil {
+			return &runError{err}
+		}
+		defer ev.Close()
 		info, _ := src.(collect.InfoSource)
 		host, _ := os.Hostname()
-		err := ui.Run(ctx, ui.Config{
+		err = ui.Run(ctx, ui.Config{
 			Source:   src,
+			Events:   ev,
 			Info:     info,
 			Interval: cfg.interval,
 			Filter:   cfg.filter,

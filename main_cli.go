@@ -25,6 +25,7 @@ type config struct {
 	numeric, processes, options, extended bool
 	info                                  bool
 	source                                string
+	events                                string
 	interval                              time.Duration
 	filter                                string
 }
@@ -288,9 +289,11 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
 	f.StringVar(&cfg.source, "source", "auto", "collector: `NAME` is auto, netlink or gopsutil")
 	f.DurationVar(&cfg.interval, "interval", time.Second, "live view refresh every `D`, 100ms to 10s")
+	f.StringVar(&cfg.events, "events", "auto", "live view transitions from `HOW`: auto, bpf, tracefs or sampled")
 	f.BoolVar(&cfg.version, "version", false, "print the version")
 	root.PersistentFlags().BoolP("help", "h", false, "print this help")
 	root.RegisterFlagCompletionFunc("source", cobra.FixedCompletions(collect.SourceNames, cobra.ShellCompDirectiveNoFileComp))
+	root.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	root.RegisterFlagCompletionFunc("interval", cobra.FixedCompletions([]string{"250ms", "500ms", "1s", "2s", "5s"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
@@ -308,6 +311,9 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	}
 	if !slices.Contains(collect.SourceNames, cfg.source) {
 		return &usageError{cmd, fmt.Errorf("--source %q: want auto, netlink or gopsutil", cfg.source)}
+	}
+	if _, err := eventsMode(cfg.events); err != nil {
+		return &usageError{cmd, err}
 	}
 	if cfg.interval < minInterval || cfg.interval > maxInterval {
 		return &usageError{cmd, fmt.Errorf("--interval %v is outside %v..%v", cfg.interval, minInterval, maxInterval)}

@@ -103,6 +103,8 @@ func TestBadFlagsNamedAsTyped(t *testing.T) {
 		{[]string{"--version", "extra"}, `--version takes no arguments, got "extra"`},
 		{[]string{"-s", "--json"}, "do not combine"},
 		{[]string{"--interval"}, "flag needs an argument: --interval"},
+		{[]string{"--events", "bogus"}, `--events "bogus": want auto, bpf, tracefs or sampled`},
+		{[]string{"--events", "BPF", "--once"}, `--events "BPF": want auto, bpf, tracefs or sampled`},
 	}
 	for _, c := range cases {
 		code, out, errs := runCLI(c.args...)

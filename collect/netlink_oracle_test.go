@@ -159,7 +159,7 @@ func compareWithSS(t *testing.T, n *Netlink, ports map[uint16]bool) []string {
 	ss := map[Key]ssLine{}
 	for _, l := range lines {
 		if own.hasSS(&l) {
-			ss[Key{l.proto, l.local, l.peer}] = l
+			ss[Key{Proto: l.proto, Local: l.local, Remote: l.peer}] = l
 		}
 	}
 	var errs []string

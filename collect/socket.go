@@ -17,17 +17,56 @@ type Proto uint8
 const (
 	TCP Proto = iota + 1
 	UDP
+	// Unix is a Unix domain socket (AF_UNIX): Local and Remote are unset,
+	// and Path, Type and PeerInode say what it is.
+	Unix
 )
 
-// String returns "tcp" or "udp".
+// String returns "tcp", "udp" or "unix".
 func (p Proto) String() string {
 	switch p {
 	case TCP:
 		return "tcp"
 	case UDP:
 		return "udp"
+	case Unix:
+		return "unix"
 	}
 	return "?"
+}
+
+// SockType is a Unix socket's type, with the kernel's values.
+type SockType uint8
+
+// The Unix socket types.
+const (
+	SockStream    SockType = 1
+	SockDgram     SockType = 2
+	SockSeqpacket SockType = 5
+)
+
+// String returns "stream", "dgram", "seqpacket", or "?" for a type
+// socktop does not know.
+func (t SockType) String() string {
+	switch t {
+	case SockStream:
+		return "stream"
+	case SockDgram:
+		return "dgram"
+	case SockSeqpacket:
+		return "seqpacket"
+	}
+	return "?"
+}
+
+// NetNS names a network namespace.
+type NetNS struct {
+	// Inode is the namespace's inode (as in /proc/PID/ns/net); 0 when the
+	// source did not say, which means the namespace socktop runs in.
+	Inode uint32 `json:"inode"`
+	// Name is the ip netns name, else the container's, else "pid N comm"
+	// of a process inside; "" when socktop has no name for it.
+	Name string `json:"name,omitempty"`
 }
 
 // State is a socket state. The numeric values are the kernel's (TCP_ESTABLISHED
@@ -210,6 +249,16 @@ type Socket struct {
 	Cookie uint64
 	// Info is nil unless tcp_info was asked for.
 	Info *TCPInfo
+	// NetNS is the network namespace the socket lives in.
+	NetNS NetNS
+	// Path is a Unix socket's address: a file path, "@name" for an
+	// abstract name, "" for an unnamed socket.
+	Path string
+	// Type is a Unix socket's type; 0 for TCP and UDP.
+	Type SockType
+	// PeerInode is the inode of a connected Unix socket's other end; 0
+	// when it has none.
+	PeerInode uint32
 	// Unknown lists the fields the source could not fill for this socket.
 	// Their values are zero and must be shown as unknown (`?` in a table,
 	// absent in JSON), never as a real 0.
@@ -276,10 +325,20 @@ type Key struct {
 	Proto  Proto
 	Local  netip.AddrPort
 	Remote netip.AddrPort
+	// Inode tells Unix sockets apart, which have no 4-tuple. It is 0 for
+	// TCP and UDP: their TIME_WAIT successor has no inode and is still
+	// the same connection.
+	Inode uint32
 }
 
 // Key returns the socket's identity across snapshots.
-func (s *Socket) Key() Key { return Key{Proto: s.Proto, Local: s.Local, Remote: s.Remote} }
+func (s *Socket) Key() Key {
+	k := Key{Proto: s.Proto, Local: s.Local, Remote: s.Remote}
+	if s.Proto == Unix {
+		k.Inode = s.Inode
+	}
+	return k
+}
 
 // Snapshot is the socket table at one moment.
 type Snapshot struct {

@@ -3,11 +3,13 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 	"socktop/output"
 )
 
@@ -15,6 +17,7 @@ import (
 type histEntry struct {
 	at       time.Time
 	from, to collect.State
+	source   collect.Origin
 }
 
 // Bounds of the per-connection history: entries per connection and
@@ -48,7 +51,7 @@ func (h *history) add(t collect.Transition) {
 	if len(e) >= maxHistPerKey {
 		e = append(e[:0], e[1:]...)
 	}
-	h.byKey[t.Key] = append(e, histEntry{at: t.At, from: t.From, to: t.To})
+	h.byKey[t.Key] = append(e, histEntry{at: t.At, from: t.From, to: t.To, source: t.Source})
 }
 
 // detailView shows every field of one socket, its owners, its tcp_info and
@@ -66,6 +69,13 @@ type detailView struct {
 	hist     []histEntry
 	histFull bool                  // the history has forgotten connections
 	coverage collect.OwnerCoverage // of the snapshot the socket is from
+	// path is the tracker's path of the connection, peerPath its peer's
+	// when both ends are on this host; now is the newest snapshot's time,
+	// which the time in the current state runs to.
+	path, peerPath []collect.Step
+	now            time.Time
+	seg            *segState
+	offset         int // lines scrolled past
 }
 
 // SetSize sets the view's size.
@@ -88,6 +98,7 @@ func (d *detailView) Render(width int) string {
 	add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
 	add("Local", output.FormatAddr(s.Local, s.Family))
 	add("Foreign", output.FormatAddr(s.Remote, s.Family))
+	pathAt := len(lines)
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
 	known := func(f collect.Fields, label, value string) {
 		if !s.Known(f) {
@@ -157,6 +168,16 @@ func (d *detailView) Render(width int) string {
 	case d.noInfo != "":
 		add("tcp_info", st.Dim.Render(d.noInfo))
 	}
+	if len(d.path) > 0 {
+		// The path goes under the addresses, where an 80x24 screen
+		// still shows it; the fields it pushed down scroll.
+		path := []string{"", st.Title.Render("Path") + st.Dim.Render(" (entered, learnt from, time in the state)")}
+		path = append(path, pathLines(st, d.path, d.now, d.gone)...)
+		path = append(path, "")
+		lines = slices.Insert(lines, pathAt, path...)
+		lines = append(lines, d.segLines(width)...)
+		return d.cut(lines, width)
+	}
 	lines = append(lines, "", st.Title.Render("States seen"))
 	if len(d.hist) == 0 && !d.gone {
 		if d.histFull {
@@ -166,12 +187,22 @@ func (d *detailView) Render(width int) string {
 		}
 	}
 	for _, h := range d.hist {
-		long := 2+12+2+len(stateName(h.from))+3+len(stateName(h.to))+len(jumpNote) <= width
-		lines = append(lines, "  "+h.at.Format("15:04:05.000")+"  "+transText(st, s.Proto, h.from, h.to, long))
+		lines = append(lines, "  "+paddedTime(h.at, h.source)+"  "+transText(st, s.Proto, h.from, h.to, h.source))
 	}
 	if d.gone && (len(d.hist) == 0 || d.hist[len(d.hist)-1].to != collect.StateUnknown) {
-		lines = append(lines, "  "+strings.Repeat(" ", len("15:04:05.000"))+"  "+
-			transText(st, s.Proto, s.State.Canonical(), collect.StateUnknown, false)+st.Dim.Render("  not in the newest snapshot"))
+		lines = append(lines, "  "+strings.Repeat(" ", len(kernelTime))+"  "+
+			transText(st, s.Proto, s.State.Canonical(), collect.StateUnknown, collect.Sampled)+st.Dim.Render("  not in the newest snapshot"))
+	}
+	lines = append(lines, d.segLines(width)...)
+	return d.cut(lines, width)
+}
+
+// cut fits the lines to the view from its scroll offset: its height,
+// and width cells each.
+func (d *detailView) cut(lines []string, width int) string {
+	if d.height > 0 {
+		d.offset = min(d.offset, max(len(lines)-d.height, 0))
+		lines = lines[d.offset:]
 	}
 	if d.height > 0 && len(lines) > d.height {
 		lines = lines[:d.height]
@@ -180,4 +211,99 @@ func (d *detailView) Render(width int) string {
 		lines[i] = truncLine(lines[i], width)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// pathLines draws a path, one step a line: when the state was entered
+// (microseconds for a kernel step), where the step came from, the state,
+// and the time spent in it. A sampled step was entered up to a refresh
+// before it was seen, so a time that ends at one is at most what is
+// shown, and one that starts at one at least. The last state's time runs
+// to now while the connection lives.
+func pathLines(st *Styles, path []collect.Step, now time.Time, gone bool) []string {
+	out := make([]string, 0, len(path))
+	for i, p := range path {
+		name := stateName(p.State)
+		line := "  " + paddedTime(p.At, p.Source) + "  " + fmt.Sprintf("%-7s", p.Source.String()) + "  " +
+			st.state(p.State, name) + strings.Repeat(" ", max(len("ESTABLISHED")-len(name), 0))
+		var dur string
+		switch {
+		case i+1 < len(path):
+			next := path[i+1]
+			dur = boundMark(p.Source, next.Source) + fmtDur(next.At.Sub(p.At))
+		case p.State.Canonical() != collect.StateClosed && !gone && !now.IsZero() && !now.Before(p.At):
+			// Now is a snapshot's time, not a step: only the start
+			// can make the time inexact.
+			dur = boundMark(p.Source, collect.Kernel) + fmtDur(now.Sub(p.At)) + " so far"
+		}
+		if dur != "" {
+			line += "  " + dur
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// boundMark says how exact the time between two steps is: exact between
+// kernel steps, at most when it ends at a sampled step (entered up to a
+// refresh before it was seen), at least when it starts at one, and
+// about when both are sampled.
+func boundMark(from, to collect.Origin) string {
+	switch {
+	case from == collect.Kernel && to == collect.Kernel:
+		return ""
+	case from == collect.Kernel:
+		return "≤ "
+	case to == collect.Kernel:
+		return "≥ "
+	}
+	return "~ "
+}
+
+// fmtDur writes a duration with the resolution that matters at its size:
+// microseconds below a millisecond, three decimals below a minute.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "?"
+	case d < time.Millisecond:
+		return strconv.FormatInt(d.Microseconds(), 10) + "µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
+	}
+	return d.Round(time.Second).String()
+}
+
+// segLines is the segments section: how to start a capture, its state,
+// or the time-sequence diagram of what it saw.
+func (d *detailView) segLines(width int) []string {
+	st := d.styles
+	sg := d.seg
+	if d.sock.Proto != collect.TCP || sg == nil {
+		return nil
+	}
+	out := []string{"", st.Title.Render("Segments")}
+	switch {
+	case sg.err != nil:
+		out = append(out, "  "+st.Error.Render(sg.err.Error()))
+	case sg.starting:
+		out = append(out, st.Dim.Render("  starting the capture…"))
+	case sg.capture == nil:
+		out[1] += st.Dim.Render(" (w captures this connection's segments on loopback)")
+		return out
+	case len(sg.segs) == 0:
+		out[1] += st.Dim.Render(" (capturing; w stops)")
+		out = append(out, st.Dim.Render("  none seen yet: they show as the connection sends"))
+	default:
+		out[1] += st.Dim.Render(" (capturing; w stops)")
+		sides := segSides(&d.sock, sg.segs, d.path, d.peerPath)
+		for _, l := range segments.Diagram(sg.segs, sides, max(width-2, 1)) {
+			out = append(out, "  "+l)
+		}
+		if len(out) == 2 {
+			out = append(out, st.Dim.Render("  "+strconv.Itoa(len(sg.segs))+" segments, no diagram drawn"))
+		}
+	}
+	return out
 }

@@ -182,7 +182,7 @@ func TestFramesFitAnySize(t *testing.T) {
 		for _, ht := range []int{1, 3, 5, 8, 12, 16, 23, 24, 40} {
 			h := goldenModel(t, w, ht, false)
 			checkFrame(t, h.m.frame, w, ht)
-			for _, k := range []string{"enter", "esc", "?", "esc", "/"} {
+			for _, k := range []string{"enter", "w", "esc", "c", "j", "esc", "?", "esc", "/"} {
 				h.key(k)
 				checkFrame(t, h.m.frame, w, ht)
 			}

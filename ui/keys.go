@@ -21,7 +21,9 @@ type KeyMap struct {
 	Filter, Sort, SortReverse               key.Binding
 	Pause, Faster, Slower                   key.Binding
 	Demos, ReuseAddr, StopDemo              key.Binding
+	Closed, Segments                        key.Binding
 	DemoScrollUp, DemoScrollDown            key.Binding
+	Diagram                                 key.Binding
 	Help, Quit                              key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
@@ -58,9 +60,11 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		Filter: bind("filter", "/"), Sort: bind("sort column", "s"), SortReverse: bind("reverse sort", "S"),
 		Pause: bind("pause", "space"), Faster: bind("faster", "+", "="), Slower: bind("slower", "-", "_"),
 		Help: bind("help", "?"), Quit: bind("quit", "q", "ctrl+c"),
+		Closed: bind("closed conns", "c"), Segments: bind("segments", "w"),
 
 		Demos: bind("demos", "d"), ReuseAddr: bind("flip SO_REUSEADDR", "r"), StopDemo: bind("stop demos", "x"),
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
+		Diagram: bind("state diagram", "D"),
 
 		Prompt: PromptKeyMap{
 			Apply: bind("apply", "enter"), Cancel: bind("cancel", "esc"), Quit: bind("quit", "ctrl+c"),
@@ -132,9 +136,9 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse},
+		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments},
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
-		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown},
+		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
 	})
 	g[0] = append(g[0], both(k.WheelUp, k.WheelDown, keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))
 	return g

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 	"socktop/filter"
 )
 
@@ -39,6 +40,8 @@ const (
 	modeDetail
 	modeHelp
 	modeDemos
+	modeClosed
+	modeDiagram
 )
 
 // Messages. Every one that comes back from a Cmd carries what it needs, so
@@ -47,10 +50,15 @@ type (
 	// tickMsg asks for a collection; gen tells stale ticks (from before an
 	// interval change) from current ones.
 	tickMsg struct{ gen uint64 }
-	// snapMsg is the result of one collection.
+	// snapMsg is the result of one collection: the snapshot, what the
+	// event stream read meanwhile, and the segments the detail view's
+	// capture (of generation segGen) saw.
 	snapMsg struct {
-		snap collect.Snapshot
-		err  error
+		snap   collect.Snapshot
+		err    error
+		ev     drained
+		segGen uint64
+		segs   []segments.Segment
 	}
 	// infoMsg is tcp_info for the socket the detail view shows.
 	infoMsg struct {
@@ -77,6 +85,7 @@ type goneSock struct {
 type model struct {
 	src     collect.Source
 	infoSrc collect.InfoSource
+	events  EventStream // nil: transitions are sampled
 	ctx     context.Context
 	// after schedules msg after d; tea.Tick, replaced in tests so they do
 	// not wait.
@@ -103,11 +112,16 @@ type model struct {
 	gone      []goneSock
 	samples   []sample
 	lastErr   string
+	// lost counts the kernel events and destroy records lost so far.
+	lost uint64
+	// snapNotices are the last notices a snapshot gave; extraNotices
+	// are the event stream's and the segment capture's, each told once.
+	snapNotices, extraNotices []string
 
-	tracker      collect.Tracker // every snapshot received goes through it
-	pendingMarks []collect.Mark  // pending's marks, from the snapshot before it
-	held         *heldChanges    // what the others received while paused changed
-	narrow       Narrow          // the command line's -t -u -4 -6 -l
+	tracker      changeTracker  // every snapshot received goes through it
+	pendingMarks []collect.Mark // pending's marks, from the snapshot before it
+	held         *heldChanges   // what the others received while paused changed
+	narrow       Narrow         // the command line's -t -u -4 -6 -l
 
 	filter     *filter.Filter
 	filterText string
@@ -123,7 +137,11 @@ type model struct {
 	table  tableView
 	log    logView
 	detail detailView
+	closed closedView
 	prompt promptView
+	seg    segState
+	// diagram is the state-diagram mode's view (diagram.go).
+	diagram diagramView
 
 	demos demoState
 
@@ -144,6 +162,8 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m := &model{
 		src:      cfg.Source,
 		infoSrc:  cfg.Info,
+		events:   cfg.Events,
+		tracker:  &collect.Tracker{},
 		ctx:      ctx,
 		after:    func(d time.Duration, msg tea.Msg) tea.Cmd { return tea.Tick(d, func(time.Time) tea.Msg { return msg }) },
 		styles:   &st,
@@ -169,6 +189,13 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.table = tableView{styles: m.styles, sortCol: colLocal}
 	m.log = logView{styles: m.styles}
 	m.detail = detailView{styles: m.styles}
+	m.closed = closedView{styles: m.styles}
+	m.header.events = eventsText(m.events, nil)
+	if m.events != nil {
+		m.extraNotices = append(m.extraNotices, m.events.Notices()...)
+		m.setNotice()
+	}
+	m.diagram = diagramView{styles: m.styles}
 	m.demos = newDemoState(ctx, reg, m.styles)
 	m.keys = DefaultKeyMap(m.demos.catalogue)
 	m.prompt = newPrompt(m.styles, m.keys.Prompt)
@@ -193,13 +220,20 @@ func (m *model) Init() tea.Cmd {
 // the source, never the model.
 func (m *model) collectCmd() tea.Cmd {
 	m.inFlight = true
-	src, ctx := m.src, m.ctx
+	src, ctx, ev := m.src, m.ctx, m.events
+	capture, segGen := m.seg.capture, m.seg.gen
 	return func() tea.Msg {
 		// The view keeps pointers into the snapshot across refreshes; the
 		// sources hand out a fresh Sockets slice per snapshot (collect's
 		// Netlink and Gopsutil both say so), so no copy is needed.
 		snap, err := src.Snapshot(ctx)
-		return snapMsg{snap: snap, err: err}
+		// Drained after the snapshot, so the events that led to the
+		// states it lists are merged with it rather than a refresh late.
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen}
+		if capture != nil {
+			msg.segs = capture.Drain(nil)
+		}
+		return msg
 	}
 }
 
@@ -270,6 +304,14 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return tea.Batch(cmds...)
 	case snapMsg:
 		m.inFlight = false
+		// Events go to the tracker even when the snapshot failed: the
+		// next Update merges them.
+		m.tracker.AddEvents(msg.ev.events, msg.ev.lost)
+		m.tracker.AddClosed(msg.ev.closed, msg.ev.closedLost)
+		if msg.ev.err != nil {
+			m.header.events = eventsText(m.events, msg.ev.err)
+		}
+		m.seg.add(msg.segGen, msg.segs)
 		if msg.err != nil {
 			m.lastErr = msg.err.Error()
 			return nil
@@ -279,6 +321,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		// One diff per snapshot, for the view and every demo; while
 		// paused the demos go on and the view holds what changed.
 		ch := m.tracker.Update(&snap)
+		m.lost += ch.Lost
 		m.demos.observe(&snap, &ch)
 		if m.paused {
 			m.hold(&snap, &ch)
@@ -293,6 +336,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			m.detail.info, m.detail.infoErr = msg.info, msg.err
 		}
 		return nil
+	case segStartMsg:
+		return m.segStarted(msg)
 	case tea.MouseWheelMsg:
 		if m.mode == modeTable {
 			switch {
@@ -304,7 +349,14 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case tea.KeyPressMsg:
-		return m.handleKey(msg)
+		wasDetail := m.mode == modeDetail
+		cmd := m.handleKey(msg)
+		if wasDetail && m.mode != modeDetail {
+			// The capture is of the detail view's connection: leaving
+			// the view, however, ends it.
+			cmd = tea.Batch(cmd, m.stopSegments())
+		}
+		return cmd
 	case tea.PasteMsg:
 		if m.prompt.active {
 			return m.prompt.update(msg)
@@ -339,16 +391,27 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.mode = modeTable
 			return nil
 		}
+		if key.Matches(msg, k.Segments) {
+			return m.toggleSegments()
+		}
+		if m.detailScroll(msg) {
+			return nil
+		}
 		// The detail view stays on its socket: keys that would move the
 		// selection or change the rows under it belong to the table (here
 		// they would leave one socket's tcp_info under another's name).
-		if key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
-			k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.ReuseAddr, k.StopDemo,
+		if key.Matches(msg, k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.Closed, k.ReuseAddr, k.StopDemo,
 			k.DemoScrollUp, k.DemoScrollDown) {
 			return nil
 		}
 	case modeDemos:
 		return m.applyDemo(m.demos.listKey(msg, &m.keys))
+	case modeClosed:
+		m.closedKey(msg)
+		return nil
+	case modeDiagram:
+		m.diagramKey(msg)
+		return nil
 	}
 	switch {
 	case key.Matches(msg, k.Up):
@@ -394,6 +457,11 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeHelp
 	case key.Matches(msg, k.Demos):
 		m.mode = modeDemos
+	case key.Matches(msg, k.Closed):
+		m.mode = modeClosed
+		m.closed.offset = 0
+	case key.Matches(msg, k.Diagram):
+		m.mode = modeDiagram
 	default:
 		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}
@@ -466,6 +534,7 @@ func (m *model) openDetail() tea.Cmd {
 		return nil
 	}
 	m.mode = modeDetail
+	m.detail.offset = 0
 	r := m.rows[m.selected]
 	// The selected row, not a key left behind by a socket that went.
 	m.selKey = r.s.Key()
@@ -506,6 +575,7 @@ func (m *model) syncDetail() {
 	r := m.rows[m.selected]
 	m.detail.sock = *r.s
 	m.detail.gone = r.mark == markGone
+	m.syncPath()
 	m.detail.hist = m.hist.byKey[m.selKey]
 	m.detail.histFull = len(m.hist.ring) >= maxHistKeys
 	if m.snap != nil {
@@ -518,6 +588,7 @@ func (m *model) syncDetail() {
 // depends on all the rows is worked out here, once, rather than per frame.
 func (m *model) rowsChanged() {
 	m.log.refilter(m.shows)
+	m.closed.refilter(m.shows)
 	m.layout()
 }
 
@@ -543,4 +614,30 @@ func (m *model) applyDemo(in demoIntent) tea.Cmd {
 		m.layout()
 	}
 	return in.cmd
+}
+
+// detailScroll scrolls the detail view on the keys that move the table's
+// selection, and reports whether msg was one of them.
+func (m *model) detailScroll(msg tea.KeyPressMsg) bool {
+	k := &m.keys
+	d := &m.detail
+	page := max(d.height-1, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		d.offset--
+	case key.Matches(msg, k.Down):
+		d.offset++
+	case key.Matches(msg, k.PageUp):
+		d.offset -= page
+	case key.Matches(msg, k.PageDown):
+		d.offset += page
+	case key.Matches(msg, k.Top):
+		d.offset = 0
+	case key.Matches(msg, k.Bottom):
+		d.offset = 1 << 20 // Render clamps it to the last page
+	default:
+		return false
+	}
+	d.offset = max(d.offset, 0)
+	return true
 }

@@ -38,7 +38,7 @@ func TestMarksGoneRowsAndLog(t *testing.T) {
 		t.Fatalf("%d gone rows, want 1", gone)
 	}
 	scr := h.screen()
-	for _, want := range []string{"ESTABLISHED ⇢ FIN_WAIT_2 (jump", "(new) -> SYN_SENT", "ESTABLISHED -> (gone)"} {
+	for _, want := range []string{"ESTABLISHED ⇢ FIN_WAIT_2 (between refreshes)", "(new) -> SYN_SENT", "ESTABLISHED -> (gone)"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("log pane lacks %q:\n%s", want, scr)
 		}

@@ -74,6 +74,8 @@ type headerView struct {
 	styles        *Styles
 
 	host, source string
+	events       string // where transitions come from: "exact (bpf)", "sampled: why"
+	lost         uint64 // kernel events and destroy records lost so far
 	interval     time.Duration
 	paused       bool
 	partial      bool
@@ -96,7 +98,17 @@ func (h *headerView) Render(width int) string {
 	st := h.styles
 	var l1 strings.Builder
 	l1.WriteString(st.Title.Render("socktop"))
-	l1.WriteString(" " + h.host + " · " + h.source)
+	// First, where no long host, reason or filter can push them off.
+	if h.paused {
+		l1.WriteString(" " + st.Paused.Render("PAUSED"))
+	}
+	if h.partial {
+		l1.WriteString(" " + st.Error.Render("PARTIAL"))
+	}
+	l1.WriteString(" " + h.host + " · " + h.source + " · " + h.events)
+	if h.lost > 0 {
+		l1.WriteString(" " + st.Error.Render(strconv.FormatUint(h.lost, 10)+" lost"))
+	}
 	// Next to the source, where a long filter cannot push it off screen.
 	switch h.owners {
 	case collect.OwnersNotLooked:
@@ -105,18 +117,14 @@ func (h *headerView) Render(width int) string {
 		l1.WriteString(" · " + st.Paused.Render("owners partial (not root)"))
 	}
 	l1.WriteString(" · every " + h.interval.String())
-	if h.paused {
-		l1.WriteString(" " + st.Paused.Render("PAUSED"))
-	}
-	if h.partial {
-		l1.WriteString(" " + st.Error.Render("PARTIAL"))
-	}
 	l1.WriteString(" · total " + strconv.Itoa(h.shown) + "/" + strconv.Itoa(h.total))
-	if h.spark != "" {
-		l1.WriteString(" " + h.spark)
-	}
 	if h.demos > 0 {
 		l1.WriteString(" · demos " + strconv.Itoa(h.demos))
+	}
+	// The sparkline whole or not at all: a cut one reads as a minute of
+	// history that never was.
+	if h.spark != "" && ansi.StringWidth(l1.String())+1+ansi.StringWidth(h.spark) <= width {
+		l1.WriteString(" " + h.spark)
 	}
 	var l2 strings.Builder
 	l2.WriteString("filter: ")

@@ -2,7 +2,7 @@ package ui
 
 import (
 	"slices"
-	"strings"
+	"sort"
 
 	"socktop/collect"
 )
@@ -45,7 +45,11 @@ func (m *model) apply(cur *collect.Snapshot, ch *collect.Changes) {
 	m.header.source = cur.Source
 	m.header.partial = cur.Partial
 	if len(cur.Notices) > 0 {
-		m.header.notice = strings.Join(cur.Notices, "; ")
+		m.snapNotices = cur.Notices
+		m.setNotice()
+	}
+	for i := range ch.Closed {
+		m.closed.add(&ch.Closed[i])
 	}
 	m.rebuildRows()
 }
@@ -129,8 +133,21 @@ func (m *model) noteTransitions(kept []collect.Transition, socks []*collect.Sock
 		m.hist.add(t)
 	}
 	logged := kept[len(kept)-len(socks):]
-	for j, t := range logged {
-		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To}, socks[j])
+	// The log is in time order: a refresh's kernel transitions happened
+	// before the snapshot that the sampled ones are stamped with.
+	order := make([]int, len(logged))
+	for j := range order {
+		order[j] = j
+	}
+	sort.SliceStable(order, func(x, y int) bool { return logged[order[x]].At.Before(logged[order[y]].At) })
+	for _, j := range order {
+		t := logged[j]
+		s := socks[j]
+		if s == nil {
+			ks := keySocket(t.Key, t.From, t.To, t.Cookie)
+			s = &ks
+		}
+		m.log.add(logEntry{at: t.At, key: t.Key, from: t.From, to: t.To, source: t.Source}, s)
 	}
 }
 
@@ -157,7 +174,15 @@ func (m *model) matchTransitions(cur *collect.Snapshot, ch *collect.Changes) ([]
 			continue
 		}
 		if !all {
-			if s := ch.Socket(cur, &ch.Transitions[i]); s == nil || !m.shows(s) {
+			s := ch.Socket(cur, &ch.Transitions[i])
+			if s == nil {
+				// Opened and closed between two refreshes: the kernel's
+				// events are all there is of it, so its key is judged.
+				tr := &ch.Transitions[i]
+				ks := keySocket(tr.Key, tr.From, tr.To, tr.Cookie)
+				s = &ks
+			}
+			if !m.shows(s) {
 				continue
 			}
 		}
@@ -255,6 +280,9 @@ func (m *model) reselect() {
 			// The detail view keeps showing its socket, as gone, rather
 			// than jumping to whatever row took its place.
 			m.detail.gone = true
+			// Its path goes on: the kernel reports the steps of its
+			// close after the last snapshot that listed it.
+			m.syncPath()
 			m.fixScroll()
 			return
 		}
@@ -306,6 +334,9 @@ type heldChanges struct {
 	gone  []collect.Socket        // at most maxGone, oldest first
 	trans []collect.Transition    // at most maxHistKeys, oldest first
 	socks []collect.Socket        // the sockets of the last len(socks) of trans
+	// closed are the destroy records, kept by the closed log's rules
+	// (copies, at most maxClosed).
+	closed closedView
 }
 
 // hold adds the changes of cur, received while paused, to m.held.
@@ -355,7 +386,16 @@ func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes) {
 	if len(h.trans) > maxHistKeys {
 		h.trans = slices.Delete(h.trans, 0, len(h.trans)-maxHistKeys)
 	}
-	for _, s := range socks {
+	for i := range ch.Closed {
+		h.closed.add(&ch.Closed[i])
+	}
+	off := len(kept) - len(socks)
+	for j, s := range socks {
+		if s == nil {
+			tr := &kept[off+j]
+			ks := keySocket(tr.Key, tr.From, tr.To, tr.Cookie)
+			s = &ks
+		}
 		h.socks = append(h.socks, detached(s))
 	}
 	if n := min(len(h.socks), len(h.trans), maxLog); n < len(h.socks) {
@@ -370,6 +410,9 @@ func (m *model) noteHeld(h *heldChanges) {
 	}
 	m.marksPeak = max(m.marksPeak, len(m.marks))
 	m.noteGone(h.gone, h.back)
+	for i := range h.closed.entries {
+		m.closed.add(&h.closed.entries[i].c)
+	}
 	socks := make([]*collect.Socket, len(h.socks))
 	for i := range h.socks {
 		socks[i] = &h.socks[i]

@@ -22,6 +22,11 @@ type Styles struct {
 	Error              lipgloss.Style
 	Paused             lipgloss.Style
 	Seen, Waiting      lipgloss.Style // demo promises
+	// The state diagram's lit paths: DiagPath for the arcs, labels and
+	// boxes of each path, DiagBoth for what both took, DiagCurrent for
+	// the state each path is in now.
+	DiagPath, DiagCurrent [2]lipgloss.Style
+	DiagBoth              lipgloss.Style
 	// Color is false under NO_COLOR: then no style carries colour or
 	// attributes and marks show only through the marker column.
 	Color bool
@@ -39,6 +44,8 @@ func DefaultStyles(noColor bool) Styles {
 		s.New, s.Changed, s.Gone, s.Selected = plain, plain, plain, plain
 		s.Header, s.Title, s.Dim, s.Error, s.Paused = plain, plain, plain, plain, plain
 		s.Seen, s.Waiting = plain, plain
+		s.DiagPath, s.DiagCurrent = [2]lipgloss.Style{plain, plain}, [2]lipgloss.Style{plain, plain}
+		s.DiagBoth = plain
 		return s
 	}
 	s.Color = true
@@ -74,6 +81,9 @@ func DefaultStyles(noColor bool) Styles {
 	s.Paused = lipgloss.NewStyle().Reverse(true).Bold(true)
 	s.Seen = fg(lipgloss.Green)
 	s.Waiting = fg(lipgloss.BrightBlack)
+	s.DiagPath = [2]lipgloss.Style{fg(lipgloss.BrightCyan).Bold(true), fg(lipgloss.BrightMagenta).Bold(true)}
+	s.DiagCurrent = [2]lipgloss.Style{s.DiagPath[0].Reverse(true), s.DiagPath[1].Reverse(true)}
+	s.DiagBoth = fg(lipgloss.BrightYellow).Bold(true)
 	return s
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"socktop/collect"
 	"socktop/output"
 )
@@ -16,6 +18,7 @@ type logEntry struct {
 	at       time.Time
 	key      collect.Key
 	from, to collect.State
+	source   collect.Origin
 	sock     collect.Socket
 }
 
@@ -39,15 +42,32 @@ func (l *logView) SetSize(w, h int) { l.width, l.height = w, h }
 // and states alone.
 func (l *logEntry) setSocket(s *collect.Socket) {
 	if s == nil {
-		l.sock = collect.Socket{Proto: l.key.Proto, Family: familyOf(l.key), State: l.to, Local: l.key.Local, Remote: l.key.Remote}
-		if l.to == collect.StateUnknown {
-			l.sock.State = l.from
-		}
+		l.sock = keySocket(l.key, l.from, l.to, 0)
 		return
 	}
 	l.sock = *s
 	l.sock.Owners = slices.Clone(s.Owners)
 	l.sock.Info = nil
+}
+
+// unknownOfKey are the fields a key and a transition cannot tell.
+const unknownOfKey = collect.FieldRecvQ | collect.FieldSendQ | collect.FieldUID | collect.FieldInode |
+	collect.FieldTimer | collect.FieldRetrans | collect.FieldOwners
+
+// keySocket is the socket a transition describes, for a connection no
+// snapshot listed (it opened and closed between two refreshes) or one
+// whose row is not kept: its key, its state after the change (before it,
+// for one that went) and its cookie when known; the rest unknown.
+func keySocket(k collect.Key, from, to collect.State, cookie uint64) collect.Socket {
+	s := collect.Socket{Proto: k.Proto, Family: familyOf(k), State: to, Local: k.Local, Remote: k.Remote,
+		Cookie: cookie, Unknown: unknownOfKey}
+	if to == collect.StateUnknown {
+		s.State = from
+	}
+	if cookie == 0 {
+		s.Unknown |= collect.FieldCookie
+	}
+	return s
 }
 
 // add appends an entry; s is the socket the transition happened to (the
@@ -81,28 +101,58 @@ func stateName(s collect.State) string {
 	return s.Canonical().String()
 }
 
-// jumpNote explains a jump when there is room.
-const jumpNote = " (jump: states between refreshes not seen)"
+// betweenNote says why a sampled change is drawn as a jump.
+const betweenNote = " (between refreshes)"
 
 // transText draws a transition: "A -> B" for one step of the state
 // diagram, "(new) -> B" and "A -> (gone)" for a socket that appeared or
-// went, and "A ⇢ B (jump...)" for a TCP change that is no single step:
-// the socket went through states no refresh caught. long says whether
-// there is room for the jump's explanation.
-func transText(st *Styles, proto collect.Proto, from, to collect.State, long bool) string {
+// went, and "A ⇢ B (between refreshes)" for a sampled TCP change that is
+// no single step: the socket went through states no refresh caught. A
+// kernel transition is always one step, so it is always an arrow.
+func transText(st *Styles, proto collect.Proto, from, to collect.State, src collect.Origin) string {
 	switch {
 	case from == collect.StateUnknown:
 		return st.Dim.Render("(new)") + " -> " + st.state(to, stateName(to))
 	case to == collect.StateUnknown:
 		return st.state(from, stateName(from)) + " -> " + st.Dim.Render("(gone)")
-	case proto == collect.TCP && !collect.IsEdge(from, to):
-		note := " (jump)"
-		if long {
-			note = jumpNote
-		}
-		return st.state(from, stateName(from)) + " ⇢ " + st.state(to, stateName(to)) + st.Dim.Render(note)
+	case src != collect.Kernel && proto == collect.TCP && !collect.IsEdge(from, to):
+		return st.state(from, stateName(from)) + " ⇢ " + st.state(to, stateName(to)) + st.Dim.Render(betweenNote)
 	}
 	return st.state(from, stateName(from)) + " -> " + st.state(to, stateName(to))
+}
+
+// Time layouts: a kernel time has the kernel's microseconds; a sampled
+// one is a refresh's time, which milliseconds tell apart at the fastest
+// refresh.
+const (
+	kernelTime  = "15:04:05.000000"
+	sampledTime = "15:04:05.000"
+)
+
+// stepTime formats when a transition or step happened, as precisely as
+// its source knows it.
+func stepTime(at time.Time, src collect.Origin) string {
+	if src == collect.Kernel {
+		return at.Format(kernelTime)
+	}
+	return at.Format(sampledTime)
+}
+
+// paddedTime is stepTime as wide as a kernel time, for columns.
+func paddedTime(at time.Time, src collect.Origin) string {
+	t := stepTime(at, src)
+	return t + strings.Repeat(" ", len(kernelTime)-len(t))
+}
+
+// sourceMark is the log's one-letter marker of where an entry came from.
+func sourceMark(src collect.Origin) string {
+	switch src {
+	case collect.Kernel:
+		return "k"
+	case collect.Sampled:
+		return "s"
+	}
+	return "?"
 }
 
 // Render draws the title and the newest shown entries that fit.
@@ -112,14 +162,36 @@ func (l *logView) Render(width int) string {
 	}
 	st := l.styles
 	lines := make([]string, 0, l.height)
-	lines = append(lines, truncLine(st.Title.Render("Transitions")+st.Dim.Render(" (newest first, "+strconv.Itoa(len(l.shown))+")"), width))
+	lines = append(lines, truncLine(st.Title.Render("Transitions")+st.Dim.Render(" (newest first, "+strconv.Itoa(len(l.shown))+"; k kernel, exact; s sampled)"), width))
 	for i := len(l.shown) - 1; i >= 0 && len(lines) < l.height; i-- {
 		e := &l.entries[l.shown[i]]
 		fam := familyOf(e.key)
-		t := e.at.Format("15:04:05") + " " + e.key.Proto.String() + " " +
-			output.FormatAddr(e.key.Local, fam) + " " + output.FormatAddr(e.key.Remote, fam) + " "
-		t += transText(st, e.key.Proto, e.from, e.to, len(t)+len(stateName(e.from))+3+len(stateName(e.to))+len(jumpNote) <= width)
-		lines = append(lines, truncLine(t, width))
+		head := st.Dim.Render(sourceMark(e.source)) + " " + stepTime(e.at, e.source) + " " + e.key.Proto.String() + " "
+		trans := transText(st, e.key.Proto, e.from, e.to, e.source)
+		local, remote := output.FormatAddr(e.key.Local, fam), output.FormatAddr(e.key.Remote, fam)
+		// When the line is too long the addresses give way, each
+		// keeping its port as the table's do, before the transition
+		// is cut.
+		if over := ansi.StringWidth(head) + len(local) + 1 + len(remote) + 1 + ansi.StringWidth(trans) - width; over > 0 {
+			remote = shrinkAddr(remote, &over)
+			local = shrinkAddr(local, &over)
+		}
+		lines = append(lines, truncLine(head+local+" "+remote+" "+trans, width))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// shrinkAddr puts "…" for the IP of an address when *over cells are to be
+// saved, and takes what it saved from *over.
+func shrinkAddr(a string, over *int) string {
+	if *over <= 0 {
+		return a
+	}
+	i := strings.LastIndexByte(a, ':')
+	if i <= 0 {
+		return a
+	}
+	short := "…" + a[i:]
+	*over -= len(a) - ansi.StringWidth(short)
+	return short
 }

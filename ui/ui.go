@@ -20,10 +20,14 @@ var ErrNoSource = errors.New("ui: no source")
 
 // Config configures the live view.
 type Config struct {
-	Source   collect.Source
-	Info     collect.InfoSource // may be nil
-	Interval time.Duration      // 100ms..10s, default 1s
-	Filter   string             // initial filter (already validated by main)
+	Source collect.Source
+	Info   collect.InfoSource // may be nil
+	// Events is the kernel's event stream (state changes, closed
+	// connections), which the caller opens and closes; nil leaves the
+	// transitions sampled.
+	Events   EventStream
+	Interval time.Duration // 100ms..10s, default 1s
+	Filter   string        // initial filter (already validated by main)
 	Host     string
 	NoColor  bool // NO_COLOR set
 	// Narrow hides what the command line's -t -u -4 -6 -l leave out; the
@@ -46,6 +50,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return fmt.Errorf("ui: %w", err)
 	}
+	defer m.closeSegments()
 	p := tea.NewProgram(m, tea.WithContext(ctx))
 	_, err = p.Run()
 	return runErr(err)

@@ -75,6 +75,8 @@ func (m *model) layout() {
 	m.demos.pane.SetSize(w, hs.demo)
 	m.demos.list.SetSize(w, hs.body)
 	m.detail.SetSize(w, hs.body)
+	m.closed.SetSize(w, hs.body)
+	m.diagram.SetSize(w, hs.body)
 	m.prompt.SetSize(w, hs.footer)
 	m.help.SetWidth(w)
 	m.hs = hs
@@ -115,6 +117,7 @@ func (m *model) render() {
 	m.header.narrow = m.narrow.String()
 	m.header.demos = m.demos.running()
 	m.header.err = m.lastErr
+	m.header.lost = m.lost
 	m.header.owners = collect.OwnersComplete // nothing to say before the first snapshot
 	if m.snap != nil {
 		m.header.owners = m.snap.Owners
@@ -148,6 +151,11 @@ func (m *model) render() {
 		add(m.fullHelp(w), hs.body)
 	case modeDemos:
 		add(m.demos.list.Render(w), hs.body)
+	case modeClosed:
+		add(m.closed.Render(w), hs.body)
+	case modeDiagram:
+		m.syncDiagram()
+		add(m.diagram.Render(w), hs.body)
 	}
 	m.above = strings.Join(parts, "\n")
 	if m.prompt.active {
@@ -185,12 +193,19 @@ func (m *model) footer(width int) string {
 	scrollHint := k.demoScroll()
 	var b []keyBinding
 	switch m.mode {
-	case modeDetail, modeHelp:
+	case modeDetail:
+		b = []keyBinding{k.Back, k.Quit}
+		if m.detail.sock.Proto == collect.TCP {
+			b = []keyBinding{k.Back, k.Segments, k.Quit}
+		}
+	case modeHelp:
+		b = []keyBinding{k.Back, k.Quit}
+	case modeClosed, modeDiagram:
 		b = []keyBinding{k.Back, k.Quit}
 	case modeDemos:
 		b = m.demos.listHelp(k)
 	default:
-		b = []keyBinding{k.Filter, k.Sort, k.Pause, k.Detail, k.Demos}
+		b = []keyBinding{k.Filter, k.Sort, k.Pause, k.Detail, k.Closed, k.Demos}
 		if m.filterText != "" {
 			b = append(b, k.ClearFilter)
 		}
@@ -207,7 +222,7 @@ func (m *model) footer(width int) string {
 	}
 	hm := m.help
 	hm.SetWidth(0) // measure unclipped
-	for _, drop := range []keyBinding{k.Pause, k.Sort, k.Detail, k.ClearFilter, k.Demos, scrollHint, k.StopDemo, k.ReuseAddr, k.Filter} {
+	for _, drop := range []keyBinding{k.Pause, k.Sort, k.Closed, k.Detail, k.ClearFilter, k.Demos, scrollHint, k.StopDemo, k.ReuseAddr, k.Filter} {
 		if ansi.StringWidth(hm.ShortHelpView(b)) <= width {
 			break
 		}

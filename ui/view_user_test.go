@@ -101,7 +101,7 @@ func TestLogRefilters(t *testing.T) {
 	a2, b2 := a, b
 	a2.State, b2.State = collect.StateFinWait1, collect.StateCloseWait
 	h.feed(collect.Snapshot{Taken: t0.Add(time.Second), Sockets: []collect.Socket{a2, b2}})
-	if !strings.Contains(h.screen(), "Transitions (newest first, 2)") {
+	if !strings.Contains(h.screen(), "Transitions (newest first, 2;") {
 		t.Fatalf("log before the filter:\n%s", h.screen())
 	}
 	h.key("/")
@@ -111,11 +111,11 @@ func TestLogRefilters(t *testing.T) {
 	if strings.Contains(scr, "CLOSE_WAIT") || !strings.Contains(scr, "ESTABLISHED -> FIN_WAIT_1") {
 		t.Errorf("log under sport = :3000 shows other sockets or lost its own:\n%s", scr)
 	}
-	if !strings.Contains(scr, "Transitions (newest first, 1)") {
+	if !strings.Contains(scr, "Transitions (newest first, 1;") {
 		t.Errorf("log title does not count what it shows:\n%s", scr)
 	}
 	h.key("esc")
-	if !strings.Contains(h.screen(), "Transitions (newest first, 2)") {
+	if !strings.Contains(h.screen(), "Transitions (newest first, 2;") {
 		t.Errorf("clearing the filter did not bring the entry back:\n%s", h.screen())
 	}
 	// An owner filter judges the socket as it was.
@@ -124,7 +124,7 @@ func TestLogRefilters(t *testing.T) {
 	h.feed(collect.Snapshot{Taken: t0.Add(2 * time.Second), Sockets: []collect.Socket{a2, b2}})
 	h.feed(collect.Snapshot{Taken: t0.Add(3 * time.Second), Sockets: []collect.Socket{a2, b2, o}})
 	h.setFilterText("proc nginx")
-	if scr := h.screen(); !strings.Contains(scr, "(new) -> ESTABLISHED") || !strings.Contains(scr, "Transitions (newest first, 1)") {
+	if scr := h.screen(); !strings.Contains(scr, "(new) -> ESTABLISHED") || !strings.Contains(scr, "Transitions (newest first, 1;") {
 		t.Errorf("log under proc nginx:\n%s", scr)
 	}
 }
@@ -153,7 +153,7 @@ func TestLogMarksJumps(t *testing.T) {
 	h.feed(collect.Snapshot{Taken: t0.Add(time.Second), Sockets: []collect.Socket{a2, b2, n}})
 	scr := h.screen()
 	for _, want := range []string{
-		"ESTABLISHED ⇢ TIME_WAIT (jump: states between refreshes not seen)",
+		"ESTABLISHED ⇢ TIME_WAIT (between refreshes)",
 		"ESTABLISHED -> CLOSE_WAIT",
 		"(new) -> SYN_SENT",
 		"ESTABLISHED -> (gone)",

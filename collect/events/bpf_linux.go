@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -38,6 +39,10 @@ const defaultRingSize = 1 << 20
 // sustained burst still reaches the stream in pieces.
 const bpfBatch = 512
 
+// bpfCoalesce is how long the reader lets events gather after a small
+// batch: far below a refresh, and a bound on the wakeups per second.
+const bpfCoalesce = 2 * time.Millisecond
+
 // bpfRestore is what to tell a user the BPF reader was refused for lack
 // of privilege.
 const bpfRestore = "run as root, or give the binary cap_bpf,cap_perfmon (setcap cap_bpf,cap_perfmon+ep)"
@@ -54,13 +59,29 @@ type bpfReader struct {
 	rb         *ringbuf.Reader
 	clk        clock
 	decodeErrs atomic.Uint64
-	closed     atomic.Bool
-	closeOnce  sync.Once
-	closeErr   error
+	// coalesce is how long run waits after a small batch before reading
+	// on.
+	coalesce  time.Duration
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
 
 	// mu orders lost's map lookups before close releases the map.
 	mu       sync.Mutex
 	lastLost uint64
+	// rbMu orders run's looks at the mapped ring before close unmaps it.
+	rbMu sync.RWMutex
+}
+
+// available returns how many bytes of records wait in the ring buffer,
+// and 0 once close began.
+func (r *bpfReader) available() int {
+	r.rbMu.RLock()
+	defer r.rbMu.RUnlock()
+	if r.closed.Load() {
+		return 0
+	}
+	return r.rb.AvailableBytes()
 }
 
 // openBPF loads and attaches the tracepoint program with a ring buffer of
@@ -84,7 +105,7 @@ func openBPFSize(size int) (_ *bpfReader, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading struct sock from the kernel's BTF: %w: %w", err, ErrUnavailable)
 	}
-	r := &bpfReader{}
+	r := &bpfReader{coalesce: bpfCoalesce}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -141,7 +162,8 @@ func privErr(what string, err, memlockErr error) error {
 	return fmt.Errorf("%s: %w: %w", what, err, ErrUnavailable)
 }
 
-// run reads the ring buffer until close.
+// run reads the ring buffer until close. The batch it hands to emit is
+// reused for the next one: emit copies what it keeps, as Stream does.
 func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 	var rec ringbuf.Record
 	batch := make([]collect.StateEvent, 0, bpfBatch)
@@ -155,15 +177,21 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 		batch = r.appendRecord(batch, rec.RawSample)
 		// Whatever else is already in the ring joins this batch, without
 		// another wait.
-		for len(batch) < bpfBatch && r.rb.AvailableBytes() > 0 {
+		for len(batch) < bpfBatch && r.available() > 0 {
 			if err := r.rb.ReadInto(&rec); err != nil {
 				break
 			}
 			batch = r.appendRecord(batch, rec.RawSample)
 		}
-		if len(batch) > 0 {
+		n := len(batch)
+		if n > 0 {
 			emit(batch)
 			batch = batch[:0]
+		}
+		// A trickle of events would cost a wakeup each; letting a few
+		// gather first costs a reader of the stream nothing it can see.
+		if n < bpfBatch/4 && r.coalesce > 0 && !r.closed.Load() {
+			time.Sleep(r.coalesce)
 		}
 	}
 }
@@ -226,8 +254,9 @@ func kernelState(s uint8) collect.State {
 	return collect.StateUnknown
 }
 
-// lost sums the per-CPU count of events the ring buffer had no room for.
-// After close it returns the last sum read.
+// lost sums the per-CPU count of events the ring buffer had no room for,
+// and the records that could not be decoded. After close it returns the
+// last sum read.
 func (r *bpfReader) lost() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -257,7 +286,9 @@ func (r *bpfReader) close() error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.lostLocked()
+		r.rbMu.Lock()
 		r.closed.Store(true)
+		r.rbMu.Unlock()
 		var errs []error
 		if r.lnk != nil {
 			errs = append(errs, r.lnk.Close())

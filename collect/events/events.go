@@ -22,7 +22,10 @@ type Mode string
 // The stream's modes, best first.
 const (
 	// ModeBPF: a BPF program on the tracepoint, with the socket cookie and
-	// network namespace of each event.
+	// network namespace of each event. Only TCP sockets are reported: an
+	// MPTCP socket (protocol 262; a Go listener is one by default since Go
+	// 1.24) is left out, and its TCP subflows are reported, under their
+	// own cookies.
 	ModeBPF Mode = "bpf"
 	// ModeTracefs: a private tracefs instance with the tracepoint
 	// enabled; events carry no cookie.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,13 +34,14 @@ type Capture struct {
 	// kernel state events and time.Now() values by that reading.
 	wall time.Time
 	real int64
+	// ring is the receive ring the kernel writes packets into.
+	ring []byte
 
 	mu       sync.Mutex
 	segs     []Segment
 	max      int
 	overflow uint64 // segments not kept for want of room
 	drops    uint64 // the kernel's count of packets its queue had no room for
-	err      error  // why the reader stopped, other than Close
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -82,6 +84,7 @@ func Start(opts Options) (*Capture, error) {
 	c.file = os.NewFile(uintptr(fd), "packet:"+ifc.Name)
 	if c.raw, err = c.file.SyscallConn(); err != nil {
 		c.file.Close()
+		unix.Munmap(c.ring)
 		return nil, fmt.Errorf("segments: %w", err)
 	}
 	go c.run()
@@ -110,37 +113,56 @@ func captureInterface(ifindex int) (*net.Interface, error) {
 	return nil, fmt.Errorf("segments: no loopback interface in this network namespace")
 }
 
-// setup readies fd: the filter first, then timestamps and buffers, then
-// bind, which starts the flow of packets.
+// The receive ring: frames of frameSize bytes, blocks of ringBlock,
+// ringFrames frames in all. A frame holds the ring's header, the
+// link-layer address and the snapLen bytes the filter keeps.
+const (
+	frameSize  = 256
+	ringBlock  = 64 << 10
+	ringFrames = 4096
+)
+
+// setup readies fd: the filter first, then the ring, then bind, which
+// starts the flow of packets.
 func (c *Capture) setup(fd, ifindex int, prog []unix.SockFilter) error {
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return fmt.Errorf("segments: attaching the port filter: %w", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-		return fmt.Errorf("segments: SO_TIMESTAMPNS: %w", err)
 	}
 	if c.loopback {
 		// Spares the kernel the outgoing copy; run drops it too, for
 		// kernels before 4.20 that refuse the option.
 		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
 	}
-	const rcvbuf = 4 << 20
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+	// A ring rather than recvmsg: the kernel stamps each frame when the
+	// packet reaches the socket, whether or not its timestamping is
+	// switched on yet (SO_TIMESTAMPNS switches it on from a work queue,
+	// and packets before that get the time they are read), and reading
+	// costs no system call per packet.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
+		return fmt.Errorf("segments: TPACKET_V2: %w", err)
 	}
+	block := max(ringBlock, os.Getpagesize())
+	req := unix.TpacketReq{
+		Block_size: uint32(block),
+		Block_nr:   uint32(ringFrames * frameSize / block),
+		Frame_size: frameSize,
+		Frame_nr:   ringFrames,
+	}
+	if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("segments: receive ring: %w", err)
+	}
+	ring, err := unix.Mmap(fd, 0, ringFrames*frameSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("segments: mapping the receive ring: %w", err)
+	}
+	c.ring = ring
 	c.anchorClock()
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
 	if err := unix.Bind(fd, sa); err != nil {
+		unix.Munmap(ring)
+		c.ring = nil
 		return fmt.Errorf("segments: binding the packet socket to interface %d: %w", ifindex, err)
-	}
-	// A protocol-0 socket queues nothing before bind; this drain is for
-	// kernels that think otherwise.
-	buf := make([]byte, 1)
-	for {
-		if _, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT); err != nil {
-			break
-		}
 	}
 	return nil
 }
@@ -156,75 +178,58 @@ func (c *Capture) anchorClock() {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// run reads packets until the socket is closed. It allocates nothing per
-// packet: recvmsg goes through one message header made here.
-func (c *Capture) run() {
-	defer close(c.done)
-	var (
-		pkt  [snapLen]byte
-		oob  [64]byte
-		from unix.RawSockaddrLinklayer
-		iov  = unix.Iovec{Base: &pkt[0]}
-		msg  = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&from)), Iov: &iov, Iovlen: 1, Control: &oob[0]}
-		seg  Segment
-		n    int
-		errn unix.Errno
-	)
-	iov.SetLen(len(pkt))
-	recv := func(fd uintptr) bool {
-		msg.Namelen = unix.SizeofSockaddrLinklayer
-		msg.SetControllen(len(oob))
-		r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_TRUNC)
-		n, errn = int(r), e
-		return e != unix.EAGAIN
-	}
-	for {
-		if err := c.raw.Read(recv); err != nil {
-			return // closed
-		}
-		switch errn {
-		case 0:
-		case unix.EINTR:
-			continue
-		default:
-			c.mu.Lock()
-			c.err = fmt.Errorf("segments: reading the packet socket: %w", errn)
-			c.mu.Unlock()
-			return
-		}
-		if c.loopback && from.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		if decode(pkt[:min(n, len(pkt))], n, &seg) != nil {
-			continue // the filter passes only TCP; a kernel that disagrees costs nothing
-		}
-		seg.Time = c.stamp(oob[:msg.Controllen])
-		c.mu.Lock()
-		if len(c.segs) < c.max {
-			c.segs = append(c.segs, seg)
-		} else {
-			c.overflow++
-		}
-		c.mu.Unlock()
-	}
+// frame returns the header of ring frame i.
+func (c *Capture) frame(i int) *unix.Tpacket2Hdr {
+	return (*unix.Tpacket2Hdr)(unsafe.Pointer(&c.ring[i*frameSize]))
 }
 
-// stamp returns the kernel's receive time from the SCM_TIMESTAMPNS
-// control message in oob, or now when there is none.
-func (c *Capture) stamp(oob []byte) time.Time {
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
-			break
-		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
-			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
-			return c.wall.Add(time.Duration(ts.Nano() - c.real))
-		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+// The link-layer address follows the frame header, aligned.
+const sllOffset = (unix.SizeofTpacket2Hdr + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
+
+// run reads the ring until the socket is closed: it takes each frame the
+// kernel has handed over, in order, and gives it back. It allocates
+// nothing per packet.
+func (c *Capture) run() {
+	defer close(c.done)
+	var seg Segment
+	next := 0
+	ready := func(uintptr) bool {
+		return atomic.LoadUint32(&c.frame(next).Status)&unix.TP_STATUS_USER != 0
 	}
-	return time.Now()
+	for {
+		if err := c.raw.Read(ready); err != nil {
+			return // closed
+		}
+		for {
+			h := c.frame(next)
+			st := atomic.LoadUint32(&h.Status)
+			if st&unix.TP_STATUS_USER == 0 {
+				break
+			}
+			sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&c.ring[next*frameSize+sllOffset]))
+			keep := !(c.loopback && sll.Pkttype == unix.PACKET_OUTGOING)
+			if keep && int(h.Net)+int(h.Snaplen) <= frameSize {
+				pkt := c.ring[next*frameSize+int(h.Net) : next*frameSize+int(h.Net)+int(h.Snaplen)]
+				// The filter passes only TCP; a kernel that disagrees
+				// costs nothing but this.
+				keep = decode(pkt, int(h.Len), &seg) == nil
+			} else {
+				keep = false
+			}
+			if keep {
+				seg.Time = c.wall.Add(time.Duration(int64(h.Sec)*1e9 + int64(h.Nsec) - c.real))
+				c.mu.Lock()
+				if len(c.segs) < c.max {
+					c.segs = append(c.segs, seg)
+				} else {
+					c.overflow++
+				}
+				c.mu.Unlock()
+			}
+			atomic.StoreUint32(&h.Status, unix.TP_STATUS_KERNEL)
+			next = (next + 1) % ringFrames
+		}
+	}
 }
 
 // Drain appends the segments captured since the last call to dst, in
@@ -258,17 +263,15 @@ func (c *Capture) Lost() uint64 {
 	return c.drops + c.overflow
 }
 
-// Close stops the capture and closes its socket. Segments not yet
-// drained stay drainable. It returns why the reader stopped early, if it
-// did.
+// Close stops the capture, closes its socket and unmaps its ring.
+// Segments not yet drained stay drainable.
 func (c *Capture) Close() error {
 	c.closeOnce.Do(func() {
 		c.Lost() // the kernel's drop count dies with the socket
 		err := c.file.Close()
 		<-c.done
-		c.mu.Lock()
-		c.closeErr = errors.Join(c.err, err)
-		c.mu.Unlock()
+		err = errors.Join(err, unix.Munmap(c.ring))
+		c.closeErr = err
 	})
 	return c.closeErr
 }

@@ -382,6 +382,42 @@ func TestCaptureLost(t *testing.T) {
 	}
 }
 
+// TestCaptureRingFull: while the reader is held, the kernel fills the
+// ring and drops the rest; Lost counts them, and keeps counting across
+// calls though the kernel zeroes its count on each read; once the reader
+// has emptied the ring, capture goes on.
+func TestCaptureRingFull(t *testing.T) {
+	needRoot(t)
+	ln, srv := listen(t, "tcp4", kerneltest.Addr4.String())
+	c := startCapture(t, srv.Port())
+	c.mu.Lock()
+	// Each connection is a SYN, a SYN-ACK, an ACK and an RST, and leaves
+	// no TIME_WAIT behind.
+	const conns = ringFrames/4 + 200
+	for range conns {
+		k := dial(t, ln)
+		if err := k.c.SetLinger(0); err != nil {
+			t.Fatal(err)
+		}
+		k.c.Close()
+		k.s.Close()
+	}
+	c.mu.Unlock()
+	lost := c.Lost()
+	if lost == 0 {
+		t.Fatalf("no loss counted after %d segments into a ring of %d", 4*conns, ringFrames)
+	}
+	// The ring is free again once its whole content is drained.
+	all := gather(t, c, nil, func(segs []Segment) bool { return len(segs) >= ringFrames })
+	if len(all) > ringFrames+1 {
+		t.Errorf("drained %d segments, more than the ring's %d and the one in hand", len(all), ringFrames)
+	}
+	fence(t, c, ln, all)
+	if again := c.Lost(); again < lost {
+		t.Errorf("Lost went from %d to %d", lost, again)
+	}
+}
+
 // TestStartBadOptions: no ports, port 0 and too many ports are errors.
 func TestStartBadOptions(t *testing.T) {
 	many := make([]uint16, maxPorts+1)

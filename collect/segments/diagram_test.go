@@ -219,3 +219,13 @@ func TestDiagramFits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDiagram is one layout of a polite close, nine segments and
+// eleven states, at 80 columns.
+func BenchmarkDiagram(b *testing.B) {
+	segs, sides := politeFixture(netip.MustParseAddrPort("127.1.2.3:40112"), netip.MustParseAddrPort("127.1.2.3:5000"))
+	b.ReportAllocs()
+	for b.Loop() {
+		Diagram(segs, sides, 80)
+	}
+}

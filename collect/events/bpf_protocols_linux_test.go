@@ -87,3 +87,51 @@ func protocolOf(t testing.TB, ln *net.TCPListener) int {
 	}
 	return proto
 }
+
+// TestBPFMappedIPv6: an AF_INET6 socket talking IPv4 through v4-mapped
+// addresses is reported as IPv6 with its mapped addresses, as its dump
+// row shows it.
+func TestBPFMappedIPv6(t *testing.T) {
+	needRoot(t)
+	r, err := openBPF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startCollector(t, r)
+	mapped := netip.AddrFrom16(kerneltest.Addr4.As16())
+	ln, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ln)
+	if err := unix.Bind(ln, &unix.SockaddrInet6{Addr: mapped.As16()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(ln, 1); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrInet6).Port
+	cl, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(cl)
+	if err := unix.Connect(cl, &unix.SockaddrInet6{Addr: mapped.As16(), Port: port}); err != nil {
+		t.Fatal(err)
+	}
+	cookie, err := unix.GetsockoptUint64(cl, unix.SOL_SOCKET, soCookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := waitEvents(t, c, "the mapped client's CLOSED -> SYN_SENT -> ESTABLISHED", 2, byCookie(cookie))
+	want := netip.AddrPortFrom(mapped, uint16(port))
+	for _, e := range evs {
+		if e.Family != 6 || e.Remote != want || !e.Local.Addr().Is4In6() {
+			t.Errorf("%s -> %s: family %d %v -> %v, want family 6 to %v from a mapped address", e.From, e.To, e.Family, e.Local, e.Remote, want)
+		}
+	}
+}

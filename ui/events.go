@@ -1,0 +1,94 @@
+package ui
+
+import (
+	"strings"
+
+	"socktop/collect"
+	"socktop/collect/events"
+)
+
+// EventStream is the kernel's event stream the live view reads at each
+// refresh; *events.Stream is one. The view drains it in the collection's
+// Cmd, beside the snapshot, never in Update.
+type EventStream interface {
+	// Mode says where state events come from.
+	Mode() events.Mode
+	// Notices are told once, in the header's notice line.
+	Notices() []string
+	// Drain appends what was read since the last call, and returns how
+	// many state events and destroy records were lost meanwhile.
+	Drain(evs []collect.StateEvent, closed []collect.Closed) ([]collect.StateEvent, []collect.Closed, uint64, uint64)
+	// Err says why a reader stopped early, or is nil.
+	Err() error
+}
+
+// changeTracker is what the model asks of collect.Tracker. Model tests
+// put a scripted one in its place, to hand the view constructed Changes
+// (kernel transitions, closed records, lost counts).
+type changeTracker interface {
+	AddEvents(evs []collect.StateEvent, lost uint64)
+	AddClosed(cs []collect.Closed, lost uint64)
+	Update(cur *collect.Snapshot) collect.Changes
+	Path(k collect.Key) []collect.Step
+}
+
+// drained is what one collection read from the event stream.
+type drained struct {
+	events           []collect.StateEvent
+	closed           []collect.Closed
+	lost, closedLost uint64
+	err              error // the stream's Err: a reader that stopped
+}
+
+// drain reads the stream; a nil stream gives nothing.
+func drain(ev EventStream) drained {
+	if ev == nil {
+		return drained{}
+	}
+	var d drained
+	d.events, d.closed, d.lost, d.closedLost = ev.Drain(nil, nil)
+	d.err = ev.Err()
+	return d
+}
+
+// eventsText is the header's word on where transitions come from:
+// "exact (bpf)", "exact (tracefs)", or "sampled" and why. stopped is the
+// error that ended the reader, if one did.
+func eventsText(ev EventStream, stopped error) string {
+	if ev == nil {
+		return "sampled: no event stream"
+	}
+	m := ev.Mode()
+	switch {
+	case m.Exact() && stopped != nil:
+		return "sampled: the " + string(m) + " reader stopped"
+	case m.Exact():
+		return "exact (" + string(m) + ")"
+	}
+	return "sampled: " + sampledWhy(ev.Notices())
+}
+
+// sampledWhy names in a few words why a stream that was not forced to
+// be sampled is: the readers' errors are in its notice, which the notice
+// line shows whole. A stream with no such notice was asked to sample.
+func sampledWhy(notices []string) string {
+	for _, n := range notices {
+		l := strings.ToLower(n)
+		if !strings.HasPrefix(l, "exact transitions off") {
+			continue
+		}
+		// The notice quotes each reader's error, then a remedy that
+		// names capabilities whatever failed: only the errors' words
+		// tell the reasons apart.
+		switch {
+		case strings.Contains(l, "not permitted"), strings.Contains(l, "permission denied"):
+			return "no BPF privilege"
+		case strings.Contains(l, "not built"):
+			return "no event reader built"
+		case strings.Contains(l, "linux only"):
+			return "not Linux"
+		}
+		return "kernel events unavailable"
+	}
+	return "as asked (--events sampled)"
+}
