@@ -27,10 +27,6 @@ type traceFlags struct {
 	interval time.Duration
 }
 
-// traceEventNames are the values of --events: auto picks the best reader
-// this process may run.
-var traceEventNames = []string{"auto", "bpf", "tracefs", "sampled"}
-
 // traceBatch is how long trace lets kernel events gather before it hands
 // them to the tracker: a line appears this soon after its event, and a
 // burst costs one merge rather than one per event.
@@ -76,7 +72,7 @@ func newTraceCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&fl.duration, "duration", 0, "stop after `D` (default: until interrupted)")
 	f.StringVar(&fl.events, "events", "auto", "state changes from `SRC`: auto, bpf, tracefs or sampled")
 	f.DurationVar(&fl.interval, "interval", time.Second, "snapshot every `D` (owners; sampled changes), 100ms to 10s")
-	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(traceEventNames, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("duration", cobra.FixedCompletions([]string{"10s", "30s", "1m", "5m"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("interval", cobra.FixedCompletions([]string{"250ms", "500ms", "1s", "2s"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -84,8 +80,8 @@ func newTraceCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // checkTrace refuses flags trace cannot use.
 func checkTrace(cmd *cobra.Command, fl *traceFlags) error {
-	if !slices.Contains(traceEventNames, fl.events) {
-		return &usageError{cmd, fmt.Errorf("--events %q: want auto, bpf, tracefs or sampled", fl.events)}
+	if _, err := eventsMode(fl.events); err != nil {
+		return &usageError{cmd, err}
 	}
 	if fl.duration < 0 {
 		return &usageError{cmd, fmt.Errorf("--duration %v is negative", fl.duration)}
@@ -121,11 +117,7 @@ type traceLine struct {
 
 // runTrace runs `socktop trace` until ctx is done or the duration is up.
 func runTrace(ctx context.Context, fl *traceFlags, flt *filter.Filter, stdout, stderr io.Writer) error {
-	mode := events.Mode(fl.events)
-	if fl.events == "auto" {
-		mode = ""
-	}
-	st, err := events.Open(events.Options{Mode: mode, Closed: true})
+	st, err := openEvents(fl.events)
 	if err != nil {
 		return &runError{err}
 	}

@@ -348,13 +348,21 @@ func TestTraceKernelPaths(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("kernel events need root (CAP_BPF and CAP_PERFMON, or tracefs)")
 	}
+	// Both readers, forced: tracefs events carry no cookie, so the tracker
+	// joins them by 4-tuple alone.
+	for _, mode := range []string{"bpf", "tracefs"} {
+		t.Run(mode, func(t *testing.T) { testTraceKernelPaths(t, mode) })
+	}
+}
+
+func testTraceKernelPaths(t *testing.T, mode string) {
 	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(kerneltest.Addr4, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	r := startTrace(t, "port "+strconv.Itoa(port))
+	r := startTrace(t, "--events", mode, "port "+strconv.Itoa(port))
 	const n, m = 1000, 333
 	client, server, cc, sc := exchange(t, ln, n, m)
 	cp := &tracePath{local: client, remote: server, cookie: cc}
