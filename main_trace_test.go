@@ -494,6 +494,14 @@ func TestTraceNonRootFallsBack(t *testing.T) {
 	}
 }
 
+// With --duration, trace ends by itself, exit 0, in text with its header.
+func TestTraceDurationEnds(t *testing.T) {
+	code, out, errs := runCLI("trace", "--events", "sampled", "--interval", "100ms", "--duration", "300ms", "port 1")
+	if code != 0 || !strings.HasPrefix(out, "TIME ") || !strings.Contains(errs, "socktop: tracing") {
+		t.Errorf("trace --duration: exit %d, stdout %q, stderr %q; want 0, the header, the tracing line", code, out, errs)
+	}
+}
+
 // Bad flags and filters exit 2 before anything is opened, with the usage
 // for a flag and the column for a filter; nothing goes to stdout.
 func TestTraceBadInput(t *testing.T) {
