@@ -16,10 +16,11 @@
 #   - `socktop trace --json` into a counter: the whole headless path
 #     (stream, snapshots every second with owners, tracker, filter, NDJSON)
 #     as a share of a core, its lines, and the lost counts it printed.
-# Then, unless IDLE=0, bench/idle.sh runs the live view on N_IDLE idle
-# sockets twice, IDLE_SECONDS each, events on (IDLE_ON_ARGS, default
-# --events auto) and off (IDLE_OFF_ARGS, default --events sampled), and
-# its CPU shares are quoted.
+# Then, unless IDLE=0, two live views run side by side for IDLE_SECONDS
+# on a sockfarm of N_IDLE idle sockets (as bench/idle.sh does for one):
+# events on (IDLE_ON_ARGS, default --events auto) and off (IDLE_OFF_ARGS,
+# default --events sampled), at 250ms; their CPU shares and RSS are
+# quoted.
 #
 # Environment: RATE (1700), CHURN_FLAGS (-rst), SECONDS_EACH (20), WARM (3), EVENTS (auto: the
 # reader eventcost and trace use), WORKERS (churn -workers, 4), IDLE (1),
@@ -130,14 +131,53 @@ fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt"
 
 if [ "$IDLE" = 1 ]; then
-	# idle.sh runs $SOCKTOP --interval ...: a wrapper adds the events flag.
+	# Both views run at once on the same farm, so that what the shared
+	# host does meanwhile (other programs' sockets come and go by the ten
+	# thousand) lands on both alike; one after the other, as bench/idle.sh
+	# runs a view, the two halves saw different tables.
+	OUT_IDLE=$OUT/idle
+	mkdir -p "$OUT_IDLE"
+	go build -o "$OUT_IDLE/sockfarm" ./bench/sockfarm
+	TMUX_SOCK=socktop-events-$$
+	need tmux
+	"$OUT_IDLE/sockfarm" -n "$N_IDLE" -tw 0.3 -stdin=false >"$OUT_IDLE/farm.out" 2>"$OUT_IDLE/farm.log" &
+	FARM_PID=$!
+	CHURN_PID="$FARM_PID" # stopped by cleanup
+	trap 'tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true; cleanup' EXIT
+	for ((i = 0; i < 600; i++)); do
+		grep -qs '^ready' "$OUT_IDLE/farm.out" && break
+		sleep 0.5
+	done
+	grep -qs '^ready' "$OUT_IDLE/farm.out" || { echo "events.sh: sockfarm -n $N_IDLE did not get ready" >&2; exit 1; }
+	declare -A VPID
 	for ev in on off; do
 		args=$IDLE_ON_ARGS
 		[ "$ev" = off ] && args=$IDLE_OFF_ARGS
-		wrapper=$OUT/socktop-$ev
-		printf '#!/bin/sh\nexec %q %s "$@"\n' "$OUT/socktop" "$args" >"$wrapper"
-		chmod +x "$wrapper"
-		OUT="$OUT/idle-$ev" N="$N_IDLE" SECONDS_TOTAL="$IDLE_SECONDS" SAMPLE=10 SOCKTOP="$wrapper" \
-			bench/idle.sh | tail -2 | sed "s/^/idle events $ev ($args): /" | tee -a "$OUT/results.txt"
+		# shellcheck disable=SC2086
+		tmux -L "$TMUX_SOCK" new-session -d -s "$ev" -x 200 -y 50 "exec $OUT/socktop $args --interval 250ms 2>$OUT_IDLE/view-$ev.err"
 	done
+	sleep "$WARM"
+	for ev in on off; do
+		VPID[$ev]=$(tmux -L "$TMUX_SOCK" display-message -p -t "$ev" '#{pane_pid}')
+	done
+	echo -e "t_s\tss_lines\trss_on_mib\tticks_on\trss_off_mib\tticks_off" >"$OUT_IDLE/samples.tsv"
+	t0=$(date +%s.%N)
+	while :; do
+		now=$(date +%s.%N)
+		row="$(awk -v a="$t0" -v b="$now" 'BEGIN {printf "%.0f", b - a}')\t$(ss -tanH | wc -l)"
+		for ev in on off; do
+			row="$row\t$(awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/${VPID[$ev]}/status")\t$(cpu_ticks "${VPID[$ev]}")"
+		done
+		echo -e "$row" >>"$OUT_IDLE/samples.tsv"
+		awk -v a="$t0" -v b="$now" -v p="$IDLE_SECONDS" 'BEGIN { exit !(b - a >= p) }' && break
+		sleep 10
+	done
+	column -t "$OUT_IDLE/samples.tsv" | tee -a "$OUT/results.txt"
+	awk -F'\t' -v hz="$CLK_TCK" -v on="$IDLE_ON_ARGS" -v off="$IDLE_OFF_ARGS" 'NR > 1 { t[NR] = $1; ron[NR] = $3; con[NR] = $4; roff[NR] = $5; coff[NR] = $6; n = NR }
+		END {
+			s = t[n] - t[2]
+			printf "idle view, %s: CPU %.2f %% of a core, RSS %.1f -> %.1f MiB\n", on, 100 * (con[n] - con[2]) / hz / s, ron[2], ron[n]
+			printf "idle view, %s: CPU %.2f %% of a core, RSS %.1f -> %.1f MiB\n", off, 100 * (coff[n] - coff[2]) / hz / s, roff[2], roff[n]
+			printf "on/off CPU ratio %.2f\n", (con[n] - con[2]) / (coff[n] - coff[2])
+		}' "$OUT_IDLE/samples.tsv" | tee -a "$OUT/results.txt"
 fi
