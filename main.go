@@ -79,9 +79,15 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	interactive := !cfg.once && !cfg.json && !cfg.summary && isTerminal(stdout)
 	opts := collect.Options{
-		TCP: cfg.tcp, UDP: cfg.udp, IPv4: cfg.v4, IPv6: cfg.v6,
-		Owners: !cfg.noOwners,
-		States: flt.States(),
+		TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6,
+		Owners:   !cfg.noOwners,
+		States:   flt.States(),
+		AllNetNS: cfg.allNetNS,
+	}
+	if cfg.netns != "" {
+		if opts.NetNS, err = collect.ResolveNetNS(cfg.netns); err != nil {
+			return &inputError{fmt.Errorf("-N %s: %w", cfg.netns, err)}
+		}
 	}
 	switch {
 	case interactive:
@@ -132,7 +138,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Filter:   cfg.filter,
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
-			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
+			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
 		})
 		if err != nil {
 			return &runError{err}
@@ -164,9 +170,10 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 
 // liveOptions widens o for the live view: every protocol, family and
 // state whatever -t -u -4 -6 -l say, so that a demo sees its own sockets;
-// the view applies those flags itself (ui.Config.Narrow).
+// the view applies those flags itself (ui.Config.Narrow). Unix sockets
+// are collected only with -x, and then TCP and UDP too.
 func liveOptions(o collect.Options) collect.Options {
-	o.TCP, o.UDP, o.IPv4, o.IPv6 = false, false, false, false
+	o.TCP, o.UDP, o.IPv4, o.IPv6 = o.Unix, o.Unix, false, false
 	o.States = collect.AllStates
 	return o
 }

@@ -19,15 +19,19 @@ import (
 // config is what the root command's flags and arguments asked for.
 type config struct {
 	once, json, summary, noHeader, noOwners, version bool
-	tcp, udp, v4, v6, listening, all                 bool
+	tcp, udp, unix, v4, v6, listening, all           bool
 	// numeric, processes, options and extended are ss's -n -p -o -e:
 	// what they ask for socktop always does (see the flags' help).
 	numeric, processes, options, extended bool
 	info                                  bool
-	source                                string
-	events                                string
-	interval                              time.Duration
-	filter                                string
+	// allNetNS and netns are --all-netns and -N: every network namespace,
+	// or the one named (an ip netns name, a pid or a path).
+	allNetNS bool
+	netns    string
+	source   string
+	events   string
+	interval time.Duration
+	filter   string
 }
 
 // usageError is bad input about flags or arguments: the message, then
@@ -214,13 +218,16 @@ FILTER is ss-compatible, plus shortcuts:
   src 10.0.0.0/8   dst [::1]:443
   state time-wait   exclude listening   state connected (groups: all,
   connected, synchronized, bucket, big)   TIME_WAIT and time-wait both work
-  tcp  udp  proc NAME  pid N  uid N     and  or  not  !  ( )
+  tcp  udp  unix  path GLOB (a Unix socket's path, fnmatch: * crosses /)
+  proc NAME  pid N  uid N     and  or  not  !  ( )
+  netns NAME  container ID         a namespace (host, an ip netns name, docker:ID)
 
 Examples:
   socktop --once 8080
   socktop --once -H 'state time-wait' | wc -l
   socktop --once 'state time-wait and dport = :443'
-  socktop --json -t 'sport = :22 or dport = :22'`
+  socktop --json -t 'sport = :22 or dport = :22'
+  socktop --once --all-netns 'container 3f4e5d6c7b8a'`
 
 // newRootCmd builds the command tree for the command line args; the root
 // command's flags fill cfg. Output goes to stdout and stderr.
@@ -263,9 +270,10 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.SortFlags = false
 	f.BoolVarP(&cfg.tcp, "tcp", "t", false, "TCP sockets only")
 	f.BoolVarP(&cfg.udp, "udp", "u", false, "UDP sockets only")
+	f.BoolVarP(&cfg.unix, "unix", "x", false, "Unix domain sockets (with -t or -u: those too)")
 	f.BoolVarP(&cfg.v4, "ipv4", "4", false, "IPv4 only")
 	f.BoolVarP(&cfg.v6, "ipv6", "6", false, "IPv6 only")
-	f.BoolVarP(&cfg.listening, "listening", "l", false, "listening sockets only (TCP LISTEN, UDP UNCONN)")
+	f.BoolVarP(&cfg.listening, "listening", "l", false, "listening sockets only (LISTEN, UDP and Unix UNCONN)")
 	f.BoolVarP(&cfg.all, "all", "a", false, "all states (the default)")
 	f.BoolVarP(&cfg.noHeader, "no-header", "H", false, "no header line in the table")
 	f.BoolVarP(&cfg.summary, "summary", "s", false, "counts per protocol, family and state of the selected sockets")
@@ -287,6 +295,8 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
+	f.BoolVar(&cfg.allNetNS, "all-netns", false, "sockets of every network namespace and container (needs root)")
+	f.StringVarP(&cfg.netns, "net", "N", "", "sockets of the network namespace `NS`: an ip netns name, a pid or a path")
 	f.StringVar(&cfg.source, "source", "auto", "collector: `NAME` is auto, netlink or gopsutil")
 	f.DurationVar(&cfg.interval, "interval", time.Second, "live view refresh every `D`, 100ms to 10s")
 	f.StringVar(&cfg.events, "events", "auto", "live view transitions from `HOW`: auto, bpf, tracefs or sampled")
@@ -318,6 +328,9 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	if cfg.interval < minInterval || cfg.interval > maxInterval {
 		return &usageError{cmd, fmt.Errorf("--interval %v is outside %v..%v", cfg.interval, minInterval, maxInterval)}
 	}
+	if cfg.allNetNS && cfg.netns != "" {
+		return &usageError{cmd, errors.New("--all-netns and -N do not combine: -N shows one namespace")}
+	}
 	if cfg.summary && cfg.json {
 		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}
 	}
@@ -327,7 +340,7 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 // completeFilter offers the filter's keywords for the FILTER words.
 func completeFilter(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	words := []string{"state", "exclude", "sport", "dport", "src", "dst", "port", "tcp", "udp",
-		"proc", "pid", "uid", "and", "or", "not", "established", "listening", "time-wait",
+		"proc", "pid", "uid", "netns", "container", "and", "or", "not", "established", "listening", "time-wait",
 		"close-wait", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "connected"}
 	return words, cobra.ShellCompDirectiveNoFileComp
 }

@@ -30,6 +30,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"8080", "--once"}, func(c config) bool { return c.once }, "8080"},
 		{[]string{"-tl", "--json"}, func(c config) bool { return c.tcp && c.listening && c.json && !c.udp }, ""},
 		{[]string{"-tun4"}, func(c config) bool { return c.tcp && c.udp && c.v4 && !c.v6 }, ""},
+		{[]string{"-xl"}, func(c config) bool { return c.unix && c.listening && !c.tcp && !c.udp }, ""},
 		{[]string{"--once", "state", "time-wait", "and", "dport", "=", ":443"}, func(c config) bool { return c.once }, "state time-wait and dport = :443"},
 		{[]string{"--no-owners", "--source", "gopsutil", "--interval", "250ms"}, func(c config) bool {
 			return c.noOwners && c.source == "gopsutil" && c.interval == 250*time.Millisecond
@@ -56,7 +57,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bogus"}, "Usage:"},
-		{[]string{"-tx"}, "Usage:"},
+		{[]string{"-tz"}, "Usage:"},
 		{[]string{"--once", "sport", "=", ":x"}, "column"},
 		{[]string{"--once", "(", "tcp"}, "column"},
 		{[]string{"--interval", "5ms"}, "outside"},

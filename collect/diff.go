@@ -197,6 +197,8 @@ func dkeyOf(s *Socket) dkey {
 	lb, rb := l.As16(), r.As16()
 	meta := uint64(s.Local.Port())<<48 | uint64(s.Remote.Port())<<32 | uint64(s.Proto)<<8
 	meta |= addrKind(l) | addrKind(r)<<2
+	// Bits 16-31 are free: the low half of the namespace, as Key has it.
+	meta |= uint64(keyNetNS(s.NetNS.Inode)&0xffff) << 16
 	return dkey{
 		lhi: binary.BigEndian.Uint64(lb[:8]), llo: binary.BigEndian.Uint64(lb[8:]),
 		rhi: binary.BigEndian.Uint64(rb[:8]), rlo: binary.BigEndian.Uint64(rb[8:]),
@@ -355,7 +357,8 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 }
 
 func sameKey(a, b *Socket) bool {
-	return a.Local == b.Local && a.Remote == b.Remote && a.Proto == b.Proto
+	return a.Local == b.Local && a.Remote == b.Remote && a.Proto == b.Proto &&
+		(a.NetNS.Inode == b.NetNS.Inode || keyNetNS(a.NetNS.Inode) == keyNetNS(b.NetNS.Inode))
 }
 
 // index builds the chains of the prev sockets not yet used, and the table

@@ -83,11 +83,20 @@ var gopsutilStates = map[string]State{
 	"CLOSING":      StateClosing,
 }
 
-// Snapshot lists the sockets gopsutil sees, in its order.
+// noticeGopsutilUnix is told when Options.Unix asks gopsutil for Unix
+// sockets: its Unix listing has no inodes, peers or queues to show.
+const noticeGopsutilUnix = "the gopsutil source does not list Unix sockets (-x needs sock_diag)"
+
+// Snapshot lists the sockets gopsutil sees, in its order. Unix sockets are
+// left out, with a Notice, when Options.Unix asks for them.
 func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
-	conns, err := gnet.ConnectionsWithoutUidsWithContext(ctx, g.kind())
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("collect: gopsutil connections: %w", err)
+	var conns []gnet.ConnectionStat
+	if g.opts.wantTCP() || g.opts.wantUDP() {
+		var err error
+		conns, err = gnet.ConnectionsWithoutUidsWithContext(ctx, g.kind())
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("collect: gopsutil connections: %w", err)
+		}
 	}
 	snap := Snapshot{Taken: time.Now(), Source: "gopsutil"}
 	g.mu.Lock()
@@ -96,6 +105,10 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 		g.told.add(&snap, msg)
 	}
 	g.pending = nil
+	if g.opts.Unix {
+		snap.Partial = true
+		g.told.add(&snap, noticeGopsutilUnix)
+	}
 	// The columns gopsutil cannot fill print as "?"; say once why.
 	g.told.add(&snap, noticeGopsutilFields)
 	if g.opts.Owners {

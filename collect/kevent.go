@@ -33,7 +33,9 @@ type StateEvent struct {
 }
 
 // Key returns the connection the event is about.
-func (e *StateEvent) Key() Key { return Key{Proto: e.Proto, Local: e.Local, Remote: e.Remote} }
+func (e *StateEvent) Key() Key {
+	return Key{Proto: e.Proto, Local: e.Local, Remote: e.Remote, NetNS: keyNetNS(e.NetNS)}
+}
 
 // Step is one state of a connection's path and when it was entered.
 type Step struct {

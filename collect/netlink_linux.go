@@ -64,6 +64,14 @@ type Netlink struct {
 	last     int // socket count of the previous snapshot, to size the next
 	owners   *ownerCache
 	slab     []TCPInfo
+	// nsPath is the namespace fd is opened in, "" for socktop's own;
+	// nsWant its inode, 0 when any. self tags the sockets dumped on fd.
+	// others holds the sockets kept in the other namespaces (AllNetNS).
+	nsPath string
+	nsWant uint32
+	self   NetNS
+	others *netnsSet
+	ux     unixDump // Options.Unix: see unix_linux.go
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -73,6 +81,7 @@ type Netlink struct {
 func NewNetlink(opts Options) *Netlink {
 	n := &Netlink{opts: opts, fd: -1, protocol: unix.NETLINK_SOCK_DIAG}
 	n.states.Store(uint32(opts.States))
+	n.initNetNS()
 	if opts.Owners {
 		n.owners = newOwnerCache()
 	}
@@ -88,6 +97,9 @@ func (n *Netlink) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.closeLocked()
+	if n.others != nil {
+		n.others.closeAll()
+	}
 	return nil
 }
 
@@ -102,6 +114,9 @@ func (n *Netlink) openLocked() error {
 	if n.fd >= 0 {
 		return nil
 	}
+	if n.nsPath != "" {
+		return n.openInLocked()
+	}
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, n.protocol)
 	if err != nil {
 		if refused(err) {
@@ -109,6 +124,11 @@ func (n *Netlink) openLocked() error {
 		}
 		return fmt.Errorf("collect: open NETLINK_SOCK_DIAG: %w", err)
 	}
+	return n.bindLocked(fd)
+}
+
+// bindLocked binds a new sock_diag socket and makes it n's.
+func (n *Netlink) bindLocked(fd int) error {
 	// Bound now rather than on the first send, so that the port the
 	// kernel picks is known before the first reply is checked against it.
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
@@ -166,7 +186,7 @@ func refused(err error) bool {
 }
 
 // Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
-// order. A family or protocol the kernel refuses (udp_diag not loaded) is
+// order, then the Unix sockets when Options.Unix asks for them. A family or protocol the kernel refuses (udp_diag not loaded) is
 // left out and the snapshot marked Partial, with a Notice.
 func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -189,6 +209,36 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		hint = sockstatEstimate()
 	}
 	socks := make([]Socket, 0, hint+hint/8+64)
+	socks, err := n.dumpTableLocked(ctx, &snap, socks, mask)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	n.tagLocked(socks)
+	if n.others != nil {
+		if socks, err = n.dumpOthersLocked(ctx, &snap, socks, mask); err != nil {
+			return Snapshot{}, err
+		}
+	}
+	n.last = len(socks)
+	if n.owners != nil {
+		if msg := n.owners.resolve(socks); msg != "" {
+			n.told.add(&snap, msg)
+		}
+		snap.Owners = markOwners(n.owners, socks)
+	} else {
+		for i := range socks {
+			socks[i].Unknown |= FieldOwners
+		}
+	}
+	snap.Sockets = socks
+	return snap, nil
+}
+
+// dumpTableLocked appends the TCP and UDP sockets of the chosen families
+// from n's socket, that is of one network namespace, in kernel order. A
+// family or protocol the kernel refuses is left out and snap marked
+// Partial, with a Notice.
+func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []Socket, mask StateMask) ([]Socket, error) {
 	type dump struct {
 		proto uint8
 		fam   uint8
@@ -210,7 +260,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return Snapshot{}, err
+			return socks, err
 		}
 		states, ext := tcpStates(mask), uint8(0)
 		if d.proto == unix.IPPROTO_UDP {
@@ -246,7 +296,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			socks = socks[:before]
 			n.closeLocked()
 			if err := n.openLocked(); err != nil {
-				return Snapshot{}, err
+				return socks, err
 			}
 			dumps = slices.Insert(dumps, i+1, dump{unix.IPPROTO_TCP, unix.AF_INET, true}, dump{unix.IPPROTO_TCP, unix.AF_INET6, true})
 			continue
@@ -256,32 +306,27 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EOPNOTSUPP):
 			// The kernel has no diag handler for this protocol.
 			snap.Partial = true
-			n.told.add(&snap, "sock_diag has no "+name+" support here: "+name+" sockets are not shown")
+			n.told.add(snap, "sock_diag has no "+name+" support here: "+name+" sockets are not shown")
 		case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPROTONOSUPPORT):
 			// A sandbox that refuses sock_diag: callers fall back.
 			n.closeLocked()
-			return Snapshot{}, fmt.Errorf("collect: %s dump refused: %w: %w", name, err, ErrUnsupported)
+			return socks, fmt.Errorf("collect: %s dump refused: %w: %w", name, err, ErrUnsupported)
 		case err != nil:
 			n.closeLocked()
-			return Snapshot{}, fmt.Errorf("collect: %s dump: %w", name, err)
+			return socks, fmt.Errorf("collect: %s dump: %w", name, err)
 		case intr:
 			snap.Partial = true
-			n.told.add(&snap, "the kernel interrupted the "+name+" dump repeatedly: the table may be incomplete")
+			n.told.add(snap, "the kernel interrupted the "+name+" dump repeatedly: the table may be incomplete")
 		}
 	}
-	n.last = len(socks)
-	if n.owners != nil {
-		if msg := n.owners.resolve(socks); msg != "" {
-			n.told.add(&snap, msg)
-		}
-		snap.Owners = markOwners(n.owners, socks)
-	} else {
-		for i := range socks {
-			socks[i].Unknown |= FieldOwners
+	if n.opts.Unix {
+		var err error
+		if socks, err = n.snapshotUnixLocked(socks, mask, snap); err != nil {
+			n.closeLocked()
+			return socks, err
 		}
 	}
-	snap.Sockets = socks
-	return snap, nil
+	return socks, nil
 }
 
 // markOwners marks the sockets whose empty Owners is not known to mean
@@ -498,20 +543,26 @@ func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := n.openLocked(); err != nil {
-		return nil, err
-	}
-	req := n.buildReq(fam, unix.IPPROTO_TCP, uint32(AllStates), 1<<(inetDiagInfo-1), unix.NLM_F_REQUEST, &k)
 	var info *TCPInfo
-	_, err := n.execute(req, func(msg []byte) error {
-		if len(msg) < inetDiagMsgLen {
-			return fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
+	err := n.inNSLocked(k.NetNS, func() error {
+		if err := n.openLocked(); err != nil {
+			return err
 		}
-		if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
-			info = new(TCPInfo)
-			decodeTCPInfo(info, raw)
+		req := n.buildReq(fam, unix.IPPROTO_TCP, uint32(AllStates), 1<<(inetDiagInfo-1), unix.NLM_F_REQUEST, &k)
+		_, err := n.execute(req, func(msg []byte) error {
+			if len(msg) < inetDiagMsgLen {
+				return fmt.Errorf("inet_diag_msg of %d bytes", len(msg))
+			}
+			if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
+				info = new(TCPInfo)
+				decodeTCPInfo(info, raw)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			n.closeLocked()
 		}
-		return nil
+		return err
 	})
 	switch {
 	case errors.Is(err, unix.ENOENT):
@@ -519,7 +570,6 @@ func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) {
 		// socket can be used again.
 		return nil, fmt.Errorf("collect: tcp_info for %s %s -> %s: %w: %w", k.Proto, k.Local, k.Remote, ErrNotFound, err)
 	case err != nil:
-		n.closeLocked()
 		return nil, fmt.Errorf("collect: tcp_info for %s -> %s: %w", k.Local, k.Remote, err)
 	case info == nil:
 		return nil, fmt.Errorf("collect: %s -> %s has no tcp_info (TIME_WAIT or half-open): %w", k.Local, k.Remote, ErrNotFound)

@@ -9,11 +9,20 @@ import (
 // for what `ss -tanu` shows: TCP and UDP, IPv4 and IPv6, every state but
 // the bound-inactive TCP sockets, no owners and no tcp_info.
 type Options struct {
-	TCP, UDP   bool      // both false means both
+	TCP, UDP bool // both false means both, unless Unix is set
+	// Unix adds the Unix domain sockets, as ss -x does: with TCP or UDP
+	// it adds them to those, and alone it means Unix sockets only.
+	Unix       bool
 	IPv4, IPv6 bool      // both false means both
 	States     StateMask // 0 means all states
 	Owners     bool      // resolve owning processes from /proc
 	TCPInfo    bool      // fetch tcp_info on every TCP socket (slow; off by default)
+	// AllNetNS lists the sockets of every network namespace on the host,
+	// not only of the one socktop runs in (netlink only).
+	AllNetNS bool
+	// NetNS is the path of the one network namespace to list instead of
+	// socktop's own (see ResolveNetNS); "" for socktop's own.
+	NetNS string
 }
 
 // InfoSource is implemented by sources that can fetch tcp_info for one
@@ -23,9 +32,10 @@ type InfoSource interface {
 	Info(ctx context.Context, k Key) (*TCPInfo, error)
 }
 
-// wantTCP, wantUDP, want4 and want6 apply the "both false means both" rule.
-func (o *Options) wantTCP() bool { return o.TCP || !o.UDP }
-func (o *Options) wantUDP() bool { return o.UDP || !o.TCP }
+// wantTCP, wantUDP, want4 and want6 apply the "both false means both" rule;
+// Unix alone turns TCP and UDP off, as ss -x does.
+func (o *Options) wantTCP() bool { return o.TCP || !o.UDP && !o.Unix }
+func (o *Options) wantUDP() bool { return o.UDP || !o.TCP && !o.Unix }
 func (o *Options) want4() bool   { return o.IPv4 || !o.IPv6 }
 func (o *Options) want6() bool   { return o.IPv6 || !o.IPv4 }
 

@@ -329,15 +329,28 @@ type Key struct {
 	// TCP and UDP: their TIME_WAIT successor has no inode and is still
 	// the same connection.
 	Inode uint32
+	// NetNS is the inode of the socket's network namespace, so that two
+	// namespaces' 127.0.0.1:80 stay apart; 0 for the namespace socktop
+	// runs in, so that a source or kernel event that cannot tell the
+	// namespace (tracefs, gopsutil) keys the same as one that can.
+	NetNS uint32
 }
 
 // Key returns the socket's identity across snapshots.
 func (s *Socket) Key() Key {
-	k := Key{Proto: s.Proto, Local: s.Local, Remote: s.Remote}
+	k := Key{Proto: s.Proto, Local: s.Local, Remote: s.Remote, NetNS: keyNetNS(s.NetNS.Inode)}
 	if s.Proto == Unix {
 		k.Inode = s.Inode
 	}
 	return k
+}
+
+// keyNetNS is a namespace inode as Keys carry it: 0 for socktop's own.
+func keyNetNS(inode uint32) uint32 {
+	if inode == ownNetNS() {
+		return 0
+	}
+	return inode
 }
 
 // Snapshot is the socket table at one moment.

@@ -18,8 +18,15 @@ var SourceNames = []string{"auto", "netlink", "gopsutil"}
 // fall back; an error of this process, such as EMFILE, is returned as it
 // is, because gopsutil would hit it too and hide its cause. An unknown
 // name is an error wrapping ErrUnsupported; so is "netlink" where
-// sock_diag cannot be used.
+// sock_diag cannot be used. A namespace option (NetNS, AllNetNS) makes
+// auto mean netlink, since gopsutil sees only socktop's own namespace.
 func NewSource(name string, opts Options) (Source, error) {
+	if name == "gopsutil" && (opts.NetNS != "" || opts.AllNetNS) {
+		return nil, fmt.Errorf("collect: gopsutil sees only socktop's own network namespace: -N and --all-netns need netlink: %w", ErrUnsupported)
+	}
+	if (name == "" || name == "auto") && (opts.NetNS != "" || opts.AllNetNS) {
+		name = "netlink"
+	}
 	switch name {
 	case "", "auto":
 		n := NewNetlink(opts)

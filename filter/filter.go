@@ -44,8 +44,9 @@ type Filter struct {
 //	( ... )                      grouping
 //
 // and socktop's shortcuts: a bare port (8080 or :8080, at either end),
-// port [OP] PORT (either end), tcp, udp, inet/ipv4, inet6/ipv6,
-// proc NAME (an owner's process name; * is a wildcard), pid N, uid [OP] N.
+// port [OP] PORT (either end), tcp, udp, unix, path GLOB (a Unix
+// socket's path, matched as fnmatch(3) does: "*" matches "/" too, see
+// parsePath), inet/ipv4, inet6/ipv6, proc NAME (an owner's process name; * is a wildcard), pid N, uid [OP] N.
 // State names take ss spellings (time-wait, estab, unconnected) and the
 // course spellings (TIME_WAIT) in any case. As in ss, "listening" is the
 // LISTEN state only (ss -l also shows UDP sockets, but "state listening"

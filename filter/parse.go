@@ -303,6 +303,12 @@ func (p *parser) parsePrimary() (cnode, error) {
 			want = collect.UDP
 		}
 		return predNode(func(s *collect.Socket) bool { return s.Proto == want }), nil
+	case "unix":
+		p.next()
+		return predNode(func(s *collect.Socket) bool { return s.Proto == collect.Unix }), nil
+	case "path":
+		p.next()
+		return p.parsePath(t)
 	case "inet", "ipv4", "inet6", "ipv6":
 		p.next()
 		want := uint8(4)
@@ -319,6 +325,12 @@ func (p *parser) parsePrimary() (cnode, error) {
 	case "uid":
 		p.next()
 		return p.parseUID(t)
+	case "netns":
+		p.next()
+		return p.parseNetNS(t)
+	case "container":
+		p.next()
+		return p.parseContainer(t)
 	case "and", "or":
 		return cnode{}, p.missing(t)
 	case "dev", "fwmark", "cgroup", "autobound":
@@ -335,7 +347,7 @@ func (p *parser) parsePrimary() (cnode, error) {
 	if _, ok := lookupState(t.text); ok {
 		return cnode{}, p.errAt(t.pos, "unknown word %q (a state needs \"state\" before it: state %s)", t.text, t.text)
 	}
-	return cnode{}, p.errAt(t.pos, "unknown word %q (expected a condition: state, sport, dport, src, dst, port, tcp, udp, proc, pid, uid or a port)", t.text)
+	return cnode{}, p.errAt(t.pos, "unknown word %q (expected a condition: state, sport, dport, src, dst, port, tcp, udp, unix, path, proc, pid, uid, netns, container or a port)", t.text)
 }
 
 // parseStateRun folds consecutive "state X" and "exclude X" terms the way ss

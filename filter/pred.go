@@ -127,16 +127,17 @@ func parsePortNumber(expr, s string, off int, wild bool) (int, error) {
 	return n, nil
 }
 
-// portPred compares one end's port. A wildcard matches every port.
+// portPred compares one end's port. A wildcard matches every port. A
+// Unix socket has no port, so it matches no port condition.
 func portPred(op cmpOp, want int, local bool) func(*collect.Socket) bool {
 	if want < 0 {
 		all := op == opEq
-		return func(*collect.Socket) bool { return all }
+		return func(s *collect.Socket) bool { return all && s.Proto != collect.Unix }
 	}
 	if local {
-		return func(s *collect.Socket) bool { return cmpInt(op, int(s.Local.Port()), want) }
+		return func(s *collect.Socket) bool { return s.Proto != collect.Unix && cmpInt(op, int(s.Local.Port()), want) }
 	}
-	return func(s *collect.Socket) bool { return cmpInt(op, int(s.Remote.Port()), want) }
+	return func(s *collect.Socket) bool { return s.Proto != collect.Unix && cmpInt(op, int(s.Remote.Port()), want) }
 }
 
 // eitherPort is the "port" shortcut: the condition holds at either end.
@@ -205,10 +206,15 @@ func (p *parser) parseHostCond(local bool, kwTok token) (cnode, error) {
 // matches the kernel's way: an IPv4 prefix also matches IPv4-mapped IPv6
 // addresses, an IPv6 prefix only IPv6 ones, and an endpoint with no address
 // (a listener's peer) is the unspecified address of the socket's family.
+// A Unix socket has no address, so it matches no host condition (path
+// is the condition for its name).
 func (h hostSpec) pred(local bool) func(*collect.Socket) bool {
 	pfx, port, fam := h.prefix, h.port, h.family
 	hasAddr, want4 := pfx.IsValid(), pfx.Addr().Is4()
 	return func(s *collect.Socket) bool {
+		if s.Proto == collect.Unix {
+			return false
+		}
 		ap := s.Remote
 		if local {
 			ap = s.Local

@@ -23,6 +23,9 @@ const (
 	ColForeign
 	ColProcess
 	ColTimer
+	// ColNetNS is the socket's network namespace: its name, else its
+	// inode. Tables show it when their rows span several namespaces.
+	ColNetNS
 	NumColumns
 )
 
@@ -59,6 +62,7 @@ var colDefs = [NumColumns]colDef{
 	ColForeign: {title: "Foreign", short: "For"},
 	ColProcess: {title: "Process", short: "Proc", field: collect.FieldOwners, narrow: 9, wide: 24},
 	ColTimer:   {title: "Timer", short: "Tmr", field: collect.FieldTimer, narrow: 8, wide: 17},
+	ColNetNS:   {title: "NetNS", short: "NS", narrow: 10, wide: 16},
 }
 
 // String returns the column's title.
@@ -98,10 +102,26 @@ type Cells struct {
 
 // Append appends the text of column col for socket s, in form f: "?"
 // when the source could not know the field, "-" for a socket no process
-// holds, the first owner as "name/pid" and "+N" for N more.
+// holds, the first owner as "name/pid" and "+N" for N more. A Unix
+// socket's Proto is ss's Netid (u_str, u_dgr, u_seq), its Local the path
+// ("*" when unnamed) and inode, "/run/x.sock:1234", and its Foreign the
+// peer's inode, "*:1235", or "*" when it has no peer.
 func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte {
 	if fl := colDefs[col].field; fl != 0 && !s.Known(fl) {
 		return append(b, '?')
+	}
+	if s.Proto == collect.Unix {
+		switch col {
+		case ColProto:
+			return append(b, unixNetid(s.Type, f)...)
+		case ColLocal:
+			return appendUnixEnd(b, s.Path, s.Inode)
+		case ColForeign:
+			if s.PeerInode == 0 {
+				return append(b, '*')
+			}
+			return appendUnixEnd(b, "", s.PeerInode)
+		}
 	}
 	switch col {
 	case ColProto:
@@ -128,6 +148,15 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 			b = append(b, ' ', '+')
 			b = strconv.AppendInt(b, int64(len(s.Owners)-1), 10)
 		}
+	case ColNetNS:
+		switch {
+		case s.NetNS.Name != "":
+			b = append(b, s.NetNS.Name...)
+		case s.NetNS.Inode != 0:
+			b = strconv.AppendUint(b, uint64(s.NetNS.Inode), 10)
+		default:
+			b = append(b, '?')
+		}
 	case ColTimer:
 		switch {
 		case s.Timer == collect.TimerOff && f != Plain:
@@ -138,6 +167,53 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 		default:
 			b = AppendTimer(b, s)
 		}
+	}
+	return b
+}
+
+// unixNetid returns ss's Netid for a Unix socket of type t (u_str,
+// u_dgr, u_seq), shortened to three letters in the Narrow form, or
+// "unix" for a type ss has no name for.
+func unixNetid(t collect.SockType, f Form) string {
+	var long, short string
+	switch t {
+	case collect.SockStream:
+		long, short = "u_str", "u_s"
+	case collect.SockDgram:
+		long, short = "u_dgr", "u_d"
+	case collect.SockSeqpacket:
+		long, short = "u_seq", "u_q"
+	default:
+		return "unix"
+	}
+	if f == Narrow {
+		return short
+	}
+	return long
+}
+
+// appendUnixEnd appends one end of a Unix socket as ss's Address:Port
+// columns show it: the path ("*" when unnamed) and the inode.
+func appendUnixEnd(b []byte, path string, inode uint32) []byte {
+	if path == "" {
+		b = append(b, '*')
+	} else {
+		b = AppendPath(b, path)
+	}
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(inode), 10)
+}
+
+// AppendPath appends a Unix socket's path for a terminal: a control
+// character (an abstract name may hold any byte) becomes '?', so that a
+// name cannot move the cursor or recolour the screen.
+func AppendPath(b []byte, path string) []byte {
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c < 0x20 || c == 0x7f {
+			c = '?'
+		}
+		b = append(b, c)
 	}
 	return b
 }

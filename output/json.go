@@ -35,12 +35,20 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 	b = append(b, `,"owners_partial":`...)
 	b = strconv.AppendBool(b, snap.Owners == collect.OwnersPartial)
 	b = append(b, `,"sockets":[`...)
+	var peers *collect.Peers
+	for i := range snap.Sockets {
+		if snap.Sockets[i].Proto == collect.Unix {
+			peers = new(collect.Peers)
+			peers.Build(snap.Sockets)
+			break
+		}
+	}
 	for i := range snap.Sockets {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendSocketJSON(b, &snap.Sockets[i]); err != nil {
+		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers); err != nil {
 			return err
 		}
 		if len(b) > 32<<10 {
@@ -57,18 +65,33 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 	return bw.Flush()
 }
 
-// appendSocketJSON appends one socket in the form of the JSON contract.
-func appendSocketJSON(b []byte, s *collect.Socket) ([]byte, error) {
+// appendSocketJSON appends one socket in the form of the JSON contract. A
+// Unix socket has "path" ("" when unnamed, "@name" for an abstract name),
+// "type" and "peer_inode" (0: no peer) in place of "local" and "remote",
+// no timer and no retransmits, and "peer_owners", the owners of the other
+// end, when peers finds it in the snapshot and its owners are known.
+func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
 	b = append(b, `","family":`...)
 	b = strconv.AppendUint(b, uint64(s.Family), 10)
 	b = append(b, `,"state":"`...)
 	b = append(b, s.State.Canonical().String()...)
-	b = append(b, `","local":`...)
-	b = appendEndpointJSON(b, s.Local, s.Family)
-	b = append(b, `,"remote":`...)
-	b = appendEndpointJSON(b, s.Remote, s.Family)
+	b = append(b, '"')
+	unixSock := s.Proto == collect.Unix
+	if unixSock {
+		b = append(b, `,"path":`...)
+		b = appendJSONString(b, s.Path)
+		b = append(b, `,"type":"`...)
+		b = append(b, s.Type.String()...)
+		b = append(b, `","peer_inode":`...)
+		b = strconv.AppendUint(b, uint64(s.PeerInode), 10)
+	} else {
+		b = append(b, `,"local":`...)
+		b = appendEndpointJSON(b, s.Local, s.Family)
+		b = append(b, `,"remote":`...)
+		b = appendEndpointJSON(b, s.Remote, s.Family)
+	}
 	if s.Known(collect.FieldRecvQ) {
 		b = append(b, `,"recv_q":`...)
 		b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
@@ -89,19 +112,23 @@ func appendSocketJSON(b []byte, s *collect.Socket) ([]byte, error) {
 		b = append(b, `,"cookie":`...)
 		b = strconv.AppendUint(b, s.Cookie, 10)
 	}
-	if s.Known(collect.FieldOwners) {
-		b = append(b, `,"owners":[`...)
-		for i, o := range s.Owners {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"pid":`...)
-			b = strconv.AppendInt(b, int64(o.PID), 10)
+	if s.NetNS.Inode != 0 {
+		b = append(b, `,"netns":{"inode":`...)
+		b = strconv.AppendUint(b, uint64(s.NetNS.Inode), 10)
+		if s.NetNS.Name != "" {
 			b = append(b, `,"name":`...)
-			b = appendJSONString(b, o.Name)
-			b = append(b, '}')
+			b = appendJSONString(b, s.NetNS.Name)
 		}
-		b = append(b, ']')
+		b = append(b, '}')
+	}
+	if s.Known(collect.FieldOwners) {
+		b = appendOwnersJSON(append(b, `,"owners":`...), s.Owners)
+	}
+	if unixSock {
+		if p := peers.Of(s); p != nil && p.Known(collect.FieldOwners) {
+			b = appendOwnersJSON(append(b, `,"peer_owners":`...), p.Owners)
+		}
+		return append(b, '}'), nil
 	}
 	if s.Known(collect.FieldTimer) {
 		b = append(b, `,"timer":"`...)
@@ -125,6 +152,22 @@ func appendSocketJSON(b []byte, s *collect.Socket) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// appendOwnersJSON appends a list of owners, [{"pid": N, "name": S}...].
+func appendOwnersJSON(b []byte, owners []collect.Owner) []byte {
+	b = append(b, '[')
+	for i, o := range owners {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"pid":`...)
+		b = strconv.AppendInt(b, int64(o.PID), 10)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, o.Name)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
 // appendEndpointJSON appends {"addr": ..., "port": ...} as jsonEndpoint
 // builds it.
 func appendEndpointJSON(b []byte, ap netip.AddrPort, family uint8) []byte {
@@ -146,7 +189,7 @@ func appendEndpointJSON(b []byte, ap netip.AddrPort, family uint8) []byte {
 
 // appendJSONString appends s as a JSON string, as encoding/json would:
 // quotes, backslashes and control characters escaped, invalid UTF-8 as
-// U+FFFD. Process names are the only free text in a snapshot.
+// U+FFFD. Process names and Unix paths are the free text of a snapshot.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')

@@ -10,15 +10,34 @@ import (
 // onceColumns are the columns of `socktop --once`, in netstat's order.
 var onceColumns = [...]Column{ColProto, ColRecvQ, ColSendQ, ColLocal, ColForeign, ColState, ColProcess, ColTimer}
 
+// netnsColumns are onceColumns with NetNS first, for rows of several
+// network namespaces.
+var netnsColumns = [...]Column{ColNetNS, ColProto, ColRecvQ, ColSendQ, ColLocal, ColForeign, ColState, ColProcess, ColTimer}
+
+// ManyNetNS reports whether the sockets live in more than one network
+// namespace, when a table shows the NetNS column.
+func ManyNetNS(socks []collect.Socket) bool {
+	for i := 1; i < len(socks); i++ {
+		if socks[i].NetNS.Inode != socks[0].NetNS.Inode {
+			return true
+		}
+	}
+	return false
+}
+
 // WriteTable prints the snapshot as a netstat-like table, with the header
 // line unless header is false (-H, for `| wc -l`). Column widths fit the
 // widest cell; rows are formatted into one reused buffer, with no
 // allocation per row. A cell the source could not know prints as "?".
 func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
-	const last = len(onceColumns) - 1
-	var width [len(onceColumns)]int
+	columns := onceColumns[:]
+	if ManyNetNS(snap.Sockets) {
+		columns = netnsColumns[:]
+	}
+	last := len(columns) - 1
+	var width [len(netnsColumns)]int
 	if header {
-		for i, c := range onceColumns {
+		for i, c := range columns {
 			width[i] = len(c.String())
 		}
 	}
@@ -26,7 +45,7 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 	var cells Cells
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
-		for j, c := range onceColumns[:last] {
+		for j, c := range columns[:last] {
 			scratch = cells.Append(scratch[:0], c, s, Plain)
 			width[j] = max(width[j], len(scratch))
 		}
@@ -35,7 +54,7 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	line := make([]byte, 0, 256)
 	if header {
-		for j, c := range onceColumns {
+		for j, c := range columns {
 			line = appendPadded(line, []byte(c.String()), width[j], c.Right(), j == last)
 		}
 		line = append(line, '\n')
@@ -44,7 +63,7 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		line = line[:0]
-		for j, c := range onceColumns {
+		for j, c := range columns {
 			scratch = cells.Append(scratch[:0], c, s, Plain)
 			line = appendPadded(line, scratch, width[j], c.Right(), j == last)
 		}

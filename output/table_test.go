@@ -26,6 +26,10 @@ var cellSockets = map[string]collect.Socket{
 		Timer: collect.TimerTimeWait, TimerLeft: 58123 * time.Millisecond},
 	"udp6two": {Proto: collect.UDP, Family: 6, State: collect.StateUnconn, Local: netip.MustParseAddrPort("[::]:53"),
 		Owners: []collect.Owner{{PID: 1, Name: "a"}, {PID: 22, Name: "b c"}}},
+	"netns": {Proto: collect.TCP, Family: 4, State: collect.StateListen, Local: netip.MustParseAddrPort("127.0.0.1:80"),
+		NetNS: collect.NetNS{Inode: 4026532288, Name: "socktop-a"}},
+	"netnsNoName": {Proto: collect.TCP, Family: 4, State: collect.StateListen, Local: netip.MustParseAddrPort("127.0.0.1:80"),
+		NetNS: collect.NetNS{Inode: 4026532288}},
 	"unknown": {Proto: collect.TCP, Family: 4, State: collect.StateListen, Local: netip.MustParseAddrPort("127.0.0.1:80"),
 		Unknown: collect.FieldRecvQ | collect.FieldSendQ | collect.FieldOwners | collect.FieldTimer},
 }
@@ -40,16 +44,18 @@ func TestCells(t *testing.T) {
 		form Form
 		want row
 	}{
-		{"listen4", Plain, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", "off"}},
-		{"listen4", Live, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", ""}},
-		{"estab6", Plain, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3"}},
-		{"estab6", Live, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3"}},
-		{"estab6", Narrow, row{"tcp", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms"}},
-		{"tw", Plain, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "timewait 58.1s"}},
-		{"tw", Narrow, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "tw 58.1s"}},
-		{"udp6two", Plain, row{"udp6", "UNCONN", "0", "0", "[::]:53", "[::]:*", "a/1 +1", "off"}},
-		{"unknown", Plain, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?"}},
-		{"unknown", Narrow, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?"}},
+		{"listen4", Plain, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", "off", "?"}},
+		{"listen4", Live, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", "", "?"}},
+		{"estab6", Plain, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3", "?"}},
+		{"estab6", Live, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3", "?"}},
+		{"estab6", Narrow, row{"tcp", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms", "?"}},
+		{"tw", Plain, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "timewait 58.1s", "?"}},
+		{"tw", Narrow, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "tw 58.1s", "?"}},
+		{"udp6two", Plain, row{"udp6", "UNCONN", "0", "0", "[::]:53", "[::]:*", "a/1 +1", "off", "?"}},
+		{"unknown", Plain, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?", "?"}},
+		{"netns", Plain, row{"tcp", "LISTEN", "0", "0", "127.0.0.1:80", "0.0.0.0:*", "-", "off", "socktop-a"}},
+		{"netnsNoName", Plain, row{"tcp", "LISTEN", "0", "0", "127.0.0.1:80", "0.0.0.0:*", "-", "off", "4026532288"}},
+		{"unknown", Narrow, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?", "?"}},
 	}
 	var cells Cells
 	for _, c := range cases {

@@ -61,6 +61,7 @@ type detailView struct {
 	styles        *Styles
 
 	sock     collect.Socket
+	peer     collect.Socket // a Unix socket's other end; zero when none
 	gone     bool
 	info     *collect.TCPInfo
 	infoErr  error
@@ -90,14 +91,21 @@ func (d *detailView) Render(width int) string {
 		lines = append(lines, fmt.Sprintf("  %-13s %s", label, value))
 	}
 	title := "Socket " + s.Proto.String() + " " + output.FormatAddr(s.Local, s.Family) + " -> " + output.FormatAddr(s.Remote, s.Family)
+	if s.Proto == collect.Unix {
+		title = unixTitle(s)
+	}
 	if d.gone {
 		title += "  " + st.Gone.Render("[gone]")
 	}
 	lines = append(lines, st.Title.Render(title))
 	add("State", st.state(s.State, s.State.Canonical().String())+st.Dim.Render(" (ss: "+s.State.SSName()+")"))
-	add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
-	add("Local", output.FormatAddr(s.Local, s.Family))
-	add("Foreign", output.FormatAddr(s.Remote, s.Family))
+	if s.Proto == collect.Unix {
+		d.unixFields(add)
+	} else {
+		add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
+		add("Local", output.FormatAddr(s.Local, s.Family))
+		add("Foreign", output.FormatAddr(s.Remote, s.Family))
+	}
 	pathAt := len(lines)
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
 	known := func(f collect.Fields, label, value string) {

@@ -574,6 +574,12 @@ func (m *model) syncDetail() {
 	}
 	r := m.rows[m.selected]
 	m.detail.sock = *r.s
+	m.detail.peer = collect.Socket{}
+	if m.snap != nil {
+		if p := collect.PeerOf(m.snap, r.s); p != nil {
+			m.detail.peer = *p
+		}
+	}
 	m.detail.gone = r.mark == markGone
 	m.syncPath()
 	m.detail.hist = m.hist.byKey[m.selKey]

@@ -12,7 +12,9 @@ import (
 // log, as the filter does, and the header names the flags. The zero value
 // keeps everything.
 type Narrow struct {
-	TCP, UDP   bool // -t, -u; both false means both
+	TCP, UDP bool // -t, -u; both false means both (unless -x)
+	// Unix (-x) keeps Unix sockets; alone it keeps only those, as ss -x.
+	Unix       bool
 	IPv4, IPv6 bool // -4, -6; both false means both
 	// Listening (-l) keeps what ss -l shows: TCP LISTEN, and UDP sockets
 	// without a fixed peer.
@@ -25,21 +27,44 @@ const listeningStates = collect.StateMask(1<<collect.StateListen | 1<<collect.St
 
 // Match reports whether the flags keep s.
 func (n Narrow) Match(s *collect.Socket) bool {
-	if n.TCP != n.UDP && (n.TCP && s.Proto != collect.TCP || n.UDP && s.Proto != collect.UDP) {
-		return false
+	if n.Unix || n.TCP != n.UDP {
+		switch s.Proto {
+		case collect.TCP:
+			if !n.TCP && (n.UDP || n.Unix) {
+				return false
+			}
+		case collect.UDP:
+			if !n.UDP && (n.TCP || n.Unix) {
+				return false
+			}
+		case collect.Unix:
+			if !n.Unix {
+				return false
+			}
+		}
 	}
-	if n.IPv4 != n.IPv6 && (n.IPv4 && s.Family != 4 || n.IPv6 && s.Family != 6) {
+	if n.IPv4 != n.IPv6 && s.Proto != collect.Unix && (n.IPv4 && s.Family != 4 || n.IPv6 && s.Family != 6) {
 		return false
 	}
 	return !n.Listening || listeningStates.Has(s.State.Canonical())
 }
 
 // String returns the flags as typed, "-t -6 -l", or "" when nothing is
-// narrowed (-t -u, or -4 -6, narrow nothing).
+// narrowed (-t -u, -t -u -x, or -4 -6, narrow nothing).
 func (n Narrow) String() string {
 	var f []string
-	if n.TCP != n.UDP {
-		f = append(f, map[bool]string{true: "-t", false: "-u"}[n.TCP])
+	switch {
+	case n.Unix && n.TCP && n.UDP, !n.Unix && n.TCP == n.UDP:
+		// Every protocol shown (Unix collected only with -x).
+	default:
+		for _, p := range []struct {
+			on   bool
+			flag string
+		}{{n.TCP, "-t"}, {n.UDP, "-u"}, {n.Unix, "-x"}} {
+			if p.on {
+				f = append(f, p.flag)
+			}
+		}
 	}
 	if n.IPv4 != n.IPv6 {
 		f = append(f, map[bool]string{true: "-4", false: "-6"}[n.IPv4])

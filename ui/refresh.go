@@ -297,7 +297,7 @@ func (m *model) reselect() {
 		// A closed detail view would otherwise keep the copy of its
 		// socket, whose owner slice and tcp_info belong to the refresh it
 		// was opened in; openDetail fills it again.
-		m.detail.sock, m.detail.hist, m.detail.info = collect.Socket{}, nil, nil
+		m.detail.sock, m.detail.peer, m.detail.hist, m.detail.info = collect.Socket{}, collect.Socket{}, nil, nil
 	}
 }
 

@@ -24,7 +24,10 @@ const (
 	colForeign = output.ColForeign
 	colProcess = output.ColProcess
 	colTimer   = output.ColTimer
-	numColumns = output.NumColumns
+	// numColumns bounds the columns the live table lays out and `s`
+	// cycles through: the ones before output's NetNS, which it does not
+	// show.
+	numColumns = output.ColNetNS
 )
 
 // rowMark says how a row changed at the last refreshes. The first three
@@ -90,9 +93,13 @@ func cmpBy(col column, a, b *collect.Socket) int {
 	case colSendQ:
 		c = cmp.Compare(a.SendQ, b.SendQ)
 	case colLocal:
-		c = a.Local.Compare(b.Local)
+		if c = a.Local.Compare(b.Local); c == 0 {
+			c = strings.Compare(a.Path, b.Path) // Unix sockets have no address
+		}
 	case colForeign:
-		c = a.Remote.Compare(b.Remote)
+		if c = a.Remote.Compare(b.Remote); c == 0 {
+			c = cmp.Compare(a.PeerInode, b.PeerInode)
+		}
 	case colProcess:
 		an, ap := ownerName(a)
 		bn, bp := ownerName(b)
@@ -136,8 +143,18 @@ type colNeed struct {
 
 // add widens n for one more row.
 func (n *colNeed) add(s *collect.Socket) {
-	n.local = max(n.local, n.addrLen(0, s.Local, s.Family))
-	n.foreign = max(n.foreign, n.addrLen(1, s.Remote, s.Family))
+	if s.Proto == collect.Unix {
+		// output.Cells: "path:inode" (or "*:inode"), and "*:peer" or "*".
+		n.local = max(n.local, max(len(s.Path), 1)+1+digits(s.Inode))
+		if s.PeerInode != 0 {
+			n.foreign = max(n.foreign, 2+digits(s.PeerInode))
+		} else {
+			n.foreign = max(n.foreign, 1)
+		}
+	} else {
+		n.local = max(n.local, n.addrLen(0, s.Local, s.Family))
+		n.foreign = max(n.foreign, n.addrLen(1, s.Remote, s.Family))
+	}
 	n.recvQ = max(n.recvQ, digits(s.RecvQ))
 	n.sendQ = max(n.sendQ, digits(s.SendQ))
 	n.timer = n.timer || s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)

@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"strconv"
+
+	"socktop/collect"
+	"socktop/output"
+)
+
+// unixTitle is the detail view's title line for a Unix socket: its type,
+// its name (or "unnamed") and its inode.
+func unixTitle(s *collect.Socket) string {
+	return "Socket unix " + s.Type.String() + " " + unixName(s.Path) + " (inode " + strconv.FormatUint(uint64(s.Inode), 10) + ")"
+}
+
+func unixName(path string) string {
+	if path == "" {
+		return "unnamed"
+	}
+	return string(output.AppendPath(nil, path))
+}
+
+// unixFields adds what a Unix socket has in place of addresses: its type,
+// path and the other end, with the other end's owners, so the view
+// answers who is connected to a server's socket.
+func (d *detailView) unixFields(add func(label, value string)) {
+	st := d.styles
+	s := &d.sock
+	add("Proto", "unix, "+s.Type.String())
+	path := unixName(s.Path)
+	if len(s.Path) > 0 && s.Path[0] == '@' {
+		path += st.Dim.Render(" (abstract name)")
+	}
+	add("Path", path)
+	switch {
+	case s.PeerInode == 0 && s.State.Canonical() == collect.StateEstablished:
+		add("Peer", "-"+st.Dim.Render(" (its other end has no inode: a connection the server has not accepted yet)"))
+	case s.PeerInode == 0:
+		add("Peer", "-")
+	default:
+		add("Peer", "inode "+strconv.FormatUint(uint64(s.PeerInode), 10))
+		p := &d.peer
+		switch {
+		case p.Proto != collect.Unix:
+			add("", st.Dim.Render("not in this snapshot (another namespace, or gone)"))
+		case p.Path != "":
+			add("", unixName(p.Path))
+		}
+		if p.Proto != collect.Unix {
+			break
+		}
+		switch {
+		case len(p.Owners) == 0 && !p.Known(collect.FieldOwners):
+			add("Peer owners", st.Dim.Render("unknown"))
+		case len(p.Owners) == 0:
+			add("Peer owners", "-"+st.Dim.Render(" (no process holds a descriptor)"))
+		}
+		for i, o := range p.Owners {
+			label := ""
+			if i == 0 {
+				label = "Peer owners"
+			}
+			add(label, string(output.AppendOwner(nil, o)))
+		}
+	}
+}
