@@ -128,13 +128,15 @@ func preadAll(fd int, buf []byte) ([]byte, bool) {
 
 // sockstatProtos sums the counters of one sockstat file that tell
 // whether a namespace holds any TCP or UDP socket a dump would return:
-// TCP inuse, orphan and tw (a TIME_WAIT socket is not in inuse) and UDP
-// inuse of sockstat (v4), TCP6 and UDP6 inuse of sockstat6. ok is false
+// TCP inuse and tw (a TIME_WAIT socket is not in inuse) and UDP inuse of
+// sockstat (v4), TCP6 and UDP6 inuse of sockstat6. TCP orphan is left
+// out: it counts the whole host's orphans in every namespace, and an
+// orphan is still hashed, so its namespace's inuse counts it. ok is false
 // when a line it needs is missing or a value is not a number, so that
 // text it does not know never reads as "none".
 func sockstatProtos(text []byte, v4 bool) (tcp, udp int, ok bool) {
 	tcpName, udpName := "TCP:", "UDP:"
-	tcpFields := []string{"inuse", "orphan", "tw"}
+	tcpFields := []string{"inuse", "tw"}
 	if !v4 {
 		tcpName, udpName = "TCP6:", "UDP6:"
 		tcpFields = tcpFields[:1]

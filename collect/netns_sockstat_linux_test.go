@@ -168,7 +168,8 @@ func TestNetNSSockstatBoundInactive(t *testing.T) {
 // this kernel's format; text without a line or a number it needs is not
 // read as "none".
 func TestSockstatProtosFixture(t *testing.T) {
-	v4 := "sockets: used 12129\nTCP: inuse 0 orphan 0 tw 3 alloc 12108 mem 757\nUDP: inuse 2 mem 256\nUDPLITE: inuse 0\nRAW: inuse 0\n"
+	// orphan is the host's, whatever the namespace: not counted.
+	v4 := "sockets: used 12129\nTCP: inuse 0 orphan 7 tw 3 alloc 12108 mem 757\nUDP: inuse 2 mem 256\nUDPLITE: inuse 0\nRAW: inuse 0\n"
 	v6 := "TCP6: inuse 5\nUDP6: inuse 0\nUDPLITE6: inuse 0\n"
 	if tcp, udp, ok := sockstatProtos([]byte(v4), true); !ok || tcp != 3 || udp != 2 {
 		t.Errorf("sockstat: tcp %d udp %d ok %v, want 3 2 true", tcp, udp, ok)
@@ -180,6 +181,7 @@ func TestSockstatProtosFixture(t *testing.T) {
 		"",
 		"TCP: inuse 0 orphan 0 tw 0\n",          // no UDP line
 		"TCP: inuse 0 orphan 0\nUDP: inuse 0\n", // no tw
+		"TCP: orphan 0 tw 0\nUDP: inuse 0\n",    // no inuse
 		"TCP: inuse 0 orphan 0 tw x\nUDP: inuse 0\n",         // not a number
 		"TCP: inuse 0 orphan 0 tw 0 alloc 1\nUDP: mem 256\n", // no UDP inuse
 	} {
