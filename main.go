@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -62,6 +63,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 				f.Close()
 			}()
 		}
+	}
+	// SOCKTOP_HEAPPROFILE=FILE writes the live heap at the end of a run.
+	if path := os.Getenv("SOCKTOP_HEAPPROFILE"); path != "" {
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				runtime.GC()
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

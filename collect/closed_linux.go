@@ -44,7 +44,8 @@ var destroyGroups = [...]int{
 // ClosedWatcher reports the TCP and UDP sockets the kernel destroys in
 // this network namespace, IPv4 and IPv6, as `ss -E` does. It needs no
 // privilege. It reads on a goroutine of its own from the time it is made
-// until Close, and hands each record to the channel Closed returns.
+// until Close, and hands the records to the channel Closed returns, or in
+// batches to the function given to WatchClosedFunc.
 //
 // Records the kernel could not queue because the watcher's receive buffer
 // was full are lost, and counted by Lost; reading goes on after a loss. A
@@ -54,7 +55,12 @@ type ClosedWatcher struct {
 	file *os.File
 	now  func() time.Time
 	out  chan Closed
-	done chan struct{}
+	// emit receives each batch; nil sends the records on out.
+	emit func([]Closed)
+	// coalesce is how long the reader lets records gather after a small
+	// batch.
+	coalesce time.Duration
+	done     chan struct{}
 	// stopped is closed when the reader has returned.
 	stopped chan struct{}
 	lost    atomic.Uint64
@@ -63,16 +69,39 @@ type ClosedWatcher struct {
 	err     error // why the reader stopped, other than Close; read after stopped
 }
 
+// closedBatch bounds the records read before a batch is handed on, so a
+// sustained burst still reaches the consumer in pieces.
+const closedBatch = 512
+
+// closedCoalesce is how long the reader lets records gather after a small
+// batch: far below a refresh, and a bound on the wakeups per second. The
+// receive buffer holds tens of thousands of records meanwhile.
+const closedCoalesce = 10 * time.Millisecond
+
 // WatchClosed opens a NETLINK_SOCK_DIAG socket, joins the four destroy
 // groups and starts reading. now stamps each record's Received; nil means
 // time.Now.
 func WatchClosed(now func() time.Time) (*ClosedWatcher, error) {
-	return watchClosed(now, closedRcvBuf, closedBacklog)
+	return watchClosed(now, closedRcvBuf, closedBacklog, nil)
+}
+
+// WatchClosedFunc is WatchClosed handing the records to emit instead of a
+// channel, in batches, from the reader's goroutine: a batch is what the
+// kernel had queued when the reader woke, read with few system calls.
+// emit must not keep the slice, which the next batch reuses; the reader
+// waits for emit to return, and meanwhile the kernel's buffer takes what
+// comes (and drops, counted, what it cannot hold). Closed returns a
+// channel that is closed when the watcher stops and carries nothing.
+func WatchClosedFunc(now func() time.Time, emit func([]Closed)) (*ClosedWatcher, error) {
+	if emit == nil {
+		return nil, fmt.Errorf("collect: WatchClosedFunc without a function")
+	}
+	return watchClosed(now, closedRcvBuf, 0, emit)
 }
 
 // watchClosed is WatchClosed with the receive buffer and the channel's
 // length given, so a test can make the kernel drop messages.
-func watchClosed(now func() time.Time, rcvBuf, backlog int) (*ClosedWatcher, error) {
+func watchClosed(now func() time.Time, rcvBuf, backlog int, emit func([]Closed)) (*ClosedWatcher, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -87,11 +116,13 @@ func watchClosed(now func() time.Time, rcvBuf, backlog int) (*ClosedWatcher, err
 	w := &ClosedWatcher{
 		// The runtime's poller then wakes the reader, and Close of the
 		// file ends a read that is waiting.
-		file:    os.NewFile(uintptr(fd), "sock_diag destroy"),
-		now:     now,
-		out:     make(chan Closed, backlog),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		file:     os.NewFile(uintptr(fd), "sock_diag destroy"),
+		now:      now,
+		out:      make(chan Closed, backlog),
+		emit:     emit,
+		coalesce: closedCoalesce,
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
 	}
 	go w.read()
 	return w, nil
@@ -118,7 +149,8 @@ func joinDestroyGroups(fd, rcvBuf int) error {
 }
 
 // Closed returns the channel the records arrive on. It is closed when the
-// watcher stops: after Close, or when reading failed (see Err).
+// watcher stops: after Close, or when reading failed (see Err). A watcher
+// made by WatchClosedFunc sends nothing on it.
 func (w *ClosedWatcher) Closed() <-chan Closed { return w.out }
 
 // Lost returns how many times the kernel dropped destroy messages because
@@ -190,13 +222,17 @@ func (w *ClosedWatcher) read() {
 		w.err = fmt.Errorf("collect: sock_diag destroy socket: %w", err)
 		return
 	}
-	buf := make([]byte, 64<<10)
+	mb := newMmsgBuf()
+	batch := make([]Closed, 0, closedBatch)
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
 	for {
-		var n int
+		batch = batch[:0]
 		var rerr error
 		err := rc.Read(func(fd uintptr) bool {
-			n, rerr = recvNetlink(int(fd), buf)
-			return rerr != unix.EAGAIN
+			batch, rerr = w.readBatch(int(fd), mb, batch)
+			// Nothing read yet: wait for the kernel.
+			return len(batch) > 0 || rerr != unix.EAGAIN
 		})
 		select {
 		case <-w.done:
@@ -207,50 +243,76 @@ func (w *ClosedWatcher) read() {
 			w.err = fmt.Errorf("collect: reading sock_diag destroy messages: %w", err)
 			return
 		}
-		if rerr == unix.ENOBUFS {
-			w.lost.Add(1)
-			continue
+		n := len(batch)
+		if n > 0 && !w.hand(batch) {
+			return
 		}
-		if rerr != nil {
+		if rerr != nil && rerr != unix.EAGAIN {
 			w.err = fmt.Errorf("collect: reading sock_diag destroy messages: %w", rerr)
 			return
 		}
-		at := w.now()
-		if err := walkClosed(buf[:n], func(c Closed) bool {
-			c.Received = at
+		// A trickle of closes would cost a wakeup each; letting a few
+		// gather first costs a consumer nothing it can see.
+		if n < closedBatch/4 && w.coalesce > 0 {
+			pause.Reset(w.coalesce)
 			select {
-			case w.out <- c:
-				return true
+			case <-pause.C:
 			case <-w.done:
-				return false
+				pause.Stop()
+				return
 			}
-		}); err != nil {
-			// One malformed datagram says nothing of the next.
-			w.bad.Add(1)
 		}
 	}
 }
 
-// recvNetlink reads one datagram from fd; a datagram from a sender other
-// than the kernel reads as empty, since only the kernel sends the destroy
-// groups.
-func recvNetlink(fd int, buf []byte) (int, error) {
-	var from unix.RawSockaddrNetlink
-	fromLen := uint32(unix.SizeofSockaddrNetlink)
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd),
-			uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0,
-			uintptr(unsafe.Pointer(&from)), uintptr(unsafe.Pointer(&fromLen)))
-		switch {
-		case e == unix.EINTR:
+// readBatch appends the records waiting on fd to batch, until the kernel
+// has no more (EAGAIN) or the batch holds closedBatch. An ENOBUFS is
+// counted and reading goes on; another error ends the batch.
+func (w *ClosedWatcher) readBatch(fd int, mb *mmsgBuf, batch []Closed) ([]Closed, error) {
+	for len(batch) < closedBatch {
+		n, err := mb.recv(fd)
+		if err == unix.ENOBUFS {
+			w.lost.Add(1)
 			continue
-		case e != 0:
-			return 0, e
-		case from.Pid != 0:
-			return 0, nil
 		}
-		return int(n), nil
+		if err != nil {
+			return batch, err
+		}
+		at := w.now()
+		for i := range n {
+			b, ok := mb.datagram(i)
+			if !ok {
+				w.bad.Add(1)
+				continue
+			}
+			if err := walkClosed(b, func(c Closed) bool {
+				c.Received = at
+				batch = append(batch, c)
+				return true
+			}); err != nil {
+				// One malformed datagram says nothing of the next.
+				w.bad.Add(1)
+			}
+		}
 	}
+	return batch, nil
+}
+
+// hand gives a batch to the consumer; false means Close came while the
+// reader waited on the channel.
+func (w *ClosedWatcher) hand(batch []Closed) bool {
+	if w.emit != nil {
+		w.emit(batch)
+		return true
+	}
+	for _, c := range batch {
+		select {
+		case w.out <- c:
+		case <-w.done:
+			return false
+		}
+	}
+	return true
 }
 
 // walkClosed parses the netlink messages of one destroy datagram and

@@ -268,7 +268,7 @@ func zeroAddr(family uint8) netip.Addr {
 // nobody reads it: the kernel's drops are counted, and the records that
 // come after them are still delivered.
 func TestClosedWatcherLost(t *testing.T) {
-	w, err := watchClosed(nil, 1, 1) // the kernel raises 1 to its minimum
+	w, err := watchClosed(nil, 1, 1, nil) // the kernel raises 1 to its minimum
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestClosedWatcherLost(t *testing.T) {
 // channel.
 func TestClosedWatcherClose(t *testing.T) {
 	for _, busy := range []bool{false, true} {
-		w, err := watchClosed(nil, closedRcvBuf, 1)
+		w, err := watchClosed(nil, closedRcvBuf, 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,3 +33,8 @@ func (w *ClosedWatcher) Err() error { return nil }
 
 // Dropped returns 0: nothing is ever reported here.
 func (w *ClosedWatcher) Dropped() (uint64, error) { return 0, nil }
+
+// WatchClosedFunc fails as WatchClosed does.
+func WatchClosedFunc(now func() time.Time, emit func([]Closed)) (*ClosedWatcher, error) {
+	return WatchClosed(now)
+}

@@ -31,7 +31,7 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 	}
 
 	t.takeReady(cur.Taken)
-	k.kt = k.kt[:0]
+	k.kt = scratch(k.kt)
 	for i := range k.ready {
 		ev := &k.ready[i]
 		c := k.connFor(ev)
@@ -82,7 +82,8 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 // the rest, in order, for a later Update.
 func (t *Tracker) takeReady(taken time.Time) {
 	k := &t.kern
-	k.ready = k.ready[:0]
+	k.ready = scratch(k.ready)
+	used := len(t.events)
 	n := 0
 	for i := range t.events {
 		ev := &t.events[i]
@@ -95,13 +96,30 @@ func (t *Tracker) takeReady(taken time.Time) {
 	}
 	clear(t.events[n:])
 	t.events = t.events[:n]
+	if cap(t.events) > scratchKeep && 4*used < cap(t.events) {
+		t.events = slices.Clone(t.events)
+	}
+}
+
+// scratchKeep is the capacity a scratch slice keeps however little it
+// held: what a refresh of ordinary churn needs.
+const scratchKeep = 4096
+
+// scratch empties s for reuse. An array far larger than its last use,
+// left by a burst, is let go, so that a burst does not pin its memory
+// for the rest of the run; one in steady use is kept.
+func scratch[T any](s []T) []T {
+	if cap(s) > scratchKeep && 4*len(s) < cap(s) {
+		return nil
+	}
+	return s[:0]
 }
 
 // takeClosed returns the destroy records received at or before taken (or
 // with no time), keeping the rest for a later Update.
 func (t *Tracker) takeClosed(taken time.Time) []Closed {
 	k := &t.kern
-	k.recs = k.recs[:0]
+	k.recs = scratch(k.recs)
 	n := 0
 	for i := range t.closed {
 		c := &t.closed[i]

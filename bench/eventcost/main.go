@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,7 @@ func main() {
 	mode := flag.String("events", "auto", "reader: auto, bpf, tracefs or sampled")
 	dur := flag.Duration("duration", 20*time.Second, "measure for `D`")
 	drain := flag.Duration("drain", 100*time.Millisecond, "drain the stream every `D`")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the measured part to `FILE`")
 	flag.Parse()
 	m := events.Mode(*mode)
 	if *mode == "auto" {
@@ -48,6 +50,19 @@ func main() {
 	// The figures start after Open, so loading the program and joining
 	// the groups are not counted.
 	before := st.Stats()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "eventcost: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "eventcost: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	var evs []collect.StateEvent
 	var closed []collect.Closed

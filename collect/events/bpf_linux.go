@@ -41,7 +41,7 @@ const bpfBatch = 512
 
 // bpfCoalesce is how long the reader lets events gather after a small
 // batch: far below a refresh, and a bound on the wakeups per second.
-const bpfCoalesce = 2 * time.Millisecond
+const bpfCoalesce = 10 * time.Millisecond
 
 // bpfRestore is what to tell a user the BPF reader was refused for lack
 // of privilege.

@@ -156,7 +156,7 @@ func Open(opts Options) (*Stream, error) {
 		s.notices = append(s.notices, n.notices()...)
 	}
 	if opts.Closed {
-		cw, err := collect.WatchClosed(nil)
+		cw, err := collect.WatchClosedFunc(nil, s.addClosed)
 		if err != nil {
 			s.notices = append(s.notices, fmt.Sprintf("closed connections off: %v", err))
 		} else {
@@ -169,15 +169,6 @@ func Open(opts Options) (*Stream, error) {
 			defer s.wg.Done()
 			if err := s.rd.run(s.addEvents); err != nil {
 				s.setErr(err)
-			}
-		}()
-	}
-	if s.cw != nil {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for c := range s.cw.Closed() {
-				s.addClosed(c)
 			}
 		}()
 	}
@@ -235,16 +226,36 @@ func (s *Stream) addEvents(evs []collect.StateEvent) {
 	s.signal()
 }
 
-func (s *Stream) addClosed(c collect.Closed) {
-	s.nClosed.Add(1)
+// addClosed queues a batch of destroy records under one lock, with one
+// signal; the watcher reuses cs.
+func (s *Stream) addClosed(cs []collect.Closed) {
+	s.nClosed.Add(uint64(len(cs)))
 	s.mu.Lock()
-	if len(s.closed) >= s.limit {
-		s.qClosedLost++
-	} else {
-		s.closed = append(s.closed, c)
+	room := s.limit - len(s.closed)
+	if room < len(cs) {
+		s.qClosedLost += uint64(len(cs) - max(room, 0))
+		cs = cs[:max(room, 0)]
 	}
+	s.closed = append(s.closed, cs...)
 	s.mu.Unlock()
 	s.signal()
+}
+
+// keepQueue is the capacity a queue keeps however little it held: what a
+// refresh of ordinary churn brings, so that its slices are not regrown at
+// every refresh.
+const keepQueue = 4096
+
+// shrunk returns q emptied, with its backing array if that is in
+// proportion to what it held (n), or a smaller one: a burst that grew a
+// queue to the limit does not pin it for the rest of the run. A queue
+// that keeps filling keeps its array.
+func shrunk[T any](q []T, n int) []T {
+	if c := cap(q); c > keepQueue && 4*n < c {
+		return make([]T, 0, max(keepQueue, 2*n))
+	}
+	clear(q[:n])
+	return q[:0]
 }
 
 // Drain appends the queued events and destroy records to evs and closed
@@ -254,9 +265,10 @@ func (s *Stream) Drain(evs []collect.StateEvent, closed []collect.Closed) ([]col
 	s.mu.Lock()
 	evs = append(evs, s.evs...)
 	closed = append(closed, s.closed...)
-	clear(s.evs)
-	s.evs = s.evs[:0]
-	s.closed = s.closed[:0]
+	// Records hold pointers (tcp_info): cleared, the queue keeps none of
+	// them alive.
+	s.evs = shrunk(s.evs, len(s.evs))
+	s.closed = shrunk(s.closed, len(s.closed))
 	lost, closedLost := s.qLost, s.qClosedLost
 	s.qLost, s.qClosedLost = 0, 0
 	s.mu.Unlock()
