@@ -12,7 +12,8 @@ import (
 
 // demoPaneView narrates the running demos: for each, its promises
 // ticking off with their reasons, the host's notes, its lesson, every
-// socket call, and the segments on the wire as a time-sequence diagram. It is one document the pane scrolls through.
+// socket call, and the segments on the wire as a time-sequence diagram.
+// It is one document the pane scrolls through.
 type demoPaneView struct {
 	width, height int
 	styles        *Styles
@@ -78,7 +79,8 @@ func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 	}
 	title += ": " + r.sc.Title
 	// The live checklist first, so a small pane shows it without
-	// scrolling; the lesson that explains it follows, then the calls.
+	// scrolling; the lesson that explains it follows, then the calls and
+	// the segments they put on the wire.
 	lines := wrapStyled(st.Title, title, width, 2)
 	if r.checked != "" {
 		// As the headless run says it: whether the path promises are

@@ -196,10 +196,10 @@ func sameSteps(a, b []collect.Step) bool {
 	})
 }
 
-// startCmd starts a scenario off the event loop.
-// The run checks its paths against the view's transitions (exact when
-// they come from the kernel) and captures its segments; a capture that
-// cannot start leaves the run going without them.
+// startCmd starts a scenario off the event loop. The run checks its
+// paths against the view's transitions (exactly when they come from the
+// kernel) and captures its segments; a capture that cannot start leaves
+// the run going without them.
 func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
 	ctx, reg, fast, gen := d.ctx, d.reg, d.fast, d.stopGen
 	checks := demo.Checks{Events: d.mode, Segments: true}
