@@ -105,6 +105,9 @@ func (d *detailView) Render(width int) string {
 		add("Local", output.FormatAddr(s.Local, s.Family))
 		add("Foreign", output.FormatAddr(s.Remote, s.Family))
 	}
+	if v := netnsText(s.NetNS); v != "" {
+		add("NetNS", v)
+	}
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
 	known := func(f collect.Fields, label, value string) {
 		if !s.Known(f) {
