@@ -11,8 +11,9 @@ import (
 )
 
 // demoPaneView narrates the running demos: for each, its promises
-// ticking off with their reasons, the host's notes, its lesson, and every
-// socket call. It is one document the pane scrolls through.
+// ticking off with their reasons, the host's notes, its lesson, every
+// socket call, and the segments on the wire as a time-sequence diagram.
+// It is one document the pane scrolls through.
 type demoPaneView struct {
 	width, height int
 	styles        *Styles
@@ -78,8 +79,18 @@ func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 	}
 	title += ": " + r.sc.Title
 	// The live checklist first, so a small pane shows it without
-	// scrolling; the lesson that explains it follows, then the calls.
+	// scrolling; the lesson that explains it follows, then the calls and
+	// the segments they put on the wire.
 	lines := wrapStyled(st.Title, title, width, 2)
+	if r.checked != "" {
+		// As the headless run says it: whether the path promises are
+		// held to the kernel's events or to snapshots.
+		c := "  checked: " + r.checked
+		if r.lost > 0 {
+			c += " · the kernel lost " + strconv.FormatUint(r.lost, 10) + " event(s) meanwhile (host-wide): a path may miss steps"
+		}
+		lines = append(lines, wrapStyled(st.Dim, c, width, 4)...)
+	}
 	for _, ps := range r.status {
 		l := "  " + promiseLine(st, ps)
 		if ps.Why != "" {
@@ -98,6 +109,9 @@ func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 			continue
 		}
 		lines = append(lines, wrapIndent(l, width, 15)...)
+	}
+	if r.capErr != nil || len(r.segs) > 0 {
+		lines = append(lines, p.segmentLines(r, width)...)
 	}
 	return lines
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/collect/events"
+	"socktop/collect/segments"
 	"socktop/demo"
 	"socktop/filter"
 )
@@ -90,6 +93,19 @@ type demoRun struct {
 	events []demo.Event
 	status []demo.PromiseStatus
 	notes  []string // what the host's sysctls mean for this run
+	// checked is how the run checks its paths ("exact (bpf)", "sampled"),
+	// and lost the kernel events lost meanwhile (host-wide).
+	checked string
+	lost    uint64
+	// What the segments section draws: the run's segments, the paths of
+	// its first connection, or why nothing was captured. segLines caches
+	// the section for segWidth until one of them changes.
+	segs      []segments.Segment
+	paths     [2][]collect.Step // client, server
+	capErr    error
+	segLines  []string
+	segWidth  int
+	segsDirty bool
 	// restarting is set while `r`'s re-run of this one is starting, and
 	// observed once a snapshot has been checked against the run: `r`
 	// waits for both, so a burst of presses neither starts copies nor
@@ -118,6 +134,9 @@ type demoState struct {
 	// starting counts the starts on their way, so `x` knows it has
 	// something to stop even before the first run shows.
 	starting int
+	// mode is where the view's transitions come from, which is what a
+	// run started now can check its paths against.
+	mode events.Mode
 }
 
 func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
@@ -151,19 +170,49 @@ func (d *demoState) observe(snap *collect.Snapshot, ch *collect.Changes) {
 		r.run.ObserveChanges(snap, ch)
 		r.status = r.run.Status()
 		r.observed = true
+		r.lost = r.run.Lost()
+		r.syncSegments()
 	}
 }
 
-// startCmd starts a scenario off the event loop.
+// syncSegments takes the segments the run's capture read since the last
+// refresh (the run drains its capture's buffer in memory) and its first
+// connection's paths, and marks the section for drawing when either
+// changed.
+func (r *demoRun) syncSegments() {
+	if r.capErr != nil {
+		return
+	}
+	segs := r.run.Segments()
+	paths := [2][]collect.Step{r.run.Path(demo.Client), r.run.Path(demo.Server)}
+	if len(segs) != len(r.segs) || !sameSteps(paths[0], r.paths[0]) || !sameSteps(paths[1], r.paths[1]) {
+		r.segs, r.paths, r.segsDirty = segs, paths, true
+	}
+}
+
+func sameSteps(a, b []collect.Step) bool {
+	return slices.EqualFunc(a, b, func(x, y collect.Step) bool {
+		return x.State == y.State && x.Source == y.Source && x.At.Equal(y.At)
+	})
+}
+
+// startCmd starts a scenario off the event loop. The run checks its
+// paths against the view's transitions (exactly when they come from the
+// kernel) and captures its segments; a capture that cannot start leaves
+// the run going without them.
 func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
 	ctx, reg, fast, gen := d.ctx, d.reg, d.fast, d.stopGen
+	checks := demo.Checks{Events: d.mode, Segments: true}
+	if checks.Events == "" {
+		checks.Events = events.ModeSampled
+	}
 	d.starting++
 	return func() tea.Msg {
 		if replaces != nil {
 			replaces.Stop()
 			reg.remove(replaces)
 		}
-		run, err := demo.Start(ctx, sc, demo.Config{ReuseAddr: reuse, Fast: fast})
+		run, err := demo.StartWith(ctx, sc, demo.Config{ReuseAddr: reuse, Fast: fast}, checks)
 		if err == nil && !reg.add(run) {
 			run.Stop()
 			err = errors.New("socktop is quitting")
@@ -208,7 +257,10 @@ type demoIntent struct {
 	leaveList bool          // back from the scenario list to the table
 	relayout  bool          // a run came or went: the panes change size
 	status    string        // the footer's answer to the key
-	cmd       tea.Cmd
+	// capErr is why a run started without its segment capture, for the
+	// header's notices (told once, like the detail view's).
+	capErr error
+	cmd    tea.Cmd
 }
 
 // filterChange is a filter for the table and the text the header shows
@@ -237,9 +289,10 @@ func (d *demoState) update(msg tea.Msg, current filterChange) demoIntent {
 		d.err = ""
 		d.seq++
 		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, ports: msg.run.Ports(), reuse: msg.reuse,
-			status: msg.run.Status(), notes: msg.run.Notes()}
+			status: msg.run.Status(), notes: msg.run.Notes(), checked: msg.run.Checked(),
+			capErr: msg.run.CaptureErr(), segsDirty: true}
 		d.runs = append(d.runs, r)
-		return d.refilter(current, demoIntent{cmd: waitEvent(msg.run)})
+		return d.refilter(current, demoIntent{cmd: waitEvent(msg.run), capErr: r.capErr})
 	case demoEventMsg:
 		r := d.find(msg.run)
 		if r == nil {

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/collect/events"
 	"socktop/collect/segments"
 	"socktop/filter"
 )
@@ -200,6 +201,10 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	}
 	m.diagram = diagramView{styles: m.styles}
 	m.demos = newDemoState(ctx, reg, m.styles)
+	m.demos.mode = events.ModeSampled
+	if m.events != nil {
+		m.demos.mode = m.events.Mode()
+	}
 	m.keys = DefaultKeyMap(m.demos.catalogue)
 	m.prompt = newPrompt(m.styles, m.keys.Prompt)
 	if cfg.Filter != "" {
@@ -313,6 +318,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		m.tracker.AddClosed(msg.ev.closed, msg.ev.closedLost)
 		if msg.ev.err != nil {
 			m.header.events = eventsText(m.events, msg.ev.err)
+			m.demos.mode = events.ModeSampled
 		}
 		m.seg.add(msg.segGen, msg.segs)
 		if msg.err != nil {
@@ -628,6 +634,13 @@ func (m *model) applyDemo(in demoIntent) tea.Cmd {
 	}
 	if in.relayout {
 		m.layout()
+	}
+	if in.capErr != nil && !m.seg.told {
+		// The same privilege the detail view's capture lacks: one
+		// notice for both.
+		m.seg.told = true
+		m.extraNotices = append(m.extraNotices, "segments off: "+in.capErr.Error()+segHint(in.capErr))
+		m.setNotice()
 	}
 	return in.cmd
 }
