@@ -46,7 +46,7 @@ func (s PeerStatus) String() string {
 // their 16-byte form. That form makes an IPv4 address and its v4-mapped
 // IPv6 spelling one (the client of a dual-stack listener is AF_INET while
 // its accepted end is AF_INET6), drops zones, and keeps the key free of
-// pointers, which hashes faster and gives the collector nothing to scan.
+// pointers, which gives the collector nothing to scan in the map.
 type peerTuple struct {
 	proto        Proto
 	netns        uint32
@@ -116,8 +116,7 @@ func LocalAddrs() ([]netip.Addr, error) {
 // IP_FREEBIND aside), and that covers the other namespaces, whose
 // interfaces socktop does not read.
 func (p *Peers) buildLocal(socks []Socket) {
-	p.byTuple = fitPeerMap(p.byTuple, len(socks))
-	p.local = fitPeerMap(p.local, len(socks))
+	p.local = fitPeerMap(p.local, len(socks), 0)
 	own := ownNetNS()
 	nsOf := func(s *Socket) uint32 {
 		if s.NetNS.Inode == own {
@@ -145,16 +144,29 @@ func (p *Peers) buildLocal(socks []Socket) {
 			p.local[k], last = struct{}{}, k
 		}
 	}
+	candidate := func(s *Socket) bool {
+		return s.Proto != Unix && connected(s) && p.isLocal(nsOf(s), s.Remote.Addr())
+	}
+	if p.byTuple == nil || len(p.byTuple) > 4*len(socks)+64 {
+		// A new map (the first build, or one after the table shrank) is
+		// made at its size rather than grown through every power of two;
+		// a reused one already has room.
+		n := 0
+		for i := range socks {
+			if candidate(&socks[i]) {
+				n++
+			}
+		}
+		p.byTuple = make(map[peerTuple]int32, n)
+	} else {
+		clear(p.byTuple)
+	}
 	for i := range socks {
 		s := &socks[i]
-		if s.Proto == Unix || !connected(s) {
+		if !candidate(s) {
 			continue
 		}
-		ns := nsOf(s)
-		if !p.isLocal(ns, s.Remote.Addr()) {
-			continue
-		}
-		t := tupleOf(s.Proto, ns, s.Local, s.Remote)
+		t := tupleOf(s.Proto, nsOf(s), s.Local, s.Remote)
 		// Two rows share a 4-tuple only when one is a TIME_WAIT leftover
 		// of an earlier connection on the same ports; the live one stands
 		// for it. Only a TIME_WAIT row looks first, so a live one costs
@@ -212,11 +224,12 @@ func (p *Peers) Find(s *Socket) (*Socket, PeerStatus) {
 	return &p.socks[i], PeerFound
 }
 
-// fitPeerMap returns m cleared, or a new map when m is nil or was sized
-// for a much bigger table: a Go map never gives back its buckets.
-func fitPeerMap[K comparable, V any](m map[K]V, n int) map[K]V {
+// fitPeerMap returns m cleared, or a new map for size entries when m is
+// nil or was filled from a table much bigger than n sockets: a Go map
+// never gives back its buckets.
+func fitPeerMap[K comparable, V any](m map[K]V, n, size int) map[K]V {
 	if m == nil || len(m) > 4*n+64 {
-		return make(map[K]V)
+		return make(map[K]V, size)
 	}
 	clear(m)
 	return m

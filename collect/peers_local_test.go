@@ -144,6 +144,13 @@ func BenchmarkPeers100k(b *testing.B) {
 			p.Build(socks)
 		}
 	})
+	b.Run("fresh", func(b *testing.B) {
+		// As output.WriteJSON does: one new index per document.
+		b.ReportAllocs()
+		for b.Loop() {
+			new(Peers).Build(socks)
+		}
+	})
 	b.Run("find-all", func(b *testing.B) {
 		var p Peers
 		p.Build(socks)

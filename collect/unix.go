@@ -25,7 +25,7 @@ type Peers struct {
 // by inode, the TCP and UDP sockets that can be one end of a local
 // connection by their 4-tuple.
 func (p *Peers) Build(socks []Socket) {
-	p.byInode = fitPeerMap(p.byInode, len(socks))
+	p.byInode = fitPeerMap(p.byInode, len(socks), 0)
 	p.socks = socks
 	for i := range socks {
 		if s := &socks[i]; s.Proto == Unix && s.Inode != 0 {
