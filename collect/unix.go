@@ -13,12 +13,13 @@ import "net/netip"
 type Peers struct {
 	socks   []Socket
 	byInode map[uint32]int32
-	// byTuple files the TCP and UDP sockets with a local remote end by
-	// their own end, local holds the addresses counted as local per
+	// byTuple4 and byTuple file the TCP and UDP sockets with a local
+	// remote end by their own end (IPv4 in the short form), local holds the addresses counted as local per
 	// namespace, and host the own namespace's interface addresses.
-	byTuple map[peerTuple]int32
-	local   map[nsAddr]struct{}
-	host    []netip.Addr
+	byTuple4 map[peerTuple4]int32
+	byTuple  map[peerTuple]int32
+	local    map[nsAddr]struct{}
+	host     []netip.Addr
 }
 
 // Build indexes socks, forgetting any earlier snapshot: the Unix sockets
