@@ -60,16 +60,18 @@ type detailView struct {
 	width, height int
 	styles        *Styles
 
-	sock     collect.Socket
-	peer     collect.Socket // a Unix socket's other end; zero when none
-	gone     bool
-	info     *collect.TCPInfo
-	infoErr  error
-	fetching bool
-	noInfo   string // why there is no tcp_info (UDP, no InfoSource)
-	hist     []histEntry
-	histFull bool                  // the history has forgotten connections
-	coverage collect.OwnerCoverage // of the snapshot the socket is from
+	sock collect.Socket
+	// peer is the other end, when peerStatus is PeerFound; zero else.
+	peer       collect.Socket
+	peerStatus collect.PeerStatus
+	gone       bool
+	info       *collect.TCPInfo
+	infoErr    error
+	fetching   bool
+	noInfo     string // why there is no tcp_info (UDP, no InfoSource)
+	hist       []histEntry
+	histFull   bool                  // the history has forgotten connections
+	coverage   collect.OwnerCoverage // of the snapshot the socket is from
 	// path is the tracker's path of the connection, peerPath its peer's
 	// when both ends are on this host; now is the newest snapshot's time,
 	// which the time in the current state runs to.
@@ -105,6 +107,7 @@ func (d *detailView) Render(width int) string {
 		add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
 		add("Local", output.FormatAddr(s.Local, s.Family))
 		add("Foreign", output.FormatAddr(s.Remote, s.Family))
+		d.peerField(add)
 	}
 	pathAt := len(lines)
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
@@ -176,6 +179,7 @@ func (d *detailView) Render(width int) string {
 	case d.noInfo != "":
 		add("tcp_info", st.Dim.Render(d.noInfo))
 	}
+	lines = append(lines, d.peerLines()...)
 	if len(d.path) > 0 {
 		// The path goes under the addresses, where an 80x24 screen
 		// still shows it; the fields it pushed down scroll.

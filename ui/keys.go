@@ -22,9 +22,11 @@ type KeyMap struct {
 	Pause, Faster, Slower                   key.Binding
 	Demos, ReuseAddr, StopDemo              key.Binding
 	Closed, Segments                        key.Binding
-	DemoScrollUp, DemoScrollDown            key.Binding
-	Diagram                                 key.Binding
-	Help, Quit                              key.Binding
+	// Peer selects the other end of a local connection.
+	Peer                         key.Binding
+	DemoScrollUp, DemoScrollDown key.Binding
+	Diagram                      key.Binding
+	Help, Quit                   key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
 	StartDemo key.Binding
@@ -61,6 +63,7 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		Pause: bind("pause", "space"), Faster: bind("faster", "+", "="), Slower: bind("slower", "-", "_"),
 		Help: bind("help", "?"), Quit: bind("quit", "q", "ctrl+c"),
 		Closed: bind("closed conns", "c"), Segments: bind("segments", "w"),
+		Peer: bind("other end", "p"),
 
 		Demos: bind("demos", "d"), ReuseAddr: bind("flip SO_REUSEADDR", "r"), StopDemo: bind("stop demos", "x"),
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
@@ -136,7 +139,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments},
+		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments, k.Peer},
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
 		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
 	})
