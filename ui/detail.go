@@ -60,18 +60,15 @@ type detailView struct {
 	width, height int
 	styles        *Styles
 
-	sock collect.Socket
-	// peer is the other end, when peerStatus is PeerFound; zero else.
-	peer       collect.Socket
-	peerStatus collect.PeerStatus
-	gone       bool
-	info       *collect.TCPInfo
-	infoErr    error
-	fetching   bool
-	noInfo     string // why there is no tcp_info (UDP, no InfoSource)
-	hist       []histEntry
-	histFull   bool                  // the history has forgotten connections
-	coverage   collect.OwnerCoverage // of the snapshot the socket is from
+	sock     collect.Socket
+	gone     bool
+	info     *collect.TCPInfo
+	infoErr  error
+	fetching bool
+	noInfo   string // why there is no tcp_info (UDP, no InfoSource)
+	hist     []histEntry
+	histFull bool                  // the history has forgotten connections
+	coverage collect.OwnerCoverage // of the snapshot the socket is from
 	// path is the tracker's path of the connection, peerPath its peer's
 	// when both ends are on this host; now is the newest snapshot's time,
 	// which the time in the current state runs to.
@@ -79,6 +76,10 @@ type detailView struct {
 	now            time.Time
 	seg            *segState
 	offset         int // lines scrolled past
+
+	// peer is the other end, when peerStatus is PeerFound; zero else.
+	peer       collect.Socket
+	peerStatus collect.PeerStatus
 }
 
 // SetSize sets the view's size.

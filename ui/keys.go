@@ -21,12 +21,10 @@ type KeyMap struct {
 	Filter, Sort, SortReverse               key.Binding
 	Pause, Faster, Slower                   key.Binding
 	Demos, ReuseAddr, StopDemo              key.Binding
-	Closed, Segments                        key.Binding
-	// Peer selects the other end of a local connection.
-	Peer                         key.Binding
-	DemoScrollUp, DemoScrollDown key.Binding
-	Diagram                      key.Binding
-	Help, Quit                   key.Binding
+	Closed, Segments, Peer                  key.Binding
+	DemoScrollUp, DemoScrollDown            key.Binding
+	Diagram                                 key.Binding
+	Help, Quit                              key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
 	StartDemo key.Binding
