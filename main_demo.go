@@ -16,9 +16,17 @@ import (
 
 const demoRunMore = `run executes one scenario on 127.0.0.1 (on a free port unless --port
 names one), prints every socket call as it happens, then the state changes
-observed and each promised state, seen or missed. It exits 0 when every
-promise was kept, 1 otherwise, 2 on bad usage. With --json the output is
-NDJSON: one object per line, of type start, event, seen, then result.`
+observed, each side's path, the segments on the wire as a sequence
+diagram, and each promise, seen or missed. Paths are checked exactly from
+the kernel's events when socktop may read them (root, or cap_bpf and
+cap_perfmon), and from snapshots otherwise: the output says "checked:
+exact (bpf)" or "checked: sampled". Segments need CAP_NET_RAW. It exits 0
+when every promise it could check was kept, 1 otherwise, 2 on bad usage.
+With --json the output is NDJSON: one object per line, of type start,
+event, seen, then result; the result carries "paths" (per side, the steps
+with "state", "t_us" since the start and "source") and "segments" ("t_us",
+"from", "flags", "seq" and "ack" relative to each side's initial sequence
+number, "len", "win").`
 
 // newDemoCmd builds `socktop demo list` and `socktop demo run NAME`.
 func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -56,6 +64,7 @@ type demoRunFlags struct {
 	json    bool
 	timeout time.Duration
 	fast    bool
+	events  string
 }
 
 // newDemoRunCmd builds `socktop demo run NAME`; its flags fill fl.
@@ -91,6 +100,8 @@ func newDemoRunCmd(fl *demoRunFlags, stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&fl.json, "json", false, "NDJSON output, one object per line")
 	f.DurationVar(&fl.timeout, "timeout", time.Minute, "give up waiting for the promises after `D`")
 	f.BoolVar(&fl.fast, "fast", false, "short lifetimes and pauses (for tests)")
+	f.StringVar(&fl.events, "events", "auto", "paths checked from `HOW`: auto, bpf, tracefs or sampled")
+	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("reuseaddr", cobra.FixedCompletions([]string{"true", "false"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -117,6 +128,11 @@ func demoRunOptions(cmd *cobra.Command, fl *demoRunFlags, name string) (*demo.Sc
 	if fl.timeout <= 0 {
 		return nil, demo.RunOptions{}, &usageError{cmd, errors.New("--timeout must be positive")}
 	}
+	mode, err := eventsMode(fl.events)
+	if err != nil {
+		return nil, demo.RunOptions{}, &usageError{cmd, err}
+	}
+	opts.Mode = mode
 	return sc, opts, nil
 }
 

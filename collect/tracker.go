@@ -30,10 +30,12 @@ func (o Origin) String() string {
 	return "unknown"
 }
 
-// Tracker turns consecutive snapshots into one stream of Changes: the live
-// view and the demo runs read the same ones, so they cannot disagree about
-// what happened. The zero value is ready to use. A Tracker is not safe for
-// concurrent use.
+// Tracker turns consecutive snapshots, and the kernel's state events and
+// destroy records when it is given them (AddEvents, AddClosed), into one
+// stream of Changes: the live view and the demo runs read the same ones,
+// so they cannot disagree about what happened. It also keeps each
+// connection's path (Path). The zero value is ready to use. A Tracker is
+// not safe for concurrent use.
 //
 // Between two Updates it keeps the last snapshot given (not a copy) and
 // copies of the sockets a partial snapshot lacked, without their tcp_info
@@ -50,6 +52,7 @@ type Tracker struct {
 	events []StateEvent
 	closed []Closed
 	lost   uint64
+	kern   kernelState
 }
 
 // Update returns the changes from the previous snapshot to cur, and keeps
@@ -62,6 +65,11 @@ type Tracker struct {
 // nor new when they are listed again (no - -> X); a change of state in
 // the meantime is one transition, from the state last seen. A nil cur is
 // read as an empty, complete snapshot.
+//
+// The kernel input due at cur.Taken is merged in (see merge): its exact
+// transitions come first and replace the sampled ones of the same
+// connections, Changes.Closed holds the destroy records, Changes.Lost
+// the losses handed in since the last Update.
 func (t *Tracker) Update(cur *Snapshot) Changes {
 	if cur == nil {
 		cur = &Snapshot{}
@@ -70,6 +78,7 @@ func (t *Tracker) Update(cur *Snapshot) Changes {
 	if t.prev != nil && (len(t.held) > 0 || cur.Partial && len(ch.Gone) > 0) {
 		t.reconcile(cur, &ch)
 	}
+	t.merge(cur, &ch)
 	t.prev = cur
 	return ch
 }

@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 	"socktop/probe"
 )
 
@@ -21,6 +22,12 @@ func politeClose() *Scenario {
 			{Role: Server, State: collect.StateCloseWait, Why: "the server got the FIN and has not closed yet"},
 			{Role: Client, State: collect.StateTimeWait, Detail: "timewait timer", Match: timerIs(collect.TimerTimeWait),
 				Why: "the side that closed first keeps the 4-tuple for 60 s"},
+			path(Client, "the active close: FIN sent, FIN acknowledged, the peer's FIN answered",
+				synSent, established, finWait1, finWait2, timeWait),
+			path(Server, "the passive close: FIN received, own FIN sent, its ACK ends the connection",
+				synRecv, established, closeWait, lastAck, closed),
+			segs("three segments open, four close: each side's FIN is acknowledged on its own",
+				then(handshake, []Seg{fromC(fFINACK), fromS(fACK), fromS(fFINACK), fromC(fACK)})...),
 		},
 		steps: func(e *env) {
 			_, c, a := e.connected()
@@ -41,6 +48,12 @@ func serverRestart() *Scenario {
 				{Role: Server, State: collect.StateListen, Why: "the first generation listens"},
 				{Role: Server, State: collect.StateTimeWait, Detail: "on the server port", Match: timerIs(collect.TimerTimeWait),
 					Why: "the server closed first, so the TIME_WAIT holds the server's port"},
+				path(Server, "the server's end makes the active close",
+					synRecv, established, finWait1, finWait2, timeWait),
+				path(Client, "the client's end makes the passive close",
+					synSent, established, closeWait, lastAck, closed),
+				segs("the server's FIN goes first; the client's FIN carries the ACK of it",
+					then(handshake, []Seg{fromS(fFINACK)}, []Seg{fromC(fFINACK), fromS(fACK)})...),
 			}
 			if cfg.ReuseAddr {
 				return append(ps,
@@ -96,6 +109,12 @@ func serverCrash() *Scenario {
 				Why: "the dead server's socket waits for the client's FIN"},
 			{Role: Server, State: collect.StateTimeWait, Detail: "on the server port",
 				Why: "the crashed side closed first, so TIME_WAIT sits on the server's port"},
+			path(Server, "the kernel makes the active close for the dead process",
+				synRecv, established, finWait1, finWait2, timeWait),
+			path(Client, "the client makes the passive close",
+				synSent, established, closeWait, lastAck, closed),
+			segs("the kernel sends the dead server's FIN; the client answers, later closes too",
+				then(handshake, []Seg{fromS(fFINACK), fromC(fACK)}, []Seg{fromC(fFINACK), fromS(fACK)})...),
 		},
 		notes: func(h Host, cfg Config) []string {
 			return []string{h.describe("tcp_fin_timeout") + ": the crashed server's orphan FIN_WAIT_2 would last that many seconds if the client never closed"}
@@ -130,6 +149,12 @@ func leakyServer() *Scenario {
 			{Role: Client, State: collect.StateFinWait2, Detail: "orphan with a timer", Match: func(s *collect.Socket) bool {
 				return s.Inode == 0 && s.Timer != collect.TimerOff
 			}, Why: "the client closed and waits for a FIN that never comes, for tcp_fin_timeout"},
+			path(Client, "the client's FIN was acknowledged; no FIN comes back",
+				synSent, established, finWait1, finWait2),
+			path(Server, "the server got the FIN and stays",
+				synRecv, established, closeWait),
+			segs("the client's FIN is acknowledged", then(handshake, []Seg{fromC(fFINACK), fromS(fACK)})...),
+			noSegs(Server, segments.FIN, "the server never closes, so it never sends a FIN"),
 		},
 		notes: func(h Host, cfg Config) []string { return []string{finTimeoutNote(h, cfg, fastLinger2)} },
 		steps: func(e *env) {
@@ -159,6 +184,12 @@ func halfClose() *Scenario {
 			{Role: Server, State: collect.StateCloseWait, Why: "the server read the client's FIN"},
 			{Role: Client, Call: "recv(", Result: "13 bytes", Why: "the half-closed side still receives"},
 			{Role: Client, State: collect.StateTimeWait, Why: "the client sent the first FIN"},
+			path(Client, "shutdown(SHUT_WR) makes an active close that keeps its descriptor",
+				synSent, established, finWait1, finWait2, timeWait),
+			path(Server, "the server answers, then closes",
+				synRecv, established, closeWait, lastAck, closed),
+			segs("data flows to the half-closed side after its FIN",
+				then(handshake, []Seg{fromC(fFINACK)}, []Seg{withData(fromS(fACK))}, []Seg{fromS(fFINACK), fromC(fACK)})...),
 		},
 		Sysctls: []string{"tcp_fin_timeout"},
 		notes: func(h Host, cfg Config) []string {
@@ -190,6 +221,12 @@ func abortiveClose() *Scenario {
 			{Role: Server, State: collect.StateEstablished, Why: "a normal connection first"},
 			{Role: Server, Call: "recv(", Result: "ECONNRESET", Why: "the RST reaches the server as an error"},
 			{Role: Client, State: collect.StateTimeWait, Absent: true, Why: "a RST ends the connection without TIME_WAIT"},
+			path(Client, "close() with SO_LINGER 0 goes straight to CLOSED",
+				synSent, established, closed),
+			path(Server, "the RST closes the server's end too",
+				synRecv, established, closed),
+			segs("one RST instead of the FIN exchange", then(handshake, []Seg{fromC(fRSTACK)})...),
+			noSegs("", segments.FIN, "no FIN from either side"),
 		},
 		steps: func(e *env) {
 			_, c, a := e.connected()

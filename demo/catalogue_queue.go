@@ -6,6 +6,7 @@ import (
 	"syscall"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 	"socktop/probe"
 )
 
@@ -25,6 +26,10 @@ func listenOverflow() *Scenario {
 			{Role: Server, State: collect.StateEstablished, Detail: "not accepted, no descriptor", Match: noInode,
 				Why: "the kernel finished the handshake; the application never took it"},
 			{Role: Client, State: collect.StateSynSent, Why: "the SYN is dropped, the client retries"},
+			path(Client, "the first clients' handshakes complete", synSent, established),
+			path(Server, "the kernel completes the handshake into the accept queue", synRecv, established),
+			segs("a late client's SYN gets no answer and is sent again after the retransmission timeout",
+				fromC(fSYN), fromC(fSYN)),
 		},
 		notes: func(h Host, cfg Config) []string {
 			n, _ := h.get("tcp_syn_retries")
@@ -79,6 +84,10 @@ func halfOpen() *Scenario {
 				Why: "the server waits for data before completing the connection"},
 			{Role: Client, State: collect.StateEstablished, Why: "the client already believes it is connected"},
 			{Role: Server, Call: "accept(", Result: "fd", Why: "data arrives, the connection is born"},
+			path(Client, "the client is connected as soon as the SYN-ACK arrives", synSent, established),
+			path(Server, "the server's connection is born only when data arrives", synRecv, established),
+			segs("the client's ACK completes the handshake on its side; the server waits for the data",
+				then(handshake, []Seg{withData(fromC(fACK))})...),
 		},
 		notes: func(h Host, cfg Config) []string {
 			return []string{fmt.Sprintf("%s: TCP_DEFER_ACCEPT=%d keeps SYN_RECV about 7 s unless data arrives first; %s",
@@ -139,6 +148,10 @@ func slowReader() *Scenario {
 			{Role: Server, State: collect.StateEstablished, Detail: "Recv-Q full", Match: recvQueued, Why: "the server does not read"},
 			{Role: Client, State: collect.StateFinWait1, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
 				Why: "the FIN waits behind data the peer has no room for"},
+			path(Client, "close() moves the client to FIN_WAIT_1, and there it stays", synSent, established, finWait1),
+			path(Server, "the server neither reads nor closes", synRecv, established),
+			segs("the server's window closes", then(handshake, []Seg{{From: Server, Flags: fACK, ZeroWindow: true}})...),
+			noSegs(Client, segments.FIN, "close() returned, yet the FIN has not left"),
 		},
 		notes: fastOr(fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the client: FIN_WAIT_1 ends after it", fastUserTimeout),
 			"FIN_WAIT_1 lasts while the server neither reads nor closes: stopping the demo closes it (RST)"),
@@ -161,6 +174,10 @@ func lateClose() *Scenario {
 			{Role: Client, State: collect.StateFinWait2, Why: "the client's FIN was acknowledged"},
 			{Role: Server, State: collect.StateLastAck, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
 				Why: "the server's FIN is stuck behind data the client does not read"},
+			path(Client, "the client's FIN was acknowledged", synSent, established, finWait1, finWait2),
+			path(Server, "the server closes late and waits in LAST_ACK", synRecv, established, closeWait, lastAck),
+			segs("the client's FIN is acknowledged", then(handshake, []Seg{fromC(fFINACK), fromS(fACK)})...),
+			noSegs(Server, segments.FIN, "the server's FIN cannot leave"),
 		},
 		notes: fastOr(fmt.Sprintf("this run sets TCP_USER_TIMEOUT=%v on the server: LAST_ACK ends after it", fastUserTimeout),
 			"LAST_ACK lasts while the client does not read: stopping the demo closes it"),
@@ -184,6 +201,12 @@ func simultaneousClose() *Scenario {
 			{Role: Server, State: collect.StateFinWait2, Why: "the server's FIN was acknowledged"},
 			{Role: Client, State: collect.StateTimeWait, Why: "both sides closed first"},
 			{Role: Server, State: collect.StateTimeWait, Why: "both sides closed first"},
+			path(Client, "the peer's FIN arrived while the client's own was unsent",
+				synSent, established, finWait1, closing, timeWait),
+			path(Server, "the server's FIN was acknowledged, then the client's arrived",
+				synRecv, established, finWait1, finWait2, timeWait),
+			segs("the server's FIN goes first; the client's leaves on its last data",
+				then(handshake, []Seg{fromS(fFINACK)}, []Seg{withData(fromC(fFINACK)), fromS(fACK)})...),
 		},
 		steps: func(e *env) {
 			c, a := e.zeroWindow(false, false)
@@ -235,6 +258,8 @@ func closedScenario() *Scenario {
 			{Role: Server, State: collect.StateClosed, Blocked: blockedBeforeBoundInactive, Why: "bound, never listening"},
 			{Role: Client, Call: "connect(", Result: "ECONNREFUSED", Why: "nobody listens on the port"},
 			{Role: Client, State: collect.StateClosed, Blocked: blockedBeforeBoundInactive, Why: "still bound after the refused connect"},
+			path(Client, "the refused connect goes back to CLOSED", closed, synSent, closed),
+			segs("the SYN is answered with a RST", fromC(fSYN), fromS(fRSTACK)),
 		},
 		steps: func(e *env) {
 			s := e.tcp("server")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/collect/events"
 )
 
 // WriteList writes the catalogue, one scenario a line: its name, its key
@@ -32,20 +33,26 @@ type RunOptions struct {
 	JSON bool
 	// Timeout bounds the wait for the promises; 0 means a minute.
 	Timeout time.Duration
+	// Mode chooses the kernel events' reader ("" the best available, see
+	// events.Options); ModeSampled checks from snapshots only.
+	Mode events.Mode
 }
 
-// RunHeadless runs sc against snapshots of src, printing the lesson, every
-// socket call as it happens, each promise as it is kept, then the state
-// changes observed and every promise, seen or missed, to stdout; errors go
-// to stderr. It reports whether every promise was kept. It stops the run,
-// and with it every socket and child, before it returns, and closes src
-// when it is an io.Closer; ctx ends the run early.
+// RunHeadless runs sc against snapshots of src and the kernel's events,
+// printing the lesson, every socket call as it happens, each promise as it
+// is kept, then the state changes observed, each side's path, the
+// segments on the wire and every promise, seen or missed, to stdout;
+// errors and the notices of what could not be read go to stderr. It
+// reports whether every promise it could check was kept. It stops the
+// run, and with it every socket and child, closes the event stream and
+// the segment capture before it returns, and closes src when it is an
+// io.Closer; ctx ends the run early.
 func RunHeadless(ctx context.Context, sc *Scenario, o RunOptions, src collect.Source, stdout, stderr io.Writer) bool {
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	return runHeadless(ctx, runOptions{sc: sc, cfg: o.Config, json: o.JSON, timeout: timeout}, src, stdout, stderr) == 0
+	return runHeadless(ctx, runOptions{sc: sc, cfg: o.Config, json: o.JSON, timeout: timeout, mode: o.Mode}, src, stdout, stderr) == 0
 }
 
 // runOptions is RunOptions with the scenario, as the tests build it.
@@ -54,6 +61,9 @@ type runOptions struct {
 	cfg     Config
 	json    bool
 	timeout time.Duration
+	mode    events.Mode
+	// ran, when set, is given the run once it has stopped.
+	ran func(*Run)
 }
 
 // printer writes the run's output, one line at a time, as text or JSON.
@@ -91,10 +101,24 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}
-	r, err := Start(ctx, o.sc, o.cfg)
+	// The stream opens before the run so that its first connect is seen.
+	stream, err := events.Open(events.Options{Mode: o.mode})
 	if err != nil {
 		fmt.Fprintf(stderr, "demo %s: %v\n", o.sc.Name, err)
 		return 1
+	}
+	defer stream.Close()
+	for _, n := range stream.Notices() {
+		fmt.Fprintf(stderr, "socktop: %s\n", n)
+	}
+	r, err := start(ctx, o.sc, o.cfg, ReadHost(), Checks{Events: stream.Mode(), Segments: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "demo %s: %v\n", o.sc.Name, err)
+		return 1
+	}
+	defer r.Stop()
+	if err := r.CaptureErr(); err != nil {
+		fmt.Fprintf(stderr, "socktop: segments off, no sequence diagram: %v; capturing needs CAP_NET_RAW (run as root, or setcap cap_net_raw+ep socktop)\n", err)
 	}
 	pr := &printer{w: stdout, json: o.json, start: r.started}
 	cfg := r.Config()
@@ -103,13 +127,14 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 		notes = []string{}
 	}
 	pr.line(fmt.Sprintf("demo %s: %s\nports %v, SO_REUSEADDR %v, fast %v", o.sc.Name, o.sc.Title, r.Ports(), cfg.ReuseAddr, cfg.Fast),
-		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": notes, "lesson": o.sc.Lesson})
+		map[string]any{"type": "start", "scenario": o.sc.Name, "ports": r.Ports(), "reuseaddr": cfg.ReuseAddr, "fast": cfg.Fast, "notes": notes, "lesson": o.sc.Lesson, "checked": r.Checked()})
 	// The lesson is what a learner came for: print it before the calls
 	// it explains (JSON readers have it in the start object).
 	pr.line("\n"+indent(o.sc.Lesson, "  ")+"\n", nil)
 	for _, n := range notes {
 		pr.line("note: "+n, nil)
 	}
+	pr.line("checked: "+r.Checked(), nil)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -127,11 +152,17 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 	if cfg.Fast {
 		interval = 50 * time.Millisecond
 	}
-	werr := watch(ctx, r, src, interval, o.timeout, func(st PromiseStatus) {
+	werr := watch(ctx, r, src, stream.Feed, interval, o.timeout, func(st PromiseStatus) {
 		pr.line(fmt.Sprintf("%8s  seen: %s", pr.rel(st.At), st.Promise),
 			map[string]any{"type": "seen", "promise": st.Promise.String(), "at": st.At})
 	})
 	wg.Wait()
+	if err := stream.Err(); err != nil {
+		fmt.Fprintf(stderr, "socktop: kernel events stopped early: %v\n", err)
+	}
+	if o.ran != nil {
+		defer o.ran(r)
+	}
 	return report(pr, r, werr, stderr)
 }
 
@@ -146,13 +177,18 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 		jt = append(jt, map[string]any{"at": t.At, "role": t.Role, "proto": t.Key.Proto.String(),
 			"local": t.Key.Local.String(), "remote": t.Key.Remote.String(), "from": stateName(t.From), "to": stateName(t.To)})
 	}
+	jpaths := printPaths(pr, r)
+	jsegs := printSegments(pr, r)
 	status := r.Status()
 	ok := werr == nil && r.Err() == nil
 	jp := make([]map[string]any, 0, len(status))
 	pr.line("promises:", nil)
 	for _, st := range status {
 		mark, when := "[x]", pr.rel(st.At)
-		if !st.Seen {
+		switch {
+		case st.Unchecked:
+			mark, when = "[-]", "unchecked"
+		case !st.Seen:
 			mark, when, ok = "[ ]", "missed", false
 		}
 		text := fmt.Sprintf("  %s %s  %s: %s", mark, when, st.Promise, st.Why)
@@ -164,8 +200,16 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 		if st.Seen {
 			at = st.At
 		}
-		jp = append(jp, map[string]any{"promise": st.Promise.String(), "role": st.Role, "state": stateName(st.State),
-			"seen": st.Seen, "at": at, "why": st.Why, "note": st.Note})
+		jpr := map[string]any{"promise": st.Promise.String(), "role": st.Role, "state": stateName(st.State),
+			"seen": st.Seen, "at": at, "why": st.Why, "note": st.Note, "checked": !st.Unchecked}
+		if len(st.Path) > 0 {
+			names := make([]string, len(st.Path))
+			for i, s := range st.Path {
+				names[i] = stateName(s)
+			}
+			jpr["path"] = names
+		}
+		jp = append(jp, jpr)
 	}
 	errText := ""
 	for _, e := range []error{werr, r.Err()} {
@@ -175,7 +219,8 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 		}
 	}
 	pr.line(fmt.Sprintf("result: %s", map[bool]string{true: "every promise kept", false: "promises missed"}[ok]),
-		map[string]any{"type": "result", "scenario": r.sc.Name, "ok": ok, "promises": jp, "transitions": jt, "error": errText})
+		map[string]any{"type": "result", "scenario": r.sc.Name, "ok": ok, "checked": r.Checked(), "promises": jp, "transitions": jt,
+			"paths": jpaths, "segments": jsegs, "events_lost": r.Lost(), "error": errText})
 	if ok {
 		return 0
 	}

@@ -87,8 +87,13 @@ func TestRunHeadlessJSON(t *testing.T) {
 	if last["type"] != "result" || last["ok"] != true {
 		t.Errorf("last line %v, want an ok result", last)
 	}
-	if ps, _ := last["promises"].([]any); len(ps) != 3 {
-		t.Errorf("result promises %v, want 3", last["promises"])
+	if ps, _ := last["promises"].([]any); len(ps) != len(mustFind(t, "closed").Promises) {
+		t.Errorf("result promises %v, want %d", last["promises"], len(mustFind(t, "closed").Promises))
+	}
+	for _, key := range []string{"checked", "paths", "segments"} {
+		if _, ok := last[key]; !ok {
+			t.Errorf("result has no %q: %v", key, last)
+		}
 	}
 }
 

@@ -90,7 +90,7 @@ func TestCatalogueShape(t *testing.T) {
 func TestBlockedPromiseNote(t *testing.T) {
 	t.Parallel()
 	sc, _ := Find("half-open")
-	r, err := start(context.Background(), sc, Config{Fast: true}, readHost("testdata/proc"))
+	r, err := start(context.Background(), sc, Config{Fast: true}, readHost("testdata/proc"), Checks{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 )
 
 // timerIs accepts a socket whose pending timer is t.
@@ -65,3 +66,64 @@ const fastSynCnt = 2
 
 // fastUserTimeout bounds stuck FINs in Fast runs.
 const fastUserTimeout = 30 * time.Second
+
+// The states of the paths, short, so the catalogue reads like the
+// course's diagram.
+const (
+	synSent     = collect.StateSynSent
+	synRecv     = collect.StateSynRecv
+	established = collect.StateEstablished
+	finWait1    = collect.StateFinWait1
+	finWait2    = collect.StateFinWait2
+	closeWait   = collect.StateCloseWait
+	lastAck     = collect.StateLastAck
+	closing     = collect.StateClosing
+	timeWait    = collect.StateTimeWait
+	closed      = collect.StateClosed
+)
+
+// path promises that one connection of role goes through states, in
+// this order and with nothing between.
+func path(role Role, why string, states ...collect.State) Promise {
+	return Promise{Role: role, Path: states, Why: why}
+}
+
+// segs promises that one connection's segments show want.
+func segs(why string, want ...Seg) Promise { return Promise{Segments: want, Why: why} }
+
+// noSegs promises that no segment from role ("" for either side) has
+// any of flags.
+func noSegs(role Role, flags segments.Flags, why string) Promise {
+	return Promise{Role: role, NoFlags: flags, Why: why}
+}
+
+// fromC and fromS are a segment from the client and from the server.
+func fromC(f segments.Flags) Seg { return Seg{From: Client, Flags: f} }
+func fromS(f segments.Flags) Seg { return Seg{From: Server, Flags: f} }
+
+// withData is seg carrying payload.
+func withData(s Seg) Seg { s.Data = true; return s }
+
+// The flag sets the catalogue uses.
+const (
+	fSYN    = segments.SYN
+	fSYNACK = segments.SYN | segments.ACK
+	fACK    = segments.ACK
+	fFINACK = segments.FIN | segments.ACK
+	fRSTACK = segments.RST | segments.ACK
+)
+
+// handshake is the three segments of a connect that went through.
+var handshake = []Seg{fromC(fSYN), fromS(fSYNACK), fromC(fACK)}
+
+// then joins runs of segments with anySegs between them.
+func then(runs ...[]Seg) []Seg {
+	var out []Seg
+	for i, r := range runs {
+		if i > 0 {
+			out = append(out, anySegs)
+		}
+		out = append(out, r...)
+	}
+	return out
+}

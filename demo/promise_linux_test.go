@@ -76,7 +76,7 @@ func TestStatePromiseCanBeMissed(t *testing.T) {
 		}
 	}
 	// The timeout is a hang guard, not a speed requirement.
-	if err := watch(ctx, r, src, 50*time.Millisecond, 60*time.Second, nil); err != nil {
+	if err := watch(ctx, r, src, nil, 50*time.Millisecond, 60*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	st := r.Status()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 	"socktop/probe"
 )
 
@@ -86,6 +87,19 @@ type Run struct {
 	// own is Observe's tracker, made at its first call.
 	ownMu sync.Mutex
 	own   *collect.Tracker
+
+	// What the run checks besides snapshots, see Checks. capture and
+	// capErr are set before the steps start; the rest is guarded by mu.
+	checks     Checks
+	capture    *segments.Capture
+	capErr     error
+	conns      map[collect.Key]*conn
+	connOrder  []*conn
+	pathsDirty bool
+	segs       []segments.Segment
+	segBuf     []segments.Segment
+	segsDirty  bool
+	lost       uint64
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
@@ -94,12 +108,12 @@ type Run struct {
 // why); it keeps its sockets open after the steps finish normally, so
 // their states stay visible.
 func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
-	return start(ctx, sc, cfg, ReadHost())
+	return start(ctx, sc, cfg, ReadHost(), Checks{})
 }
 
 // start is Start with the host's settings given, so tests can show what
 // a run says on a host with other sysctls.
-func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, error) {
+func start(ctx context.Context, sc *Scenario, cfg Config, host Host, checks Checks) (*Run, error) {
 	if sc == nil || sc.steps == nil {
 		return nil, fmt.Errorf("%w: no steps", ErrUnknownScenario)
 	}
@@ -144,6 +158,8 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, erro
 		roles:      map[collect.Key]Role{},
 		serverPort: map[uint16]bool{ports[0]: true},
 		observed:   make(chan struct{}),
+		checks:     checks,
+		conns:      map[collect.Key]*conn{},
 	}
 	for _, p := range sc.PromisesFor(cfg) {
 		st := PromiseStatus{Promise: p}
@@ -154,6 +170,7 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host) (*Run, erro
 		r.status = append(r.status, st)
 	}
 	r.reported = make([]bool, len(r.status))
+	r.startChecks()
 	r.p = probe.New(r.onEvent)
 	stepCtx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
@@ -294,6 +311,7 @@ func (r *Run) Stop() {
 		r.p.Stop()
 		<-r.stepsDone
 		r.doneOnce.Do(func() { close(r.done) })
+		r.stopCapture()
 		r.evMu.Lock()
 		r.evClosed = true
 		close(r.events)
@@ -318,19 +336,19 @@ func (r *Run) Settled() bool {
 		// A promise this host cannot show is decided at the start (and
 		// reported missed with its reason): waiting for it only made the
 		// headless run hang until its timeout.
-		if !st.Seen && !st.blocked && !(st.Absent && st.Note != "") {
+		if !st.Seen && !st.blocked && !st.Unchecked && !((st.Absent || st.NoFlags != 0) && st.Note != "") {
 			return false
 		}
 	}
 	return true
 }
 
-// Kept reports whether every promise has been kept.
+// Kept reports whether every promise the run can check has been kept.
 func (r *Run) Kept() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, st := range r.status {
-		if !st.Seen {
+		if !st.Seen && !st.Unchecked {
 			return false
 		}
 	}
@@ -425,11 +443,20 @@ func (r *Run) roleOf(s *collect.Socket, keys []endpointKey) Role {
 // tracks the same snapshots already (the terminal view) calls
 // ObserveChanges instead; the two are not mixed on one run.
 func (r *Run) Observe(snap *collect.Snapshot) []PromiseStatus {
+	return r.observe(snap, nil)
+}
+
+// observe is Observe with feed (when not nil) handing the tracker the
+// kernel's events before it computes the changes.
+func (r *Run) observe(snap *collect.Snapshot, feed func(*collect.Tracker)) []PromiseStatus {
 	r.ownMu.Lock()
 	defer r.ownMu.Unlock()
 	if r.own == nil {
 		r.own = &collect.Tracker{}
 		r.own.Update(&collect.Snapshot{Taken: r.started})
+	}
+	if feed != nil {
+		feed(r.own)
 	}
 	ch := r.own.Update(snap)
 	return r.ObserveChanges(snap, &ch)
@@ -459,20 +486,30 @@ func (r *Run) ObserveChanges(snap *collect.Snapshot, ch *collect.Changes) []Prom
 			continue
 		}
 		s := ch.Socket(snap, t)
-		if s == nil {
-			continue
-		}
 		role, seen := r.roles[t.Key]
-		if t.Index >= 0 {
+		switch {
+		case t.Index >= 0 && s != nil:
 			if role = r.roleOf(s, keys); role == "" {
 				continue
 			}
 			r.roles[t.Key] = role
-		} else if !seen {
+		case s == nil && !seen:
+			// A kernel transition of a socket no snapshot listed (it
+			// lived between two): its key says whose it is.
+			k := collect.Socket{Proto: t.Key.Proto, Local: t.Key.Local, Remote: t.Key.Remote}
+			if role = r.roleOf(&k, keys); role == "" {
+				continue
+			}
+			r.roles[t.Key] = role
+		case !seen:
 			continue // never the run's
 		}
 		r.trans = append(r.trans, Transition{*t, role})
+		r.addTransition(t, role)
 	}
+	r.lost += ch.Lost
+	r.checkPaths(snap.Taken)
+	r.checkSegments()
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		if !has(s.Local.Port()) && !has(s.Remote.Port()) {
@@ -491,7 +528,7 @@ func (r *Run) ObserveChanges(snap *collect.Snapshot, ch *collect.Changes) []Prom
 		for j := range r.status {
 			st := &r.status[j]
 			p := st.Promise
-			if p.Call != "" || p.State != state {
+			if p.Call != "" || p.State != state || len(p.Path) > 0 || len(p.Segments) > 0 || p.NoFlags != 0 {
 				continue
 			}
 			if p.Absent {
@@ -510,7 +547,7 @@ func (r *Run) ObserveChanges(snap *collect.Snapshot, ch *collect.Changes) []Prom
 		r.absentOK++
 		for j := range r.status {
 			st := &r.status[j]
-			if st.Absent && !st.Seen && st.Note == "" && r.absentOK >= AbsentSnapshots {
+			if (st.Absent || st.NoFlags != 0) && !st.Seen && !st.Unchecked && st.Note == "" && r.absentOK >= AbsentSnapshots {
 				st.Seen, st.At = true, snap.Taken
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"socktop/collect"
+	"socktop/collect/segments"
 )
 
 // Role is the side of a connection a promise is about.
@@ -33,6 +34,13 @@ const (
 // it is kept when no socket of the run is seen in State at any time, and
 // at least AbsentSnapshots snapshots taken after the steps finished
 // confirmed it.
+//
+// A promise with Path set is about the exact states one connection of
+// Role goes through, as the kernel reports them; with Segments set, about
+// the segments one connection of the run sends; with NoFlags set, about
+// segments that must not appear. These need kernel events and a segment
+// capture (see Checks): a run without them leaves them unchecked, and
+// the state promises stand for them.
 type Promise struct {
 	Role  Role
 	State collect.State
@@ -52,6 +60,19 @@ type Promise struct {
 	// Absent makes the promise negative.
 	Absent bool `json:",omitempty"`
 
+	// Path is a run of consecutive states one connection of Role goes
+	// through, each step after the first reported by the kernel (a
+	// TIME_WAIT may be seen in a snapshot instead: the kernel reports no
+	// event for the mini-socket that takes over).
+	Path []collect.State `json:",omitempty"`
+	// Segments is what one connection of the run sends, in order (see
+	// Seg; a zero Seg stands for any number of other segments).
+	Segments []Seg `json:",omitempty"`
+	// NoFlags makes a negative promise about segments: no segment of the
+	// run (sent by Role, when set) carries any of these flags while the
+	// run lasts, confirmed like an Absent promise.
+	NoFlags segments.Flags `json:",omitempty"`
+
 	// Blocked returns why this host cannot show the promise (a sysctl, an
 	// old kernel), or "" when it can.
 	Blocked func(Host) string `json:"-"`
@@ -64,10 +85,21 @@ type Promise struct {
 const AbsentSnapshots = 3
 
 // String describes the promise in a few words: "client TIME_WAIT",
-// "server bind() = EADDRINUSE", "no TIME_WAIT".
+// "server bind() = EADDRINUSE", "no TIME_WAIT", "server ESTABLISHED ->
+// CLOSE_WAIT -> LAST_ACK -> CLOSED", "segments client SYN, server
+// SYN,ACK, ...", "no FIN".
 func (p Promise) String() string {
 	var s string
 	switch {
+	case len(p.Path) > 0:
+		s = string(p.Role) + " " + pathString(p.Path)
+	case len(p.Segments) > 0:
+		s = "segments " + segsString(p.Segments)
+	case p.NoFlags != 0:
+		s = "no " + p.NoFlags.String()
+		if p.Role != "" {
+			s = fmt.Sprintf("no %s %s", p.Role, p.NoFlags)
+		}
 	case p.Call != "":
 		who := string(p.Role)
 		if p.Endpoint != "" {
@@ -95,6 +127,10 @@ type PromiseStatus struct {
 	// Note explains a promise that cannot be or was not kept here:
 	// "tcp_syncookies=2: SYN_RECV cannot appear here".
 	Note string `json:",omitempty"`
+	// Unchecked is true when the run cannot check the promise: a path
+	// promise without kernel events, a segment promise without a capture.
+	// Note says why. It counts neither as kept nor as missed.
+	Unchecked bool `json:",omitempty"`
 	// blocked is true when the host cannot show the promise (Blocked gave
 	// a reason): the run does not wait for it.
 	blocked bool

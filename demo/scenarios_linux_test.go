@@ -16,25 +16,40 @@ import (
 )
 
 // TestScenarios runs every scenario with the Fast knobs, side by side on
-// distinct free ports, and checks its promises against the real netlink
-// collector; then that Stop left no descriptor on the run's ports and no
-// child process.
+// distinct free ports, with kernel events and a segment capture, and
+// checks its promises against the real netlink collector, the kernel's
+// transitions and the segments on loopback: each side's exact path, and
+// the segments of the scenarios that promise them. Without kernel events
+// the state promises are still checked, and the test says it skipped the
+// paths, and why.
 func TestScenarios(t *testing.T) {
 	for _, sc := range Catalogue() {
 		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
+			var skip string
 			for _, reuse := range reuseVariants(sc) {
 				cfg := Config{Fast: true, ReuseAddr: reuse}
 				src := newCollector()
 				t.Cleanup(func() { src.Close() })
 				var out, errOut bytes.Buffer
+				var run *Run
 				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-				code := runHeadless(ctx, runOptions{sc: sc, cfg: cfg, timeout: 45 * time.Second}, src, &out, &errOut)
+				code := runHeadless(ctx, runOptions{sc: sc, cfg: cfg, timeout: 45 * time.Second, ran: func(r *Run) { run = r }}, src, &out, &errOut)
 				cancel()
 				t.Logf("reuseaddr=%v:\n%s", reuse, out.String())
 				if code != 0 {
 					t.Errorf("reuseaddr=%v: exit %d\n%s\nstderr: %s", reuse, code, out.String(), errOut.String())
 				}
+				if run == nil {
+					t.Fatalf("reuseaddr=%v: the run did not start; stderr: %s", reuse, errOut.String())
+				}
+				checkSegments(t, run)
+				if why := checkPaths(t, run, out.String(), errOut.String()); why != "" {
+					skip = why
+				}
+			}
+			if skip != "" {
+				t.Skip(skip)
 			}
 		})
 	}

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"socktop/collect"
 )
 
 // watch feeds snapshots from src to r every interval until every promise
-// is settled (Run.Settled), the steps fail, timeout passes or ctx ends, and then stops the
-// run. onSeen (may be nil) is called for each promise as it is kept. The
-// error is about the collector: every snapshot failed.
-func watch(ctx context.Context, r *Run, src snapshotter, interval, timeout time.Duration, onSeen func(PromiseStatus)) error {
+// is settled (Run.Settled), the steps fail, timeout passes or ctx ends, and
+// then stops the run. feed (may be nil) hands the run's tracker the
+// kernel's events before each snapshot is tracked. onSeen (may be nil) is
+// called for each promise as it is kept. The error is about the
+// collector: every snapshot failed.
+func watch(ctx context.Context, r *Run, src snapshotter, feed func(*collect.Tracker), interval, timeout time.Duration, onSeen func(PromiseStatus)) error {
 	defer r.Stop()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -24,7 +28,7 @@ func watch(ctx context.Context, r *Run, src snapshotter, interval, timeout time.
 			lastErr = err
 		} else {
 			good++
-			for _, st := range r.Observe(&snap) {
+			for _, st := range r.observe(&snap, feed) {
 				if onSeen != nil {
 					onSeen(st)
 				}

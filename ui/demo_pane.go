@@ -131,6 +131,8 @@ func promiseLine(st *Styles, ps demo.PromiseStatus) string {
 		l = st.Seen.Render("✓") + " " + text + " at " + at
 	case ps.Seen:
 		l = st.Seen.Render("✓") + " " + text + " seen at " + at
+	case ps.Unchecked:
+		l = st.Dim.Render("–") + " " + text
 	case ps.Note != "":
 		l = st.Error.Render("✗") + " " + text
 	case ps.Absent:
@@ -146,7 +148,7 @@ func promiseLine(st *Styles, ps demo.PromiseStatus) string {
 
 // promiseText is a promise in a few words, its state in the state's colour.
 func promiseText(st *Styles, p demo.Promise) string {
-	if p.Call != "" || p.Absent {
+	if p.Call != "" || p.Absent || len(p.Path) > 0 || len(p.Segments) > 0 || p.NoFlags != 0 {
 		return p.String()
 	}
 	s := string(p.Role) + " " + st.state(p.State, p.State.String())

@@ -248,6 +248,8 @@ func TestPromiseWording(t *testing.T) {
 		{demo.PromiseStatus{Promise: demo.Promise{Role: demo.Client, State: collect.StateTimeWait, Absent: true}}, "○ no TIME_WAIT (checking)"},
 		{demo.PromiseStatus{Promise: demo.Promise{Role: demo.Server, Call: "bind(", Result: "EADDRINUSE"}, Seen: true, At: at}, "✓ server bind(...) = EADDRINUSE at 03:04:05"},
 		{demo.PromiseStatus{Promise: demo.Promise{Role: demo.Server, State: collect.StateSynRecv}, Note: "tcp_syncookies=2"}, "✗ server SYN_RECV (tcp_syncookies=2)"},
+		{demo.PromiseStatus{Promise: demo.Promise{Role: demo.Server, Path: []collect.State{collect.StateCloseWait, collect.StateLastAck}}, Unchecked: true, Note: "not checked"},
+			"– server CLOSE_WAIT -> LAST_ACK (not checked)"},
 	}
 	for _, c := range cases {
 		if got := promiseLine(&st, c.ps); got != c.want {

@@ -3,7 +3,6 @@ package ui
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +109,6 @@ func (d *detailView) Render(width int) string {
 		add("Foreign", output.FormatAddr(s.Remote, s.Family))
 		d.peerField(add)
 	}
-	pathAt := len(lines)
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
 	known := func(f collect.Fields, label, value string) {
 		if !s.Known(f) {
@@ -182,12 +180,11 @@ func (d *detailView) Render(width int) string {
 	}
 	lines = append(lines, d.peerLines()...)
 	if len(d.path) > 0 {
-		// The path goes under the addresses, where an 80x24 screen
-		// still shows it; the fields it pushed down scroll.
-		path := []string{"", st.Title.Render("Path") + st.Dim.Render(" (entered, learnt from, time in the state)")}
-		path = append(path, pathLines(st, d.path, d.now, d.gone)...)
-		path = append(path, "")
-		lines = slices.Insert(lines, pathAt, path...)
+		// The path follows the socket's fields, as the states seen do
+		// without one: the fields are what a detail view is opened for
+		// first, and the view scrolls.
+		lines = append(lines, "", st.Title.Render("Path")+st.Dim.Render(" (entered, learnt from, time in the state)"))
+		lines = append(lines, pathLines(st, d.path, d.now, d.gone)...)
 		lines = append(lines, d.segLines(width)...)
 		return d.cut(lines, width)
 	}
@@ -236,7 +233,15 @@ func pathLines(st *Styles, path []collect.Step, now time.Time, gone bool) []stri
 	out := make([]string, 0, len(path))
 	for i, p := range path {
 		name := stateName(p.State)
-		line := "  " + paddedTime(p.At, p.Source) + "  " + fmt.Sprintf("%-7s", p.Source.String()) + "  " +
+		// A sampled step that is not an arc of the diagram skipped states
+		// no snapshot caught: it is drawn as a jump, never as an edge.
+		jump := i > 0 && p.Source == collect.Sampled && path[i-1].State != collect.StateUnknown &&
+			!collect.IsEdge(path[i-1].State, p.State)
+		mark := "  "
+		if jump {
+			mark = "⇢ "
+		}
+		line := "  " + paddedTime(p.At, p.Source) + "  " + fmt.Sprintf("%-7s", p.Source.String()) + " " + mark +
 			st.state(p.State, name) + strings.Repeat(" ", max(len("ESTABLISHED")-len(name), 0))
 		var dur string
 		switch {
@@ -250,6 +255,9 @@ func pathLines(st *Styles, path []collect.Step, now time.Time, gone bool) []stri
 		}
 		if dur != "" {
 			line += "  " + dur
+		}
+		if jump {
+			line += st.Dim.Render("  (between refreshes)")
 		}
 		out = append(out, line)
 	}

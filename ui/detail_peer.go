@@ -22,7 +22,7 @@ func (d *detailView) peerField(add func(label, value string)) {
 	case collect.PeerNotLocal:
 		add("Peer", "not local"+st.Dim.Render(" (the other end is on another host)"))
 	default:
-		add("Peer", st.Dim.Render(collect.PeerNotFound.String()))
+		add("Peer", "not found"+st.Dim.Render(" (closed, or in another namespace)"))
 	}
 }
 

@@ -42,7 +42,7 @@ func (d *detailView) unixFields(add func(label, value string)) {
 		// The other end itself, with its owners, is the Peer section.
 		peer := "inode " + strconv.FormatUint(uint64(s.PeerInode), 10)
 		if d.peerStatus != collect.PeerFound {
-			peer += st.Dim.Render(" (" + collect.PeerNotFound.String() + ")")
+			peer += st.Dim.Render(" (not found: closed, or in another namespace)")
 		}
 		add("Peer", peer)
 	}

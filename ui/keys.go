@@ -24,6 +24,7 @@ type KeyMap struct {
 	Closed, Segments, Peer                  key.Binding
 	DemoScrollUp, DemoScrollDown            key.Binding
 	Diagram                                 key.Binding
+	Kill                                    key.Binding
 	Help, Quit                              key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
@@ -66,6 +67,7 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		Demos: bind("demos", "d"), ReuseAddr: bind("flip SO_REUSEADDR", "r"), StopDemo: bind("stop demos", "x"),
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
 		Diagram: bind("state diagram", "D"),
+		Kill:    bind("kill row(s)", "K"),
 
 		Prompt: PromptKeyMap{
 			Apply: bind("apply", "enter"), Cancel: bind("cancel", "esc"), Quit: bind("quit", "ctrl+c"),
@@ -136,8 +138,8 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // key of each binding named.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments, k.Peer},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Peer},
+		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments, k.Kill},
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
 		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
 	})

@@ -158,6 +158,8 @@ type model struct {
 	// (r with no demo to restart, x with none running); the footer shows
 	// it until the next key.
 	flash string
+	// kill is K's question and the kill it runs (kill.go).
+	kill killState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -343,6 +345,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return nil
 	case segStartMsg:
 		return m.segStarted(msg)
+	case killDoneMsg:
+		return m.killDone(msg)
 	case tea.MouseWheelMsg:
 		if m.mode == modeTable {
 			switch {
@@ -379,6 +383,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.prompt.active {
 		return m.promptKey(msg)
+	}
+	if m.kill.asking {
+		return m.killKey(msg)
 	}
 	m.flash = ""
 	k := &m.keys
@@ -472,6 +479,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.closed.offset = 0
 	case key.Matches(msg, k.Diagram):
 		m.mode = modeDiagram
+	case key.Matches(msg, k.Kill):
+		m.askKill()
 	default:
 		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}

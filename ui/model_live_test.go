@@ -353,9 +353,9 @@ func TestDetailPath(t *testing.T) {
 	h.key("enter")
 	scr := h.screen()
 	for _, want := range []string{
-		"12:00:00.000100  kernel   SYN_SENT     41µs",
-		"12:00:00.000141  kernel   ESTABLISHED  ≤ 2.000s",
-		"12:00:02.000     sampled  FIN_WAIT_1   ≥ 1.500s so far",
+		"12:00:00.000100  kernel    SYN_SENT     41µs",
+		"12:00:00.000141  kernel    ESTABLISHED  ≤ 2.000s",
+		"12:00:02.000     sampled   FIN_WAIT_1   ≥ 1.500s so far",
 	} {
 		if !strings.Contains(scr, want) {
 			t.Errorf("detail lacks %q:\n%s", want, scr)

@@ -93,7 +93,11 @@ func TestPeerKeyTable(t *testing.T) {
 func TestPeerKeyNoPeer(t *testing.T) {
 	h := newHarness(t, Config{})
 	h.send(tea.WindowSizeMsg{Width: 120, Height: 40})
-	h.feed(peerFixture())
+	snap := peerFixture()
+	// A Unix end whose other end is not listed (another namespace).
+	snap.Sockets = append(snap.Sockets, collect.Socket{Proto: collect.Unix, Type: collect.SockStream,
+		State: collect.StateEstablished, Inode: 7010, PeerInode: 7011})
+	h.feed(snap)
 	for _, c := range []struct {
 		what  string
 		match func(*collect.Socket) bool
@@ -103,6 +107,7 @@ func TestPeerKeyNoPeer(t *testing.T) {
 		{"the lonely one", byInode(inoLonely), "p: peer not found (closed, or in another namespace)"},
 		{"a listener", func(s *collect.Socket) bool { return s.State == collect.StateListen }, "p: a listener has no other end"},
 		{"the unconnected UDP socket", func(s *collect.Socket) bool { return s.State == collect.StateUnconn }, "p: not connected"},
+		{"the Unix end alone", byInode(7010), "p: peer not found (closed, or in another namespace)"},
 	} {
 		h.selectRow(c.what, c.match)
 		sel := h.m.selected
@@ -113,6 +118,10 @@ func TestPeerKeyNoPeer(t *testing.T) {
 		if !strings.HasPrefix(h.m.flash, c.flash) || !strings.Contains(h.screen(), c.flash) {
 			t.Errorf("%s: flash %q, want %q", c.what, h.m.flash, c.flash)
 		}
+	}
+	h.key("enter")
+	if scr := h.screen(); !strings.Contains(scr, "Peer          inode 7011 (not found: closed, or in another namespace)") {
+		t.Errorf("the detail of a Unix end whose other end is not listed:\n%s", scr)
 	}
 }
 

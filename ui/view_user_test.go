@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -344,7 +345,7 @@ func TestDetailCosmetics(t *testing.T) {
 	h.key("enter")
 	h.feed(collect.Snapshot{Taken: t0.Add(time.Second), Owners: collect.OwnersComplete, Sockets: []collect.Socket{l}})
 	scr = h.screen()
-	if !strings.Contains(scr, "[gone]") || !strings.Contains(scr, "ESTABLISHED -> (gone)") || strings.Contains(scr, "no transition") {
+	if !strings.Contains(scr, "[gone]") || !regexp.MustCompile(`sampled +CLOSED`).MatchString(scr) || strings.Contains(scr, "no transition") {
 		t.Errorf("gone socket's detail:\n%s", scr)
 	}
 }
