@@ -164,6 +164,15 @@ func (p *Peers) buildLocal(socks []Socket) {
 			p.local[k], last = struct{}{}, k
 		}
 	}
+	p.udpBound = fitPeerMap(p.udpBound, len(socks), 0)
+	for i := range socks {
+		if s := &socks[i]; s.Proto == UDP && !connected(s) && s.Local.Port() != 0 {
+			k := nsAddrPort{netns: nsOf(s), addr: s.Local.Addr().As16(), port: s.Local.Port()}
+			if _, dup := p.udpBound[k]; !dup {
+				p.udpBound[k] = int32(i)
+			}
+		}
+	}
 	candidate := func(s *Socket) bool {
 		return s.Proto != Unix && connected(s) && p.isLocal(nsOf(s), s.Remote.Addr())
 	}
@@ -226,7 +235,8 @@ func (p *Peers) isLocal(ns uint32, a netip.Addr) bool {
 // Find returns the other end of s in the indexed snapshot, and what it
 // learnt: a Unix socket's by its PeerInode, a TCP or UDP socket's as the
 // socket of the same namespace whose local end is s's remote and whose
-// remote end is s's local. A nil Peers finds nothing (PeerNotFound for a
+// remote end is s's local, or for a UDP socket without one, the
+// unconnected UDP socket bound where it sends (udpServer). A nil Peers finds nothing (PeerNotFound for a
 // socket that has a peer).
 func (p *Peers) Find(s *Socket) (*Socket, PeerStatus) {
 	if s.Proto == Unix {
@@ -259,10 +269,40 @@ func (p *Peers) Find(s *Socket) (*Socket, PeerStatus) {
 	} else {
 		i, ok = p.byTuple[t]
 	}
+	if !ok && s.Proto == UDP {
+		i, ok = p.udpServer(ns, s.Remote)
+	}
 	if !ok {
 		return nil, PeerNotFound
 	}
 	return &p.socks[i], PeerFound
+}
+
+// udpServer finds the unconnected UDP socket that receives what is sent
+// to r in namespace ns: one bound to r's address, else one bound to the
+// wildcard of its family or to :: (which takes IPv4 too unless
+// IPV6_V6ONLY, which the dump does not tell). It is the other end of a
+// connected UDP client of a local server, such as a resolver stub on
+// 127.0.0.53:53, which is connected to nobody.
+func (p *Peers) udpServer(ns uint32, r netip.AddrPort) (int32, bool) {
+	a := r.Addr().Unmap()
+	keys := [3]nsAddrPort{{netns: ns, addr: a.As16(), port: r.Port()}, {netns: ns, port: r.Port()}, {netns: ns, port: r.Port()}}
+	if a.Is4() {
+		keys[1].addr = netip.IPv4Unspecified().As16()
+	}
+	for _, k := range keys {
+		if i, ok := p.udpBound[k]; ok {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// nsAddrPort is a bound address of one namespace, in the 16-byte form.
+type nsAddrPort struct {
+	netns uint32
+	addr  [16]byte
+	port  uint16
 }
 
 // fitPeerMap returns m cleared, or a new map for size entries when m is

@@ -13,7 +13,8 @@ import (
 // TestPeersLocal pairs the ends of the test's own local connections in a
 // real dump: a TCP pair on its own 127.a.b.c, a TCP pair on ::1, an IPv4
 // client of a dual-stack listener (whose accepted end is AF_INET6 with a
-// v4-mapped address), a connected UDP pair and a Unix socketpair. Each end
+// v4-mapped address), a connected UDP pair, a UDP client of an
+// unconnected server, and a Unix socketpair. Each end
 // is found by inode, its peer is the row of the other descriptor, and the
 // peer's owner is this process. A listener has no peer, and a UDP socket
 // connected to a documentation address (connect sends nothing) through
@@ -39,6 +40,10 @@ func TestPeersLocal(t *testing.T) {
 	must(t, "connect udp", unix.Connect(u1.fd, sockaddr(unix.AF_INET, testAddr4, localPort(t, u2))))
 	must(t, "connect udp", unix.Connect(u2.fd, sockaddr(unix.AF_INET, testAddr4, localPort(t, u1))))
 
+	// A UDP server, connected to nobody, and a client connected to it.
+	srv, cli := udp(), udp()
+	must(t, "connect udp", unix.Connect(cli.fd, sockaddr(unix.AF_INET, testAddr4, localPort(t, srv))))
+
 	// Unbound: the kernel refuses a loopback source towards another host.
 	far := newSocket(t, unix.AF_INET, unix.SOCK_DGRAM)
 	farOK := true
@@ -59,7 +64,7 @@ func TestPeersLocal(t *testing.T) {
 		}
 		return out
 	}
-	want := inodes(c4.fd, s4.fd, c6.fd, s6.fd, cm.fd, sm.fd, u1.fd, u2.fd, far.fd, dual.fd, pair[0], pair[1])
+	want := inodes(c4.fd, s4.fd, c6.fd, s6.fd, cm.fd, sm.fd, u1.fd, u2.fd, far.fd, dual.fd, pair[0], pair[1], srv.fd, cli.fd)
 	byIno := func(snap *Snapshot) map[uint32]*Socket {
 		m := make(map[uint32]*Socket, len(want))
 		for i := range snap.Sockets {
@@ -99,6 +104,12 @@ func TestPeersLocal(t *testing.T) {
 				t.Errorf("%s: Of disagrees with Find", c.name)
 			}
 		}
+	}
+	if got, st := p.Find(rows[inodeOf(t, cli.fd)]); st != PeerFound || got != rows[inodeOf(t, srv.fd)] {
+		t.Errorf("the UDP client: Find = %v, %v; want its server", got, st)
+	}
+	if got, st := p.Find(rows[inodeOf(t, srv.fd)]); got != nil || st != PeerNone {
+		t.Errorf("the UDP server: Find = %v, %v; want no peer", got, st)
 	}
 	if got, st := p.Find(rows[inodeOf(t, dual.fd)]); got != nil || st != PeerNone {
 		t.Errorf("the listener: Find = %v, %v; want no peer", got, st)

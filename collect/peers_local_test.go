@@ -45,6 +45,16 @@ func TestPeersFind(t *testing.T) {
 		17: tcpSock("127.0.0.1:7100", "127.0.0.1:41100", StateEstablished),
 		18: tcpSock("127.0.0.1:7100", "127.0.0.1:41100", StateTimeWait),
 		19: tcpSock("127.0.0.1:41100", "127.0.0.1:7100", StateEstablished),
+		// UDP clients of unconnected servers: a resolver stub on its
+		// address, one on 0.0.0.0, one on :: taking IPv4; and a TCP
+		// socket to the stub's port, which no UDP server answers.
+		20: {Proto: UDP, Family: 4, State: StateUnconn, Local: netip.MustParseAddrPort("127.0.0.53:53"), Remote: netip.MustParseAddrPort("0.0.0.0:0")},
+		21: {Proto: UDP, Family: 4, State: StateEstablished, Local: netip.MustParseAddrPort("127.0.0.1:50000"), Remote: netip.MustParseAddrPort("127.0.0.53:53")},
+		22: {Proto: UDP, Family: 4, State: StateUnconn, Local: netip.MustParseAddrPort("0.0.0.0:5353"), Remote: netip.MustParseAddrPort("0.0.0.0:0")},
+		23: {Proto: UDP, Family: 4, State: StateEstablished, Local: netip.MustParseAddrPort("127.0.0.1:50001"), Remote: netip.MustParseAddrPort("127.0.0.1:5353")},
+		24: {Proto: UDP, Family: 6, State: StateUnconn, Local: netip.MustParseAddrPort("[::]:6363"), Remote: netip.MustParseAddrPort("[::]:0")},
+		25: {Proto: UDP, Family: 4, State: StateEstablished, Local: netip.MustParseAddrPort("127.0.0.1:50002"), Remote: netip.MustParseAddrPort("127.0.0.1:6363")},
+		26: tcpSock("127.0.0.1:50003", "127.0.0.53:53", StateSynSent),
 	}
 	socks[7].NetNS = NetNS{Inode: otherNS}
 	socks[8].NetNS = NetNS{Inode: otherNS}
@@ -67,6 +77,9 @@ func TestPeersFind(t *testing.T) {
 		{14, -1, PeerNotFound},
 		{16, -1, PeerNotLocal},
 		{19, 17, PeerFound},
+		{21, 20, PeerFound}, {20, -1, PeerNone},
+		{23, 22, PeerFound}, {25, 24, PeerFound},
+		{26, -1, PeerNotFound},
 	} {
 		got, st := p.Find(&socks[c.i])
 		var want *Socket

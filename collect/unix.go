@@ -14,10 +14,13 @@ type Peers struct {
 	socks   []Socket
 	byInode map[uint32]int32
 	// byTuple4 and byTuple file the TCP and UDP sockets with a local
-	// remote end by their own end (IPv4 in the short form), local holds the addresses counted as local per
-	// namespace, and host the own namespace's interface addresses.
+	// remote end by their own end (IPv4 in the short form), udpBound the
+	// unconnected UDP sockets by their bound address; local holds the
+	// addresses counted as local per namespace, and host the own
+	// namespace's interface addresses.
 	byTuple4 map[peerTuple4]int32
 	byTuple  map[peerTuple]int32
+	udpBound map[nsAddrPort]int32
 	local    map[nsAddr]struct{}
 	host     []netip.Addr
 }
