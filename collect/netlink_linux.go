@@ -72,6 +72,13 @@ type Netlink struct {
 	self   NetNS
 	others *netnsSet
 	ux     unixDump // Options.Unix: see unix_linux.go
+	// skip is the dumps the namespace being dumped does not need (its
+	// sockstat counters say it has none of the protocol); see
+	// netns_sockstat_linux.go.
+	skip uint8
+	// cg, while set, counts the cgroup ids of the sockets dumped, to name
+	// a namespace after the container its sockets were made in.
+	cg *cgroupIDs
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -256,7 +263,7 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 	}
 	for i := 0; i < len(dumps); i++ {
 		d := dumps[i]
-		if !d.on {
+		if !d.on || n.skips(d.proto) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -426,6 +433,9 @@ func (n *Netlink) appendDiag(socks []Socket, msg []byte, proto uint8) ([]Socket,
 	socks = append(socks, Socket{})
 	s := &socks[len(socks)-1]
 	decodeDiagMsg(s, msg, proto)
+	if n.cg != nil && len(msg) > inetDiagMsgLen {
+		n.cg.note(msg[inetDiagMsgLen:])
+	}
 	if len(msg) > inetDiagMsgLen {
 		if raw := findAttr(msg[inetDiagMsgLen:], inetDiagInfo); raw != nil {
 			s.Info = n.newInfo()

@@ -28,6 +28,9 @@ type nsConn struct {
 	path string // how it was found, to enter it
 	fd   int    // -1 until opened
 	port uint32
+	stat nsStat // the namespace's sockstat files, opened with fd
+	// skip is the Netlink.skip of its last dump, for tests.
+	skip uint8
 	seen uint32 // the generation of the last list that had it
 	// failed is set when the socket could not be opened; it is tried
 	// again when the namespace is found by another path.
@@ -40,6 +43,11 @@ type netnsSet struct {
 	conns map[uint32]*nsConn
 	order []*nsConn // conns by inode
 	gen   uint32
+	buf   []byte // sockstat text
+	// cgNamer and cgIDs name a namespace no process names after the
+	// container its sockets were made in (INET_DIAG_CGROUP_ID).
+	cgNamer *cgroupNamer
+	cgIDs   cgroupIDs
 	// noAdmin is set once setns was refused: no namespace is tried again.
 	noAdmin bool
 }
@@ -124,7 +132,7 @@ func (n *Netlink) dumpOthersLocked(ctx context.Context, snap *Snapshot, socks []
 			continue
 		}
 		n.fd, n.port, n.nsPath, n.nsWant = c.fd, c.port, c.path, c.ns.Inode
-		if err := n.openLocked(); err != nil {
+		if err := n.openOtherLocked(c); err != nil {
 			c.failed = true
 			switch {
 			case errors.Is(err, unix.EPERM):
@@ -141,8 +149,22 @@ func (n *Netlink) dumpOthersLocked(ctx context.Context, snap *Snapshot, socks []
 			continue
 		}
 		before := len(socks)
+		if set.buf == nil {
+			set.buf = make([]byte, 4096)
+		}
+		c.skip = c.stat.skip(set.buf, tcpStates(mask))
+		n.skip = c.skip
+		naming := set.wantsName(c)
+		if naming {
+			set.cgIDs.reset()
+			n.cg = &set.cgIDs
+		}
 		var err error
 		socks, err = n.dumpTableLocked(ctx, snap, socks, mask)
+		n.skip, n.cg = 0, nil
+		if naming && err == nil {
+			set.nameFromCgroups(c)
+		}
 		c.fd, c.port = n.fd, n.port
 		if err != nil {
 			clear(socks[before:])
@@ -161,6 +183,23 @@ func (n *Netlink) dumpOthersLocked(ctx context.Context, snap *Snapshot, socks []
 	return socks, nil
 }
 
+// openOtherLocked opens n's socket, pointed at c, inside c's namespace
+// with c's sockstat files beside it, unless it is open.
+func (n *Netlink) openOtherLocked(c *nsConn) error {
+	if n.fd >= 0 {
+		return nil
+	}
+	st := newNSStat()
+	fd, err := socketInWith(n.nsPath, n.nsWant, n.protocol, st.openInside)
+	if err != nil {
+		st.close()
+		return err
+	}
+	c.stat.close()
+	c.stat = st
+	return n.bindLocked(fd)
+}
+
 // nsLabel names a namespace in a notice.
 func nsLabel(ns NetNS) string {
 	if ns.Name != "" {
@@ -176,7 +215,7 @@ func (s *netnsSet) sync(found []nsFound) {
 	for _, f := range found {
 		c := s.conns[f.ns.Inode]
 		if c == nil {
-			c = &nsConn{ns: f.ns, path: f.path, fd: -1}
+			c = &nsConn{ns: f.ns, path: f.path, fd: -1, stat: newNSStat()}
 			s.conns[f.ns.Inode] = c
 		} else if c.path != f.path {
 			c.path, c.failed = f.path, false
@@ -201,9 +240,41 @@ func (c *nsConn) close() {
 		unix.Close(c.fd)
 		c.fd = -1
 	}
+	c.stat.close()
+}
+
+// wantsName reports whether c's name may come from its sockets' cgroups:
+// it has no ip netns name and no process inside named a container.
+func (s *netnsSet) wantsName(c *nsConn) bool {
+	if _, ok := ContainerOf(c.ns.Name); ok {
+		return false
+	}
+	if p, ok := s.scan.mounts[c.ns.Inode]; ok && filepath.Dir(p) == netnsRunDir {
+		return false
+	}
+	return true
+}
+
+// nameFromCgroups names c after the container most of its sockets were
+// made in, if any, from now on while it is listed.
+func (s *netnsSet) nameFromCgroups(c *nsConn) {
+	if len(s.cgIDs.ids) == 0 {
+		return
+	}
+	if s.cgNamer == nil {
+		s.cgNamer = newCgroupNamer()
+	}
+	if name := s.cgNamer.name(&s.cgIDs); name != "" {
+		c.ns.Name = name
+		s.scan.names[c.ns.Inode] = name
+	}
 }
 
 func (s *netnsSet) closeAll() {
+	if s.cgNamer != nil {
+		s.cgNamer.close()
+		s.cgNamer = nil
+	}
 	for ino, c := range s.conns {
 		c.close()
 		delete(s.conns, ino)

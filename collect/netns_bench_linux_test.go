@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +14,9 @@ import (
 
 // BenchmarkNetNSRefresh is one --all-netns refresh over the same number
 // of sockets (SOCKTOP_NETNS_SOCKETS, default 4000: established pairs and
-// one listener per namespace) held in 1 namespace or spread over 100. Only
+// one listener per namespace) held in 1 namespace, spread over 100, or
+// spread over 10 of 100 (the other 90 empty, as namespaces of containers
+// that hold no socket are, or hold only Unix ones). Only
 // the benchmark's namespaces are dumped besides socktop's own, so run it
 // in an empty one: bench/netns.sh does (unshare -n).
 func BenchmarkNetNSRefresh(b *testing.B) {
@@ -23,14 +24,22 @@ func BenchmarkNetNSRefresh(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("SOCKTOP_NETNS_SOCKETS")); err == nil && v > 0 {
 		total = v
 	}
-	for _, spaces := range []int{1, 100} {
+	for _, c := range []struct{ spaces, filled int }{{1, 1}, {100, 100}, {100, 10}} {
+		spaces, filled := c.spaces, c.filled
+		tag := ""
+		if filled < spaces {
+			tag = fmt.Sprintf(",filled=%d", filled)
+		}
+		pairs := (total/filled - 1) / 2
 		for _, owners := range []bool{false, true} {
-			b.Run(fmt.Sprintf("spaces=%d/sockets=%d/owners=%v", spaces, total, owners), func(b *testing.B) {
+			b.Run(fmt.Sprintf("spaces=%d%s/sockets=%d/owners=%v", spaces, tag, total, owners), func(b *testing.B) {
 				var names []testNetns
-				for range spaces {
+				for i := range spaces {
 					ns := newTestNetns(b)
 					names = append(names, ns)
-					pairs := (total/spaces - 1) / 2
+					if i >= filled {
+						continue
+					}
 					inNetns(b, ns.path, func() {
 						l, port := listenTCP(b, unix.AF_INET, 4096, nil)
 						for range pairs {
@@ -40,7 +49,13 @@ func BenchmarkNetNSRefresh(b *testing.B) {
 					})
 				}
 				n := NewNetlink(Options{AllNetNS: true, Owners: owners})
-				n.others.scan.keep = func(ns NetNS) bool { return strings.HasPrefix(ns.Name, "socktop-test-") }
+				// Only its own: other tests on the host make socktop-test-
+				// namespaces too.
+				mine := map[uint32]bool{}
+				for _, ns := range names {
+					mine[ns.inode] = true
+				}
+				n.others.scan.keep = func(ns NetNS) bool { return mine[ns.Inode] }
 				b.Cleanup(func() { n.Close() })
 				ctx := context.Background()
 				snap, err := n.Snapshot(ctx)
@@ -49,11 +64,11 @@ func BenchmarkNetNSRefresh(b *testing.B) {
 				}
 				got := 0
 				for i := range snap.Sockets {
-					if strings.HasPrefix(snap.Sockets[i].NetNS.Name, "socktop-test-") {
+					if mine[snap.Sockets[i].NetNS.Inode] {
 						got++
 					}
 				}
-				if want := spaces * (1 + 2*((total/spaces-1)/2)); got != want {
+				if want := filled * (1 + 2*pairs); got != want {
 					b.Fatalf("the benchmark's namespaces hold %d sockets, want %d", got, want)
 				}
 				b.ResetTimer()

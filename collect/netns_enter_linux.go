@@ -33,6 +33,13 @@ var ownNetNS = sync.OnceValue(func() uint32 {
 // the goroutine ends locked, and Go retires the thread with it, so no
 // other goroutine ever runs in a foreign namespace.
 func socketIn(path string, want uint32, protocol int) (int, error) {
+	return socketInWith(path, want, protocol, nil)
+}
+
+// socketInWith is socketIn that also calls inside, when not nil, on the
+// thread while it is in the namespace, after the socket is opened: files
+// under /proc/thread-self/net opened there stay bound to that namespace.
+func socketInWith(path string, want uint32, protocol int, inside func()) (int, error) {
 	type result struct {
 		fd  int
 		err error
@@ -40,7 +47,7 @@ func socketIn(path string, want uint32, protocol int) (int, error) {
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		fd, err, back := socketInLocked(path, want, protocol)
+		fd, err, back := socketInLocked(path, want, protocol, inside)
 		if back {
 			runtime.UnlockOSThread()
 		}
@@ -52,7 +59,7 @@ func socketIn(path string, want uint32, protocol int) (int, error) {
 
 // socketInLocked is socketIn on the calling, locked thread; back reports
 // whether the thread is in its own namespace again.
-func socketInLocked(path string, want uint32, protocol int) (fd int, err error, back bool) {
+func socketInLocked(path string, want uint32, protocol int, inside func()) (fd int, err error, back bool) {
 	orig, err := netns.Get()
 	if err != nil {
 		return -1, fmt.Errorf("collect: this thread's network namespace: %w", err), true
@@ -75,6 +82,9 @@ func socketInLocked(path string, want uint32, protocol int) (fd int, err error, 
 		return -1, fmt.Errorf("collect: enter network namespace %s: %w", path, err), true
 	}
 	fd, serr := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, protocol)
+	if serr == nil && inside != nil {
+		inside()
+	}
 	if err := netns.Set(orig); err != nil {
 		if serr == nil {
 			unix.Close(fd)

@@ -109,6 +109,9 @@ func (d *detailView) Render(width int) string {
 		add("Foreign", output.FormatAddr(s.Remote, s.Family))
 		d.peerField(add)
 	}
+	if v := netnsText(s.NetNS); v != "" {
+		add("NetNS", v)
+	}
 	unknown := st.Dim.Render("unknown") + st.Dim.Render(" (this source cannot tell)")
 	known := func(f collect.Fields, label, value string) {
 		if !s.Known(f) {

@@ -132,6 +132,7 @@ type model struct {
 
 	hist   *history
 	sorter sorter
+	spaces nsCount // the network namespaces of the snapshot
 	// peers finds the other ends in snap; peersOf is the snapshot it was
 	// built on (see peerIndex).
 	peers   collect.Peers
@@ -455,7 +456,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.layout()
 		return nil
 	case key.Matches(msg, k.Sort):
-		m.table.sortCol = (m.table.sortCol + 1) % numColumns
+		m.table.sortCol = nextSortCol(m.table.sortCol, m.table.need.netns)
 		m.rebuildRows()
 	case key.Matches(msg, k.SortReverse):
 		m.table.sortDesc = !m.table.sortDesc

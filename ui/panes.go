@@ -88,6 +88,9 @@ type headerView struct {
 	notice       string // the source's notices (fallback, no root...)
 	err          string // the last collection error, until one succeeds
 	demos        int
+	// netns names the network namespaces the snapshot spans: "" for
+	// socktop's own alone, a name for one other (-N), a count for more.
+	netns string
 }
 
 // SetSize sets the header's size; it draws at most height lines.
@@ -115,6 +118,9 @@ func (h *headerView) Render(width int) string {
 		l1.WriteString(" · " + st.Paused.Render("owners not looked up"))
 	case collect.OwnersPartial:
 		l1.WriteString(" · " + st.Paused.Render("owners partial (not root)"))
+	}
+	if h.netns != "" {
+		l1.WriteString(" · netns " + h.netns)
 	}
 	l1.WriteString(" · every " + h.interval.String())
 	l1.WriteString(" · total " + strconv.Itoa(h.shown) + "/" + strconv.Itoa(h.total))

@@ -224,6 +224,7 @@ func (m *model) rebuildRows() {
 	m.rows = m.rows[:0]
 	var counts [collect.NumStates]int
 	var need colNeed
+	m.spaces.reset()
 	if m.snap != nil {
 		marks := m.curMarks
 		if len(marks) != len(m.snap.Sockets) {
@@ -231,6 +232,7 @@ func (m *model) rebuildRows() {
 		}
 		for i := range m.snap.Sockets {
 			s := &m.snap.Sockets[i]
+			m.spaces.add(s.NetNS)
 			if m.shows(s) {
 				r := row{s: s}
 				if marks != nil {
@@ -259,6 +261,8 @@ func (m *model) rebuildRows() {
 		m.header.total = len(m.snap.Sockets)
 	}
 	m.header.spark = sparkline(m.samples, 20)
+	need.netns = m.spaces.count > 1
+	m.header.netns = m.spaces.label()
 	m.table.need = need
 	m.rowsChanged()
 	m.reselect()

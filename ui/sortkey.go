@@ -89,6 +89,21 @@ func processRanks(rows []row) map[string]uint64 {
 		n, _ := ownerName(r.s)
 		set[n] = true
 	}
+	return rankNames(set)
+}
+
+// netnsRanks ranks the namespace names of the rows, for the NetNS
+// column's keys.
+func netnsRanks(rows []row) map[string]uint64 {
+	set := map[string]bool{}
+	for _, r := range rows {
+		set[r.s.NetNS.Name] = true
+	}
+	return rankNames(set)
+}
+
+// rankNames numbers the names of set in order.
+func rankNames(set map[string]bool) map[string]uint64 {
 	names := make([]string, 0, len(set))
 	for n := range set {
 		names = append(names, n)
@@ -117,6 +132,8 @@ func primary(col column, s *collect.Socket, names map[string]uint64) uint64 {
 		return names[name]<<32 | uint64(uint32(pid))
 	case colTimer:
 		return uint64(s.Timer)<<56 | uint64(min(max(s.TimerLeft, 0), 1<<56-1))
+	case colNetNS:
+		return names[s.NetNS.Name]<<32 | uint64(s.NetNS.Inode)
 	}
 	return 0
 }
@@ -179,8 +196,11 @@ func (s *sorter) sort(rows []row, col column, desc bool) []row {
 		s.rank[i] = uint64(r)
 	}
 	var names map[string]uint64
-	if col == colProcess {
+	switch col {
+	case colProcess:
 		names = processRanks(rows)
+	case colNetNS:
+		names = netnsRanks(rows)
 	}
 	for i := range rows {
 		sk := rows[i].s

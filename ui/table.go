@@ -24,10 +24,8 @@ const (
 	colForeign = output.ColForeign
 	colProcess = output.ColProcess
 	colTimer   = output.ColTimer
-	// numColumns bounds the columns the live table lays out and `s`
-	// cycles through: the ones before output's NetNS, which it does not
-	// show.
-	numColumns = output.ColNetNS
+	colNetNS   = output.ColNetNS
+	numColumns = output.NumColumns
 )
 
 // rowMark says how a row changed at the last refreshes. The first three
@@ -110,6 +108,10 @@ func cmpBy(col column, a, b *collect.Socket) int {
 		if c = cmp.Compare(a.Timer, b.Timer); c == 0 {
 			c = cmp.Compare(a.TimerLeft, b.TimerLeft)
 		}
+	case colNetNS:
+		if c = strings.Compare(a.NetNS.Name, b.NetNS.Name); c == 0 {
+			c = cmp.Compare(a.NetNS.Inode, b.NetNS.Inode)
+		}
 	}
 	if c != 0 {
 		return c
@@ -132,6 +134,9 @@ type colNeed struct {
 	local, foreign int  // widest address; 0 when unknown
 	recvQ, sendQ   int  // widest queue figure
 	timer, process bool // some row has a timer, an owner (or an unknown one)
+	// netns is set when the snapshot spans several network namespaces:
+	// the NetNS column is shown then.
+	netns bool
 
 	// v6 and v6Len remember, per end (local, foreign), the text width of
 	// the last IPv6 address measured: formatting one is the dear part of
@@ -227,13 +232,13 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 			w[c] = c.Width(form)
 		}
 	}
-	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colProcess, colTimer}
-	drop := map[column]bool{}
+	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colNetNS, colProcess, colTimer}
+	drop := map[column]bool{colNetNS: !need.netns}
 	if width < 80 {
 		drop[colTimer] = true
 	}
 	if width < 68 {
-		drop[colProcess] = true
+		drop[colProcess], drop[colNetNS] = true, true
 	}
 	if width < 54 {
 		drop[colRecvQ], drop[colSendQ] = true, true
