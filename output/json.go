@@ -35,14 +35,10 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 	b = append(b, `,"owners_partial":`...)
 	b = strconv.AppendBool(b, snap.Owners == collect.OwnersPartial)
 	b = append(b, `,"sockets":[`...)
-	var peers *collect.Peers
-	for i := range snap.Sockets {
-		if snap.Sockets[i].Proto == collect.Unix {
-			peers = new(collect.Peers)
-			peers.Build(snap.Sockets)
-			break
-		}
-	}
+	// One index per document: each socket then finds its other end in a
+	// map lookup or two.
+	peers := new(collect.Peers)
+	peers.Build(snap.Sockets)
 	for i := range snap.Sockets {
 		if i > 0 {
 			b = append(b, ',')
@@ -69,7 +65,10 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 // Unix socket has "path" ("" when unnamed, "@name" for an abstract name),
 // "type" and "peer_inode" (0: no peer) in place of "local" and "remote",
 // no timer and no retransmits, and "peer_owners", the owners of the other
-// end, when peers finds it in the snapshot and its owners are known.
+// end, when peers finds it in the snapshot and its owners are known. Any
+// socket whose other end peers finds (a Unix pair, or both ends of a
+// local TCP or UDP connection) has "peer": that socket's "inode",
+// "cookie" and "owners", each under the rules of the socket's own.
 func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
@@ -124,9 +123,13 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte
 	if s.Known(collect.FieldOwners) {
 		b = appendOwnersJSON(append(b, `,"owners":`...), s.Owners)
 	}
+	peer := peers.Of(s)
+	if peer != nil {
+		b = appendPeerJSON(b, peer)
+	}
 	if unixSock {
-		if p := peers.Of(s); p != nil && p.Known(collect.FieldOwners) {
-			b = appendOwnersJSON(append(b, `,"peer_owners":`...), p.Owners)
+		if peer != nil && peer.Known(collect.FieldOwners) {
+			b = appendOwnersJSON(append(b, `,"peer_owners":`...), peer.Owners)
 		}
 		return append(b, '}'), nil
 	}
@@ -150,6 +153,32 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte
 		b = append(b, info...)
 	}
 	return append(b, '}'), nil
+}
+
+// appendPeerJSON appends `,"peer":{...}`: the other end's inode, cookie
+// and owners, each left out when the source could not know it.
+func appendPeerJSON(b []byte, p *collect.Socket) []byte {
+	b = append(b, `,"peer":{`...)
+	n := len(b)
+	sep := func() {
+		if len(b) > n {
+			b = append(b, ',')
+		}
+	}
+	if p.Known(collect.FieldInode) {
+		b = append(b, `"inode":`...)
+		b = strconv.AppendUint(b, uint64(p.Inode), 10)
+	}
+	if p.Known(collect.FieldCookie) {
+		sep()
+		b = append(b, `"cookie":`...)
+		b = strconv.AppendUint(b, p.Cookie, 10)
+	}
+	if p.Known(collect.FieldOwners) {
+		sep()
+		b = appendOwnersJSON(append(b, `"owners":`...), p.Owners)
+	}
+	return append(b, '}')
 }
 
 // appendOwnersJSON appends a list of owners, [{"pid": N, "name": S}...].

@@ -27,21 +27,61 @@ type jsonAddr struct {
 // the ones a source may not know (Socket.Unknown): nil, and so absent
 // from the document, when unknown.
 type jsonSocket struct {
-	Proto   string   `json:"proto"`
-	Family  uint8    `json:"family"`
-	State   string   `json:"state"`
-	Local   jsonAddr `json:"local"`
-	Remote  jsonAddr `json:"remote"`
-	RecvQ   *uint32  `json:"recv_q,omitempty"`
-	SendQ   *uint32  `json:"send_q,omitempty"`
-	UID     *uint32  `json:"uid,omitempty"`
-	Inode   *uint32  `json:"inode,omitempty"`
-	Cookie  *uint64  `json:"cookie,omitempty"`
-	Owners  *[]Owner `json:"owners,omitempty"`
-	Timer   *string  `json:"timer,omitempty"`
-	TimerMS *int64   `json:"timer_ms,omitempty"`
-	Retrans *uint8   `json:"retrans,omitempty"`
-	Info    *TCPInfo `json:"tcp_info,omitempty"`
+	Proto   string    `json:"proto"`
+	Family  uint8     `json:"family"`
+	State   string    `json:"state"`
+	Local   jsonAddr  `json:"local"`
+	Remote  jsonAddr  `json:"remote"`
+	RecvQ   *uint32   `json:"recv_q,omitempty"`
+	SendQ   *uint32   `json:"send_q,omitempty"`
+	UID     *uint32   `json:"uid,omitempty"`
+	Inode   *uint32   `json:"inode,omitempty"`
+	Cookie  *uint64   `json:"cookie,omitempty"`
+	Owners  *[]Owner  `json:"owners,omitempty"`
+	Timer   *string   `json:"timer,omitempty"`
+	TimerMS *int64    `json:"timer_ms,omitempty"`
+	Retrans *uint8    `json:"retrans,omitempty"`
+	Info    *TCPInfo  `json:"tcp_info,omitempty"`
+	Peer    *jsonPeer `json:"peer,omitempty"`
+}
+
+// jsonPeer is the other end of a local connection in the JSON contract.
+type jsonPeer struct {
+	Inode  *uint32  `json:"inode,omitempty"`
+	Cookie *uint64  `json:"cookie,omitempty"`
+	Owners *[]Owner `json:"owners,omitempty"`
+}
+
+// naivePeer finds the other end of socks[i] the slow plain way, for the
+// loopback connections the reference tests hold: the first socket of
+// the same protocol and namespace with the reversed 4-tuple (v4-mapped
+// addresses unmapped), a live one before a TIME_WAIT one.
+func naivePeer(socks []Socket, i int) *jsonPeer {
+	s := &socks[i]
+	unmap := func(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }
+	if s.Proto == Unix || s.Remote.Port() == 0 || !s.Remote.Addr().Unmap().IsLoopback() {
+		return nil
+	}
+	var found *Socket
+	for j := range socks {
+		o := &socks[j]
+		if o.Proto == s.Proto && o.NetNS == s.NetNS && unmap(o.Local) == unmap(s.Remote) && unmap(o.Remote) == unmap(s.Local) &&
+			(found == nil || found.State == StateTimeWait && o.State != StateTimeWait) {
+			found = o
+		}
+	}
+	if found == nil {
+		return nil
+	}
+	owners := found.Owners
+	if owners == nil {
+		owners = []Owner{}
+	}
+	return &jsonPeer{
+		Inode:  known(found, FieldInode, found.Inode),
+		Cookie: known(found, FieldCookie, found.Cookie),
+		Owners: known(found, FieldOwners, owners),
+	}
 }
 
 // jsonEndpoint returns an endpoint for the JSON form; one with no address
@@ -109,6 +149,17 @@ func TestWriteJSONAgreesWithEncodingJSON(t *testing.T) {
 		{Proto: TCP, Family: 4, State: StateListen, Local: netip.MustParseAddrPort("127.0.0.1:80"),
 			Unknown: FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie | FieldOwners},
 		{Proto: UDP, Family: 4, State: StateUnconn, Inode: 7, Cookie: 9, Unknown: FieldOwners},
+		// Both ends of local connections: an IPv4 client of a dual-stack
+		// listener, and a pair whose server end's cookie and owners are
+		// unknown.
+		{Proto: TCP, Family: 4, State: StateEstablished, Inode: 11, Cookie: 21, Owners: []Owner{{PID: 5, Name: "curl"}},
+			Local: netip.MustParseAddrPort("127.0.0.1:50000"), Remote: netip.MustParseAddrPort("127.0.0.1:8080")},
+		{Proto: TCP, Family: 6, State: StateEstablished, Inode: 12, Cookie: 22,
+			Local: netip.MustParseAddrPort("[::ffff:127.0.0.1]:8080"), Remote: netip.MustParseAddrPort("[::ffff:127.0.0.1]:50000")},
+		{Proto: UDP, Family: 6, State: StateEstablished, Inode: 13, Cookie: 23,
+			Local: netip.MustParseAddrPort("[::1]:50001"), Remote: netip.MustParseAddrPort("[::1]:53")},
+		{Proto: UDP, Family: 6, State: StateEstablished, Inode: 14, Unknown: FieldCookie | FieldOwners,
+			Local: netip.MustParseAddrPort("[::1]:53"), Remote: netip.MustParseAddrPort("[::1]:50001")},
 	}
 	snap.Sockets = append(snap.Sockets, odd...)
 	snap.Owners = OwnersPartial
@@ -120,6 +171,7 @@ func TestWriteJSONAgreesWithEncodingJSON(t *testing.T) {
 	sockets := make([]jsonSocket, len(snap.Sockets))
 	for i := range snap.Sockets {
 		sockets[i] = toJSON(&snap.Sockets[i])
+		sockets[i].Peer = naivePeer(snap.Sockets, i)
 	}
 	want, err := json.Marshal(map[string]any{
 		"taken":          snap.Taken.Format(time.RFC3339Nano),

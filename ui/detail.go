@@ -60,7 +60,6 @@ type detailView struct {
 	styles        *Styles
 
 	sock     collect.Socket
-	peer     collect.Socket // a Unix socket's other end; zero when none
 	gone     bool
 	info     *collect.TCPInfo
 	infoErr  error
@@ -76,6 +75,10 @@ type detailView struct {
 	now            time.Time
 	seg            *segState
 	offset         int // lines scrolled past
+
+	// peer is the other end, when peerStatus is PeerFound; zero else.
+	peer       collect.Socket
+	peerStatus collect.PeerStatus
 }
 
 // SetSize sets the view's size.
@@ -104,6 +107,7 @@ func (d *detailView) Render(width int) string {
 		add("Proto", s.Proto.String()+", IPv"+strconv.Itoa(int(s.Family)))
 		add("Local", output.FormatAddr(s.Local, s.Family))
 		add("Foreign", output.FormatAddr(s.Remote, s.Family))
+		d.peerField(add)
 	}
 	if v := netnsText(s.NetNS); v != "" {
 		add("NetNS", v)
@@ -177,6 +181,7 @@ func (d *detailView) Render(width int) string {
 	case d.noInfo != "":
 		add("tcp_info", st.Dim.Render(d.noInfo))
 	}
+	lines = append(lines, d.peerLines()...)
 	if len(d.path) > 0 {
 		// The path follows the socket's fields, as the states seen do
 		// without one: the fields are what a detail view is opened for

@@ -21,8 +21,9 @@ func unixName(path string) string {
 }
 
 // unixFields adds what a Unix socket has in place of addresses: its type,
-// path and the other end, with the other end's owners, so the view
-// answers who is connected to a server's socket.
+// path and the other end's inode; the Peer section (peerLines) shows that
+// end and its owners, so the view answers who is connected to a server's
+// socket.
 func (d *detailView) unixFields(add func(label, value string)) {
 	st := d.styles
 	s := &d.sock
@@ -38,29 +39,11 @@ func (d *detailView) unixFields(add func(label, value string)) {
 	case s.PeerInode == 0:
 		add("Peer", "-")
 	default:
-		add("Peer", "inode "+strconv.FormatUint(uint64(s.PeerInode), 10))
-		p := &d.peer
-		switch {
-		case p.Proto != collect.Unix:
-			add("", st.Dim.Render("not in this snapshot (another namespace, or gone)"))
-		case p.Path != "":
-			add("", unixName(p.Path))
+		// The other end itself, with its owners, is the Peer section.
+		peer := "inode " + strconv.FormatUint(uint64(s.PeerInode), 10)
+		if d.peerStatus != collect.PeerFound {
+			peer += st.Dim.Render(" (not found: closed, or in another namespace)")
 		}
-		if p.Proto != collect.Unix {
-			break
-		}
-		switch {
-		case len(p.Owners) == 0 && !p.Known(collect.FieldOwners):
-			add("Peer owners", st.Dim.Render("unknown"))
-		case len(p.Owners) == 0:
-			add("Peer owners", "-"+st.Dim.Render(" (no process holds a descriptor)"))
-		}
-		for i, o := range p.Owners {
-			label := ""
-			if i == 0 {
-				label = "Peer owners"
-			}
-			add(label, string(output.AppendOwner(nil, o)))
-		}
+		add("Peer", peer)
 	}
 }

@@ -42,7 +42,7 @@ func TestDetailUnix(t *testing.T) {
 	h.selectRow("the postgres end", func(s *collect.Socket) bool { return s.Inode == 9001 })
 	h.key("enter")
 	scr = h.screen()
-	for _, want := range []string{"Socket unix stream " + path + " (inode 9001)", "Path", "inode 9002", "Peer owners", "psql/71", "postgres/70"} {
+	for _, want := range []string{"Socket unix stream " + path + " (inode 9001)", "Path", "inode 9002", "unix stream unnamed (inode 9002)", "psql/71", "postgres/70"} {
 		if !strings.Contains(scr, want) {
 			t.Fatalf("detail lacks %q:\n%s", want, scr)
 		}
@@ -54,7 +54,7 @@ func TestDetailUnix(t *testing.T) {
 	h.selectRow("the dgram socket", func(s *collect.Socket) bool { return s.Inode == 9003 })
 	h.key("enter")
 	scr = h.screen()
-	if !strings.Contains(scr, "abstract name") || strings.Contains(scr, "Peer owners") {
+	if !strings.Contains(scr, "abstract name") || strings.Contains(scr, "the other end, on this host") {
 		t.Errorf("the unconnected dgram socket's detail:\n%s", scr)
 	}
 }

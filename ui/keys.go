@@ -21,7 +21,7 @@ type KeyMap struct {
 	Filter, Sort, SortReverse               key.Binding
 	Pause, Faster, Slower                   key.Binding
 	Demos, ReuseAddr, StopDemo              key.Binding
-	Closed, Segments                        key.Binding
+	Closed, Segments, Peer                  key.Binding
 	DemoScrollUp, DemoScrollDown            key.Binding
 	Diagram                                 key.Binding
 	Kill                                    key.Binding
@@ -62,6 +62,7 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		Pause: bind("pause", "space"), Faster: bind("faster", "+", "="), Slower: bind("slower", "-", "_"),
 		Help: bind("help", "?"), Quit: bind("quit", "q", "ctrl+c"),
 		Closed: bind("closed conns", "c"), Segments: bind("segments", "w"),
+		Peer: bind("other end", "p"),
 
 		Demos: bind("demos", "d"), ReuseAddr: bind("flip SO_REUSEADDR", "r"), StopDemo: bind("stop demos", "x"),
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
@@ -137,7 +138,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 // key of each binding named.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Peer},
 		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments, k.Kill},
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
 		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},

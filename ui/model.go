@@ -134,6 +134,10 @@ type model struct {
 	hist   *history
 	sorter sorter
 	spaces nsCount // the network namespaces of the snapshot
+	// peers finds the other ends in snap; peersOf is the snapshot it was
+	// built on (see peerIndex).
+	peers   collect.Peers
+	peersOf *collect.Snapshot
 
 	header headerView
 	table  tableView
@@ -194,6 +198,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.log = logView{styles: m.styles}
 	m.detail = detailView{styles: m.styles}
 	m.closed = closedView{styles: m.styles}
+	hostAddrs(&m.peers)
 	m.header.events = eventsText(m.events, nil)
 	if m.events != nil {
 		m.extraNotices = append(m.extraNotices, m.events.Notices()...)
@@ -408,6 +413,9 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(msg, k.Segments) {
 			return m.toggleSegments()
 		}
+		if key.Matches(msg, k.Peer) {
+			return m.jumpPeer()
+		}
 		if m.detailScroll(msg) {
 			return nil
 		}
@@ -442,6 +450,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.move(len(m.rows))
 	case key.Matches(msg, k.Detail):
 		return m.openDetail()
+	case key.Matches(msg, k.Peer):
+		return m.jumpPeer()
 	case key.Matches(msg, k.ClearFilter):
 		if m.filter != nil || m.filterText != "" {
 			m.filter, m.filterText = nil, ""
@@ -591,10 +601,10 @@ func (m *model) syncDetail() {
 	r := m.rows[m.selected]
 	m.detail.sock = *r.s
 	m.detail.peer = collect.Socket{}
-	if m.snap != nil {
-		if p := collect.PeerOf(m.snap, r.s); p != nil {
-			m.detail.peer = *p
-		}
+	var p *collect.Socket
+	p, m.detail.peerStatus = m.peerIndex().Find(r.s)
+	if p != nil {
+		m.detail.peer = *p
 	}
 	m.detail.gone = r.mark == markGone
 	m.syncPath()

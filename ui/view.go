@@ -198,6 +198,9 @@ func (m *model) footer(width int) string {
 		if m.detail.sock.Proto == collect.TCP {
 			b = []keyBinding{k.Back, k.Segments, k.Quit}
 		}
+		if m.detail.peerStatus == collect.PeerFound {
+			b = append(b[:len(b)-1], k.Peer, k.Quit)
+		}
 	case modeHelp:
 		b = []keyBinding{k.Back, k.Quit}
 	case modeClosed, modeDiagram:
