@@ -364,20 +364,37 @@ func testTraceKernelPaths(t *testing.T, mode string) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	r := startTrace(t, "--events", mode, "port "+strconv.Itoa(port))
 	const n, m = 1000, 333
-	client, server, cc, sc := exchange(t, ln, n, m)
-	cp := &tracePath{local: client, remote: server, cookie: cc}
-	sp := &tracePath{local: server, remote: client, cookie: sc}
+	// A loss the trace reports may have taken this connection's events
+	// (it says so on a busy host: a reader starved of CPU, a burst from
+	// other programs). Such an attempt proves nothing either way, so a new
+	// connection is made; an attempt without a reported loss must show
+	// everything.
+	const attempts = 4
+	var cp, sp *tracePath
 	var all []traceObj
-	waitfor.Recv(t, 30*time.Second, "both ends' paths and closed records", r.objs, func(o traceObj, open bool) bool {
-		if !open {
-			return true
+	for attempt := 1; ; attempt++ {
+		client, server, cc, sc := exchange(t, ln, n, m)
+		cp = &tracePath{local: client, remote: server, cookie: cc}
+		sp = &tracePath{local: server, remote: client, cookie: sc}
+		lost := false
+		waitfor.Recv(t, 30*time.Second, "both ends' paths and closed records", r.objs, func(o traceObj, open bool) bool {
+			if !open {
+				return true
+			}
+			o.decode(t)
+			all = append(all, o)
+			cp.add(o)
+			sp.add(o)
+			if o.Event == "lost" {
+				lost = true
+			}
+			return cp.done("TIME_WAIT") && sp.done("CLOSED") || lost && attempt < attempts
+		}, r.show)
+		if cp.done("TIME_WAIT") && sp.done("CLOSED") || !lost || attempt == attempts {
+			break
 		}
-		o.decode(t)
-		all = append(all, o)
-		cp.add(o)
-		sp.add(o)
-		return cp.done("TIME_WAIT") && sp.done("CLOSED")
-	}, r.show)
+		t.Logf("attempt %d: the trace reported lost events before both paths were complete; again", attempt)
+	}
 	if code := r.stop(t); code != 0 {
 		t.Errorf("socktop trace exited %d after SIGINT, want 0:\n%s", code, r.show())
 	}

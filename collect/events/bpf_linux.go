@@ -31,9 +31,11 @@ const (
 	bpfLostName   = "socktop_lost"
 )
 
-// defaultRingSize is the ring buffer's size: some 16k records, a burst
-// of churn the reader catches up on.
-const defaultRingSize = 1 << 20
+// defaultRingSize is the ring buffer's size: some 58k records, so a
+// reader starved of CPU on a loaded host (the pause after a small batch,
+// then no core for a while) catches up on a burst of churn instead of
+// losing it.
+const defaultRingSize = 4 << 20
 
 // bpfBatch bounds the records read before a batch is handed on, so a
 // sustained burst still reaches the stream in pieces.
