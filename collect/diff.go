@@ -70,7 +70,8 @@ type Changes struct {
 	// the same connections.
 	Transitions []Transition
 	// Closed lists the connections the kernel destroyed since the
-	// previous Update, with what the tracker remembered of them.
+	// previous Update, with what the tracker remembered of them. A socket
+	// that was never bound nor connected is not listed.
 	Closed []ClosedConn
 	// Lost counts the kernel events and destroy records lost since the
 	// previous Update (a full ring buffer or receive buffer): the

@@ -392,6 +392,12 @@ func (t *Tracker) emitClosed(ch *Changes, recs []Closed) {
 	k := &t.kern
 	for i := range recs {
 		r := &recs[i]
+		if r.Local.Port() == 0 && r.Remote.Port() == 0 {
+			// Never bound nor connected (socket() then close(), a
+			// program probing what the kernel supports): a socket, not
+			// a connection, and nothing a closed log would show.
+			continue
+		}
 		c := k.byCookie[r.Cookie]
 		if c == nil {
 			if x := k.conns.get(r.Key()); x != nil && x.cookie == 0 {

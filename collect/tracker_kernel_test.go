@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -413,10 +414,13 @@ func TestTrackerClosedRecords(t *testing.T) {
 	// has a record with nothing known.
 	ghost := dsock(TCP, StateEstablished, "127.0.0.1:40001", srvAddr)
 	ghost.Cookie = 33
-	tk.AddClosed([]Closed{rec(a, 3100), rec(ghost, 3200)}, 0)
+	// A socket never bound nor connected is no connection: left out.
+	unbound := Closed{Proto: TCP, Family: 4, State: StateClosed, Local: netip.AddrPortFrom(netip.IPv4Unspecified(), 0),
+		Remote: netip.AddrPortFrom(netip.IPv4Unspecified(), 0), Cookie: 34, Received: at(3300)}
+	tk.AddClosed([]Closed{rec(a, 3100), rec(ghost, 3200), unbound}, 0)
 	ch = tk.Update(dsnap(4))
 	if len(ch.Closed) != 2 {
-		t.Fatalf("at 4s: %+v, want a's record and the unknown one", ch.Closed)
+		t.Fatalf("at 4s: %+v, want a's record and the unknown one, not the unbound socket's", ch.Closed)
 	}
 	if c := ch.Closed[0]; c.Cookie != 31 || !c.OwnersKnown || !slices.Equal(c.Owners, a2.Owners) || !c.Opened.Equal(at(1000)) {
 		t.Errorf("a's record %+v, want the owners of the last dump that listed it", c)
