@@ -178,10 +178,24 @@ func (c *conn) addSampled(s State, at time.Time) {
 // addKernel appends the kernel's from -> to at at. Sampled steps at the
 // end that the kernel contradicts go first: a dump that read the socket
 // after a change made after its Taken showed a state whose event is
-// merged only now, and the kernel's time for it is the exact one.
+// merged only now, and the kernel's time for it is the exact one. So do
+// sampled steps stamped after at, the first one included: the events of
+// a change can reach the tracker after a snapshot that already listed
+// its result (the readers hand events on in batches), and the snapshot's
+// view is then older news than the kernel's.
 func (c *conn) addKernel(from, to State, at time.Time) {
-	for n := len(c.steps); n > 1 && c.steps[n-1].Source == Sampled && c.steps[n-1].State != from; n-- {
+	for n := len(c.steps); n > 0; n-- {
+		s := &c.steps[n-1]
+		if s.Source != Sampled {
+			break
+		}
+		if later := !s.At.IsZero() && s.At.After(at); !later && (n == 1 || s.State == from) {
+			break
+		}
 		c.steps = c.steps[:n-1]
+	}
+	if len(c.steps) == 0 && (c.first.IsZero() || at.Before(c.first)) {
+		c.first = at
 	}
 	if c.last() != from {
 		c.push(Step{State: from, Source: Kernel})
