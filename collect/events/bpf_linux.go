@@ -223,6 +223,8 @@ func decodeRecord(clk clock, b []byte) (collect.StateEvent, bool) {
 		Proto:  collect.TCP,
 		From:   kernelState(b[recOld]),
 		To:     kernelState(b[recNew]),
+		PID:    ne.Uint32(b[recPID:]),
+		Comm:   comms.name(b[recComm : recComm+commSize]),
 	}
 	sport := binary.BigEndian.Uint16(b[recSport:])
 	dport := binary.BigEndian.Uint16(b[recDport:])

@@ -103,6 +103,10 @@ func (r *tracefsReader) setup() error {
 			return err
 		}
 	}
+	// record-tgid prints each line's process id beside its thread id, so
+	// an event's PID is the process; a kernel without the option (before
+	// 4.14) leaves PID unknown, which the events' owners then lack.
+	_ = writeTracefs(filepath.Join(r.dir, "options/record-tgid"), "1")
 	fd, err := unix.Open(filepath.Join(r.dir, "trace_pipe"), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open trace_pipe: %w", err)

@@ -81,12 +81,13 @@ func skipTraceLine(line []byte) bool {
 
 // parseTraceLine parses one inet_sock_set_state line of trace_pipe:
 //
-//	comm-PID [CPU] FLAGS SECONDS.MICROS: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=N dport=N saddr=A daddr=A saddrv6=A daddrv6=A oldstate=TCP_X newstate=TCP_Y
+//	comm-TID (TGID) [CPU] FLAGS SECONDS.MICROS: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=N dport=N saddr=A daddr=A saddrv6=A daddrv6=A oldstate=TCP_X newstate=TCP_Y
 //
 // It returns the event without its Time, and the timestamp in
 // nanoseconds of the trace clock. The command name may hold spaces and
 // dashes, so the header is read from its end: its last field is the
-// timestamp. Fields after the known ones are ignored, so a kernel that
+// timestamp. The task's fields are best effort: a malformed or missing
+// one leaves PID or Comm unknown and the event stands. Fields after the known ones are ignored, so a kernel that
 // adds one still parses.
 func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 	var ev collect.StateEvent
@@ -95,13 +96,17 @@ func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 		return ev, 0, fmt.Errorf("tracefs line without %q: %q", traceEvent, clip(line))
 	}
 	head := bytes.TrimSuffix(bytes.TrimRight(line[:i], " "), []byte(":"))
+	stamp := head
 	if j := bytes.LastIndexAny(head, " \t"); j >= 0 {
-		head = head[j+1:]
+		stamp, head = head[j+1:], head[:j]
+	} else {
+		head = nil
 	}
-	ns, err := parseTraceTime(head)
+	ns, err := parseTraceTime(stamp)
 	if err != nil {
 		return ev, 0, fmt.Errorf("tracefs line %q: %w", clip(line), err)
 	}
+	ev.PID, ev.Comm = parseTraceTask(head)
 	// The fields are kept as text and only the family's addresses are
 	// parsed: the other pair is the IPv4 or IPv6 shadow of the socket.
 	var family, proto, sport, dport, saddr, daddr, saddr6, daddr6, from, to []byte
@@ -177,6 +182,42 @@ func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 	ev.Local = netip.AddrPortFrom(src, sp)
 	ev.Remote = netip.AddrPortFrom(dst, dp)
 	return ev, ns, nil
+}
+
+// parseTraceTask reads the task of a trace line's header without its
+// timestamp: "comm-TID (TGID) [CPU] FLAGS", the TGID column printed
+// with the instance's record-tgid option. The PID is the TGID, the
+// process; 0 without the column or when the trace did not know it
+// ("-------"): the TID names a thread, which is no process id. Comm is
+// "" when the trace kept no name ("<...>").
+func parseTraceTask(head []byte) (uint32, string) {
+	// FLAGS, then [CPU].
+	head = bytes.TrimRight(head, " \t")
+	if j := bytes.LastIndexAny(head, " \t"); j >= 0 {
+		head = bytes.TrimRight(head[:j], " \t")
+	} else {
+		return 0, ""
+	}
+	if j := bytes.LastIndexByte(head, '['); j >= 0 && bytes.HasSuffix(head, []byte("]")) {
+		head = bytes.TrimRight(head[:j], " \t")
+	} else {
+		return 0, ""
+	}
+	var pid uint32
+	if bytes.HasSuffix(head, []byte(")")) {
+		if j := bytes.LastIndexByte(head, '('); j >= 0 {
+			if n, ok := parseDecimal(bytes.TrimSpace(head[j+1 : len(head)-1])); ok && n > 0 && n <= 1<<22 {
+				pid = uint32(n)
+			}
+			head = bytes.TrimRight(head[:j], " \t")
+		}
+	}
+	head = bytes.TrimLeft(head, " \t")
+	j := bytes.LastIndexByte(head, '-')
+	if j < 0 {
+		return pid, ""
+	}
+	return pid, comms.name(head[:j])
 }
 
 // parseTraceAddr reads an address of the given family (4 or 6).

@@ -73,7 +73,7 @@ const okFields = "family=AF_INET protocol=IPPROTO_TCP sport=1 dport=2 saddr=127.
 // protocol, aliases and unknown states, bad lines and a line cut short.
 func TestParseTraceLines(t *testing.T) {
 	in := strings.Join([]string{
-		"  my prog-with-dash-77   [003] d.s2. 12.5: inet_sock_set_state: " + okFields,
+		"  my prog-with-dash-77   (   70) [003] d.s2. 12.5: inet_sock_set_state: " + okFields,
 		"CPU:1 [LOST 12 EVENTS]",
 		"",
 		"# tracer: nop",
@@ -101,7 +101,7 @@ func TestParseTraceLines(t *testing.T) {
 		t.Fatalf("%d events, want 2: %+v", len(evs), evs)
 	}
 	if e := evs[0]; !e.Time.Equal(fixtureAt(12_500_000_000)) || e.From != collect.StateListen || e.To != collect.StateSynRecv ||
-		e.Local != ap("127.1.2.3:1") || e.Remote != ap("127.1.2.4:2") || e.Family != 4 {
+		e.Local != ap("127.1.2.3:1") || e.Remote != ap("127.1.2.4:2") || e.Family != 4 || e.PID != 70 || e.Comm != "my prog-with-dash" {
 		t.Errorf("first event %+v", e)
 	}
 	if e := evs[1]; !e.Time.Equal(fixtureAt(13_000_002_000)) || e.To != collect.StateClosed {
