@@ -24,7 +24,7 @@ const (
 	recComm     = 68 // 16 bytes, the current task's comm, NUL padded
 	commSize    = 16 // TASK_COMM_LEN
 	recordSize  = 88 // a multiple of 8, as the ring buffer aligns records
-	tracingArgs = 8 // a raw tracepoint's arguments are u64 each
+	tracingArgs = 8  // a raw tracepoint's arguments are u64 each
 )
 
 // Registers the program keeps across helper calls.
