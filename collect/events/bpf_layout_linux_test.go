@@ -176,7 +176,7 @@ func TestDecodeRecord(t *testing.T) {
 		{"unknown family", record(unix.AF_UNIX, nil, nil, 0, 0, 1, 2), false, 0, "", "", 0, 0},
 		{"short", record(unix.AF_INET, nil, nil, 0, 0, 1, 2)[:recordSize-1], false, 0, "", "", 0, 0},
 	} {
-		e, ok := decodeRecord(clk, tc.rec)
+		e, ok := decodeRecord(clk, nil, tc.rec)
 		if ok != tc.ok {
 			t.Errorf("%s: ok %v, want %v", tc.name, ok, tc.ok)
 			continue

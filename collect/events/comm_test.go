@@ -20,7 +20,7 @@ func TestParseTraceTask(t *testing.T) {
 		{"garbage", 0, ""},
 		{"", 0, ""},
 	} {
-		pid, comm := parseTraceTask([]byte(tc.head))
+		pid, comm := parseTraceTask([]byte(tc.head), nil)
 		if pid != tc.pid || comm != tc.comm {
 			t.Errorf("%q: pid %d comm %q, want %d %q", tc.head, pid, comm, tc.pid, tc.comm)
 		}

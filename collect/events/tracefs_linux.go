@@ -42,8 +42,9 @@ type tracefsReader struct {
 	dir   string // the instance
 	notes []string
 	clk   clock
-	pipe  int // trace_pipe, non-blocking
-	wake  int // an eventfd that close writes to end run's poll
+	names commNames // run's
+	pipe  int       // trace_pipe, non-blocking
+	wake  int       // an eventfd that close writes to end run's poll
 
 	bad      atomic.Uint64 // lines that did not parse
 	lastLost atomic.Uint64
@@ -224,7 +225,7 @@ func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 		}
 		var rest []byte
 		var bad int
-		evs, rest, bad, _ = parseTraceLines(buf[:carry+n], r.clk.at, evs[:0])
+		evs, rest, bad, _ = parseTraceLines(buf[:carry+n], r.clk.at, &r.names, evs[:0])
 		r.bad.Add(uint64(bad))
 		if len(rest) == len(buf) {
 			// A line longer than the buffer is no event of ours.

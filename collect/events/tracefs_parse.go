@@ -41,11 +41,12 @@ var tcpStates = map[string]collect.State{
 
 // parseTraceLines parses the complete lines at the start of b, the text
 // of a trace_pipe, appending each TCP event to evs with its time from at
-// (the trace clock's nanoseconds). It returns the events, the bytes of a
+// (the trace clock's nanoseconds) and its command name interned in
+// names. It returns the events, the bytes of a
 // last line not yet ended by a newline, how many lines were malformed,
 // and the first malformed line's error. Lost-event markers (CPU:N [LOST M
 // EVENTS]) are skipped: the instance's stats count those events.
-func parseTraceLines(b []byte, at func(ns int64) time.Time, evs []collect.StateEvent) (out []collect.StateEvent, rest []byte, bad int, firstErr error) {
+func parseTraceLines(b []byte, at func(ns int64) time.Time, names *commNames, evs []collect.StateEvent) (out []collect.StateEvent, rest []byte, bad int, firstErr error) {
 	for {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -56,7 +57,7 @@ func parseTraceLines(b []byte, at func(ns int64) time.Time, evs []collect.StateE
 		if skipTraceLine(line) {
 			continue
 		}
-		ev, ns, err := parseTraceLine(line)
+		ev, ns, err := parseTraceLine(line, names)
 		switch {
 		case errors.Is(err, errNotTCP):
 		case err != nil:
@@ -89,7 +90,7 @@ func skipTraceLine(line []byte) bool {
 // timestamp. The task's fields are best effort: a malformed or missing
 // one leaves PID or Comm unknown and the event stands. Fields after the known ones are ignored, so a kernel that
 // adds one still parses.
-func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
+func parseTraceLine(line []byte, names *commNames) (collect.StateEvent, int64, error) {
 	var ev collect.StateEvent
 	i := bytes.Index(line, []byte(traceEvent))
 	if i < 0 {
@@ -106,7 +107,7 @@ func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 	if err != nil {
 		return ev, 0, fmt.Errorf("tracefs line %q: %w", clip(line), err)
 	}
-	ev.PID, ev.Comm = parseTraceTask(head)
+	ev.PID, ev.Comm = parseTraceTask(head, names)
 	// The fields are kept as text and only the family's addresses are
 	// parsed: the other pair is the IPv4 or IPv6 shadow of the socket.
 	var family, proto, sport, dport, saddr, daddr, saddr6, daddr6, from, to []byte
@@ -190,7 +191,7 @@ func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 // process; 0 without the column or when the trace did not know it
 // ("-------"): the TID names a thread, which is no process id. Comm is
 // "" when the trace kept no name ("<...>").
-func parseTraceTask(head []byte) (uint32, string) {
+func parseTraceTask(head []byte, names *commNames) (uint32, string) {
 	// FLAGS, then [CPU].
 	head = bytes.TrimRight(head, " \t")
 	if j := bytes.LastIndexAny(head, " \t"); j >= 0 {
@@ -217,7 +218,7 @@ func parseTraceTask(head []byte) (uint32, string) {
 	if j < 0 {
 		return pid, ""
 	}
-	return pid, comms.name(head[:j])
+	return pid, names.name(head[:j])
 }
 
 // parseTraceAddr reads an address of the given family (4 or 6).

@@ -26,7 +26,7 @@ func TestParseTraceFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, rest, bad, firstErr := parseTraceLines(b, fixtureAt, nil)
+	evs, rest, bad, firstErr := parseTraceLines(b, fixtureAt, nil, nil)
 	if bad != 0 || len(rest) != 0 {
 		t.Fatalf("%d malformed lines (first: %v), %d bytes left over", bad, firstErr, len(rest))
 	}
@@ -87,7 +87,7 @@ func TestParseTraceLines(t *testing.T) {
 		"  x-1 [000] ..... 13.000007: sched_switch: prev=a next=b",
 		"  x-1 [000] ..... 13.000008: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sp",
 	}, "\n")
-	evs, rest, bad, firstErr := parseTraceLines([]byte(in), fixtureAt, nil)
+	evs, rest, bad, firstErr := parseTraceLines([]byte(in), fixtureAt, nil, nil)
 	if string(rest) != "  x-1 [000] ..... 13.000008: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sp" {
 		t.Errorf("rest %q, want the unfinished last line", rest)
 	}
@@ -124,9 +124,10 @@ func BenchmarkParseTraceLines(b *testing.B) {
 		b.Fatal(err)
 	}
 	var evs []collect.StateEvent
+	var names commNames
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		evs, _, _, _ = parseTraceLines(in, fixtureAt, evs[:0])
+		evs, _, _, _ = parseTraceLines(in, fixtureAt, &names, evs[:0])
 	}
 }
