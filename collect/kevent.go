@@ -30,6 +30,34 @@ type StateEvent struct {
 	// CLOSING, or FIN_WAIT_1) -> CLOSED when its TIME_WAIT mini-socket
 	// takes over; the tracker joins that to the mini-socket.
 	From, To State
+	// PID and Comm are the task the kernel ran the change in: its
+	// process id (the thread group id) and its command name; 0 and ""
+	// when the reader could not know them. They are the socket's owner
+	// only for changes made in a system call: CLOSED -> SYN_SENT
+	// (connect), CLOSED -> LISTEN (listen), ESTABLISHED -> FIN_WAIT_1 and
+	// CLOSE_WAIT -> LAST_ACK (close or shutdown); other changes run in
+	// softirq, where the task is whoever was interrupted.
+	PID  uint32
+	Comm string
+}
+
+// InSyscall reports whether the kernel makes e's change in a system call
+// of the process that holds the socket, so that PID and Comm name its
+// owner: connect, listen, and a close or shutdown of an established or
+// half-closed connection.
+func (e *StateEvent) InSyscall() bool {
+	if e.Proto != TCP {
+		return false
+	}
+	switch {
+	case e.From == StateClosed:
+		return e.To == StateSynSent || e.To == StateListen
+	case e.From == StateEstablished:
+		return e.To == StateFinWait1
+	case e.From == StateCloseWait:
+		return e.To == StateLastAck
+	}
+	return false
 }
 
 // Key returns the connection the event is about.
@@ -57,9 +85,15 @@ type ClosedConn struct {
 	// tracker never saw it alive.
 	Opened time.Time
 	// Owners are the processes that held the socket when it was last
-	// seen alive. OwnersKnown is false when the tracker never knew them.
+	// seen alive. OwnersKnown is false when the snapshots never knew them.
 	Owners      []Owner
 	OwnersKnown bool
+	// OwnersFromEvents says Owners came from the kernel's events, not
+	// from a snapshot: the process that made a system-call change of the
+	// socket (StateEvent.InSyscall), for a connection no snapshot gave
+	// owners for (one that lived less than a refresh). Its Name is the
+	// command of the thread that made the call.
+	OwnersFromEvents bool
 	// Path is the connection's states from the first known one to the
 	// last; empty when the tracker never saw it.
 	Path []Step

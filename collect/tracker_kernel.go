@@ -111,6 +111,11 @@ type conn struct {
 	owners   []Owner
 	// ownersKnown: owners were copied from a row that knew them.
 	ownersKnown bool
+	// evOwner is the process of its latest system-call event
+	// (StateEvent.InSyscall), the owner a closed connection no snapshot
+	// gave owners for is shown with; set when evOwnerSet.
+	evOwner    Owner
+	evOwnerSet bool
 	// gone: the socket left the table (or another connection took its
 	// Key); the conn is in the gone ring.
 	gone     bool

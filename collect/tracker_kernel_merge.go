@@ -36,6 +36,9 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 		ev := &k.ready[i]
 		c := k.connFor(ev)
 		c.stamp = k.seq
+		if ev.PID != 0 && ev.InSyscall() {
+			c.evOwner, c.evOwnerSet = Owner{PID: int(ev.PID), Name: ev.Comm}, true
+		}
 		if handoff(ev) {
 			if !c.joinPending {
 				c.joinPending, c.joinFrom, c.joinAt, c.joinWaited = true, ev.From.Canonical(), ev.Time, 0
@@ -411,6 +414,11 @@ func (t *Tracker) emitClosed(ch *Changes, recs []Closed) {
 			}
 			c.recorded = true
 			cc.Opened, cc.Owners, cc.OwnersKnown = c.first, c.owners, c.ownersKnown
+			if len(cc.Owners) == 0 && c.evOwnerSet {
+				// No snapshot gave an owner: the process of its system
+				// calls held it.
+				cc.Owners, cc.OwnersFromEvents = []Owner{c.evOwner}, true
+			}
 			cc.Path = slices.Clone(c.steps)
 		}
 		if cc.Opened.IsZero() {

@@ -102,7 +102,8 @@ func (t *TraceWriter) Transition(tr *collect.Transition, s *collect.Socket) erro
 
 // Closed writes one connection the kernel destroyed, with its lifetime,
 // the bytes each way as the kernel counts them, and the owners the
-// tracker remembered. What is unknown is absent from the JSON and "?" in
+// tracker remembered, marked when they came from the kernel's events
+// rather than a snapshot. What is unknown is absent from the JSON and "?" in
 // the text, never 0.
 func (t *TraceWriter) Closed(c *collect.ClosedConn) error {
 	s := collect.Socket{Proto: c.Proto, Family: c.Family, Local: c.Local, Remote: c.Remote}
@@ -131,7 +132,7 @@ func (t *TraceWriter) Closed(c *collect.ClosedConn) error {
 			b = append(b, `,"rtt_us":`...)
 			b = strconv.AppendInt(b, c.Info.RTT.Microseconds(), 10)
 		}
-		if c.OwnersKnown {
+		if c.OwnersKnown || c.OwnersFromEvents {
 			b = append(b, `,"owners":[`...)
 			for i, o := range c.Owners {
 				if i > 0 {
@@ -144,6 +145,9 @@ func (t *TraceWriter) Closed(c *collect.ClosedConn) error {
 				b = append(b, '}')
 			}
 			b = append(b, ']')
+			if c.OwnersFromEvents {
+				b = append(b, `,"owners_from":"events"`...)
+			}
 		}
 		b = append(b, "}\n"...)
 	} else {
@@ -172,7 +176,7 @@ func (t *TraceWriter) Closed(c *collect.ClosedConn) error {
 		}
 		b = append(b, ", owners "...)
 		switch {
-		case !c.OwnersKnown:
+		case !c.OwnersKnown && !c.OwnersFromEvents:
 			b = append(b, '?')
 		case len(c.Owners) == 0:
 			b = append(b, '-')
@@ -182,6 +186,9 @@ func (t *TraceWriter) Closed(c *collect.ClosedConn) error {
 					b = append(b, ',')
 				}
 				b = AppendOwner(b, o)
+			}
+			if c.OwnersFromEvents {
+				b = append(b, " (from events)"...)
 			}
 		}
 		b = append(b, '\n')

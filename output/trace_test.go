@@ -192,3 +192,38 @@ func TestTraceText(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceClosedOwnersFromEvents shows owners learnt from the kernel's
+// events as owners, marked as such in the JSON and the text, and leaves
+// the mark off owners a snapshot gave.
+func TestTraceClosedOwnersFromEvents(t *testing.T) {
+	base := collect.Closed{Proto: collect.TCP, Family: 4, State: collect.StateClosed, Local: traceServer, Remote: traceClient,
+		Cookie: 5, Received: traceAt}
+	ev := collect.ClosedConn{Closed: base, Owners: []collect.Owner{{PID: 99, Name: "curl"}}, OwnersFromEvents: true}
+	snap := collect.ClosedConn{Closed: base, Owners: []collect.Owner{{PID: 98, Name: "wget"}}, OwnersKnown: true}
+	var buf bytes.Buffer
+	w := NewTraceWriter(&buf, true)
+	w.Closed(&ev)
+	w.Closed(&snap)
+	w.Flush()
+	objs := decodeTraceLines(t, buf.Bytes())
+	if len(objs) != 2 {
+		t.Fatalf("want 2 objects, got %d:\n%s", len(objs), buf.String())
+	}
+	if o := objs[0]; string(o["owners"]) != `[{"pid":99,"name":"curl"}]` || string(o["owners_from"]) != `"events"` {
+		t.Errorf("owners from events: owners %s, owners_from %s", o["owners"], o["owners_from"])
+	}
+	if o := objs[1]; string(o["owners"]) != `[{"pid":98,"name":"wget"}]` || o["owners_from"] != nil {
+		t.Errorf("owners from a snapshot: owners %s, owners_from %s (want absent)", o["owners"], o["owners_from"])
+	}
+
+	buf.Reset()
+	w = NewTraceWriter(&buf, false)
+	w.Closed(&ev)
+	w.Closed(&snap)
+	w.Flush()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], "owners curl/99 (from events)") || !strings.HasSuffix(lines[1], "owners wget/98") {
+		t.Errorf("text:\n%s", buf.String())
+	}
+}

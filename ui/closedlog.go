@@ -49,7 +49,7 @@ func (v *closedView) add(c *collect.ClosedConn) {
 	}
 	e.sock = collect.Socket{Proto: c.Proto, Family: c.Family, State: c.State, Local: c.Local, Remote: c.Remote,
 		Cookie: c.Cookie, Owners: e.c.Owners, Unknown: unknownOfKey &^ collect.FieldOwners}
-	if !c.OwnersKnown {
+	if !c.OwnersKnown && !c.OwnersFromEvents {
 		e.sock.Unknown |= collect.FieldOwners
 	}
 	v.entries = append(v.entries, e)
@@ -110,7 +110,7 @@ func closedCells(c *collect.ClosedConn) [8]string {
 		r[7] = st.String()
 	}
 	switch {
-	case !c.OwnersKnown:
+	case !c.OwnersKnown && !c.OwnersFromEvents:
 		r[0], r[1] = "?", "?"
 	case len(c.Owners) == 0:
 		r[0], r[1] = "-", "-"

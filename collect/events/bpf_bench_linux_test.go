@@ -129,9 +129,10 @@ func threadCPU() time.Duration {
 func BenchmarkDecodeRecord(b *testing.B) {
 	rec := record(unix.AF_INET6, net6("::1"), net6("::1"), 40000, 80, 1, 4)
 	clk := newClock()
+	var names commNames
 	var e collect.StateEvent
 	for b.Loop() {
-		e, _ = decodeRecord(clk, rec)
+		e, _ = decodeRecord(clk, &names, rec)
 	}
 	_ = e
 }

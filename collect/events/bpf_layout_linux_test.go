@@ -151,6 +151,8 @@ func record(family uint16, saddr, daddr []byte, sport, dport uint16, from, to ui
 	b[recOld], b[recNew] = from, to
 	copy(b[recSaddr:], saddr)
 	copy(b[recDaddr:], daddr)
+	ne.PutUint32(b[recPID:], 4321)
+	copy(b[recComm:], "curl")
 	return b
 }
 
@@ -174,7 +176,7 @@ func TestDecodeRecord(t *testing.T) {
 		{"unknown family", record(unix.AF_UNIX, nil, nil, 0, 0, 1, 2), false, 0, "", "", 0, 0},
 		{"short", record(unix.AF_INET, nil, nil, 0, 0, 1, 2)[:recordSize-1], false, 0, "", "", 0, 0},
 	} {
-		e, ok := decodeRecord(clk, tc.rec)
+		e, ok := decodeRecord(clk, nil, tc.rec)
 		if ok != tc.ok {
 			t.Errorf("%s: ok %v, want %v", tc.name, ok, tc.ok)
 			continue
@@ -184,6 +186,9 @@ func TestDecodeRecord(t *testing.T) {
 		}
 		if e.Family != tc.fam || e.Local.String() != tc.local || e.Remote.String() != tc.rem || e.From != tc.from || e.To != tc.to {
 			t.Errorf("%s: %+v; want family %d %s -> %s, %s -> %s", tc.name, e, tc.fam, tc.local, tc.rem, tc.from, tc.to)
+		}
+		if e.PID != 4321 || e.Comm != "curl" {
+			t.Errorf("%s: pid %d comm %q, want 4321 curl", tc.name, e.PID, e.Comm)
 		}
 		if e.Cookie != 42 || e.NetNS != 4026531840 || e.Proto != collect.TCP {
 			t.Errorf("%s: cookie %d netns %d proto %v", tc.name, e.Cookie, e.NetNS, e.Proto)

@@ -64,6 +64,7 @@ type bpfReader struct {
 	// coalesce is how long run waits after a small batch before reading
 	// on.
 	coalesce  time.Duration
+	names     commNames // run's
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -202,7 +203,7 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 // wrong size cannot come from this package's program; it is counted, not
 // guessed at.
 func (r *bpfReader) appendRecord(evs []collect.StateEvent, b []byte) []collect.StateEvent {
-	e, ok := decodeRecord(r.clk, b)
+	e, ok := decodeRecord(r.clk, &r.names, b)
 	if !ok {
 		r.decodeErrs.Add(1)
 		return evs
@@ -210,8 +211,9 @@ func (r *bpfReader) appendRecord(evs []collect.StateEvent, b []byte) []collect.S
 	return append(evs, e)
 }
 
-// decodeRecord turns a record of the program into a StateEvent.
-func decodeRecord(clk clock, b []byte) (collect.StateEvent, bool) {
+// decodeRecord turns a record of the program into a StateEvent, its
+// command name interned in names.
+func decodeRecord(clk clock, names *commNames, b []byte) (collect.StateEvent, bool) {
 	if len(b) < recordSize {
 		return collect.StateEvent{}, false
 	}
@@ -223,6 +225,8 @@ func decodeRecord(clk clock, b []byte) (collect.StateEvent, bool) {
 		Proto:  collect.TCP,
 		From:   kernelState(b[recOld]),
 		To:     kernelState(b[recNew]),
+		PID:    ne.Uint32(b[recPID:]),
+		Comm:   names.name(b[recComm : recComm+commSize]),
 	}
 	sport := binary.BigEndian.Uint16(b[recSport:])
 	dport := binary.BigEndian.Uint16(b[recDport:])

@@ -20,8 +20,11 @@ const (
 	recNew      = 27 // u8 new state
 	recSaddr    = 32 // 4 bytes (AF_INET) or 16 (AF_INET6)
 	recDaddr    = 48 // likewise
-	recordSize  = 64
-	tracingArgs = 8 // a raw tracepoint's arguments are u64 each
+	recPID      = 64 // u32 the current task's tgid
+	recComm     = 68 // 16 bytes, the current task's comm, NUL padded
+	commSize    = 16 // TASK_COMM_LEN
+	recordSize  = 88 // a multiple of 8, as the ring buffer aligns records
+	tracingArgs = 8  // a raw tracepoint's arguments are u64 each
 )
 
 // Registers the program keeps across helper calls.
@@ -64,6 +67,15 @@ func stateProgram(l sockLayout, events, lost int) asm.Instructions {
 		asm.Mov.Reg(asm.R1, rSk),
 		asm.FnGetSocketCookie.Call(),
 		asm.StoreMem(rRec, recCookie, asm.R0, asm.DWord),
+		// The task the change runs in: the owner for a change made in a
+		// system call, whoever softirq interrupted for the others.
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.StoreMem(rRec, recPID, asm.R0, asm.Word),
+		asm.Mov.Reg(asm.R1, rRec),
+		asm.Add.Imm(asm.R1, recComm),
+		asm.Mov.Imm(asm.R2, commSize),
+		asm.FnGetCurrentComm.Call(),
 	)
 	if l.hasNetNS {
 		p = append(p,

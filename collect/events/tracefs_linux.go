@@ -42,8 +42,9 @@ type tracefsReader struct {
 	dir   string // the instance
 	notes []string
 	clk   clock
-	pipe  int // trace_pipe, non-blocking
-	wake  int // an eventfd that close writes to end run's poll
+	names commNames // run's
+	pipe  int       // trace_pipe, non-blocking
+	wake  int       // an eventfd that close writes to end run's poll
 
 	bad      atomic.Uint64 // lines that did not parse
 	lastLost atomic.Uint64
@@ -103,6 +104,10 @@ func (r *tracefsReader) setup() error {
 			return err
 		}
 	}
+	// record-tgid prints each line's process id beside its thread id, so
+	// an event's PID is the process; a kernel without the option (before
+	// 4.14) leaves PID unknown, which the events' owners then lack.
+	_ = writeTracefs(filepath.Join(r.dir, "options/record-tgid"), "1")
 	fd, err := unix.Open(filepath.Join(r.dir, "trace_pipe"), unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open trace_pipe: %w", err)
@@ -220,7 +225,7 @@ func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 		}
 		var rest []byte
 		var bad int
-		evs, rest, bad, _ = parseTraceLines(buf[:carry+n], r.clk.at, evs[:0])
+		evs, rest, bad, _ = parseTraceLines(buf[:carry+n], r.clk.at, &r.names, evs[:0])
 		r.bad.Add(uint64(bad))
 		if len(rest) == len(buf) {
 			// A line longer than the buffer is no event of ours.

@@ -41,11 +41,12 @@ var tcpStates = map[string]collect.State{
 
 // parseTraceLines parses the complete lines at the start of b, the text
 // of a trace_pipe, appending each TCP event to evs with its time from at
-// (the trace clock's nanoseconds). It returns the events, the bytes of a
+// (the trace clock's nanoseconds) and its command name interned in
+// names. It returns the events, the bytes of a
 // last line not yet ended by a newline, how many lines were malformed,
 // and the first malformed line's error. Lost-event markers (CPU:N [LOST M
 // EVENTS]) are skipped: the instance's stats count those events.
-func parseTraceLines(b []byte, at func(ns int64) time.Time, evs []collect.StateEvent) (out []collect.StateEvent, rest []byte, bad int, firstErr error) {
+func parseTraceLines(b []byte, at func(ns int64) time.Time, names *commNames, evs []collect.StateEvent) (out []collect.StateEvent, rest []byte, bad int, firstErr error) {
 	for {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -56,7 +57,7 @@ func parseTraceLines(b []byte, at func(ns int64) time.Time, evs []collect.StateE
 		if skipTraceLine(line) {
 			continue
 		}
-		ev, ns, err := parseTraceLine(line)
+		ev, ns, err := parseTraceLine(line, names)
 		switch {
 		case errors.Is(err, errNotTCP):
 		case err != nil:
@@ -81,27 +82,32 @@ func skipTraceLine(line []byte) bool {
 
 // parseTraceLine parses one inet_sock_set_state line of trace_pipe:
 //
-//	comm-PID [CPU] FLAGS SECONDS.MICROS: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=N dport=N saddr=A daddr=A saddrv6=A daddrv6=A oldstate=TCP_X newstate=TCP_Y
+//	comm-TID (TGID) [CPU] FLAGS SECONDS.MICROS: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sport=N dport=N saddr=A daddr=A saddrv6=A daddrv6=A oldstate=TCP_X newstate=TCP_Y
 //
 // It returns the event without its Time, and the timestamp in
 // nanoseconds of the trace clock. The command name may hold spaces and
 // dashes, so the header is read from its end: its last field is the
-// timestamp. Fields after the known ones are ignored, so a kernel that
+// timestamp. The task's fields are best effort: a malformed or missing
+// one leaves PID or Comm unknown and the event stands. Fields after the known ones are ignored, so a kernel that
 // adds one still parses.
-func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
+func parseTraceLine(line []byte, names *commNames) (collect.StateEvent, int64, error) {
 	var ev collect.StateEvent
 	i := bytes.Index(line, []byte(traceEvent))
 	if i < 0 {
 		return ev, 0, fmt.Errorf("tracefs line without %q: %q", traceEvent, clip(line))
 	}
 	head := bytes.TrimSuffix(bytes.TrimRight(line[:i], " "), []byte(":"))
+	stamp := head
 	if j := bytes.LastIndexAny(head, " \t"); j >= 0 {
-		head = head[j+1:]
+		stamp, head = head[j+1:], head[:j]
+	} else {
+		head = nil
 	}
-	ns, err := parseTraceTime(head)
+	ns, err := parseTraceTime(stamp)
 	if err != nil {
 		return ev, 0, fmt.Errorf("tracefs line %q: %w", clip(line), err)
 	}
+	ev.PID, ev.Comm = parseTraceTask(head, names)
 	// The fields are kept as text and only the family's addresses are
 	// parsed: the other pair is the IPv4 or IPv6 shadow of the socket.
 	var family, proto, sport, dport, saddr, daddr, saddr6, daddr6, from, to []byte
@@ -177,6 +183,42 @@ func parseTraceLine(line []byte) (collect.StateEvent, int64, error) {
 	ev.Local = netip.AddrPortFrom(src, sp)
 	ev.Remote = netip.AddrPortFrom(dst, dp)
 	return ev, ns, nil
+}
+
+// parseTraceTask reads the task of a trace line's header without its
+// timestamp: "comm-TID (TGID) [CPU] FLAGS", the TGID column printed
+// with the instance's record-tgid option. The PID is the TGID, the
+// process; 0 without the column or when the trace did not know it
+// ("-------"): the TID names a thread, which is no process id. Comm is
+// "" when the trace kept no name ("<...>").
+func parseTraceTask(head []byte, names *commNames) (uint32, string) {
+	// FLAGS, then [CPU].
+	head = bytes.TrimRight(head, " \t")
+	if j := bytes.LastIndexAny(head, " \t"); j >= 0 {
+		head = bytes.TrimRight(head[:j], " \t")
+	} else {
+		return 0, ""
+	}
+	if j := bytes.LastIndexByte(head, '['); j >= 0 && bytes.HasSuffix(head, []byte("]")) {
+		head = bytes.TrimRight(head[:j], " \t")
+	} else {
+		return 0, ""
+	}
+	var pid uint32
+	if bytes.HasSuffix(head, []byte(")")) {
+		if j := bytes.LastIndexByte(head, '('); j >= 0 {
+			if n, ok := parseDecimal(bytes.TrimSpace(head[j+1 : len(head)-1])); ok && n > 0 && n <= 1<<22 {
+				pid = uint32(n)
+			}
+			head = bytes.TrimRight(head[:j], " \t")
+		}
+	}
+	head = bytes.TrimLeft(head, " \t")
+	j := bytes.LastIndexByte(head, '-')
+	if j < 0 {
+		return pid, ""
+	}
+	return pid, names.name(head[:j])
 }
 
 // parseTraceAddr reads an address of the given family (4 or 6).

@@ -26,7 +26,7 @@ func TestParseTraceFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, rest, bad, firstErr := parseTraceLines(b, fixtureAt, nil)
+	evs, rest, bad, firstErr := parseTraceLines(b, fixtureAt, nil, nil)
 	if bad != 0 || len(rest) != 0 {
 		t.Fatalf("%d malformed lines (first: %v), %d bytes left over", bad, firstErr, len(rest))
 	}
@@ -73,7 +73,7 @@ const okFields = "family=AF_INET protocol=IPPROTO_TCP sport=1 dport=2 saddr=127.
 // protocol, aliases and unknown states, bad lines and a line cut short.
 func TestParseTraceLines(t *testing.T) {
 	in := strings.Join([]string{
-		"  my prog-with-dash-77   [003] d.s2. 12.5: inet_sock_set_state: " + okFields,
+		"  my prog-with-dash-77   (   70) [003] d.s2. 12.5: inet_sock_set_state: " + okFields,
 		"CPU:1 [LOST 12 EVENTS]",
 		"",
 		"# tracer: nop",
@@ -87,7 +87,7 @@ func TestParseTraceLines(t *testing.T) {
 		"  x-1 [000] ..... 13.000007: sched_switch: prev=a next=b",
 		"  x-1 [000] ..... 13.000008: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sp",
 	}, "\n")
-	evs, rest, bad, firstErr := parseTraceLines([]byte(in), fixtureAt, nil)
+	evs, rest, bad, firstErr := parseTraceLines([]byte(in), fixtureAt, nil, nil)
 	if string(rest) != "  x-1 [000] ..... 13.000008: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP sp" {
 		t.Errorf("rest %q, want the unfinished last line", rest)
 	}
@@ -101,7 +101,7 @@ func TestParseTraceLines(t *testing.T) {
 		t.Fatalf("%d events, want 2: %+v", len(evs), evs)
 	}
 	if e := evs[0]; !e.Time.Equal(fixtureAt(12_500_000_000)) || e.From != collect.StateListen || e.To != collect.StateSynRecv ||
-		e.Local != ap("127.1.2.3:1") || e.Remote != ap("127.1.2.4:2") || e.Family != 4 {
+		e.Local != ap("127.1.2.3:1") || e.Remote != ap("127.1.2.4:2") || e.Family != 4 || e.PID != 70 || e.Comm != "my prog-with-dash" {
 		t.Errorf("first event %+v", e)
 	}
 	if e := evs[1]; !e.Time.Equal(fixtureAt(13_000_002_000)) || e.To != collect.StateClosed {
@@ -124,9 +124,10 @@ func BenchmarkParseTraceLines(b *testing.B) {
 		b.Fatal(err)
 	}
 	var evs []collect.StateEvent
+	var names commNames
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	for b.Loop() {
-		evs, _, _, _ = parseTraceLines(in, fixtureAt, evs[:0])
+		evs, _, _, _ = parseTraceLines(in, fixtureAt, &names, evs[:0])
 	}
 }

@@ -1,0 +1,51 @@
+package events
+
+import "bytes"
+
+// commMax bounds the command names kept; past it the cache starts over,
+// so that a host spawning ever new names does not grow it without end.
+const commMax = 1024
+
+// commNames interns command names, so that decoding an event does not
+// allocate a string for a name seen before: the tasks that change TCP
+// states are mostly the same few programs and softirq's interrupted
+// ones. Each reader has its own, used by its run goroutine only, so it
+// takes no lock.
+type commNames struct {
+	m map[[16]byte]string
+	// The last name returned: runs of events from one task are common.
+	last  [16]byte
+	lastS string
+}
+
+// name returns b, a command name up to its first NUL, as a string; "" for
+// an empty name and for the trace's "<...>" (a name the kernel did not
+// keep). A nil c interns nothing.
+func (c *commNames) name(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) == 0 || string(b) == "<...>" {
+		return ""
+	}
+	if c == nil || len(b) > 16 {
+		return string(b)
+	}
+	var k [16]byte
+	copy(k[:], b)
+	if k == c.last && c.lastS != "" {
+		return c.lastS
+	}
+	s, ok := c.m[k]
+	if ok {
+		c.last, c.lastS = k, s
+		return s
+	}
+	if c.m == nil || len(c.m) >= commMax {
+		c.m = make(map[[16]byte]string, 64)
+	}
+	s = string(b)
+	c.m[k] = s
+	c.last, c.lastS = k, s
+	return s
+}
