@@ -63,8 +63,11 @@ type bpfReader struct {
 	decodeErrs atomic.Uint64
 	// coalesce is how long run waits after a small batch before reading
 	// on.
-	coalesce  time.Duration
-	names     commNames // run's
+	coalesce time.Duration
+	names    commNames // run's
+	// mark is when run last found the ring empty, after handing on what
+	// it had read, as time since clk.wall: see caughtUp.
+	mark      atomic.Int64
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -180,7 +183,13 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 		batch = r.appendRecord(batch, rec.RawSample)
 		// Whatever else is already in the ring joins this batch, without
 		// another wait.
-		for len(batch) < bpfBatch && r.available() > 0 {
+		var caught time.Time
+		for len(batch) < bpfBatch {
+			t := time.Now()
+			if r.available() == 0 {
+				caught = t
+				break
+			}
 			if err := r.rb.ReadInto(&rec); err != nil {
 				break
 			}
@@ -191,12 +200,25 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 			emit(batch)
 			batch = batch[:0]
 		}
+		if !caught.IsZero() {
+			r.mark.Store(int64(caught.Sub(r.clk.wall)))
+		}
 		// A trickle of events would cost a wakeup each; letting a few
 		// gather first costs a reader of the stream nothing it can see.
 		if n < bpfBatch/4 && r.coalesce > 0 && !r.closed.Load() {
 			time.Sleep(r.coalesce)
 		}
 	}
+}
+
+// caughtUp returns when run last found the ring empty with every event
+// read before it handed on: the kernel's events before that time are all
+// with the stream.
+func (r *bpfReader) caughtUp() time.Time {
+	if d := r.mark.Load(); d != 0 {
+		return r.clk.wall.Add(time.Duration(d))
+	}
+	return time.Time{}
 }
 
 // appendRecord decodes one ring buffer record onto evs. A record of the

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"socktop/collect"
 )
@@ -58,6 +59,10 @@ type Options struct {
 // few seconds of heavy churn between two refreshes.
 const DefaultQueue = 1 << 17
 
+// closedHold bounds how long Drain holds a TCP destroy record for the
+// tracepoint reader to catch up with it.
+const closedHold = 250 * time.Millisecond
+
 // Stats are a stream's counters since Open.
 type Stats struct {
 	// Events is how many state events were read.
@@ -80,6 +85,9 @@ type reader interface {
 	run(emit func([]collect.StateEvent)) error
 	// lost returns how many events the kernel dropped so far.
 	lost() uint64
+	// caughtUp returns a time before which every event the kernel made
+	// has been handed to emit; zero while none is known.
+	caughtUp() time.Time
 	// close stops run and releases what the reader holds (programs,
 	// links, tracefs instances); it may be called more than once.
 	close() error
@@ -262,13 +270,38 @@ func shrunk[T any](q []T, n int) []T {
 // and returns them, with how many of each were lost since the last
 // Drain. It does not block.
 func (s *Stream) Drain(evs []collect.StateEvent, closed []collect.Closed) ([]collect.StateEvent, []collect.Closed, uint64, uint64) {
+	var caught time.Time
+	if s.rd != nil {
+		caught = s.rd.caughtUp()
+	}
+	now := time.Now()
 	s.mu.Lock()
 	evs = append(evs, s.evs...)
-	closed = append(closed, s.closed...)
+	// A TCP socket's destroy record comes after its last state changes,
+	// but the two readers hand on in batches of their own: a record
+	// waits until the tracepoint reader has caught up with the time it
+	// was read, so that the tracker has the connection's whole path when
+	// it reports the record. A reader that says nothing for closedHold
+	// (idle, or starved of CPU) holds it no longer.
+	keep := 0
+	for i := range s.closed {
+		c := &s.closed[i]
+		if s.rd != nil && c.Proto == collect.TCP && !c.Received.Before(caught) && now.Sub(c.Received) < closedHold {
+			s.closed[keep] = *c
+			keep++
+			continue
+		}
+		closed = append(closed, *c)
+	}
 	// Records hold pointers (tcp_info): cleared, the queue keeps none of
 	// them alive.
 	s.evs = shrunk(s.evs, len(s.evs))
-	s.closed = shrunk(s.closed, len(s.closed))
+	if keep > 0 {
+		clear(s.closed[keep:])
+		s.closed = s.closed[:keep]
+	} else {
+		s.closed = shrunk(s.closed, len(s.closed))
+	}
 	lost, closedLost := s.qLost, s.qClosedLost
 	s.qLost, s.qClosedLost = 0, 0
 	s.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -44,7 +45,10 @@ type tracefsReader struct {
 	clk   clock
 	names commNames // run's
 	pipe  int       // trace_pipe, non-blocking
-	wake  int       // an eventfd that close writes to end run's poll
+	// mark is when a read of trace_pipe last found it empty, as time
+	// since clk.wall: see caughtUp.
+	mark atomic.Int64
+	wake int // an eventfd that close writes to end run's poll
 
 	bad      atomic.Uint64 // lines that did not parse
 	lastLost atomic.Uint64
@@ -206,11 +210,14 @@ func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
 	var evs []collect.StateEvent
 	fds := []unix.PollFd{{Fd: int32(r.pipe), Events: unix.POLLIN}, {Fd: int32(r.wake), Events: unix.POLLIN}}
 	for !r.closing.Load() {
+		before := time.Now()
 		n, err := unix.Read(r.pipe, buf[carry:])
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			// Everything before the read is parsed and handed on.
+			r.mark.Store(int64(before.Sub(r.clk.wall)))
 			if _, err := unix.Poll(fds, tracefsPollLimit); err != nil && err != unix.EINTR {
 				return fmt.Errorf("tracefs: poll trace_pipe: %w", err)
 			}
@@ -309,4 +316,13 @@ func (r *tracefsReader) cleanup() error {
 	}
 	r.cleanErr = errors.Join(errs...)
 	return r.cleanErr
+}
+
+// caughtUp returns when a read of trace_pipe last found it empty: every
+// event traced before then is parsed and with the stream.
+func (r *tracefsReader) caughtUp() time.Time {
+	if d := r.mark.Load(); d != 0 {
+		return r.clk.wall.Add(time.Duration(d))
+	}
+	return time.Time{}
 }
