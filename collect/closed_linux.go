@@ -76,7 +76,7 @@ const closedBatch = 512
 // closedCoalesce is how long the reader lets records gather after a small
 // batch: far below a refresh, and a bound on the wakeups per second. The
 // receive buffer holds tens of thousands of records meanwhile.
-const closedCoalesce = 10 * time.Millisecond
+const closedCoalesce = 50 * time.Millisecond
 
 // WatchClosed opens a NETLINK_SOCK_DIAG socket, joins the four destroy
 // groups and starts reading. now stamps each record's Received; nil means
