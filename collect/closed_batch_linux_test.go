@@ -3,6 +3,7 @@
 package collect
 
 import (
+	"golang.org/x/sys/unix"
 	"sync"
 	"testing"
 	"time"
@@ -125,6 +126,12 @@ func TestClosedWatcherFuncLost(t *testing.T) {
 	first := closePairs(t, 1)
 	waitfor.Recv(t, 30*time.Second, "the reader to wait in emit", sink.waiting, func(struct{}, bool) bool { return true }, nil)
 	cookies := append(first, closePairs(t, 500)...)
+	// Then the buffer is made as large as a real watcher's: with the
+	// kernel's minimum, the host's own churn (every socket the host
+	// destroys comes here) would keep it overflowing, and the records
+	// that mark the end below could be dropped as often as they are
+	// sent.
+	setRcvBuf(t, w, closedRcvBuf)
 	release()
 	// Once the reader caught up, a new socket's record marks the end:
 	// the kernel sends records in order from one work queue.
@@ -157,4 +164,22 @@ func TestClosedWatcherFuncLost(t *testing.T) {
 		t.Errorf("the kernel counts %d drops, fewer than the watcher's %d ENOBUFS", dropped, w.Lost())
 	}
 	t.Logf("%d of %d records came; %d ENOBUFS, %d dropped", n, len(cookies), w.Lost(), dropped)
+}
+
+// setRcvBuf sets the watcher's receive buffer to n bytes.
+func setRcvBuf(t *testing.T, w *ClosedWatcher, n int) {
+	t.Helper()
+	rc, err := w.file.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatalf("SO_RCVBUFFORCE: %v", serr)
+	}
 }
