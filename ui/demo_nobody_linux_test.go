@@ -3,9 +3,6 @@
 package ui
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,60 +14,12 @@ import (
 	"socktop/internal/kerneltest"
 )
 
-// nobodyEnv names the one test a child run as nobody is for.
-const nobodyEnv = "SOCKTOP_UI_TEST_NOBODY"
-
-// asNobody reports whether the calling test should run its checks here:
-// in the child made for it, or in a run that is unprivileged already. As
-// root it runs this test binary again for that test alone, as uid and
-// gid 65534 with no capabilities, fails t if the child did not pass, and
-// reports false.
-func asNobody(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(nobodyEnv) == t.Name() || os.Geteuid() != 0 {
-		return true
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skipf("no setpriv to drop root with: %v", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "socktop-ui-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "ui.test")
-	if err := kerneltest.CopyExecutable(self, bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-		bin, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), nobodyEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s as nobody: %v\n%s", t.Name(), err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("%s did not pass as nobody:\n%s", t.Name(), out)
-	}
-	t.Logf("as nobody:\n%s", out)
-	return false
-}
-
 // Without CAP_NET_RAW a demo still runs: its state promises are kept
 // from snapshots, its segment promises are left unchecked with the
 // reason, the pane says the segments were not captured, and the header
 // tells it once however many demos start.
 func TestDemoWithoutCapture(t *testing.T) {
-	if !asNobody(t) {
+	if !kerneltest.AsNobody(t) {
 		return
 	}
 	stream, err := events.Open(events.Options{})

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,58 +21,10 @@ import (
 	"socktop/internal/waitfor"
 )
 
-// nobodyEnv names the one test a child run as nobody is for.
-const nobodyEnv = "SOCKTOP_TEST_NOBODY"
-
-// asNobody reports whether the calling test should run its checks here:
-// in the child made for it, or in a run that is unprivileged already. As
-// root it runs this test binary again for that test alone, as uid and
-// gid 65534 with no capabilities, fails t if the child did not pass, and
-// reports false.
-func asNobody(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(nobodyEnv) == t.Name() || os.Geteuid() != 0 {
-		return true
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skipf("no setpriv to drop root with: %v", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "socktop-events-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "events.test")
-	if err := kerneltest.CopyExecutable(self, bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-		bin, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), nobodyEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s as nobody: %v\n%s", t.Name(), err, out)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("%s did not pass as nobody:\n%s", t.Name(), out)
-	}
-	t.Logf("as nobody:\n%s", out)
-	return false
-}
-
 // TestTracefsNotRoot: without privilege the forced tracefs reader is
 // refused with an error that wraps ErrUnavailable and says why.
 func TestTracefsNotRoot(t *testing.T) {
-	if !asNobody(t) {
+	if !kerneltest.AsNobody(t) {
 		return
 	}
 	s, err := Open(Options{Mode: ModeTracefs})
@@ -98,7 +48,7 @@ func TestTracefsNotRoot(t *testing.T) {
 // it; a forced BPF reader is an error; closed connections, which need no
 // privilege, still arrive.
 func TestOpenNotRoot(t *testing.T) {
-	if !asNobody(t) {
+	if !kerneltest.AsNobody(t) {
 		return
 	}
 	if s, err := Open(Options{Mode: ModeBPF}); err == nil {
