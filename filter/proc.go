@@ -12,16 +12,10 @@ import (
 // "proc kworker*" catches every kworker thread (names are /proc/PID/comm,
 // at most 15 bytes).
 func (p *parser) parseProc(kwTok token) (cnode, error) {
-	op, opTok, had := p.parseOp()
-	if had && op != opEq && op != opNe {
-		return cnode{}, p.errAt(opTok.pos, "proc takes = or !=")
+	op, name, err := p.nameOperand("proc", "a process name")
+	if err != nil {
+		return cnode{}, err
 	}
-	v := p.peek()
-	if v.kind != tWord && v.kind != tString {
-		return cnode{}, p.errAt(v.pos, "expected a process name after %s, found %s", p.prev().describe(), v.describe())
-	}
-	p.next()
-	name := v.text
 	var n cnode
 	if strings.Contains(name, "*") {
 		match := globMatcher(name)
