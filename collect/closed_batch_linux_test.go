@@ -126,11 +126,16 @@ func TestClosedWatcherFuncLost(t *testing.T) {
 	first := closePairs(t, 1)
 	waitfor.Recv(t, 30*time.Second, "the reader to wait in emit", sink.waiting, func(struct{}, bool) bool { return true }, nil)
 	cookies := append(first, closePairs(t, 500)...)
-	// Then the buffer is made as large as a real watcher's: with the
-	// kernel's minimum, the host's own churn (every socket the host
-	// destroys comes here) would keep it overflowing, and the records
-	// that mark the end below could be dropped as often as they are
-	// sent.
+	// The kernel sends the records from a work queue, so the drops come
+	// some time after the closes. Once it has dropped some, the buffer is
+	// made as large as a real watcher's: with the kernel's minimum, the
+	// host's own churn (every socket the host destroys comes here) would
+	// keep it overflowing, and the records that mark the end below could
+	// be dropped as often as they are sent.
+	waitfor.Until(t, 30*time.Second, "the kernel to drop destroy records", func() bool {
+		d, err := w.Dropped()
+		return err == nil && d > 0
+	})
 	setRcvBuf(t, w, closedRcvBuf)
 	release()
 	// Once the reader caught up, a new socket's record marks the end:
