@@ -100,6 +100,7 @@ type Run struct {
 	segBuf     []segments.Segment
 	segsDirty  bool
 	lost       uint64
+	tables     []Table
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's

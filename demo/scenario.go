@@ -161,6 +161,14 @@ type Scenario struct {
 	Sysctls []string
 	// Ports is how many ports the run needs (the server's first).
 	Ports int
+	// Section is the section of the course material the scenario teaches
+	// (see docs/lessons.md); the picker and `demo list` group by it.
+	Section Section
+	// NeedsRoot, when set, says why the scenario needs root (it creates a
+	// network namespace, a veth pair, a qdisc): "creates a network
+	// namespace and a veth pair". `demo list` shows it, and a run without
+	// root returns ErrNeedsRoot with it instead of failing half-way.
+	NeedsRoot string
 
 	steps       func(e *env)
 	promisesFor func(cfg Config) []Promise
@@ -217,6 +225,9 @@ var (
 	ErrStep = errors.New("demo step failed")
 	// ErrPortBusy means the port asked for still has sockets on it.
 	ErrPortBusy = errors.New("demo port busy")
+	// ErrNeedsRoot means the scenario needs privileges this process lacks
+	// (Scenario.NeedsRoot says which and why).
+	ErrNeedsRoot = errors.New("demo needs root")
 )
 
 // Catalogue returns every scenario, in the order of their keys. The

@@ -194,3 +194,19 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// StartProgram starts a child process named name running the registered
+// program with args (marshalled to JSON), passing it the open sockets of
+// pass, as fork would: afterwards both processes hold them, and the owner
+// column lists both pids. The child's events reach the probe's sink; it
+// dies with its parent (Pdeathsig), and Stop ends it.
+//
+// Not written yet: the forks engineer implements it.
+func (p *Probe) StartProgram(name, program string, args any, pass ...*Endpoint) (*Child, error) {
+	return nil, p.fail(name, "fork("+program+")", ErrUnsupported)
+}
+
+// Command sends one line to the child's program (ProgramContext.Commands).
+//
+// Not written yet: the forks engineer implements it.
+func (c *Child) Command(line string) error { return ErrUnsupported }

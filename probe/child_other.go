@@ -15,3 +15,11 @@ func (p *Probe) StartServer(spec ServerSpec) (*Child, error) {
 func (c *Child) Kill() error { return ErrUnsupported }
 
 func (c *Child) stop() {}
+
+// StartProgram is Linux-only.
+func (p *Probe) StartProgram(name, program string, args any, pass ...*Endpoint) (*Child, error) {
+	return nil, ErrUnsupported
+}
+
+// Command is Linux-only.
+func (c *Child) Command(line string) error { return ErrUnsupported }
