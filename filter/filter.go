@@ -25,8 +25,9 @@ var ErrBad = errors.New("bad filter")
 // `ss -tan` works here too.
 type Filter struct {
 	expr  string
-	match func(*collect.Socket) bool
-	may   collect.StateMask
+	match  func(*collect.Socket) bool
+	may    collect.StateMask
+	kernel kbounds
 }
 
 // Parse parses a filter expression. An empty expression, or one made
@@ -69,7 +70,7 @@ func Parse(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{expr: expr, match: n.match, may: n.may}, nil
+	return &Filter{expr: expr, match: n.match, may: n.may, kernel: n.kernel}, nil
 }
 
 // Match reports whether the socket passes the filter. A nil filter passes
