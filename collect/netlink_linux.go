@@ -55,7 +55,7 @@ type Netlink struct {
 	// for the next dump; kernel is the filter that gives the bytecode.
 	reqBC  []byte
 	kernel atomic.Pointer[kernelBox]
-	compat  [nlmsgHdrLen + inetDiagReqV1Len]byte
+	compat [nlmsgHdrLen + inetDiagReqV1Len]byte
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.
 	noCompat bool

@@ -24,7 +24,7 @@ var ErrBad = errors.New("bad filter")
 // The language is ss's (see Parse), so what people already type after
 // `ss -tan` works here too.
 type Filter struct {
-	expr  string
+	expr   string
 	match  func(*collect.Socket) bool
 	may    collect.StateMask
 	kernel kbounds

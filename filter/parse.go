@@ -92,7 +92,7 @@ func orNode(a, b cnode) cnode {
 func notNode(a cnode) cnode {
 	am := a.match
 	return cnode{
-		match: func(s *collect.Socket) bool { return !am(s) },
+		match:  func(s *collect.Socket) bool { return !am(s) },
 		may:    collect.AllStates &^ a.must,
 		must:   collect.AllStates &^ a.may,
 		kernel: kNotBounds(a.kernel),
