@@ -534,6 +534,7 @@ func decodeDiagMsg(s *Socket, m []byte, proto uint8) {
 		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[8:12])), lport)
 		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[24:28])), rport)
 	}
+	s.Ifindex = ne.Uint32(m[40:])
 	s.Cookie = uint64(ne.Uint32(m[44:])) | uint64(ne.Uint32(m[48:]))<<32
 	if s.Timer != TimerOff {
 		s.TimerLeft = time.Duration(ne.Uint32(m[52:])) * time.Millisecond

@@ -33,6 +33,9 @@ type Filter struct {
 // Parse parses a filter expression. An empty expression, or one made
 // only of spaces, gives a nil *Filter and no error: no filter at all.
 //
+// The kernel evaluates what it can of a filter (see Bytecode), so a
+// narrow filter on a large table costs little more than its matches.
+//
 // The grammar follows ss(8):
 //
 //	state STATE, exclude STATE   state sets; a run of them folds left to right
@@ -41,6 +44,7 @@ type Filter struct {
 //	sport|dport [OP] [:]PORT     OP is = == eq != ne neq < lt > gt <= le leq >= ge geq
 //	src|dst [=|!=] HOST          HOST is ADDR, ADDR/LEN, ADDR:PORT, [V6]:PORT, *:PORT,
 //	                             :PORT, *, optionally after inet: or inet6:
+//	dev [=|!=] NAME|INDEX        the interface a socket is bound to
 //	not !, and & &&, or | ||     precedence not > and > or; juxtaposition is and
 //	( ... )                      grouping
 //

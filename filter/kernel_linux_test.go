@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os/exec"
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"socktop/collect"
 )
@@ -28,8 +32,9 @@ import (
 func TestBytecodeSelectsWhatMatchSelects(t *testing.T) {
 	p4, p6, own, _ := filterTestSockets(t)
 	dual, dualConn := dualStackPair(t, own)
-	socks := own.snapshot(t, func(s []collect.Socket) bool { return len(s) >= 12 })
-	ports := []int{int(p4), int(p6), int(dual), dualConn, 0, 1, 22, 1023, 1024, 32768, 65535}
+	bound := boundToLoopback(t, own)
+	socks := own.snapshot(t, func(s []collect.Socket) bool { return len(s) >= 13 })
+	ports := []int{int(p4), int(p6), int(dual), dualConn, int(bound), 0, 1, 22, 1023, 1024, 32768, 65535}
 	for _, s := range socks {
 		ports = append(ports, int(s.Local.Port()), int(s.Remote.Port()))
 	}
@@ -147,6 +152,8 @@ func bcRun(bc []byte, s *collect.Socket) bool {
 			default:
 				yes = port == want
 			}
+		case bcDevCond:
+			yes = s.Ifindex == nativeEndian.Uint32(bc[pc+4:])
 		case bcSCond, bcDCond:
 			yes = hostcondHolds(bc[pc+4:], s, code == bcSCond)
 		default:
@@ -269,7 +276,7 @@ func (g *filterGen) host() string {
 
 func (g *filterGen) atom() string {
 	ops := []string{"=", "!=", "<", ">", "<=", ">=", "eq", "gt"}
-	switch g.r.IntN(12) {
+	switch g.r.IntN(13) {
 	case 0, 1:
 		return "sport " + ops[g.r.IntN(len(ops))] + " :" + g.port()
 	case 2, 3:
@@ -284,12 +291,36 @@ func (g *filterGen) atom() string {
 		return "state " + []string{"established", "listening", "time-wait", "connected", "unconn"}[g.r.IntN(5)]
 	case 8:
 		return []string{"proc filter.test", "uid = 0", "pid 1", "uid > 1000"}[g.r.IntN(4)]
+	case 11:
+		return []string{"dev lo", "dev != lo", "dev = 1", "dev 0"}[g.r.IntN(4)]
 	case 9:
 		return "port " + []string{"=", "!=", "<", ">="}[g.r.IntN(4)] + " " + g.port()
 	case 10:
 		return g.port()
 	}
 	return "src != " + g.host()
+}
+
+// boundToLoopback adds a listener bound to the loopback device
+// (SO_BINDTODEVICE, which needs CAP_NET_RAW: skipped without), the only
+// kind of socket a dev condition selects; it returns its port.
+func boundToLoopback(t *testing.T, own *ownSockets) uint16 {
+	t.Helper()
+	var serr error
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), "lo") })
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(testAddr4, 0).String())
+	if err == nil && serr != nil {
+		ln.Close()
+		err = serr
+	}
+	if err != nil {
+		t.Skipf("no listener bound to lo (SO_BINDTODEVICE needs CAP_NET_RAW): %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	own.add(t, ln.(*net.TCPListener))
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
 }
 
 func (g *filterGen) expr(depth int) string {
@@ -303,4 +334,44 @@ func (g *filterGen) expr(depth int) string {
 		return "( " + g.expr(depth-1) + " ) or ( " + g.expr(depth-1) + " )"
 	}
 	return "( " + g.expr(depth-1) + " ) and ( " + g.expr(depth-1) + " )"
+}
+
+// TestDevAgreesWithSS checks "dev lo" against ss's own dev condition: the
+// test's listener bound to lo is selected by both, and by the kernel's
+// program, and its unbound sockets by neither.
+func TestDevAgreesWithSS(t *testing.T) {
+	own := newOwnSockets()
+	boundToLoopback(t, own)
+	filterTestSockets(t)
+	f, err := Parse("dev lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := collect.NewNetlink(collect.Options{Kernel: f})
+	defer src.Close()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []collect.Socket
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if !f.Match(s) {
+			t.Errorf("the kernel sent %s (ifindex %d) for dev lo", sockID(s), s.Ifindex)
+		}
+		if own.has(s) {
+			ours = append(ours, *s)
+		}
+	}
+	if len(ours) != 1 {
+		t.Fatalf("dev lo: the kernel sent %d of the test's sockets, want its one bound listener: %v", len(ours), ours)
+	}
+	out, err := exec.Command("ss", "-tanHe", "dev lo").Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	ino := "ino:" + strconv.FormatUint(uint64(ours[0].Inode), 10) + " "
+	if !strings.Contains(string(out), ino) {
+		t.Errorf("ss 'dev lo' does not list the bound listener (%s):\n%s", ino, out)
+	}
 }

@@ -343,7 +343,10 @@ func (p *parser) parsePrimary() (cnode, error) {
 		return p.parseContainer(t)
 	case "and", "or":
 		return cnode{}, p.missing(t)
-	case "dev", "fwmark", "cgroup", "autobound":
+	case "dev":
+		p.next()
+		return p.parseDev(t)
+	case "fwmark", "cgroup", "autobound":
 		return cnode{}, p.errAt(t.pos, "%q is an ss condition socktop does not support", t.text)
 	}
 	if looksLikePort(t.text) {
