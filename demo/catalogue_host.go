@@ -64,6 +64,8 @@ func hostCrash() *Scenario {
 				Why: "no FIN comes from a dead host: unlike a process crash, the client never sees CLOSE_WAIT"},
 			path(Client, "the connection ends straight from ESTABLISHED when the kernel gives up",
 				synSent, established, closed),
+			path(Server, "the crashed host's socket ends without a FIN: its state is lost with the host",
+				synRecv, established, closed),
 		},
 		notes: func(h Host, cfg Config) []string {
 			retries := h.describe("tcp_retries2") + ": without a user timeout the client would retransmit that many times before it gives up"
