@@ -90,6 +90,12 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}
+	// Said before the kernel's event stream is opened, so a run without
+	// root prints one line, not the stream's notices as well.
+	if err := o.sc.privileged(); err != nil {
+		fmt.Fprintf(stderr, "demo %s: %v\n", o.sc.Name, err)
+		return 1
+	}
 	// The stream opens before the run so that its first connect is seen.
 	stream, err := events.Open(events.Options{Mode: o.mode})
 	if err != nil {
