@@ -37,8 +37,10 @@ type inheritSpec struct {
 // program with args (marshalled to JSON), passing it the open sockets of
 // pass, as fork would: afterwards both processes hold them, under the
 // same descriptor numbers, and the owner column lists both pids. The
-// child's events reach the probe's sink; it dies with its parent
-// (Pdeathsig), and Stop ends it.
+// child's events reach the probe's sink with the child's pid after the
+// endpoint's name ("server (pid 4242)"), since the parent's endpoints
+// have the same names; it dies with its parent (Pdeathsig), and Stop
+// ends it.
 func (p *Probe) StartProgram(name, program string, args any, pass ...*Endpoint) (*Child, error) {
 	const call = "fork()"
 	if _, ok := lookupProgram(program); !ok {
@@ -185,7 +187,13 @@ func runProgram(specJSON string, in io.Reader, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "socktop probe program: no program %q registered\n", spec.Program)
 		return 2
 	}
-	p := New(wireSink(out))
+	// Both processes hold endpoints of the same names: the pid says whose
+	// call an event is, as it would in strace -f.
+	sink, tag := wireSink(out), fmt.Sprintf(" (pid %d)", os.Getpid())
+	p := New(func(ev Event) {
+		ev.Endpoint += tag
+		sink(ev)
+	})
 	pc := &ProgramContext{Probe: p, Args: spec.Args}
 	for _, in := range spec.Inherit {
 		ep, err := p.Adopt(in.Name, in.FD)

@@ -96,7 +96,7 @@ func TestStartProgramSharesSocket(t *testing.T) {
 	must(t, child.Command("addr"))
 	ev, err := child.WaitFor("addr", childWait)
 	must(t, err)
-	if want := srv.Local().String() + " " + srv.Remote().String() + " tcp"; ev.Result != want || ev.Endpoint != "server" {
+	if want := srv.Local().String() + " " + srv.Remote().String() + " tcp"; ev.Result != want || ev.Endpoint != fmt.Sprintf("server (pid %d)", child.PID()) {
 		t.Errorf("child's inherited endpoint %s: %q, want server: %q", ev.Endpoint, ev.Result, want)
 	}
 	// Read after the child answered, so the child has adopted it.
@@ -195,7 +195,7 @@ func TestProgramAcceptsOnInheritedListener(t *testing.T) {
 	must(t, cli.Connect(port, callWait))
 	ev, err := child.WaitFor("accept(", childWait)
 	must(t, err)
-	if ev.Endpoint != "listener" || !strings.Contains(ev.Result, "(conn, peer "+cli.Local().String()+")") {
+	if ev.Endpoint != fmt.Sprintf("listener (pid %d)", child.PID()) || !strings.Contains(ev.Result, "(conn, peer "+cli.Local().String()+")") {
 		t.Errorf("child accept: %v", ev)
 	}
 }
@@ -230,7 +230,7 @@ func TestProgramErrors(t *testing.T) {
 	}
 	must(t, child.Command("fail on purpose"))
 	ev, err := child.WaitFor(commandsProgram+"()", childWait)
-	if err == nil || ev.Result != "told to fail: on purpose" || ev.Endpoint != "child" {
+	if err == nil || ev.Result != "told to fail: on purpose" || ev.Endpoint != fmt.Sprintf("child (pid %d)", child.PID()) {
 		t.Errorf("program failure event %v, %v", ev, err)
 	}
 }
