@@ -3,85 +3,89 @@ package demo
 import (
 	"fmt"
 	"os"
-	"time"
+	"strings"
 
-	"socktop/collect"
 	"socktop/probe"
 )
 
-// ownerPIDs counts the distinct processes holding s, and says whether
-// this process is one of them.
-func ownerPIDs(s *collect.Socket) (n int, self bool) {
-	seen := map[int]bool{}
-	for _, o := range s.Owners {
-		seen[o.PID] = true
+// fdInode returns the inode of the socket pid's descriptor fd refers to.
+func fdInode(pid, fd int) (uint64, error) {
+	target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+	if err != nil {
+		return 0, err
 	}
-	return len(seen), seen[os.Getpid()]
+	var inode uint64
+	if _, err := fmt.Sscanf(target, "socket:[%d]", &inode); err != nil {
+		return 0, fmt.Errorf("pid %d fd %d is %s, not a socket: %w", pid, fd, target, err)
+	}
+	return inode, nil
 }
 
-// heldByParentAndChildren accepts a socket held by this process and n
-// others: the parent and its children, after fork.
-func heldByParentAndChildren(n int) func(*collect.Socket) bool {
-	return func(s *collect.Socket) bool {
-		pids, self := ownerPIDs(s)
-		return self && pids == n+1
+// fdSockets returns the inodes of the sockets pid holds descriptors to.
+func fdSockets(pid int) (map[uint64]bool, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// heldByChildrenOnly accepts a socket held by n processes, none of them
-// this one.
-func heldByChildrenOnly(n int) func(*collect.Socket) bool {
-	return func(s *collect.Socket) bool {
-		pids, self := ownerPIDs(s)
-		return !self && pids == n
-	}
-}
-
-// ownerWait bounds how long a picture about owners is held for its
-// promise: the collector learns that a fork shared an existing socket
-// only at its next full owner scan (collect's ownerRefresh, 10 s), since
-// a fork makes no new inode.
-const ownerWait = 15 * time.Second
-
-// holdForOwners holds the picture like hold, and then until the promise
-// whose Detail is detail has been kept, or ownerWait has passed (the
-// promise is then reported missed).
-func (e *env) holdForOwners(detail string) {
-	e.hold()
-	deadline := time.Now().Add(ownerWait)
-	for {
-		for _, st := range e.run.Status() {
-			if st.Detail == detail && st.Seen {
-				return
+	out := map[uint64]bool{}
+	for _, ent := range ents {
+		target, err := os.Readlink(dir + "/" + ent.Name())
+		var inode uint64
+		if err == nil && strings.HasPrefix(target, "socket:[") {
+			if _, err := fmt.Sscanf(target, "socket:[%d]", &inode); err == nil {
+				out[inode] = true
 			}
 		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return
-		}
-		_, wake := e.run.observedSince(time.Now())
-		t := time.NewTimer(left)
-		select {
-		case <-wake:
-		case <-t.C:
-		case <-e.ctx.Done():
-			t.Stop()
-			panic(stepFailure{e.ctx.Err()})
-		case <-e.p.Stopping():
-			t.Stop()
-			panic(stepFailure{probe.ErrStopped})
-		}
-		t.Stop()
 	}
+	return out, nil
 }
 
-// The details of the promises about owners, which the steps hold their
-// pictures for.
-var (
-	detailParentAndChildren = fmt.Sprintf("owners: the parent and its %d children", preforkChildren)
-	detailChildrenOnly      = fmt.Sprintf("owners: %d children, not the parent", preforkChildren)
-	detailOneChild          = "held by one child"
-)
+// process is one of the run's processes, by pid and by the name the
+// narration gives it.
+type process struct {
+	pid  int
+	name string
+}
+
+// holders returns the processes among procs that hold a descriptor to
+// the socket inode, read from their descriptor tables as the owners
+// column reads them.
+func holders(inode uint64, procs []process) ([]process, error) {
+	var out []process
+	for _, pr := range procs {
+		socks, err := fdSockets(pr.pid)
+		if err != nil {
+			return nil, err
+		}
+		if socks[inode] {
+			out = append(out, pr)
+		}
+	}
+	return out, nil
+}
+
+// ownersText says who holds a socket: "4 processes: pid 10 (parent),
+// pid 11 (server 1), ..." or, for one holder, "held by server 1 alone
+// (pid 11)".
+func ownersText(hs []process) string {
+	if len(hs) == 1 {
+		return fmt.Sprintf("held by %s alone (pid %d)", hs[0].name, hs[0].pid)
+	}
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = fmt.Sprintf("pid %d (%s)", h.pid, h.name)
+	}
+	return fmt.Sprintf("%d processes: %s", len(hs), strings.Join(names, ", "))
+}
+
+// reportOwners narrates who holds the socket inode: an "owners(what)"
+// line that the promises about sharing are checked against.
+func (e *env) reportOwners(what string, inode uint64, procs []process) {
+	hs, err := holders(inode, procs)
+	e.ok(err)
+	e.say("server", "owners("+what+")", ownersText(hs))
+}
 
 func preforkServer() *Scenario {
 	return &Scenario{
@@ -91,19 +95,15 @@ func preforkServer() *Scenario {
 		Section: SectionServers,
 		promisesFor: func(Config) []Promise {
 			ps := []Promise{
-				{Role: Server, State: collect.StateListen, Match: heldByParentAndChildren(preforkChildren),
-					Detail: detailParentAndChildren,
-					Why:    "fork leaves every child a descriptor on the parent's listening socket"},
-				{Role: Server, State: collect.StateListen, Match: heldByChildrenOnly(preforkChildren),
-					Detail: detailChildrenOnly,
-					Why:    "the parent closed its copy; the socket lives while any process holds it"},
-				{Role: Server, State: collect.StateEstablished, Match: heldByChildrenOnly(1),
-					Detail: detailOneChild,
-					Why:    "the child that accepted a connection is its only owner"},
+				{Endpoint: "server", Call: "owners(listener)", Result: fmt.Sprintf("%d processes:", preforkChildren+1),
+					Why: "fork leaves every child a descriptor on the parent's listening socket"},
+				{Endpoint: "server", Call: "owners(listener)", Result: fmt.Sprintf("%d processes:", preforkChildren),
+					Why: "the parent closed its copy; the socket lives while any process holds it"},
 			}
 			for k := range preforkChildren {
-				ps = append(ps, Promise{Endpoint: fmt.Sprintf("server %d", k+1), Role: Server, Call: "send(", Result: fmt.Sprint(replyBytes),
-					Why: fmt.Sprintf("child %d accepted a connection of its own and answered it: a busy child does not accept", k+1)})
+				name := fmt.Sprintf("server %d", k+1)
+				ps = append(ps, Promise{Endpoint: "server", Call: "owners(" + name + "'s connection)", Result: "held by " + name + " alone",
+					Why: fmt.Sprintf("child %d accepted a connection of its own: a busy child does not accept", k+1)})
 			}
 			return append(ps,
 				path(Server, "a child answers and closes first", synRecv, established, finWait1, finWait2, timeWait),
@@ -115,27 +115,33 @@ func preforkServer() *Scenario {
 			)
 		},
 		notes: func(Host, Config) []string {
-			if os.Geteuid() != 0 {
-				return []string{"the concurrent-servers table is measured on loopback only: its 10 Mbit/s setting needs root (a network namespace, a veth pair, tc tbf)"}
+			if why := labAllowed(); why != "" {
+				return []string{"the concurrent-servers table is measured on loopback only: its 10 Mbit/s lan setting needs root for a network namespace, a veth pair and tc tbf (" + why + ")"}
 			}
-			return nil
+			return []string{"the concurrent-servers table is measured on loopback and across a veth pair into a network namespace, limited to 10 Mbit/s with tc tbf"}
 		},
 		steps: func(e *env) {
 			ln := e.listener("server", true, 16, nil)
+			lnInode, err := fdInode(os.Getpid(), ln.FD())
+			e.ok(err)
+			procs := []process{{os.Getpid(), "parent"}}
 			kids := make([]*probe.Child, preforkChildren)
 			for k := range kids {
 				name := fmt.Sprintf("server %d", k+1)
 				c, err := e.p.StartProgram(name, programPreforkWorker, workerArgs{Name: name}, ln)
 				e.ok(err)
 				kids[k] = c
+				procs = append(procs, process{c.PID(), name})
 			}
 			for _, c := range kids {
 				_, err := c.WaitFor(readyCall, waitLimit)
 				e.ok(err)
 			}
-			e.holdForOwners(detailParentAndChildren)
+			e.reportOwners("listener", lnInode, procs)
+			e.hold()
 			e.ok(ln.Close())
-			e.holdForOwners(detailChildrenOnly)
+			e.reportOwners("listener", lnInode, procs)
+			e.hold()
 			clients := make([]*probe.Endpoint, preforkChildren)
 			for k := range clients {
 				clients[k] = e.client(fmt.Sprintf("client %d", k+1), nil)
@@ -146,7 +152,18 @@ func preforkServer() *Scenario {
 				_, err := c.WaitFor("accept(", waitLimit)
 				e.ok(err)
 			}
-			e.holdForOwners(detailOneChild)
+			for k, c := range kids {
+				socks, err := fdSockets(c.PID())
+				e.ok(err)
+				delete(socks, lnInode)
+				if len(socks) != 1 {
+					e.ok(fmt.Errorf("%s holds %d connections, want 1", procs[k+1].name, len(socks)))
+				}
+				for inode := range socks {
+					e.reportOwners(procs[k+1].name+"'s connection", inode, procs)
+				}
+			}
+			e.hold()
 			for _, c := range clients {
 				e.send(c, request)
 			}
@@ -162,8 +179,8 @@ func preforkServer() *Scenario {
 				e.ok(c.Close())
 			}
 			e.hold()
-			rows := e.measureConcurrent([]loadSetting{loopbackSetting})
-			e.table(concurrentTable(rows))
+			settings, notes := e.concurrentSettings()
+			e.table(concurrentTable(e.measureConcurrent(settings), notes...))
 			e.hold()
 		},
 	}

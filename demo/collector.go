@@ -13,11 +13,11 @@ type snapshotter interface {
 
 // CollectOptions are the collector options a demo needs: TCP and UDP over
 // IPv4, every state including bound-inactive (CLOSED is only dumped when
-// the mask asks for it), and the owners, which the promises about
-// sockets shared after fork check; no tcp_info, which no promise uses.
+// the mask asks for it), no owners and no tcp_info, which the promises do
+// not use.
 func CollectOptions() collect.Options {
 	return collect.Options{
-		TCP: true, UDP: true, IPv4: true, Owners: true,
+		TCP: true, UDP: true, IPv4: true,
 		States: collect.AllStates | 1<<collect.StateBoundInactive | 1<<collect.StateNewSynRecv,
 	}
 }

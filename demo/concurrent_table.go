@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"socktop/probe"
@@ -87,7 +88,46 @@ var loopbackSetting = loadSetting{
 		}
 		return ln, ln.Listen(64)
 	},
-	connect: func(c, ln *probe.Endpoint) error { return c.Connect(ln.Local().Port(), waitLimit) },
+	connect: func(c, ln *probe.Endpoint) error { return c.ConnectAddr(ln.Local(), waitLimit) },
+}
+
+// lanRateBits is the rate of the lan setting's link: the material's
+// 10 Mbit/s Ethernet.
+const lanRateBits = 10_000_000
+
+// lanSetting is the material's LAN: the servers listen inside the lab's
+// namespace, the clients connect from this one across the veth pair,
+// whose both directions tbf limits to lanRateBits.
+func lanSetting(l *netLab) loadSetting {
+	return loadSetting{
+		name: "lan",
+		listen: func(p *probe.Probe, name string) (*probe.Endpoint, error) {
+			ln, err := p.TCPIn(name, l.Path())
+			if err != nil {
+				return nil, err
+			}
+			if err := ln.SetReuseAddr(true); err != nil {
+				return nil, err
+			}
+			if err := ln.BindAddr(netip.AddrPortFrom(l.NSAddr(), 0)); err != nil {
+				return nil, err
+			}
+			return ln, ln.Listen(64)
+		},
+		connect: func(c, ln *probe.Endpoint) error { return c.ConnectAddr(ln.Local(), waitLimit) },
+	}
+}
+
+// concurrentSettings are the settings this process can measure: always
+// loopback, and the rate-limited lan when it may make a namespace; the
+// notes say why lan is missing.
+func (e *env) concurrentSettings() (settings []loadSetting, notes []string) {
+	settings = []loadSetting{loopbackSetting}
+	if why := labAllowed(); why != "" {
+		return settings, []string{"lan not measured: it needs a network namespace, a veth pair and tc tbf (" + why + ")"}
+	}
+	l := e.netLab(labConfig{RateBits: lanRateBits})
+	return append(settings, lanSetting(l)), []string{fmt.Sprintf("lan is a veth pair into the network namespace %s, limited to %d Mbit/s each way with tc tbf; tbf lets a burst of its bucket (16 KB) through at full speed, so a few 3 KB replies cross faster than the rate alone allows.", l.Name(), lanRateBits/1_000_000)}
 }
 
 // preforkChildren is how many children the preforked servers fork.
