@@ -193,6 +193,13 @@ func measureServer(p *probe.Probe, set loadSetting, server string, lc loadConfig
 	}
 	lt := &loadTester{p: p, now: now, connect: func(c *probe.Endpoint) error { return set.connect(c, ln) }}
 	fetches, err := lt.run(lc)
+	select {
+	case <-p.Stopping():
+		// Stop ends the children first: the clients' errors that follow
+		// (a reset, a closed descriptor) are the stop, not the server's.
+		return concurrentRow{}, probe.ErrStopped
+	default:
+	}
 	if err != nil {
 		return concurrentRow{}, fmt.Errorf("%s on %s: %w", server, set.name, err)
 	}
