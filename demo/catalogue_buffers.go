@@ -20,6 +20,10 @@ const materialNote = "the material's figures for this table were not found: its 
 // writing until snapshots have seen it.
 const firstRunLimit = 10 * time.Second
 
+// fastFirstRunLimit is firstRunLimit in Fast runs, whose snapshots come
+// every 50 ms.
+const fastFirstRunLimit = 3 * time.Second
+
 func bufferSizes() *Scenario {
 	return &Scenario{
 		Name:    "buffer-sizes",
@@ -76,7 +80,11 @@ func (e *env) stopped() bool {
 func (e *env) untilSeen(start time.Time) func() bool {
 	return func() bool {
 		n, _ := e.run.observedSince(start)
-		return n < 2 && time.Since(start) < firstRunLimit
+		limit := firstRunLimit
+		if e.cfg.Fast {
+			limit = fastFirstRunLimit
+		}
+		return n < 2 && time.Since(start) < limit
 	}
 }
 
