@@ -14,17 +14,6 @@ import (
 	"socktop/collect/events"
 )
 
-// WriteList writes the catalogue, one scenario a line: its name, its key
-// in the terminal view and its title.
-func WriteList(w io.Writer) error {
-	for _, sc := range Catalogue() {
-		if _, err := fmt.Fprintf(w, "%-20s %s  %s\n", sc.Name, sc.Key, sc.Title); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // RunOptions says how RunHeadless runs a scenario.
 type RunOptions struct {
 	// Config is the run's port, SO_REUSEADDR choice and pace.

@@ -259,6 +259,7 @@ func buildCatalogue() []*Scenario {
 		politeClose(), serverRestart(), serverCrash(), leakyServer(), halfClose(),
 		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
 		abortiveClose(), udpScenario(), closedScenario(),
+		udpTruncate(), udpRefused(), busyServer(),
 		bufferSizes(),
 	}
 	lessons, err := parseLessons(lessonsMD)

@@ -279,6 +279,12 @@ func (e *Endpoint) Accept(name string, timeout time.Duration) (*Endpoint, error)
 			e.mu.Unlock()
 			return nil, e.p.fail(e.name, call, e.closedErr())
 		}
+		if e.blocking > 0 {
+			// The descriptor is blocking while AcceptBlocking waits: an
+			// accept here would hold the lock inside the kernel.
+			e.mu.Unlock()
+			return nil, e.p.fail(e.name, call, fmt.Errorf("%w: a blocking accept() is under way on this socket", ErrBadArgument))
+		}
 		nfd, sa, err := unix.Accept4(e.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		e.mu.Unlock()
 		if err == nil {
@@ -533,10 +539,20 @@ func (e *Endpoint) closeOnStop() {
 		return
 	}
 	fd := e.fd
+	shut := e.blocking > 0
+	var shutErr error
+	if shut {
+		// close(2) does not wake a thread blocked in accept(2) on this
+		// socket; shutdown does, and the thread returns EINVAL.
+		shutErr = unix.Shutdown(fd, unix.SHUT_RDWR)
+	}
 	e.closed = true
 	e.fd = -1
 	err := unix.Close(fd)
 	e.mu.Unlock()
+	if shut {
+		e.report("shutdown(SHUT_RDWR) [stop]", "0", shutErr)
+	}
 	if err != nil {
 		e.p.fail(e.name, "close() [stop]", err)
 		return
