@@ -64,8 +64,8 @@ type loadResult struct {
 	Kbps float64
 }
 
-// summarize turns the fetches into the material's figures.
-func summarize(fs []fetch) (loadResult, error) {
+// summarizeFetches turns the fetches into the material's figures.
+func summarizeFetches(fs []fetch) (loadResult, error) {
 	if len(fs) == 0 {
 		return loadResult{}, errors.New("no fetch completed")
 	}

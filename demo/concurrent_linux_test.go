@@ -16,7 +16,7 @@ import (
 
 func TestSummarize(t *testing.T) {
 	ms := time.Millisecond
-	got, err := summarize([]fetch{
+	got, err := summarizeFetches([]fetch{
 		{connect: 1 * ms, first: 3 * ms, last: 5 * ms, received: replyBytes},
 		{connect: 2 * ms, first: 4 * ms, last: 7 * ms, received: replyBytes},
 	})
@@ -28,10 +28,10 @@ func TestSummarize(t *testing.T) {
 	if got != want {
 		t.Errorf("summarize = %+v, want %+v", got, want)
 	}
-	if _, err := summarize(nil); err == nil {
-		t.Error("summarize(nil) gave no error")
+	if _, err := summarizeFetches(nil); err == nil {
+		t.Error("summarizeFetches(nil) gave no error")
 	}
-	if _, err := summarize([]fetch{{connect: 2 * ms, first: 1 * ms, last: 3 * ms}}); err == nil {
+	if _, err := summarizeFetches([]fetch{{connect: 2 * ms, first: 1 * ms, last: 3 * ms}}); err == nil {
 		t.Error("a first byte before the connect was accepted")
 	}
 }

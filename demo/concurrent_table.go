@@ -203,7 +203,7 @@ func measureServer(p *probe.Probe, set loadSetting, server string, lc loadConfig
 	if err != nil {
 		return concurrentRow{}, fmt.Errorf("%s on %s: %w", server, set.name, err)
 	}
-	res, err := summarize(fetches)
+	res, err := summarizeFetches(fetches)
 	if err != nil {
 		return concurrentRow{}, fmt.Errorf("%s on %s: %w", server, set.name, err)
 	}
