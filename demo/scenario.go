@@ -263,6 +263,7 @@ func buildCatalogue() []*Scenario {
 		hostCrash(),
 		bufferSizes(),
 		preforkServer(),
+		sharedClose(), forkServer(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {
