@@ -3,10 +3,9 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
+	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"charm.land/bubbles/v2/key"
@@ -141,7 +140,9 @@ type demoState struct {
 
 func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
 	d := demoState{ctx: ctx, reg: reg, catalogue: demo.Catalogue()}
-	d.list = demoListView{styles: st}
+	// The same test the runner makes: a scenario that needs root refuses
+	// to start without it, and the list says so beforehand.
+	d.list = demoListView{styles: st, root: os.Geteuid() == 0}
 	d.pane = demoPaneView{styles: st}
 	return d
 }
@@ -353,7 +354,8 @@ func (d *demoState) refilter(current filterChange, in demoIntent) demoIntent {
 	return in
 }
 
-// listKey handles keys in the scenario list: a scenario's key starts it.
+// listKey handles keys in the scenario list: a scenario's key starts it,
+// before the scroll keys, whose letters (j, k, g) are scenario keys.
 func (d *demoState) listKey(msg tea.KeyPressMsg, k *KeyMap) demoIntent {
 	for i, b := range k.Scenarios {
 		if key.Matches(msg, b) {
@@ -361,11 +363,18 @@ func (d *demoState) listKey(msg tea.KeyPressMsg, k *KeyMap) demoIntent {
 			return demoIntent{leaveList: true, cmd: d.startCmd(sc, sc.ReuseAddr, nil)}
 		}
 	}
+	if d.list.scrollKey(msg, k) {
+		return demoIntent{}
+	}
 	return demoIntent{leaveList: key.Matches(msg, k.Back, k.Demos)}
 }
 
-// listHelp is the footer of the scenario list.
+// listHelp is the footer of the scenario list; it offers scrolling only
+// when the list does not fit.
 func (d *demoState) listHelp(k *KeyMap) []key.Binding {
+	if d.list.scrolls() {
+		return []key.Binding{k.StartDemo, k.listScroll(), k.Back, k.Quit}
+	}
 	return []key.Binding{k.StartDemo, k.Back, k.Quit}
 }
 
@@ -435,31 +444,4 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
-}
-
-// demoListView is the scenario list `d` opens.
-type demoListView struct {
-	width, height int
-	styles        *Styles
-	items         []*demo.Scenario
-	err           string
-}
-
-// SetSize sets the list's size.
-func (l *demoListView) SetSize(w, h int) { l.width, l.height = w, h }
-
-// Render draws one line per scenario: its key, name and title.
-func (l *demoListView) Render(width int) string {
-	st := l.styles
-	lines := []string{st.Title.Render("Demos") + st.Dim.Render(" (press a key to start one; several can run at once)")}
-	if l.err != "" {
-		lines = append(lines, st.Error.Render(l.err))
-	}
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
-	}
-	for _, sc := range l.items {
-		lines = append(lines, wrapIndent(fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title), width, 25)...)
-	}
-	return strings.Join(lines, "\n")
 }
