@@ -101,6 +101,12 @@ type Run struct {
 	segsDirty  bool
 	lost       uint64
 	tables     []Table
+
+	// onStops are what the steps made besides sockets and children (a
+	// network namespace): Stop undoes them, last first, once the steps
+	// have returned and the sockets are closed.
+	stopMu  sync.Mutex
+	onStops []func()
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
@@ -311,6 +317,13 @@ func (r *Run) Stop() {
 		r.cancel()
 		r.p.Stop()
 		<-r.stepsDone
+		r.stopMu.Lock()
+		undo := r.onStops
+		r.onStops = nil
+		r.stopMu.Unlock()
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 		r.doneOnce.Do(func() { close(r.done) })
 		r.stopCapture()
 		r.evMu.Lock()
@@ -319,6 +332,14 @@ func (r *Run) Stop() {
 		r.evMu.Unlock()
 		close(r.stopped)
 	})
+}
+
+// onStop has Stop call f, after the sockets are closed. The steps call
+// it, and Stop runs only after they returned, so nothing is missed.
+func (r *Run) onStop(f func()) {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	r.onStops = append(r.onStops, f)
 }
 
 // Status returns every promise of the run and whether it was kept.

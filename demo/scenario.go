@@ -251,6 +251,7 @@ func buildCatalogue() []*Scenario {
 		politeClose(), serverRestart(), serverCrash(), leakyServer(), halfClose(),
 		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
 		abortiveClose(), udpScenario(), closedScenario(),
+		udpTruncate(), udpRefused(), busyServer(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {
