@@ -21,10 +21,10 @@ type demoListView struct {
 	styles        *Styles
 	items         []*demo.Scenario
 	err           string
-	// root says whether this process may run the scenarios that need
-	// root; when it may not, they are marked.
-	root   bool
-	offset int // rows hidden above the window
+	// missing says why this process cannot run a scenario that needs
+	// root ("" when it can); those it cannot are marked.
+	missing func(*demo.Scenario) string
+	offset  int // rows hidden above the window
 
 	// rows is items laid out, rebuilt when items change.
 	rows    []listRow
@@ -200,7 +200,7 @@ func (l *demoListView) rowLine(r listRow, width int) string {
 	head := fmt.Sprintf("  %-2s %-*s ", sc.Key, listNameWidth, sc.Name)
 	room := width - ansi.StringWidth(head)
 	mark := ""
-	if sc.NeedsRoot != "" && !l.root {
+	if sc.NeedsRoot != "" && l.missing != nil && l.missing(sc) != "" {
 		mark = " " + rootMark
 		room -= len(mark)
 	}

@@ -53,7 +53,12 @@ func courseCatalogue() []*demo.Scenario {
 func withCatalogue(h *harness, list []*demo.Scenario, root bool) {
 	h.m.demos.catalogue = list
 	h.m.keys = DefaultKeyMap(list)
-	h.m.demos.list.root = root
+	h.m.demos.list.missing = func(sc *demo.Scenario) string {
+		if sc.NeedsRoot == "" || root {
+			return ""
+		}
+		return "uid 65534 is not root"
+	}
 }
 
 // pickerAt opens the picker on a w x h terminal.

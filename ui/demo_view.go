@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -125,8 +124,11 @@ type demoState struct {
 	saved      filterChange   // the user's filter before demos took over
 	demoFilter *filter.Filter // the filter demos set
 	err        string
-	fast       bool // shortened lifetimes, for tests
-	seq        int  // runs started so far, for their numbers
+	// refused is the last scenario that would not start for want of
+	// root, which the pane explains until x or the next run.
+	refused *demoRefusal
+	fast    bool // shortened lifetimes, for tests
+	seq     int  // runs started so far, for their numbers
 	// stopGen counts the `x` presses: a start asked for before the last
 	// one is stopped as soon as it arrives.
 	stopGen int
@@ -142,13 +144,19 @@ func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState 
 	d := demoState{ctx: ctx, reg: reg, catalogue: demo.Catalogue()}
 	// The same test the runner makes: a scenario that needs root refuses
 	// to start without it, and the list says so beforehand.
-	d.list = demoListView{styles: st, root: os.Geteuid() == 0}
+	d.list = demoListView{styles: st, missing: demo.RootMissing}
 	d.pane = demoPaneView{styles: st}
 	return d
 }
 
+// demoRefusal is a scenario that needs root, asked for without it.
+type demoRefusal struct {
+	sc  *demo.Scenario
+	err error // the runner's ErrNeedsRoot, which says what is missing
+}
+
 // active says whether the demo pane is shown.
-func (d *demoState) active() bool { return len(d.runs) > 0 }
+func (d *demoState) active() bool { return len(d.runs) > 0 || d.refused != nil }
 
 // running counts the demos not yet ended.
 func (d *demoState) running() int {
@@ -279,6 +287,13 @@ func (d *demoState) update(msg tea.Msg, current filterChange) demoIntent {
 		if msg.replaces != nil {
 			d.drop(msg.replaces)
 		}
+		if errors.Is(msg.err, demo.ErrNeedsRoot) {
+			// Not a failure: the scenario cannot run here, and the pane
+			// says why and how to run it, with its lesson to read.
+			d.err = ""
+			d.refused = &demoRefusal{sc: msg.sc, err: msg.err}
+			return d.refilter(current, demoIntent{status: msg.sc.Name + " needs root: the demo pane says why"})
+		}
 		if msg.err != nil {
 			d.err = msg.sc.Name + ": " + msg.err.Error()
 			return d.refilter(current, demoIntent{status: d.err})
@@ -288,6 +303,7 @@ func (d *demoState) update(msg tea.Msg, current filterChange) demoIntent {
 			return d.refilter(current, demoIntent{cmd: d.stopCmd([]*demo.Run{msg.run})})
 		}
 		d.err = ""
+		d.refused = nil
 		d.seq++
 		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, ports: msg.run.Ports(), reuse: msg.reuse,
 			status: msg.run.Status(), notes: msg.run.Notes(), checked: msg.run.Checked(),
@@ -412,6 +428,12 @@ func (d *demoState) tableKey(msg tea.KeyPressMsg, k *KeyMap, paneHeight int) dem
 		return demoIntent{status: "r: restarting " + r.sc.Name + " with SO_REUSEADDR " + onOff(!r.reuse),
 			cmd: d.startCmd(r.sc, !r.reuse, r.run)}
 	case key.Matches(msg, k.StopDemo):
+		if len(d.runs) == 0 && d.starting == 0 && d.refused != nil {
+			name := d.refused.sc.Name
+			d.refused = nil
+			return demoIntent{relayout: true, status: "x: closed what " + name + " needs"}
+		}
+		d.refused = nil
 		if len(d.runs) == 0 && d.starting == 0 {
 			return demoIntent{status: "x: no demo is running"}
 		}
