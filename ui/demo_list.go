@@ -21,9 +21,10 @@ type demoListView struct {
 	styles        *Styles
 	items         []*demo.Scenario
 	err           string
-	// missing says why this process cannot run a scenario that needs
-	// root ("" when it can); those it cannot are marked.
-	missing func(*demo.Scenario) string
+	// refuses holds the scenarios this process lacks the privileges
+	// for, and what it lacks: they are marked. Privileges do not change
+	// while socktop runs, so it is read once, not per frame.
+	refuses map[*demo.Scenario]string
 	offset  int // rows hidden above the window
 
 	// rows is items laid out, rebuilt when items change.
@@ -200,7 +201,7 @@ func (l *demoListView) rowLine(r listRow, width int) string {
 	head := fmt.Sprintf("  %-2s %-*s ", sc.Key, listNameWidth, sc.Name)
 	room := width - ansi.StringWidth(head)
 	mark := ""
-	if sc.NeedsRoot != "" && l.missing != nil && l.missing(sc) != "" {
+	if l.refuses[sc] != "" {
 		mark = " " + rootMark
 		room -= len(mark)
 	}

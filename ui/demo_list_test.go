@@ -53,11 +53,11 @@ func courseCatalogue() []*demo.Scenario {
 func withCatalogue(h *harness, list []*demo.Scenario, root bool) {
 	h.m.demos.catalogue = list
 	h.m.keys = DefaultKeyMap(list)
-	h.m.demos.list.missing = func(sc *demo.Scenario) string {
-		if sc.NeedsRoot == "" || root {
-			return ""
+	h.m.demos.list.refuses = map[*demo.Scenario]string{}
+	for _, sc := range list {
+		if sc.NeedsRoot != "" && !root {
+			h.m.demos.list.refuses[sc] = "uid 65534 is not root"
 		}
-		return "uid 65534 is not root"
 	}
 }
 

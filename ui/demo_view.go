@@ -144,7 +144,7 @@ func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState 
 	d := demoState{ctx: ctx, reg: reg, catalogue: demo.Catalogue()}
 	// The same test the runner makes: a scenario that needs root refuses
 	// to start without it, and the list says so beforehand.
-	d.list = demoListView{styles: st, missing: demo.RootMissing}
+	d.list = demoListView{styles: st, refuses: refusals(d.catalogue)}
 	d.pane = demoPaneView{styles: st}
 	return d
 }
@@ -153,6 +153,18 @@ func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState 
 type demoRefusal struct {
 	sc  *demo.Scenario
 	err error // the runner's ErrNeedsRoot, which says what is missing
+}
+
+// refusals are the scenarios of list this process lacks the privileges
+// for, with what it lacks.
+func refusals(list []*demo.Scenario) map[*demo.Scenario]string {
+	m := map[*demo.Scenario]string{}
+	for _, sc := range list {
+		if why := demo.RootMissing(sc); why != "" {
+			m[sc] = why
+		}
+	}
+	return m
 }
 
 // active says whether the demo pane is shown.
