@@ -252,6 +252,7 @@ func buildCatalogue() []*Scenario {
 		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
 		abortiveClose(), udpScenario(), closedScenario(),
 		udpTruncate(), udpRefused(), busyServer(),
+		closeWaitWrite(), acceptAbort(), nonBlockingConnect(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {
