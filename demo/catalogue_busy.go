@@ -32,9 +32,11 @@ const (
 )
 
 // countCall is the narration call of a count of the run's connections of
-// one half in state, seen from one side.
+// one half in state, seen from one side: "count(TIME_WAIT, clients closed
+// first)". A promise names it without the closing parenthesis, as it
+// names a socket call by its start.
 func countCall(state collect.State, half string) string {
-	return fmt.Sprintf("count %s (%s)", state, half)
+	return fmt.Sprintf("count(%s, %s", state, half)
 }
 
 // countResult is what a count line says: "6 of 6".
@@ -182,8 +184,8 @@ func (e *env) count(src *collect.Netlink, clients []*probe.Endpoint, state colle
 			done = client == len(clients)
 		}
 		if done || time.Now().After(deadline) {
-			e.say(string(Server), countCall(state, half), countResult(server, len(clients))+" on "+probe.Loopback.String()+fmt.Sprintf(":%d", e.port))
-			e.say(string(Client), countCall(state, half), countResult(client, len(clients))+" on the clients' ports")
+			e.say(string(Server), countCall(state, half)+")", countResult(server, len(clients))+" on "+probe.Loopback.String()+fmt.Sprintf(":%d", e.port))
+			e.say(string(Client), countCall(state, half)+")", countResult(client, len(clients))+" on the clients' ports")
 			return
 		}
 		e.pause(20 * time.Millisecond)

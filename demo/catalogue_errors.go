@@ -173,6 +173,7 @@ func nonBlockingConnect() *Scenario {
 			{Role: Server, Endpoint: "server 3", Call: "recv(", Result: "5 bytes",
 				Why: "the third connection carries data like any other once accepted"},
 			path(Client, "the first clients' handshakes complete at once", synSent, established),
+			path(Server, "the kernel completes each handshake into the accept queue", synRecv, established),
 			segs("the first SYN is dropped and sent again until one finds room",
 				fromC(fSYN), fromC(fSYN), anySegs, fromS(fSYNACK), fromC(fACK)),
 		},

@@ -66,18 +66,18 @@ func udpTruncate() *Scenario {
 				Why: "the rest of the datagram is gone: nothing is left to read"},
 			{Role: Server, Endpoint: udpServer, Call: fmt.Sprintf("recvmsg(%d-byte buffer)", smallBuffer), Result: "timed out",
 				Why: "the next read waits for a new datagram"},
-			{Role: Server, Endpoint: udpServer, Call: fmt.Sprintf("recvmsg(%d-byte buffer, MSG_TRUNC)", smallBuffer),
+			{Role: Server, Endpoint: udpServer, Call: fmt.Sprintf("recvmsg(%d-byte buffer, MSG_TRUNC", smallBuffer),
 				Result: fmt.Sprintf("%d (%d copied), msg_flags MSG_TRUNC", datagramSize, smallBuffer),
 				Why:    "with MSG_TRUNC the call returns the datagram's real length"},
 			{Role: Server, Endpoint: udpServer, Call: fmt.Sprintf("recvmsg(%d-byte buffer)", smallBuffer), Result: "4 bytes",
 				Why: "the read after a cut one gets the next datagram, not the rest"},
 			{Role: Server, State: collect.StateEstablished, Detail: "Recv-Q 11 after three sends", Match: recvQIs(11),
 				Why: "three writes are one queue of bytes"},
-			{Role: Server, Endpoint: tcpServer, Call: "recv(4096-byte buffer)", Result: "11 bytes",
+			{Role: Server, Endpoint: tcpServer, Call: "recv(4096-byte buffer", Result: "11 bytes",
 				Why: "one read takes what three writes sent"},
 			{Role: Server, Endpoint: tcpServer, Call: "ioctl(FIONREAD)", Result: fmt.Sprintf("%d bytes", datagramSize-smallBuffer),
 				Why: "a short read of a stream leaves the rest for the next read"},
-			{Role: Server, Endpoint: tcpServer, Call: fmt.Sprintf("reads of one %d-byte send", bigWrite), Result: "more than one",
+			{Role: Server, Endpoint: tcpServer, Call: fmt.Sprintf("reads(one %d-byte send", bigWrite), Result: "more than one",
 				Why: "one large write arrives over several reads: what readn is for"},
 			path(Client, "the stream's client connects", synSent, established),
 			path(Server, "the stream's server end is born from the handshake", synRecv, established),
@@ -168,7 +168,7 @@ func (e *env) streamHalf() {
 	if len(reads) == 1 {
 		verdict = "one"
 	}
-	e.say(tcpServer, fmt.Sprintf("reads of one %d-byte send", bigWrite), verdict)
+	e.say(tcpServer, fmt.Sprintf("reads(one %d-byte send)", bigWrite), verdict)
 }
 
 func udpRefused() *Scenario {
@@ -187,14 +187,14 @@ func udpRefused() *Scenario {
 				Why: "connect() on UDP sends nothing: it fixes the peer"},
 			{Role: Client, Endpoint: connected, Call: "send(", Result: "4",
 				Why: "the datagram leaves: UDP cannot know nobody listens"},
-			{Role: Client, Endpoint: connected, Call: "recv()", Result: "ECONNREFUSED",
+			{Role: Client, Endpoint: connected, Call: "recv(", Result: "ECONNREFUSED",
 				Why: "the ICMP port unreachable comes back as an error on the socket, reported by the next call"},
-			{Role: Client, Endpoint: connected, Call: "recv()", Result: "timed out",
+			{Role: Client, Endpoint: connected, Call: "recv(", Result: "timed out",
 				Why: "the error is reported once; then the socket waits for datagrams again"},
 			{Role: Client, Endpoint: unconnected, Call: "sendto(", Result: "4", Why: "sendto() on an unconnected socket"},
-			{Role: Client, Endpoint: unconnected, Call: "recv()", Result: "timed out",
+			{Role: Client, Endpoint: unconnected, Call: "recv(", Result: "timed out",
 				Why: "an unconnected socket is not told of the ICMP error: its recv just waits"},
-			{Role: Client, Endpoint: recvErr, Call: "recv()", Result: "ECONNREFUSED",
+			{Role: Client, Endpoint: recvErr, Call: "recv(", Result: "ECONNREFUSED",
 				Why: "IP_RECVERR asks for the error on an unconnected socket too"},
 			{Role: Client, State: collect.StateEstablished, Why: "a connected UDP socket shows ESTABLISHED: it only has a peer"},
 			{Role: Client, State: collect.StateUnconn, Why: "sendto() bound the unconnected socket to an ephemeral port"},
