@@ -62,11 +62,11 @@ type ownerCache struct {
 	peak      int
 	peakNames int
 
-	want    []uint32 // sorted inodes of the snapshot being resolved
-	pairs   []inodePID
-	names   map[int32]procName
-	gen     uint32
-	pids    []int32 // the processes of the last pass, sorted
+	want  []uint32 // sorted inodes of the snapshot being resolved
+	pairs []inodePID
+	names map[int32]procName
+	gen   uint32
+	pids  []int32 // the processes of the last pass, sorted
 	// nowPIDs is catchUp's listing buffer; young are the processes it
 	// saw appear, read at its next pass (see catchUp).
 	nowPIDs []int32
