@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,10 +37,7 @@ func readSysctl(name string) string {
 func checkSysctls(p farmPlan) {
 	tw := p.Shards[0].TW4 + p.Shards[0].TW6
 	if v, err := strconv.Atoi(readSysctl("net.ipv4.tcp_max_tw_buckets")); err == nil {
-		switch {
-		case tw > v:
-			logf("sockfarm: WARNING net.ipv4.tcp_max_tw_buckets=%d is below the %d TIME_WAIT sockets requested: the kernel will drop the excess (raise it: sysctl -w net.ipv4.tcp_max_tw_buckets=%d)", v, tw, 2*tw)
-		case tw > v/2:
+		if tw > v/2 {
 			logf("sockfarm: note: %d TIME_WAIT sockets use over half of net.ipv4.tcp_max_tw_buckets=%d, which every process on the host shares", tw, v)
 		}
 	}
@@ -89,12 +88,12 @@ type child struct {
 	built chan error
 }
 
-func startChild(p shardPlan) (*child, error) {
+func startChild(p shardPlan, index int) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("%w: find own binary: %w", errFarm, err)
 	}
-	cmd := exec.Command(self, "-child", "-pairs4", strconv.Itoa(p.Pairs4), "-pairs6", strconv.Itoa(p.Pairs6))
+	cmd := exec.Command(self, "-child", "-index", strconv.Itoa(index), "-pairs4", strconv.Itoa(p.Pairs4), "-pairs6", strconv.Itoa(p.Pairs6))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	stdin, err := cmd.StdinPipe()
@@ -129,6 +128,8 @@ func startChild(p shardPlan) (*child, error) {
 	return c, nil
 }
 
+// stop asks the child to close its sockets (end of its stdin) and waits
+// for it to exit.
 func (c *child) stop() {
 	c.stdin.Close()
 	done := make(chan struct{})
@@ -141,25 +142,47 @@ func (c *child) stop() {
 	}
 }
 
-// waitForStop returns when SIGINT or SIGTERM arrives or, if watchStdin,
-// when stdin reaches end of file.
-func waitForStop(watchStdin bool) {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	eof := make(chan struct{})
-	if watchStdin {
-		go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(eof) }()
-	}
+// stopCh is closed when the farm is asked to stop: SIGINT, SIGTERM or
+// SIGHUP (a child gets SIGTERM when its parent dies), or the end of stdin.
+// The builds watch it too, so a farm stopped half-built still resets
+// its pairs instead of leaving them to the kernel's FIN exchange (which
+// would flood the host's TIME_WAIT buckets).
+var (
+	stopCh   = make(chan struct{})
+	stopOnce sync.Once
+)
+
+func requestStop() { stopOnce.Do(func() { close(stopCh) }) }
+
+// stopping says whether the farm was asked to stop.
+func stopping() bool {
 	select {
-	case <-sig:
-	case <-eof:
+	case <-stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// errStopped ends a build that a stop request interrupted.
+var errStopped = fmt.Errorf("%w: stopped while building", errFarm)
+
+// watchStop starts the watchers that close stopCh. It is called first
+// thing, so that no signal can kill the process without cleanup.
+func watchStop(watchStdin bool) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() { <-sig; requestStop() }()
+	if watchStdin {
+		go func() { _, _ = io.Copy(io.Discard, os.Stdin); requestStop() }()
 	}
 }
 
 // runChild builds one shard of pairs, reports its listeners and "built" on
 // stdout, and holds the sockets until stdin closes or a signal arrives.
-func runChild(pairs4, pairs6 int) error {
+func runChild(index, pairs4, pairs6 int) error {
+	watchStop(true)
+	setClientAddr(index)
 	p := shardPlan{Pairs4: pairs4, Pairs6: pairs6}
 	raiseNofile(p.fds() + fdReserve)
 	s := &shard{plan: p}
@@ -175,7 +198,7 @@ func runChild(pairs4, pairs6 int) error {
 		s.close()
 		return fmt.Errorf("%w: report to parent: %w", errFarm, err)
 	}
-	waitForStop(true)
+	<-stopCh
 	return s.close()
 }
 
@@ -209,7 +232,7 @@ func countLines(out []byte, listen map[netip.AddrPort]bool) int {
 		if err2 != nil || !listen[peer] || local.Port() < clientPortLo {
 			continue
 		}
-		if local.Addr() == clientAddr4 || local.Addr() == loop6 {
+		if clientNet4.Contains(local.Addr()) || local.Addr() == loop6 {
 			n++
 		}
 	}
@@ -217,25 +240,37 @@ func countLines(out []byte, listen map[netip.AddrPort]bool) int {
 }
 
 func run(o options) error {
+	watchStop(o.watchStdin)
+	// The host decides how large the table can be: free tw buckets,
+	// memory, open files. What shrinks it is logged with the word LIMIT,
+	// which the benchmark scripts copy into their record.
+	twN := int(math.Round(float64(o.n) * o.tw))
+	if o.tw < 0 || o.tw >= 1 || math.IsNaN(o.tw) {
+		return fmt.Errorf("%w: TIME_WAIT fraction %v is not in [0,1)", errPlan, o.tw)
+	}
+	fit := fitHost(o.n, twN, readHostLimits())
+	for _, l := range fit.limits {
+		logf("sockfarm: LIMIT %s", l)
+	}
 	// Plan once with the most the kernel could allow, raise the limit to
 	// what that plan needs, and plan again with what was granted.
 	nrOpen, _ := strconv.Atoi(readSysctl("fs.nr_open"))
 	if nrOpen <= 0 {
 		nrOpen = 1 << 20
 	}
-	ideal, err := makePlan(o.n, o.tw, nrOpen)
+	ideal, err := makePlanCount(fit.n, fit.tw, nrOpen)
 	if err != nil {
 		return err
 	}
 	want := ideal.Shards[0].fds() + fdReserve
 	limit := raiseNofile(want)
 	if limit < want {
-		logf("sockfarm: RLIMIT_NOFILE stays at %d (raising it needs CAP_SYS_RESOURCE): spreading the pairs over child processes", limit)
+		logf("sockfarm: RLIMIT_NOFILE stays at %d (raising it needs CAP_SYS_RESOURCE; fs.nr_open=%d): spreading the pairs over child processes", limit, nrOpen)
 	}
 	if o.fdLimit > 0 && o.fdLimit < limit {
 		limit = o.fdLimit
 	}
-	p, err := makePlan(o.n, o.tw, limit)
+	p, err := makePlanCount(fit.n, fit.tw, limit)
 	if err != nil {
 		return err
 	}
@@ -246,17 +281,25 @@ func run(o options) error {
 	start := time.Now()
 	var children []*child
 	stopAll := func(s *shard) {
+		// Every child is told at once, then waited for: each resets its
+		// own pairs.
+		var wg sync.WaitGroup
 		for _, c := range children {
-			c.stop()
+			wg.Go(c.stop)
 		}
+		wg.Wait()
 		if s != nil {
 			if err := s.close(); err != nil {
 				logf("sockfarm: cleanup: %v", err)
 			}
 		}
 	}
-	for _, sp := range p.Shards[1:] {
-		c, err := startChild(sp)
+	for i, sp := range p.Shards[1:] {
+		if stopping() {
+			stopAll(nil)
+			return errStopped
+		}
+		c, err := startChild(sp, i+1)
 		if err != nil {
 			stopAll(nil)
 			return err
@@ -266,7 +309,14 @@ func run(o options) error {
 	s := &shard{plan: p.Shards[0]}
 	buildErr := s.build()
 	for _, c := range children {
-		buildErr = errors.Join(buildErr, <-c.built)
+		select {
+		case err := <-c.built:
+			buildErr = errors.Join(buildErr, err)
+		case <-stopCh:
+		}
+	}
+	if buildErr == nil && stopping() {
+		buildErr = errStopped
 	}
 	if buildErr != nil {
 		stopAll(s)
@@ -285,9 +335,12 @@ func run(o options) error {
 	}
 	got, err := countOwn(listen)
 	deadline := time.Now().Add(o.readyTimeout)
-	for err == nil && got != p.total() && time.Now().Before(deadline) {
+	for err == nil && got != p.total() && time.Now().Before(deadline) && !stopping() {
 		time.Sleep(200 * time.Millisecond)
 		got, err = countOwn(listen)
+	}
+	if err == nil && stopping() {
+		err = errStopped
 	}
 	if err != nil {
 		stopAll(s)
@@ -304,7 +357,7 @@ func run(o options) error {
 	}
 	fmt.Printf("ready %d\n", got)
 
-	waitForStop(o.watchStdin)
+	<-stopCh
 	stopAll(s)
 	logf("sockfarm: stopped")
 	return nil

@@ -8,4 +8,4 @@ var errNotLinux = errors.New("sockfarm: needs Linux (raw sockets on loopback, so
 
 func run(options) error { return errNotLinux }
 
-func runChild(int, int) error { return errNotLinux }
+func runChild(int, int, int) error { return errNotLinux }

@@ -38,10 +38,11 @@ func main() {
 	isChild := flag.Bool("child", false, "internal: run as a child holding -pairs4 and -pairs6 pairs")
 	pairs4 := flag.Int("pairs4", 0, "internal: IPv4 pairs of a child")
 	pairs6 := flag.Int("pairs6", 0, "internal: IPv6 pairs of a child")
+	index := flag.Int("index", 0, "internal: the child's number, which picks its client address")
 	flag.Parse()
 	var err error
 	if *isChild {
-		err = runChild(*pairs4, *pairs6)
+		err = runChild(*index, *pairs4, *pairs6)
 	} else {
 		err = run(o)
 	}

@@ -91,6 +91,14 @@ func makePlan(n int, tw float64, fdLimit int) (farmPlan, error) {
 	if tw < 0 || tw >= 1 || math.IsNaN(tw) {
 		return farmPlan{}, fmt.Errorf("%w: TIME_WAIT fraction %v is not in [0,1)", errPlan, tw)
 	}
+	return makePlanCount(n, int(math.Round(float64(n)*tw)), fdLimit)
+}
+
+// makePlanCount is makePlan with the TIME_WAIT sockets given as a count.
+func makePlanCount(n, twN, fdLimit int) (farmPlan, error) {
+	if twN < 0 || twN >= n {
+		return farmPlan{}, fmt.Errorf("%w: %d TIME_WAIT sockets in a table of %d", errPlan, twN, n)
+	}
 	if n < 4 {
 		return farmPlan{}, fmt.Errorf("%w: n=%d is too small (at least 4)", errPlan, n)
 	}
@@ -98,7 +106,6 @@ func makePlan(n int, tw float64, fdLimit int) (farmPlan, error) {
 	if perShard < 8 {
 		return farmPlan{}, fmt.Errorf("%w: open-file limit %d leaves no room for sockets", errPlan, fdLimit)
 	}
-	twN := int(math.Round(float64(n) * tw))
 	parent := shardPlan{}
 	parent.TW4, parent.TW6 = split2(twN)
 	// The number of listeners depends on the number of pairs, and the

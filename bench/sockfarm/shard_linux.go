@@ -126,7 +126,10 @@ func (s *shard) buildPairs(ls []listener, n int) error {
 		return nil
 	}
 	cur := tupleCursor{ls: ls}
-	for range n {
+	for i := range n {
+		if i%1024 == 0 && stopping() {
+			return errStopped
+		}
 		cfd, sfd, _, _, err := cur.connectNext()
 		if err != nil {
 			return err
@@ -236,6 +239,9 @@ func (c *twChurn) fill() error {
 	start := time.Now()
 	for len(c.q) < c.target {
 		i := len(c.q)
+		if i%1024 == 0 && stopping() {
+			return errStopped
+		}
 		if err := c.makeOne(time.Now()); err != nil {
 			return err
 		}

@@ -17,12 +17,24 @@ var (
 )
 
 // Addresses of the farm: listeners on one address per family, clients on
-// another (IPv4) or the same (IPv6, where loopback has only ::1).
+// another (IPv4) or the same (IPv6, where loopback has only ::1). Each
+// process of the farm has its own IPv4 client address (setClientAddr),
+// so that the kernel's bind buckets, one per address and port, stay short
+// however many processes reuse the client ports.
 var (
 	listenAddr4 = netip.MustParseAddr("127.77.0.1")
 	clientAddr4 = netip.MustParseAddr("127.77.1.1")
+	clientNet4  = netip.MustParsePrefix("127.77.0.0/16")
 	loop6       = netip.IPv6Loopback()
 )
+
+// setClientAddr gives the process of this index (0: the parent) its IPv4
+// client address, 127.77.1.1 upwards, inside clientNet4 and never the
+// listening address.
+func setClientAddr(index int) {
+	i := index % (254 * 254)
+	clientAddr4 = netip.AddrFrom4([4]byte{127, 77, byte(1 + i/254), byte(1 + i%254)})
+}
 
 // nextListenPort spreads the search for free listener ports so that the
 // listeners of one process do not probe the same taken ports again.
