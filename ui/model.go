@@ -102,6 +102,7 @@ type model struct {
 	gen      uint64
 	inFlight bool
 	paused   bool
+	rlog     *refreshLog // SOCKTOP_REFRESH_LOG, nil when unset
 
 	snap      *collect.Snapshot // what is shown
 	pending   *collect.Snapshot // the newest one received while paused
@@ -181,6 +182,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		narrow:   cfg.Narrow,
 		marks:    map[collect.Key]markAge{},
 		hist:     newHistory(),
+		rlog:     newRefreshLog(),
 	}
 	if m.interval == 0 {
 		m.interval = time.Second
@@ -232,13 +234,15 @@ func (m *model) Init() tea.Cmd {
 // the source, never the model.
 func (m *model) collectCmd() tea.Cmd {
 	m.inFlight = true
-	src, ctx, ev := m.src, m.ctx, m.events
+	m.rlog.started()
+	src, ctx, ev, rlog := m.src, m.ctx, m.events, m.rlog
 	capture, segGen := m.seg.capture, m.seg.gen
 	return func() tea.Msg {
 		// The view keeps pointers into the snapshot across refreshes; the
 		// sources hand out a fresh Sockets slice per snapshot (collect's
 		// Netlink and Gopsutil both say so), so no copy is needed.
 		snap, err := src.Snapshot(ctx)
+		rlog.collected()
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
 		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen}
@@ -279,6 +283,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	cmd := m.update(msg)
 	m.render()
+	if s, ok := msg.(snapMsg); ok {
+		m.rlog.done(len(s.snap.Sockets))
+	}
 	return m, cmd
 }
 
