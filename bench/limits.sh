@@ -19,7 +19,9 @@
 # Environment: SMALL, MID, BIG (table sizes, default 10000 100000
 # 1000000), ROUNDS_MID (default 9), ROUNDS_BIG (default 5), LIVE_SECONDS
 # (1 s views, default 20), LIVE_SECONDS_BIG (2 s view, default 60),
-# PORT (default 61000), TW_BIG (TIME_WAIT fraction asked of the big
+# WARMUP_BIG (unmeasured rounds first, default 1), TIMEOUT_BIG (per run,
+# default 15m: ss -tanp reads every descriptor of the host), PORT
+# (default 61000), TW_BIG (TIME_WAIT fraction asked of the big
 # table, default 0.13: the farm keeps it under tcp_max_tw_buckets),
 # STEPS (which of small mid big to run, default all three).
 set -euo pipefail
@@ -181,7 +183,7 @@ for step in $STEPS; do
 		dir=$OUT/big; mkdir -p "$dir"
 		start_farm "$BIG" "${TW_BIG:-0.13}" "$dir"
 		echo "== big table: timeit, ${ROUNDS_BIG:-5} rounds" >&2
-		"$BIN/timeit" -rounds "${ROUNDS_BIG:-5}" -baseline ss-tan \
+		"$BIN/timeit" -rounds "${ROUNDS_BIG:-5}" -warmup "${WARMUP_BIG:-1}" -timeout "${TIMEOUT_BIG:-15m}" -baseline ss-tan \
 			-ratio 'noowners/ss-tan<=0.6' -ratio 'once/ss-tanp<=0.15' -ratio json/ss-tanp -json "$dir/timeit.json" \
 			ss-tan='ss -tan' ss-tanp='ss -tanp' once="$BIN/socktop --once" \
 			noowners="$BIN/socktop --once --no-owners" json="$BIN/socktop --once --json" \
