@@ -13,7 +13,9 @@
 #
 # The big table is as large as the host holds: sockfarm shrinks it to
 # the free tw buckets, memory and open files and logs "LIMIT ..." lines,
-# copied into the record. TIME_WAIT is asked for up to the kernel's cap.
+# copied into the record, and stops (LIMIT memory) if MemAvailable falls
+# under what it leaves free (-keep-free; KEEP_FREE_MIB here), which the
+# record also says. TIME_WAIT is asked for up to the kernel's cap.
 # Results go to bench/out/limits/<size>/ and bench/out/limits/summary.md.
 #
 # Environment: SMALL, MID, BIG (table sizes, default 10000 100000
@@ -45,15 +47,15 @@ go build -o "$OUT/timeit" ./bench/timeit
 go build -o "$OUT/socktop" .
 BIN=$PWD/$OUT
 
-FARM_PID=
+FPID= # the farm's pid: bash unsets the coproc's own FARM_PID when it ends
 stop_farm() {
-	if [ -n "$FARM_PID" ]; then
+	if [ -n "${FPID:-}" ]; then
 		# The end of its stdin, or SIGTERM, stops the farm; it resets its
 		# pairs and destroys its TIME_WAIT sockets on the way out.
 		[ -n "${FARM[1]:-}" ] && eval "exec ${FARM[1]}>&-" 2>/dev/null || true
-		kill -TERM "$FARM_PID" 2>/dev/null || true
-		wait "$FARM_PID" 2>/dev/null || true
-		FARM_PID=
+		kill -TERM "$FPID" 2>/dev/null || true
+		wait "$FPID" 2>/dev/null || true
+		FPID=
 	fi
 }
 stop_live() { tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true; }
@@ -66,8 +68,8 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 start_farm() {
 	local n=$1 tw=$2 dir=$3 line
 	echo "== $n sockets: building the table" >&2
-	coproc FARM { exec "$BIN/sockfarm" -n "$n" -tw "$tw" -ready-timeout 600s 2>"$dir/farm.log"; }
-	FARM_PID=$FARM_PID
+	coproc FARM { exec "$BIN/sockfarm" -n "$n" -tw "$tw" -ready-timeout 600s -keep-free "${KEEP_FREE_MIB:-0}" 2>"$dir/farm.log"; }
+	FPID=$FARM_PID
 	if ! read -r -t 1800 -u "${FARM[0]}" line || [[ $line != ready* ]]; then
 		echo "limits.sh: sockfarm -n $n did not get ready: $(cat "$dir/farm.log")" >&2
 		exit 1
@@ -77,6 +79,14 @@ start_farm() {
 		echo "sockstat: $(grep '^TCP:' /proc/net/sockstat); $(grep -E '^(Slab|MemAvailable):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
 		grep -E 'LIMIT|process\(es\)|built in' "$dir/farm.log" | sed 's/^sockfarm: //'
 	} | tee "$dir/table.txt" >&2
+}
+
+# farm_held DIR: notes in DIR/table.txt when the farm stopped before the
+# measurements ended (its memory guard gives way to the host's programs).
+farm_held() {
+	if ! kill -0 "$FPID" 2>/dev/null; then
+		echo "the farm STOPPED during the measurements: $(grep LIMIT "$1/farm.log" | tail -1)" | tee -a "$1/table.txt" >&2
+	fi
 }
 
 cpu_ticks() { # utime+stime of PID: fields 14 and 15, counted after comm's ")"
@@ -162,6 +172,7 @@ for step in $STEPS; do
 		dir=$OUT/$SMALL; mkdir -p "$dir"
 		start_farm "$SMALL" 0.3 "$dir"
 		live "$dir" live-1s 1s "$LIVE_SECONDS"
+		farm_held "$dir"
 		stop_farm
 		section "$dir" "$SMALL sockets" live-1s.txt
 		;;
@@ -176,6 +187,7 @@ for step in $STEPS; do
 			| tee "$dir/timeit.md" >&2 || echo "limits.sh: timeit reported failures" >&2
 		live "$dir" live-1s 1s "$LIVE_SECONDS"
 		live "$dir" live-1s-port 1s "$LIVE_SECONDS" "$f"
+		farm_held "$dir"
 		stop_farm
 		section "$dir" "$MID sockets" timeit.md live-1s.txt live-1s-port.txt
 		;;
@@ -189,6 +201,7 @@ for step in $STEPS; do
 			noowners="$BIN/socktop --once --no-owners" json="$BIN/socktop --once --json" \
 			| tee "$dir/timeit.md" >&2 || echo "limits.sh: timeit reported failures" >&2
 		live "$dir" live-2s 2s "$LIVE_SECONDS_BIG"
+		farm_held "$dir"
 		stop_farm
 		section "$dir" "the big table" timeit.md live-2s.txt
 		;;

@@ -248,10 +248,13 @@ func run(o options) error {
 	if o.tw < 0 || o.tw >= 1 || math.IsNaN(o.tw) {
 		return fmt.Errorf("%w: TIME_WAIT fraction %v is not in [0,1)", errPlan, o.tw)
 	}
-	fit := fitHost(o.n, twN, readHostLimits())
+	h := readHostLimits()
+	h.keepFree = o.keepFreeMiB << 20
+	fit := fitHost(o.n, twN, h)
 	for _, l := range fit.limits {
 		logf("sockfarm: LIMIT %s", l)
 	}
+	guardMemory(h.keepFree, logf)
 	// Plan once with the most the kernel could allow, raise the limit to
 	// what that plan needs, and plan again with what was granted.
 	nrOpen, _ := strconv.Atoi(readSysctl("fs.nr_open"))
@@ -360,6 +363,9 @@ func run(o options) error {
 	<-stopCh
 	stopAll(s)
 	logf("sockfarm: stopped")
+	if guardTripped.Load() {
+		return fmt.Errorf("%w: stopped by the memory guard", errFarm)
+	}
 	return nil
 }
 

@@ -22,6 +22,9 @@ type hostLimits struct {
 	memTotal, memAvail int64 // bytes, /proc/meminfo
 	twMax, twInUse     int   // net.ipv4.tcp_max_tw_buckets, sockstat "tw"
 	fileMax, fileInUse int   // fs.file-max, fs.file-nr (allocated)
+	// keepFree is the memory to leave available; zero: memHeadroom's
+	// default.
+	keepFree int64
 }
 
 // fitted is a table the host can hold, and why it is smaller than asked.
@@ -33,8 +36,12 @@ type fitted struct {
 }
 
 // memHeadroom is what the farm leaves available: other programs, the
-// tools being measured and other people's tests share this host.
-func memHeadroom(total int64) int64 {
+// tools being measured and other people's tests share this host. keep,
+// when positive, overrides the default.
+func memHeadroom(total, keep int64) int64 {
+	if keep > 0 {
+		return keep
+	}
 	return max(4<<30, total/4)
 }
 
@@ -65,7 +72,7 @@ func fitHost(n, twN int, h hostLimits) fitted {
 		}
 	}
 	if h.memAvail > 0 {
-		spare := h.memAvail - memHeadroom(h.memTotal)
+		spare := h.memAvail - memHeadroom(h.memTotal, h.keepFree)
 		fdN := int64(f.n - f.tw)
 		need := fdN*fdSocketBytes + int64(f.tw)*twSocketBytes
 		if need > spare {
@@ -77,7 +84,7 @@ func fitHost(n, twN int, h hostLimits) fitted {
 			}
 			fit := int(min(fdN, max(0, (spare-int64(tw)*twSocketBytes)/fdSocketBytes)))
 			f.limits = append(f.limits, fmt.Sprintf("memory: %d sockets fit (MemAvailable %d MiB, %d MiB kept free, %d B per socket, %d B per TIME_WAIT)",
-				fit+tw, h.memAvail>>20, memHeadroom(h.memTotal)>>20, fdSocketBytes, twSocketBytes))
+				fit+tw, h.memAvail>>20, memHeadroom(h.memTotal, h.keepFree)>>20, fdSocketBytes, twSocketBytes))
 			f.n, f.tw = fit+tw, tw
 		}
 	}

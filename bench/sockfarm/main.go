@@ -22,6 +22,9 @@ type options struct {
 	fdLimit      int
 	watchStdin   bool
 	readyTimeout time.Duration
+	// keepFreeMiB is the memory the farm leaves available (0: the
+	// default of memHeadroom).
+	keepFreeMiB int64
 	// printListeners lists the listening addresses on stdout before
 	// "ready", so that a caller can pick the farm's sockets out of ss.
 	printListeners bool
@@ -34,6 +37,7 @@ func main() {
 	flag.IntVar(&o.fdLimit, "fd-limit", 0, "use at most this many descriptors per process (0: as many as RLIMIT_NOFILE can be raised to); lower values spread the pairs over child processes")
 	flag.BoolVar(&o.watchStdin, "stdin", true, "stop when stdin reaches end of file (use -stdin=false when stdin is /dev/null)")
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 60*time.Second, "how long to wait for ss to show the whole table")
+	flag.Int64Var(&o.keepFreeMiB, "keep-free", 0, "MiB of memory to leave available: the table is planned to leave it, and the farm stops if MemAvailable falls below it (0: a quarter of memory, at least 4096)")
 	flag.BoolVar(&o.printListeners, "print-listeners", false, "print \"listen ADDR:PORT\" for every listener on stdout before \"ready\"")
 	isChild := flag.Bool("child", false, "internal: run as a child holding -pairs4 and -pairs6 pairs")
 	pairs4 := flag.Int("pairs4", 0, "internal: IPv4 pairs of a child")

@@ -154,3 +154,25 @@ func TestSignalWhileBuildingCleansUp(t *testing.T) {
 		t.Errorf("after a stop mid-build ss still shows the farm's sockets: %v", left)
 	}
 }
+
+// A farm that would leave less memory available than -keep-free stops:
+// here the floor is above all the memory there is, so the plan shrinks
+// the table to nothing and the guard would stop any that was built.
+func TestKeepFreeAboveMemoryStops(t *testing.T) {
+	total, _ := readMeminfo()
+	if total == 0 {
+		t.Skip("no /proc/meminfo")
+	}
+	cmd := exec.Command(os.Args[0], "-n", "200", "-tw", "0.3", "-stdin=false", "-keep-free", strconv.FormatInt(2*total>>20, 10))
+	cmd.Env = append(os.Environ(), "SOCKFARM_AS_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("a farm asked to keep %d MiB free, more than the host has, exited 0:\n%s", 2*total>>20, out)
+	}
+	if !strings.Contains(string(out), "LIMIT memory") {
+		t.Errorf("output does not say memory limited the farm:\n%s", out)
+	}
+	if strings.Contains(string(out), "ready") {
+		t.Errorf("the farm got ready with no memory to spare:\n%s", out)
+	}
+}
