@@ -59,7 +59,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl := &serveFlags{}
 	cmd := &cobra.Command{
 		Use:         "serve [flags]",
-		Short:       "serve Prometheus metrics (/metrics) and the JSON snapshot (/snapshot)",
+		Short:       "serve /metrics for Prometheus and /snapshot (JSON) over HTTP",
 		Args:        usageArgs(cobra.NoArgs),
 		Annotations: map[string]string{"more": serveMore},
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -397,3 +397,28 @@ func TestGrafanaDashboard(t *testing.T) {
 		t.Error("docs/fleet.md does not point to grafana-socktop.json")
 	}
 }
+
+// The alert examples of docs/fleet.md are valid Prometheus rules.
+func TestFleetAlertRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (Debian package prometheus; scripts/test.sh installs it)")
+	}
+	fleet, err := os.ReadFile("docs/fleet.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(fleet, []byte("```yaml\n# socktop-alerts\n"))
+	rules, _, closed := bytes.Cut(rest, []byte("```"))
+	if !ok || !closed {
+		t.Fatal("docs/fleet.md has no ```yaml block starting with # socktop-alerts")
+	}
+	f := filepath.Join(t.TempDir(), "rules.yml")
+	if err := os.WriteFile(f, rules, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("5 rules found")) {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
