@@ -282,8 +282,17 @@ func TestDemoListAndRun(t *testing.T) {
 	if code != 0 || errs != "" {
 		t.Fatalf("demo list: exit %d, stderr %q", code, errs)
 	}
+	for _, sc := range demo.Catalogue() {
+		if !strings.Contains(out, "  "+sc.Name+" ") {
+			t.Errorf("demo list lacks %s:\n%s", sc.Name, out)
+		}
+	}
+	code, out, errs = runCLI("demo", "list", "--json")
+	if code != 0 || errs != "" {
+		t.Fatalf("demo list --json: exit %d, stderr %q", code, errs)
+	}
 	if n := strings.Count(out, "\n"); n != len(demo.Catalogue()) {
-		t.Errorf("demo list: %d lines for %d scenarios", n, len(demo.Catalogue()))
+		t.Errorf("demo list --json: %d lines for %d scenarios", n, len(demo.Catalogue()))
 	}
 	port, err := probe.FreePort()
 	if err != nil {

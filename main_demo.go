@@ -42,17 +42,23 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().SortFlags = false
+	var listJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "list the demo scenarios",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := demo.WriteList(stdout); err != nil {
+			write := demo.WriteList
+			if listJSON {
+				write = demo.WriteListJSON
+			}
+			if err := write(stdout); err != nil {
 				return &runError{err}
 			}
 			return nil
 		},
 	}
+	list.Flags().BoolVar(&listJSON, "json", false, "NDJSON output, one scenario per line (name, key, title, section, needs_root)")
 	cmd.AddCommand(list, newDemoRunCmd(&demoRunFlags{}, stdout, stderr))
 	return cmd
 }

@@ -226,6 +226,15 @@ type TCPInfo struct {
 	BytesReceived uint64        `json:"bytes_received"`
 }
 
+// Rate is a TCP connection's throughput between two snapshots, from
+// the deltas of tcp_info's bytes_acked (sent) and bytes_received.
+type Rate struct {
+	// Send is bytes acknowledged by the peer per second.
+	Send float64 `json:"send_bytes_per_s"`
+	// Recv is bytes received per second.
+	Recv float64 `json:"recv_bytes_per_s"`
+}
+
 // Socket is one row of the socket table.
 type Socket struct {
 	Proto  Proto
@@ -249,6 +258,10 @@ type Socket struct {
 	Cookie uint64
 	// Info is nil unless tcp_info was asked for.
 	Info *TCPInfo
+	// Rate is the connection's throughput since the previous snapshot
+	// that had its tcp_info; nil when rates were not asked for or the
+	// connection has not been seen twice yet (unknown, not zero).
+	Rate *Rate
 	// NetNS is the network namespace the socket lives in.
 	NetNS NetNS
 	// Path is a Unix socket's address: a file path, "@name" for an

@@ -12,9 +12,10 @@ import (
 
 func politeClose() *Scenario {
 	return &Scenario{
-		Name:  "polite-close",
-		Key:   "1",
-		Title: "Polite close: whoever closes first pays TIME_WAIT",
+		Name:    "polite-close",
+		Key:     "1",
+		Title:   "Polite close: whoever closes first pays TIME_WAIT",
+		Section: SectionCalls,
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Why: "the server listens"},
 			{Role: Client, State: collect.StateEstablished, Why: "the handshake completed"},
@@ -42,6 +43,7 @@ func serverRestart() *Scenario {
 		Name:          "server-restart",
 		Key:           "2",
 		Title:         "Server restart with or without SO_REUSEADDR",
+		Section:       SectionReuseAddr,
 		UsesReuseAddr: true,
 		promisesFor: func(cfg Config) []Promise {
 			ps := []Promise{
@@ -100,6 +102,7 @@ func serverCrash() *Scenario {
 		Name:    "server-crash",
 		Key:     "3",
 		Title:   "Server crash: the kernel closes for the dead process",
+		Section: SectionCrashes,
 		Sysctls: []string{"tcp_fin_timeout"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Why: "the child process listens"},
@@ -143,6 +146,7 @@ func leakyServer() *Scenario {
 		Name:    "leaky-server",
 		Key:     "4",
 		Title:   "Leaky server: CLOSE_WAIT means someone forgot close()",
+		Section: SectionStates,
 		Sysctls: []string{"tcp_fin_timeout"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateCloseWait, Why: "the server never closes its end"},
@@ -175,9 +179,10 @@ func leakyServer() *Scenario {
 
 func halfClose() *Scenario {
 	return &Scenario{
-		Name:  "half-close",
-		Key:   "5",
-		Title: "Half-close: shutdown(SHUT_WR) and FIN_WAIT_2 without a timer",
+		Name:    "half-close",
+		Key:     "5",
+		Title:   "Half-close: shutdown(SHUT_WR) and FIN_WAIT_2 without a timer",
+		Section: SectionClose,
 		Promises: []Promise{
 			{Role: Client, State: collect.StateFinWait2, Detail: "no timer", Match: timerIs(collect.TimerOff),
 				Why: "a half-closed socket with a descriptor has no FIN_WAIT_2 timer"},
@@ -213,9 +218,10 @@ func halfClose() *Scenario {
 
 func abortiveClose() *Scenario {
 	return &Scenario{
-		Name:  "abortive-close",
-		Key:   "b",
-		Title: "Abortive close: SO_LINGER 0 sends RST and skips TIME_WAIT",
+		Name:    "abortive-close",
+		Key:     "b",
+		Title:   "Abortive close: SO_LINGER 0 sends RST and skips TIME_WAIT",
+		Section: SectionLinger,
 		Promises: []Promise{
 			{Role: Client, State: collect.StateEstablished, Why: "a normal connection first"},
 			{Role: Server, State: collect.StateEstablished, Why: "a normal connection first"},

@@ -19,6 +19,7 @@ func listenOverflow() *Scenario {
 		Name:    "listen-overflow",
 		Key:     "6",
 		Title:   "Listen overflow: an app that does not accept",
+		Section: SectionCalls,
 		Sysctls: []string{"tcp_syn_retries", "tcp_syn_linear_timeouts", "tcp_abort_on_overflow"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateListen, Detail: fmt.Sprintf("Recv-Q %d = backlog+1", overflowBacklog+1),
@@ -78,6 +79,7 @@ func halfOpen() *Scenario {
 		Name:    "half-open",
 		Key:     "7",
 		Title:   "Half-open handshake: SYN_RECV while the client is ESTABLISHED",
+		Section: SectionStates,
 		Sysctls: []string{"tcp_syncookies", "tcp_synack_retries"},
 		Promises: []Promise{
 			{Role: Server, State: collect.StateSynRecv, Detail: "no descriptor", Match: noInode, Blocked: blockedBySyncookies2,
@@ -141,9 +143,10 @@ func (e *env) zeroWindow(serverSends, bounded bool) (c, a *probe.Endpoint) {
 
 func slowReader() *Scenario {
 	return &Scenario{
-		Name:  "slow-reader",
-		Key:   "8",
-		Title: "Slow reader: close() does not mean the FIN has left",
+		Name:    "slow-reader",
+		Key:     "8",
+		Title:   "Slow reader: close() does not mean the FIN has left",
+		Section: SectionLinger,
 		Promises: []Promise{
 			{Role: Server, State: collect.StateEstablished, Detail: "Recv-Q full", Match: recvQueued, Why: "the server does not read"},
 			{Role: Client, State: collect.StateFinWait1, Detail: "Send-Q > 0, persist timer", Match: sendQueued,
@@ -166,9 +169,10 @@ func slowReader() *Scenario {
 
 func lateClose() *Scenario {
 	return &Scenario{
-		Name:  "late-close",
-		Key:   "9",
-		Title: "Late close: LAST_ACK waits for the peer's window",
+		Name:    "late-close",
+		Key:     "9",
+		Title:   "Late close: LAST_ACK waits for the peer's window",
+		Section: SectionStates,
 		Promises: []Promise{
 			{Role: Server, State: collect.StateCloseWait, Why: "the client's FIN arrived"},
 			{Role: Client, State: collect.StateFinWait2, Why: "the client's FIN was acknowledged"},
@@ -192,9 +196,10 @@ func lateClose() *Scenario {
 
 func simultaneousClose() *Scenario {
 	return &Scenario{
-		Name:  "simultaneous-close",
-		Key:   "a",
-		Title: "Simultaneous close: CLOSING, then TIME_WAIT on both sides",
+		Name:    "simultaneous-close",
+		Key:     "a",
+		Title:   "Simultaneous close: CLOSING, then TIME_WAIT on both sides",
+		Section: SectionStates,
 		Promises: []Promise{
 			{Role: Client, State: collect.StateFinWait1, Detail: "FIN stuck", Match: sendQueued, Why: "the client's FIN cannot leave"},
 			{Role: Client, State: collect.StateClosing, Why: "the server's FIN arrived before the client's was acknowledged"},
@@ -225,9 +230,10 @@ func simultaneousClose() *Scenario {
 
 func udpScenario() *Scenario {
 	return &Scenario{
-		Name:  "udp",
-		Key:   "c",
-		Title: "UDP: no handshake, no states",
+		Name:    "udp",
+		Key:     "c",
+		Title:   "UDP: no handshake, no states",
+		Section: SectionKinds,
 		Promises: []Promise{
 			{Role: Server, State: collect.StateUnconn, Why: "a bound UDP socket without a peer"},
 			{Role: Client, State: collect.StateEstablished, Why: "connect() on UDP only fixes the peer"},
@@ -250,10 +256,11 @@ func udpScenario() *Scenario {
 
 func closedScenario() *Scenario {
 	return &Scenario{
-		Name:  "closed",
-		Key:   "d",
-		Title: "CLOSED: bound but inactive sockets",
-		Ports: 2,
+		Name:    "closed",
+		Key:     "d",
+		Title:   "CLOSED: bound but inactive sockets",
+		Section: SectionCalls,
+		Ports:   2,
 		Promises: []Promise{
 			{Role: Server, State: collect.StateClosed, Blocked: blockedBeforeBoundInactive, Why: "bound, never listening"},
 			{Role: Client, Call: "connect(", Result: "ECONNREFUSED", Why: "nobody listens on the port"},

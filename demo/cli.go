@@ -13,17 +13,6 @@ import (
 	"socktop/collect/events"
 )
 
-// WriteList writes the catalogue, one scenario a line: its name, its key
-// in the terminal view and its title.
-func WriteList(w io.Writer) error {
-	for _, sc := range Catalogue() {
-		if _, err := fmt.Fprintf(w, "%-20s %s  %s\n", sc.Name, sc.Key, sc.Title); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // RunOptions says how RunHeadless runs a scenario.
 type RunOptions struct {
 	// Config is the run's port, SO_REUSEADDR choice and pace.
@@ -100,6 +89,12 @@ func (p *printer) rel(t time.Time) string {
 func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, stderr io.Writer) int {
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
+	}
+	// Said before the kernel's event stream is opened, so a run without
+	// root prints one line, not the stream's notices as well.
+	if err := o.sc.privileged(); err != nil {
+		fmt.Fprintf(stderr, "demo %s: %v\n", o.sc.Name, err)
+		return 1
 	}
 	// The stream opens before the run so that its first connect is seen.
 	stream, err := events.Open(events.Options{Mode: o.mode})

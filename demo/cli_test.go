@@ -13,23 +13,6 @@ import (
 	"socktop/probe"
 )
 
-func TestWriteList(t *testing.T) {
-	t.Parallel()
-	var out bytes.Buffer
-	if err := WriteList(&out); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	if len(lines) != len(Catalogue()) {
-		t.Fatalf("%d lines for %d scenarios:\n%s", len(lines), len(Catalogue()), out.String())
-	}
-	for i, sc := range Catalogue() {
-		if f := strings.Fields(lines[i]); len(f) < 2 || f[0] != sc.Name || f[1] != sc.Key {
-			t.Errorf("line %d = %q, want name %q then key %q", i, lines[i], sc.Name, sc.Key)
-		}
-	}
-}
-
 func TestRunHeadlessText(t *testing.T) {
 	t.Parallel()
 	port, err := probe.FreePort()

@@ -101,6 +101,12 @@ type Run struct {
 	segsDirty  bool
 	lost       uint64
 	tables     []Table
+
+	// onStops are what the steps made besides sockets and children (a
+	// network namespace): Stop undoes them, last first, once the steps
+	// have returned and the sockets are closed.
+	stopMu  sync.Mutex
+	onStops []func()
 }
 
 // Start runs sc with cfg: it picks the port(s), reads the host's
@@ -117,6 +123,9 @@ func Start(ctx context.Context, sc *Scenario, cfg Config) (*Run, error) {
 func start(ctx context.Context, sc *Scenario, cfg Config, host Host, checks Checks) (*Run, error) {
 	if sc == nil || sc.steps == nil {
 		return nil, fmt.Errorf("%w: no steps", ErrUnknownScenario)
+	}
+	if err := sc.privileged(); err != nil {
+		return nil, err
 	}
 	n := max(sc.Ports, 1)
 	ports := make([]uint16, 0, n)
@@ -184,6 +193,19 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host, checks Chec
 		}
 	}()
 	return r, nil
+}
+
+// privileged returns ErrNeedsRoot, with NeedsRoot and what this process
+// lacks, when the scenario needs privileges this process does not have:
+// better said before the first step than as a failure half-way.
+func (sc *Scenario) privileged() error {
+	if sc.NeedsRoot == "" {
+		return nil
+	}
+	if why := labAllowed(); why != "" {
+		return fmt.Errorf("%w: %s %s, and %s: run it as root", ErrNeedsRoot, sc.Name, sc.NeedsRoot, why)
+	}
+	return nil
 }
 
 // stepFailure carries an unexpected error out of the steps; the runner
@@ -311,6 +333,13 @@ func (r *Run) Stop() {
 		r.cancel()
 		r.p.Stop()
 		<-r.stepsDone
+		r.stopMu.Lock()
+		undo := r.onStops
+		r.onStops = nil
+		r.stopMu.Unlock()
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 		r.doneOnce.Do(func() { close(r.done) })
 		r.stopCapture()
 		r.evMu.Lock()
@@ -319,6 +348,14 @@ func (r *Run) Stop() {
 		r.evMu.Unlock()
 		close(r.stopped)
 	})
+}
+
+// onStop has Stop call f, after the sockets are closed. The steps call
+// it, and Stop runs only after they returned, so nothing is missed.
+func (r *Run) onStop(f func()) {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	r.onStops = append(r.onStops, f)
 }
 
 // Status returns every promise of the run and whether it was kept.

@@ -251,6 +251,8 @@ func buildCatalogue() []*Scenario {
 		politeClose(), serverRestart(), serverCrash(), leakyServer(), halfClose(),
 		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
 		abortiveClose(), udpScenario(), closedScenario(),
+		udpTruncate(), udpRefused(), busyServer(),
+		hostCrash(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {

@@ -64,7 +64,7 @@ type Child struct {
 	name  string
 	cmd   *exec.Cmd
 	pid   int
-	stdin io.Closer
+	stdin io.WriteCloser
 
 	mu       sync.Mutex
 	events   []Event
@@ -73,6 +73,7 @@ type Child struct {
 	exitErr  error
 	stderr   strings.Builder
 	stopOnce sync.Once
+	cmdMu    sync.Mutex // one Command line at a time on stdin
 }
 
 // PID returns the child's process id.

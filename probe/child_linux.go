@@ -17,6 +17,10 @@ import (
 // returns at once. Call it first thing in main() and in TestMain of every
 // test package that starts children.
 func RunChildIfRequested() {
+	if spec, ok := os.LookupEnv(programEnv); ok {
+		os.Unsetenv(programEnv)
+		os.Exit(runProgram(spec, os.Stdin, os.Stdout))
+	}
 	spec, ok := os.LookupEnv(ChildEnv)
 	if !ok {
 		return
@@ -34,13 +38,7 @@ func runChild(specJSON string, in io.Reader, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "socktop probe child: bad spec: %v\n", err)
 		return 2
 	}
-	var outMu sync.Mutex
-	enc := json.NewEncoder(out)
-	p := New(func(ev Event) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		enc.Encode(toWire(ev))
-	})
+	p := New(wireSink(out))
 	go func() {
 		// The steps fail only through events, which the parent reads.
 		ln, err := p.TCP(spec.Name)
@@ -68,50 +66,75 @@ func runChild(specJSON string, in io.Reader, out io.Writer) int {
 // goes away (Pdeathsig), and Stop kills it.
 func (p *Probe) StartServer(spec ServerSpec) (*Child, error) {
 	call := "fork+exec(socktop probe child)"
-	if p.isStopped() {
-		return nil, p.fail(spec.Name, call, ErrStopped)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, p.fail(spec.Name, call, fmt.Errorf("%w: %w", ErrChild, err))
-	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, p.fail(spec.Name, call, fmt.Errorf("%w: %w", ErrBadArgument, err))
 	}
+	c, err := p.startChild(spec.Name, call, ChildEnv+"="+string(specJSON), nil)
+	if err != nil {
+		return nil, err
+	}
+	p.Emit(spec.Name, call, fmt.Sprintf("pid %d", c.pid), nil)
+	return c, nil
+}
+
+// startChild re-executes the current binary with env added to its
+// environment and extra as its descriptors from 3 on (nil entries stay
+// closed), and starts forwarding its events. Failures are reported as
+// call on name.
+func (p *Probe) startChild(name, call, env string, extra []*os.File) (*Child, error) {
+	if p.isStopped() {
+		return nil, p.fail(name, call, ErrStopped)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, p.fail(name, call, fmt.Errorf("%w: %w", ErrChild, err))
+	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), ChildEnv+"="+string(specJSON))
+	cmd.Env = append(os.Environ(), env)
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	c := &Child{p: p, name: spec.Name, cmd: cmd, notify: make(chan struct{}), exited: make(chan struct{})}
+	c := &Child{p: p, name: name, cmd: cmd, notify: make(chan struct{}), exited: make(chan struct{})}
 	cmd.Stderr = &limitedWriter{b: &c.stderr, max: 4096, mu: &c.mu}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, p.fail(spec.Name, call, fmt.Errorf("%w: %w", ErrChild, err))
+		return nil, p.fail(name, call, fmt.Errorf("%w: %w", ErrChild, err))
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		stdin.Close()
-		return nil, p.fail(spec.Name, call, fmt.Errorf("%w: %w", ErrChild, err))
+		return nil, p.fail(name, call, fmt.Errorf("%w: %w", ErrChild, err))
 	}
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
 		stdin.Close()
-		return nil, p.fail(spec.Name, call, ErrStopped)
+		return nil, p.fail(name, call, ErrStopped)
 	}
 	if err := cmd.Start(); err != nil {
 		p.mu.Unlock()
 		stdin.Close()
-		return nil, p.fail(spec.Name, call, fmt.Errorf("%w: %w", ErrChild, err))
+		return nil, p.fail(name, call, fmt.Errorf("%w: %w", ErrChild, err))
 	}
 	c.pid = cmd.Process.Pid
 	c.stdin = stdin
 	p.children = append(p.children, c)
 	p.wg.Add(1)
 	p.mu.Unlock()
-	p.Emit(spec.Name, call, fmt.Sprintf("pid %d", c.pid), nil)
 	go c.read(stdout)
 	return c, nil
+}
+
+// wireSink writes a child's events to out as JSON lines, for the parent's
+// reader.
+func wireSink(out io.Writer) Sink {
+	var mu sync.Mutex
+	enc := json.NewEncoder(out)
+	return func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		enc.Encode(toWire(ev))
+	}
 }
 
 // read forwards the child's events until its stdout closes, then reaps it.
@@ -194,19 +217,3 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// StartProgram starts a child process named name running the registered
-// program with args (marshalled to JSON), passing it the open sockets of
-// pass, as fork would: afterwards both processes hold them, and the owner
-// column lists both pids. The child's events reach the probe's sink; it
-// dies with its parent (Pdeathsig), and Stop ends it.
-//
-// Not written yet: the forks engineer implements it.
-func (p *Probe) StartProgram(name, program string, args any, pass ...*Endpoint) (*Child, error) {
-	return nil, p.fail(name, "fork("+program+")", ErrUnsupported)
-}
-
-// Command sends one line to the child's program (ProgramContext.Commands).
-//
-// Not written yet: the forks engineer implements it.
-func (c *Child) Command(line string) error { return ErrUnsupported }

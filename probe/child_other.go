@@ -21,5 +21,8 @@ func (p *Probe) StartProgram(name, program string, args any, pass ...*Endpoint) 
 	return nil, ErrUnsupported
 }
 
+// Adopt is Linux-only.
+func (p *Probe) Adopt(name string, fd int) (*Endpoint, error) { return nil, ErrUnsupported }
+
 // Command is Linux-only.
 func (c *Child) Command(line string) error { return ErrUnsupported }

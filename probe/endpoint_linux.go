@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -29,11 +30,38 @@ func (p *Probe) UDP(name string) (*Endpoint, error) {
 	return p.socket(name, UDP, unix.SOCK_DGRAM, "socket(AF_INET, SOCK_DGRAM)")
 }
 
+// TCPIn makes a TCP socket over IPv4 inside the network namespace at
+// nsPath (a /run/netns/NAME file or /proc/PID/ns/net). The socket stays
+// in that namespace for its life: it binds, connects and accepts there,
+// while the probe and its goroutines stay in their own.
+func (p *Probe) TCPIn(name, nsPath string) (*Endpoint, error) {
+	return p.socketIn(name, TCP, unix.SOCK_STREAM, "socket(AF_INET, SOCK_STREAM)", nsPath)
+}
+
+// UDPIn makes a UDP socket over IPv4 inside the network namespace at
+// nsPath, as TCPIn does.
+func (p *Probe) UDPIn(name, nsPath string) (*Endpoint, error) {
+	return p.socketIn(name, UDP, unix.SOCK_DGRAM, "socket(AF_INET, SOCK_DGRAM)", nsPath)
+}
+
 func (p *Probe) socket(name string, proto Proto, typ int, call string) (*Endpoint, error) {
+	return p.socketIn(name, proto, typ, call, "")
+}
+
+func (p *Probe) socketIn(name string, proto Proto, typ int, call, nsPath string) (*Endpoint, error) {
+	if nsPath != "" {
+		call += " [netns " + filepath.Base(nsPath) + "]"
+	}
 	if p.isStopped() {
 		return nil, p.fail(name, call, ErrStopped)
 	}
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	var fd int
+	var err error
+	if nsPath == "" {
+		fd, err = unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	} else {
+		fd, err = socketInNetNS(nsPath, unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	}
 	if err != nil {
 		return nil, p.fail(name, call, err)
 	}
@@ -156,6 +184,16 @@ func sockaddr(port uint16) *unix.SockaddrInet4 {
 	return &unix.SockaddrInet4{Port: int(port), Addr: Loopback.As4()}
 }
 
+// sockaddrOf converts an IPv4 address and port; the endpoints are
+// AF_INET sockets, so anything else is a bad argument.
+func sockaddrOf(ap netip.AddrPort) (*unix.SockaddrInet4, error) {
+	a := ap.Addr().Unmap()
+	if !a.Is4() {
+		return nil, fmt.Errorf("%w: %s is not an IPv4 address", ErrBadArgument, ap)
+	}
+	return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}, nil
+}
+
 func addrOf(sa unix.Sockaddr) netip.AddrPort {
 	if s4, ok := sa.(*unix.SockaddrInet4); ok {
 		return netip.AddrPortFrom(netip.AddrFrom4(s4.Addr), uint16(s4.Port))
@@ -173,8 +211,18 @@ func (e *Endpoint) learnLocal(fd int) {
 
 // Bind binds the endpoint to 127.0.0.1:port (port 0: the kernel picks).
 func (e *Endpoint) Bind(port uint16) error {
-	return e.do(fmt.Sprintf("bind(127.0.0.1:%d)", port), func(fd int) (string, error) {
-		if err := unix.Bind(fd, sockaddr(port)); err != nil {
+	return e.BindAddr(netip.AddrPortFrom(Loopback, port))
+}
+
+// BindAddr binds the endpoint to an IPv4 address of its namespace
+// (port 0: the kernel picks).
+func (e *Endpoint) BindAddr(ap netip.AddrPort) error {
+	return e.do(fmt.Sprintf("bind(%s)", ap), func(fd int) (string, error) {
+		sa, err := sockaddrOf(ap)
+		if err != nil {
+			return "", err
+		}
+		if err := unix.Bind(fd, sa); err != nil {
 			return "", err
 		}
 		e.learnLocal(fd)
@@ -231,6 +279,12 @@ func (e *Endpoint) Accept(name string, timeout time.Duration) (*Endpoint, error)
 			e.mu.Unlock()
 			return nil, e.p.fail(e.name, call, e.closedErr())
 		}
+		if e.blocking > 0 {
+			// The descriptor is blocking while AcceptBlocking waits: an
+			// accept here would hold the lock inside the kernel.
+			e.mu.Unlock()
+			return nil, e.p.fail(e.name, call, fmt.Errorf("%w: a blocking accept() is under way on this socket", ErrBadArgument))
+		}
 		nfd, sa, err := unix.Accept4(e.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		e.mu.Unlock()
 		if err == nil {
@@ -252,17 +306,21 @@ func (e *Endpoint) Accept(name string, timeout time.Duration) (*Endpoint, error)
 	}
 }
 
-// startConnect issues connect(2) to 127.0.0.1:port on the (always
-// non-blocking) socket and returns its raw result: the callers decide what
-// EINPROGRESS means. A closed endpoint gives EBADF, as the kernel would.
-func (e *Endpoint) startConnect(port uint16) error {
+// startConnect issues connect(2) to ap on the (always non-blocking)
+// socket and returns its raw result: the callers decide what EINPROGRESS
+// means. A closed endpoint gives EBADF, as the kernel would.
+func (e *Endpoint) startConnect(ap netip.AddrPort) error {
+	sa, err := sockaddrOf(ap)
+	if err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return unix.EBADF
 	}
-	e.remote = netip.AddrPortFrom(Loopback, port)
-	err := unix.Connect(e.fd, sockaddr(port))
+	e.remote = ap
+	err = unix.Connect(e.fd, sa)
 	e.learnLocal(e.fd)
 	return err
 }
@@ -270,8 +328,13 @@ func (e *Endpoint) startConnect(port uint16) error {
 // ConnectNonBlocking starts a connection to 127.0.0.1:port and returns at
 // once; the usual result is EINPROGRESS, which is not an error here.
 func (e *Endpoint) ConnectNonBlocking(port uint16) error {
-	call := fmt.Sprintf("connect(127.0.0.1:%d) [non-blocking]", port)
-	err := e.startConnect(port)
+	return e.ConnectNonBlockingAddr(netip.AddrPortFrom(Loopback, port))
+}
+
+// ConnectNonBlockingAddr is ConnectNonBlocking to any IPv4 address.
+func (e *Endpoint) ConnectNonBlockingAddr(ap netip.AddrPort) error {
+	call := fmt.Sprintf("connect(%s) [non-blocking]", ap)
+	err := e.startConnect(ap)
 	switch {
 	case err == nil:
 		e.p.Emit(e.name, call, "0", nil)
@@ -286,8 +349,14 @@ func (e *Endpoint) ConnectNonBlocking(port uint16) error {
 // Connect connects to 127.0.0.1:port and waits for the handshake to end
 // (timeout 0: until Stop), as a blocking connect(2) would.
 func (e *Endpoint) Connect(port uint16, timeout time.Duration) error {
-	call := fmt.Sprintf("connect(127.0.0.1:%d)", port)
-	err := e.startConnect(port)
+	return e.ConnectAddr(netip.AddrPortFrom(Loopback, port), timeout)
+}
+
+// ConnectAddr is Connect to any IPv4 address: a peer across a veth pair,
+// in another network namespace.
+func (e *Endpoint) ConnectAddr(ap netip.AddrPort, timeout time.Duration) error {
+	call := fmt.Sprintf("connect(%s)", ap)
+	err := e.startConnect(ap)
 	if err == nil {
 		e.p.Emit(e.name, call, "0", nil)
 		return nil
@@ -470,10 +539,20 @@ func (e *Endpoint) closeOnStop() {
 		return
 	}
 	fd := e.fd
+	shut := e.blocking > 0
+	var shutErr error
+	if shut {
+		// close(2) does not wake a thread blocked in accept(2) on this
+		// socket; shutdown does, and the thread returns EINVAL.
+		shutErr = unix.Shutdown(fd, unix.SHUT_RDWR)
+	}
 	e.closed = true
 	e.fd = -1
 	err := unix.Close(fd)
 	e.mu.Unlock()
+	if shut {
+		e.report("shutdown(SHUT_RDWR) [stop]", "0", shutErr)
+	}
 	if err != nil {
 		e.p.fail(e.name, "close() [stop]", err)
 		return

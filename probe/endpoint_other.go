@@ -3,6 +3,7 @@
 package probe
 
 import (
+	"net/netip"
 	"syscall"
 	"time"
 )
@@ -95,3 +96,24 @@ func (e *Endpoint) Shutdown(how int) error { return ErrUnsupported }
 func (e *Endpoint) Close() error { return ErrUnsupported }
 
 func (e *Endpoint) closeOnStop() {}
+
+// TCPIn fails with ErrUnsupported outside Linux.
+func (p *Probe) TCPIn(name, nsPath string) (*Endpoint, error) {
+	return nil, p.fail(name, "socket(AF_INET, SOCK_STREAM)", ErrUnsupported)
+}
+
+// UDPIn fails with ErrUnsupported outside Linux.
+func (p *Probe) UDPIn(name, nsPath string) (*Endpoint, error) {
+	return nil, p.fail(name, "socket(AF_INET, SOCK_DGRAM)", ErrUnsupported)
+}
+
+// BindAddr fails with ErrUnsupported outside Linux.
+func (e *Endpoint) BindAddr(ap netip.AddrPort) error { return ErrUnsupported }
+
+// ConnectAddr fails with ErrUnsupported outside Linux.
+func (e *Endpoint) ConnectAddr(ap netip.AddrPort, timeout time.Duration) error {
+	return ErrUnsupported
+}
+
+// ConnectNonBlockingAddr fails with ErrUnsupported outside Linux.
+func (e *Endpoint) ConnectNonBlockingAddr(ap netip.AddrPort) error { return ErrUnsupported }

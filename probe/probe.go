@@ -132,6 +132,10 @@ type Endpoint struct {
 	local  netip.AddrPort
 	remote netip.AddrPort
 	closed bool
+	// blocking counts the calls blocked in the kernel on a thread of
+	// their own (AcceptBlocking): closing the descriptor would not wake
+	// them, so Stop shuts the socket down first.
+	blocking int
 }
 
 // Name returns the endpoint's name as it appears in events.
@@ -181,4 +185,11 @@ const (
 	ShutRD   = 0
 	ShutWR   = 1
 	ShutRDWR = 2
+)
+
+// Poll events, for Endpoint.Poll; the values are Linux's POLLIN and
+// POLLOUT.
+const (
+	PollIn  int16 = 0x1
+	PollOut int16 = 0x4
 )
