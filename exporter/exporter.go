@@ -58,6 +58,8 @@ type Exporter struct {
 	ev       *eventStats
 	notices  []string
 	reg      *prometheus.Registry
+	// scraping holds a token while a /metrics request is served.
+	scraping chan struct{}
 
 	// mu serialises scrapes: the scratch maps below are reused.
 	mu      sync.Mutex
@@ -91,6 +93,7 @@ func New(o Options) (*Exporter, error) {
 		src:      src,
 		byPort:   [2]map[uint16]int{make(map[uint16]int), make(map[uint16]int)},
 		lsn:      make(map[listenerKey]*listenerQueues),
+		scraping: make(chan struct{}, 1),
 	}
 	if !o.NoListenerOwners {
 		if e.owners, err = newListenerOwners(o.Source); err != nil {
@@ -124,16 +127,32 @@ func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
 // the command line's FILTER does) and a short index page at /.
 func (e *Exporter) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{
-		// Concurrent scrapes would only queue behind each other's snapshot.
-		MaxRequestsInFlight: 4,
-	}))
+	mux.Handle("/metrics", e.oneAtATime(promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("/snapshot", e.serveSnapshot)
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		io.WriteString(w, indexPage)
 	})
 	return mux
+}
+
+// oneAtATime runs h for one request at a time. A request that waits
+// while its client gives up (Prometheus's scrape timeout) is dropped
+// without a snapshot, so that slow scrapes do not pile up behind each
+// other.
+func (e *Exporter) oneAtATime(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case e.scraping <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
+		defer func() { <-e.scraping }()
+		if r.Context().Err() != nil {
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 const indexPage = `<!doctype html><title>socktop</title><h1>socktop serve</h1>
