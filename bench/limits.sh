@@ -132,12 +132,16 @@ live() {
 				name, iv, (f == "" ? "" : " \"" f "\""), t1 - t0, 100 * (c1 - c0) / hz / (t1 - t0), hwm }'
 		# Refreshes after the warm-up: count, median, slowest, over the
 		# interval, and the collection's share of the slowest.
-		tail -n +"$((skip + 1))" "$rlog" | sort -t' ' -k2,2n | awk -v ims="$ims" -v name="$name" '
+		# The process's CPU over the window, divided by the refreshes that
+		# finished in it, is the CPU a refresh costs whatever the load; the
+		# wall times stretch with the load.
+		tail -n +"$((skip + 1))" "$rlog" | sort -t' ' -k2,2n | awk -v ims="$ims" -v name="$name" \
+			-v ticks="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
 			{ d[NR] = $2; c[NR] = $3; s = $4; if ($2 > ims) over++ }
 			END {
 				if (NR == 0) { print name ": no refresh finished during the measurement"; exit }
-				printf "%s: %d refreshes of %d sockets: median %.0f ms, slowest %.0f ms (collection %.0f ms), %d over the %d ms interval\n",
-					name, NR, s, d[int((NR + 1) / 2)], d[NR], c[NR], over, ims }'
+				printf "%s: %d refreshes of %d sockets: median %.0f ms, slowest %.0f ms (collection %.0f ms), %d over the %d ms interval; CPU per refresh %.0f ms\n",
+					name, NR, s, d[int((NR + 1) / 2)], d[NR], c[NR], over, ims, 1000 * ticks / hz / NR }'
 	} | tee "$dir/$name.txt" >&2
 }
 
