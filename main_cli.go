@@ -310,7 +310,7 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	root.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	root.RegisterFlagCompletionFunc("interval", cobra.FixedCompletions([]string{"250ms", "500ms", "1s", "2s", "5s"}, cobra.ShellCompDirectiveNoFileComp))
 
-	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newKillCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
+	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newKillCmd(stdout, stderr), newServeCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
 	return root
 }
 
