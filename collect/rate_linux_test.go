@@ -154,8 +154,8 @@ func TestRateGoneConnectionLeavesNoState(t *testing.T) {
 	if c == nil {
 		t.Fatal("the client is missing from the snapshot")
 	}
-	gone := rateKey{cookie: c.Cookie, netns: uint64(c.NetNS.Inode)}
-	if _, ok := rt.last.m[gone]; !ok {
+	gone := rateEntry{cookie: c.Cookie, netns: c.NetNS.Inode}
+	if !rt.has(gone.cookie, gone.netns) {
 		t.Fatalf("the tracker does not remember %v after a snapshot listing it", c.Key())
 	}
 	goneKey := c.Key()
@@ -173,13 +173,13 @@ func TestRateGoneConnectionLeavesNoState(t *testing.T) {
 		}
 		return true
 	})
-	if _, ok := rt.last.m[gone]; ok {
+	if rt.has(gone.cookie, gone.netns) {
 		t.Errorf("the tracker still holds the gone connection %v", goneKey)
 	}
-	want := map[rateKey]bool{}
+	want := map[rateEntry]bool{}
 	for i := range snap.Sockets {
 		if s := &snap.Sockets[i]; s.Info != nil {
-			want[rateKey{cookie: s.Cookie, netns: uint64(s.NetNS.Inode)}] = true
+			want[rateEntry{cookie: s.Cookie, netns: s.NetNS.Inode}] = true
 		}
 	}
 	if rt.Len() != len(want) {
