@@ -94,6 +94,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		Owners:   !cfg.noOwners,
 		States:   flt.States(),
 		AllNetNS: cfg.allNetNS,
+		TCPInfo:  wantTCPInfo(cfg) && !interactive,
 	}
 	if cfg.netns != "" {
 		if opts.NetNS, err = collect.ResolveNetNS(cfg.netns); err != nil {
@@ -150,6 +151,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
 			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
+			Rates:    wantTCPInfo(cfg),
 		})
 		if err != nil {
 			return &runError{err}
@@ -157,7 +159,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	snap, err := src.Snapshot(ctx)
+	snap, err := headlessSnapshot(ctx, src, cfg)
 	if err != nil {
 		return &runError{err}
 	}
@@ -171,7 +173,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	case cfg.json:
 		err = output.WriteJSON(stdout, &snap)
 	default:
-		err = output.WriteTable(stdout, &snap, !cfg.noHeader)
+		err = output.WriteTableWith(stdout, &snap, output.TableOptions{Header: !cfg.noHeader, Rates: cfg.rates, Info: cfg.info})
 	}
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return &runError{err}
