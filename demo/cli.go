@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -20,7 +21,8 @@ type RunOptions struct {
 	// JSON prints NDJSON, one object a line (start, event, seen, result),
 	// instead of text.
 	JSON bool
-	// Timeout bounds the wait for the promises; 0 means a minute.
+	// Timeout bounds the wait for the promises once the steps have ended;
+	// 0 means a minute.
 	Timeout time.Duration
 	// Mode chooses the kernel events' reader ("" the best available, see
 	// events.Options); ModeSampled checks from snapshots only.
@@ -112,7 +114,7 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 		return 1
 	}
 	defer r.Stop()
-	if err := r.CaptureErr(); err != nil {
+	if err := r.CaptureErr(); err != nil && !errors.Is(err, errNoCapture) {
 		fmt.Fprintf(stderr, "socktop: segments off, no sequence diagram: %v; capturing needs CAP_NET_RAW (run as root, or setcap cap_net_raw+ep socktop)\n", err)
 	}
 	pr := &printer{w: stdout, json: o.json, start: r.started}
@@ -206,6 +208,10 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 		}
 		jp = append(jp, jpr)
 	}
+	tables, terr := printTables(pr, r.Tables())
+	if terr != nil {
+		fmt.Fprintf(stderr, "demo %s: %v\n", r.sc.Name, terr)
+	}
 	errText := ""
 	for _, e := range []error{werr, r.Err()} {
 		if e != nil {
@@ -215,7 +221,7 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 	}
 	pr.line(fmt.Sprintf("result: %s", map[bool]string{true: "every promise kept", false: "promises missed"}[ok]),
 		map[string]any{"type": "result", "scenario": r.sc.Name, "ok": ok, "checked": r.Checked(), "promises": jp, "transitions": jt,
-			"paths": jpaths, "segments": jsegs, "events_lost": r.Lost(), "error": errText})
+			"paths": jpaths, "segments": jsegs, "tables": tables, "events_lost": r.Lost(), "error": errText})
 	if ok {
 		return 0
 	}
