@@ -80,10 +80,13 @@ func pace(t *testing.T, client, server *rawFD, rate float64) {
 // first snapshot has no rate (unknown, not 0).
 func TestRatePacedConnection(t *testing.T) {
 	const rate = 2e6
-	// Long enough that the edges of the window (a writer held up at the
-	// moment of a snapshot, a dump that reads the socket some
-	// milliseconds after Taken) stay far inside 20% on a loaded host.
-	const window = 3 * time.Second
+	// Long enough that the edges of the window stay far inside 20% on a
+	// loaded host: a writer held up at the moment of a snapshot, and the
+	// dump, which reads a socket some time after Taken, at another place
+	// in the table each time. That place can be anywhere in the dump, so
+	// the window is at least 20 dumps long (5%), however long a dump of
+	// this host's table takes.
+	const minWindow = 3 * time.Second
 	client, server, _ := pairTCP(t, unix.AF_INET)
 	pace(t, client, server, rate)
 	src := NewNetlink(Options{TCP: true, TCPInfo: true})
@@ -92,7 +95,9 @@ func TestRatePacedConnection(t *testing.T) {
 
 	// Past slow start and the first bursts of the bucket.
 	time.Sleep(300 * time.Millisecond)
+	began := time.Now()
 	first := snapshotRates(t, src, &rt)
+	window := min(max(minWindow, 20*time.Since(began)), time.Minute)
 	for _, end := range []*rawFD{client, server} {
 		s := findFD(t, &first, end)
 		if s == nil {
