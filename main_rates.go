@@ -44,6 +44,10 @@ func headlessSnapshot(ctx context.Context, src collect.Source, cfg *config) (col
 	}
 	var rt collect.RateTracker
 	rt.Fill(&snap)
+	// The tracker keeps the counters it needs; the first table can go
+	// before the second is read.
+	notices := snap.Notices
+	snap = collect.Snapshot{}
 	t := time.NewTimer(cfg.interval)
 	defer t.Stop()
 	select {
@@ -56,6 +60,6 @@ func headlessSnapshot(ctx context.Context, src collect.Source, cfg *config) (col
 		return next, err
 	}
 	rt.Fill(&next)
-	next.Notices = append(snap.Notices, next.Notices...)
+	next.Notices = append(notices, next.Notices...)
 	return next, nil
 }
