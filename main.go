@@ -94,6 +94,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		Owners:   !cfg.noOwners,
 		States:   flt.States(),
 		AllNetNS: cfg.allNetNS,
+		TCPInfo:  wantTCPInfo(cfg) && !interactive,
 	}
 	if flt != nil && !interactive {
 		// One table: the kernel sends only what can match. The live view
@@ -159,6 +160,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
 			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
+			Rates:    wantTCPInfo(cfg),
 			// The counters of the namespace -N shows, else socktop's own.
 			ListenCounters:   func() (collect.ListenCounters, error) { return collect.ReadListenCounters(nsPath) },
 			ListenCountersOf: liveCountersOf(cfg),
@@ -169,7 +171,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	snap, err := src.Snapshot(ctx)
+	snap, err := headlessSnapshot(ctx, src, cfg)
 	if err != nil {
 		return &runError{err}
 	}
@@ -186,7 +188,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	case cfg.json:
 		err = output.WriteJSON(stdout, &snap)
 	default:
-		err = output.WriteTable(stdout, &snap, !cfg.noHeader)
+		err = output.WriteTableWith(stdout, &snap, output.TableOptions{Header: !cfg.noHeader, Rates: cfg.rates, Info: cfg.info})
 	}
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return &runError{err}

@@ -124,6 +124,11 @@ type model struct {
 	pendingMarks []collect.Mark // pending's marks, from the snapshot before it
 	held         *heldChanges   // what the others received while paused changed
 	narrow       Narrow         // the command line's -t -u -4 -6 -l
+	// rates is whether the rate columns are shown, which is whether the
+	// collections ask for tcp_info; rateTr computes the rates, in the
+	// collection's Cmd, off the event loop.
+	rates  bool
+	rateTr *collect.RateTracker
 
 	filter     *filter.Filter
 	filterText string
@@ -184,6 +189,8 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		height:   24,
 		interval: cfg.Interval,
 		narrow:   cfg.Narrow,
+		rates:    cfg.Rates,
+		rateTr:   &collect.RateTracker{},
 		marks:    map[collect.Key]markAge{},
 		hist:     newHistory(),
 	}
@@ -240,12 +247,29 @@ func (m *model) collectCmd() tea.Cmd {
 	m.inFlight = true
 	src, ctx, ev := m.src, m.ctx, m.events
 	capture, segGen := m.seg.capture, m.seg.gen
+	rates, rateTr := m.rates, m.rateTr
+	setter, _ := src.(collect.TCPInfoSetter)
 	readListen := m.listen.read
 	return func() tea.Msg {
+		// tcp_info only while a rate column is shown: it makes a dump of
+		// a large table dearer (docs/performance.md).
+		if setter != nil {
+			setter.SetTCPInfo(rates)
+		}
 		// The view keeps pointers into the snapshot across refreshes; the
 		// sources hand out a fresh Sockets slice per snapshot (collect's
 		// Netlink and Gopsutil both say so), so no copy is needed.
 		snap, err := src.Snapshot(ctx)
+		if err == nil {
+			if rates {
+				rateTr.Fill(&snap)
+			} else {
+				// Counters from before the columns were hidden would
+				// give the first refresh after showing them again a
+				// rate over the whole gap.
+				rateTr.Forget()
+			}
+		}
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
 		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, counters: readCounters(readListen)}

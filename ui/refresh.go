@@ -271,6 +271,7 @@ func (m *model) rebuildRows() {
 	}
 	m.header.spark = sparkline(m.samples, 20)
 	need.netns = m.spaces.count > 1
+	need.rates = m.rates
 	m.header.netns = m.spaces.label()
 	m.table.need = need
 	m.rowsChanged()

@@ -16,16 +16,18 @@ import (
 type column = output.Column
 
 const (
-	colProto   = output.ColProto
-	colState   = output.ColState
-	colRecvQ   = output.ColRecvQ
-	colSendQ   = output.ColSendQ
-	colLocal   = output.ColLocal
-	colForeign = output.ColForeign
-	colProcess = output.ColProcess
-	colTimer   = output.ColTimer
-	colNetNS   = output.ColNetNS
-	numColumns = output.NumColumns
+	colProto    = output.ColProto
+	colState    = output.ColState
+	colRecvQ    = output.ColRecvQ
+	colSendQ    = output.ColSendQ
+	colLocal    = output.ColLocal
+	colForeign  = output.ColForeign
+	colProcess  = output.ColProcess
+	colTimer    = output.ColTimer
+	colNetNS    = output.ColNetNS
+	colSendRate = output.ColSendRate
+	colRecvRate = output.ColRecvRate
+	numColumns  = output.NumColumns
 )
 
 // rowMark says how a row changed at the last refreshes. The first three
@@ -117,6 +119,8 @@ func cmpBy(col column, a, b *collect.Socket) int {
 		if c = strings.Compare(a.NetNS.Name, b.NetNS.Name); c == 0 {
 			c = cmp.Compare(a.NetNS.Inode, b.NetNS.Inode)
 		}
+	case colSendRate, colRecvRate:
+		c = cmp.Compare(rateRank(col, a), rateRank(col, b))
 	}
 	if c != 0 {
 		return c
@@ -142,6 +146,8 @@ type colNeed struct {
 	// netns is set when the snapshot spans several network namespaces:
 	// the NetNS column is shown then.
 	netns bool
+	// rates is set while the rate columns are asked for (the t key).
+	rates bool
 
 	// v6 and v6Len remember, per end (local, foreign), the text width of
 	// the last IPv6 address measured: formatting one is the dear part of
@@ -237,9 +243,10 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 			w[c] = c.Width(form)
 		}
 	}
-	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colNetNS, colProcess, colTimer}
-	drop := map[column]bool{colNetNS: !need.netns}
-	if width < 80 {
+	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colSendRate, colRecvRate, colNetNS, colProcess, colTimer}
+	drop := map[column]bool{colNetNS: !need.netns, colSendRate: !need.rates, colRecvRate: !need.rates}
+	// The rates were asked for; below 120 columns the timer makes room.
+	if width < 80 || need.rates && width < 120 {
 		drop[colTimer] = true
 	}
 	if width < 68 {
