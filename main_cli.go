@@ -23,7 +23,12 @@ type config struct {
 	// numeric, processes, options and extended are ss's -n -p -o -e:
 	// what they ask for socktop always does (see the flags' help).
 	numeric, processes, options, extended bool
-	info                                  bool
+	// info and rates are -i and --rates: tcp_info internals under each
+	// TCP row, and the Send/s and Recv/s columns (main_rates.go).
+	info, rates bool
+	// listeners is --listeners: each TCP listener's queues and the
+	// listen counters, once.
+	listeners bool
 	// allNetNS and netns are --all-netns and -N: every network namespace,
 	// or the one named (an ip netns name, a pid or a path).
 	allNetNS bool
@@ -291,8 +296,10 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	} {
 		f.BoolVarP(h.p, h.name, h.short, false, "as in ss; "+h.always)
 	}
-	f.BoolVarP(&cfg.info, "info", "i", false, "ss's TCP internals: not built yet (says what to use)")
+	f.BoolVarP(&cfg.info, "info", "i", false, "as in ss: TCP internals (rtt, cwnd, retransmits, bytes) under each connection; in the live view, the rate columns")
+	f.BoolVar(&cfg.rates, "rates", false, "Send/s and Recv/s columns; --once and --json take two snapshots --interval apart")
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
+	f.BoolVar(&cfg.listeners, "listeners", false, "print each TCP listener's accept and SYN queues, and the drop counters")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
 	f.BoolVar(&cfg.allNetNS, "all-netns", false, "sockets of every network namespace and container (needs root)")
@@ -315,9 +322,8 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	if cfg.version && len(args) > 0 {
 		return &usageError{cmd, fmt.Errorf("--version takes no arguments, got %q", strings.Join(args, " "))}
 	}
-	if cfg.info {
-		return &inputError{errors.New("-i (ss's TCP internals: rtt, cwnd, retransmits per connection) is not built yet; " +
-			"in the live view, enter on a connection shows its tcp_info; or use ss -ti")}
+	if err := checkRates(cfg); err != nil {
+		return &usageError{cmd, err}
 	}
 	if !slices.Contains(collect.SourceNames, cfg.source) {
 		return &usageError{cmd, fmt.Errorf("--source %q: want auto, netlink or gopsutil", cfg.source)}
@@ -330,6 +336,9 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	}
 	if cfg.allNetNS && cfg.netns != "" {
 		return &usageError{cmd, errors.New("--all-netns and -N do not combine: -N shows one namespace")}
+	}
+	if cfg.listeners && cfg.summary {
+		return &usageError{cmd, errors.New("--listeners and -s do not combine: each is a report of its own")}
 	}
 	if cfg.summary && cfg.json {
 		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}

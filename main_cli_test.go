@@ -140,8 +140,8 @@ func TestDashDashEndsFlags(t *testing.T) {
 	}
 }
 
-// ss's -n -p -o -e are accepted (socktop always does what they ask); -i
-// says it is not built and what to use; -H drops the header; -s counts.
+// ss's -n -p -o -e are accepted (socktop always does what they ask); -H
+// drops the header; -s counts.
 func TestSSHabitFlags(t *testing.T) {
 	_, port := listen(t, "tcp4", "127.0.0.1:0")
 	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -180,10 +180,7 @@ func TestSSHabitFlags(t *testing.T) {
 		}
 	}
 
-	code, out, errs := runCLI("--once", "-i")
-	if code != 2 || out != "" || !strings.Contains(errs, "not built yet") || !strings.Contains(errs, "ss -ti") {
-		t.Errorf("-i: exit %d, stdout %q, stderr %q; want 2 and what to use instead", code, out, errs)
-	}
+	// -i is tested in main_rates_test.go.
 }
 
 func TestVersionAndHelp(t *testing.T) {

@@ -38,9 +38,10 @@ const inetDiagNoCookie = ^uint32(0)
 // next one. Owner slices are shared between snapshots and must not be
 // modified.
 type Netlink struct {
-	opts   Options
-	states atomic.Uint32
-	told   notices
+	opts    Options
+	states  atomic.Uint32
+	tcpInfo atomic.Bool
+	told    notices
 
 	mu   sync.Mutex
 	fd   int    // -1 while closed
@@ -92,6 +93,7 @@ type Netlink struct {
 func NewNetlink(opts Options) *Netlink {
 	n := &Netlink{opts: opts, fd: -1, protocol: unix.NETLINK_SOCK_DIAG}
 	n.states.Store(uint32(opts.States))
+	n.tcpInfo.Store(opts.TCPInfo)
 	n.SetKernelFilter(opts.Kernel)
 	n.initNetNS()
 	if opts.Owners {
@@ -103,6 +105,11 @@ func NewNetlink(opts Options) *Netlink {
 // SetStates changes the state mask for the next Snapshot; 0 means all
 // states. It is safe to call while a Snapshot runs.
 func (n *Netlink) SetStates(m StateMask) { n.states.Store(uint32(m)) }
+
+// SetTCPInfo turns the fetching of tcp_info on every TCP socket on or off
+// for the next Snapshot, as Options.TCPInfo does at the start. It is
+// safe to call while a Snapshot runs.
+func (n *Netlink) SetTCPInfo(on bool) { n.tcpInfo.Store(on) }
 
 // kernelBox holds a KernelFilter for the atomic pointer.
 type kernelBox struct{ f KernelFilter }
@@ -332,7 +339,7 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 		states, ext := tcpStates(mask), uint8(0)
 		if d.proto == unix.IPPROTO_UDP {
 			states = udpStates(mask)
-		} else if n.opts.TCPInfo {
+		} else if n.tcpInfo.Load() {
 			ext = 1 << (inetDiagInfo - 1)
 		}
 		if states == 0 {

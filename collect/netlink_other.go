@@ -23,6 +23,9 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) { return Snaps
 // SetStates does nothing here.
 func (n *Netlink) SetStates(m StateMask) {}
 
+// SetTCPInfo does nothing here.
+func (n *Netlink) SetTCPInfo(on bool) {}
+
 // Info fails: there is no sock_diag here.
 func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) { return nil, errNoNetlink }
 

@@ -38,6 +38,13 @@ type KernelFilter interface {
 	Bytecode(proto Proto, family uint8) []byte
 }
 
+// TCPInfoSetter is implemented by sources that can turn the fetching of
+// tcp_info on every TCP socket on and off between snapshots (Netlink):
+// the live view asks for it only while a rate column is shown.
+type TCPInfoSetter interface {
+	SetTCPInfo(on bool)
+}
+
 // InfoSource is implemented by sources that can fetch tcp_info for one
 // socket, for the detail view. The error wraps ErrNotFound when the socket
 // is gone or has no tcp_info (TIME_WAIT, a request socket).

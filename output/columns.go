@@ -26,6 +26,12 @@ const (
 	// ColNetNS is the socket's network namespace: its name, else its
 	// inode. Tables show it when their rows span several namespaces.
 	ColNetNS
+	// ColSendRate and ColRecvRate are a TCP connection's throughput since
+	// the previous snapshot (collect.Socket.Rate), in decimal bytes per
+	// second: "2.00MB" under Send/s is 2,000,000 bytes a second. Tables
+	// show them when asked, since they need tcp_info on every socket.
+	ColSendRate
+	ColRecvRate
 	NumColumns
 )
 
@@ -63,6 +69,10 @@ var colDefs = [NumColumns]colDef{
 	ColProcess: {title: "Process", short: "Proc", field: collect.FieldOwners, narrow: 9, wide: 24},
 	ColTimer:   {title: "Timer", short: "Tmr", field: collect.FieldTimer, narrow: 8, wide: 17},
 	ColNetNS:   {title: "NetNS", short: "NS", narrow: 10, wide: 16},
+	// AppendRate's figures are at most six wide ("12.3MB"); the wide
+	// form has room for the title and its sort arrow too.
+	ColSendRate: {title: "Send/s", short: "Snd/s", right: true, narrow: 6, wide: 8},
+	ColRecvRate: {title: "Recv/s", short: "Rcv/s", right: true, narrow: 6, wide: 8},
 }
 
 // String returns the column's title.
@@ -105,10 +115,16 @@ type Cells struct {
 // holds, the first owner as "name/pid" and "+N" for N more. A Unix
 // socket's Proto is ss's Netid (u_str, u_dgr, u_seq), its Local the path
 // ("*" when unnamed) and inode, "/run/x.sock:1234", and its Foreign the
-// peer's inode, "*:1235", or "*" when it has no peer.
+// peer's inode, "*:1235", or "*" when it has no peer. A rate is "?"
+// while unknown (one snapshot of the connection so far) and, for a socket
+// without tcp_info (UDP, TIME_WAIT, a Unix socket), blank in the live
+// forms and "-" in Plain.
 func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte {
 	if fl := colDefs[col].field; fl != 0 && !s.Known(fl) {
 		return append(b, '?')
+	}
+	if col == ColSendRate || col == ColRecvRate {
+		return appendRateCell(b, col, s, f)
 	}
 	if s.Proto == collect.Unix {
 		switch col {
@@ -169,6 +185,47 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 		}
 	}
 	return b
+}
+
+// appendRateCell appends the Send/s or Recv/s cell of s in form f.
+func appendRateCell(b []byte, col Column, s *collect.Socket, f Form) []byte {
+	switch {
+	case s.Rate != nil && col == ColSendRate:
+		return AppendRate(b, s.Rate.Send)
+	case s.Rate != nil:
+		return AppendRate(b, s.Rate.Recv)
+	case s.Info != nil:
+		return append(b, '?')
+	case f == Plain:
+		return append(b, '-')
+	}
+	return b
+}
+
+// rateUnits are the decimal prefixes of AppendRate, from kilo.
+const rateUnits = "kMGTP"
+
+// AppendRate appends a figure in bytes (a rate: bytes per second) with
+// three significant digits and a decimal prefix: "512B", "1.50kB",
+// "20.0MB", "125MB", "1.25GB".
+func AppendRate(b []byte, v float64) []byte {
+	if v < 999.5 {
+		return append(strconv.AppendInt(b, int64(max(v, 0)+0.5), 10), 'B')
+	}
+	u := -1
+	for v >= 999.5 && u < len(rateUnits)-1 {
+		v /= 1000
+		u++
+	}
+	prec := 0
+	switch {
+	case v < 9.995:
+		prec = 2
+	case v < 99.95:
+		prec = 1
+	}
+	b = strconv.AppendFloat(b, v, 'f', prec, 64)
+	return append(b, rateUnits[u], 'B')
 }
 
 // unixNetid returns ss's Netid for a Unix socket of type t (u_str,

@@ -68,7 +68,10 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 // end, when peers finds it in the snapshot and its owners are known. Any
 // socket whose other end peers finds (a Unix pair, or both ends of a
 // local TCP or UDP connection) has "peer": that socket's "inode",
-// "cookie" and "owners", each under the rules of the socket's own.
+// "cookie" and "owners", each under the rules of the socket's own. A TCP
+// socket whose tcp_info was asked for has "tcp_info", and "rate"
+// ({"send_bytes_per_s": N, "recv_bytes_per_s": N}) once its throughput is
+// known, which takes two snapshots; it is absent while unknown.
 func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
@@ -151,6 +154,13 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte
 		}
 		b = append(b, `,"tcp_info":`...)
 		b = append(b, info...)
+	}
+	if s.Rate != nil {
+		b = append(b, `,"rate":{"send_bytes_per_s":`...)
+		b = strconv.AppendFloat(b, s.Rate.Send, 'f', -1, 64)
+		b = append(b, `,"recv_bytes_per_s":`...)
+		b = strconv.AppendFloat(b, s.Rate.Recv, 'f', -1, 64)
+		b = append(b, '}')
 	}
 	return append(b, '}'), nil
 }

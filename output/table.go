@@ -30,12 +30,35 @@ func ManyNetNS(socks []collect.Socket) bool {
 // widest cell; rows are formatted into one reused buffer, with no
 // allocation per row. A cell the source could not know prints as "?".
 func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
+	return WriteTableWith(w, snap, TableOptions{Header: header})
+}
+
+// TableOptions is what a --once table shows beyond its usual columns.
+type TableOptions struct {
+	// Header prints the column titles first.
+	Header bool
+	// Rates adds the Send/s and Recv/s columns, before Process.
+	Rates bool
+	// Info prints, under each socket with tcp_info, an indented line of
+	// its internals as ss -i does (see AppendInfo), with its rates when
+	// Rates is set too.
+	Info bool
+}
+
+// WriteTableWith prints the snapshot as WriteTable does, with what o asks
+// for.
+func WriteTableWith(w io.Writer, snap *collect.Snapshot, o TableOptions) error {
+	header := o.Header
 	columns := onceColumns[:]
 	if ManyNetNS(snap.Sockets) {
 		columns = netnsColumns[:]
 	}
+	if o.Rates {
+		at := len(columns) - 2 // before Process and Timer
+		columns = append(append(append([]Column(nil), columns[:at]...), ColSendRate, ColRecvRate), columns[at:]...)
+	}
 	last := len(columns) - 1
-	var width [len(netnsColumns)]int
+	var width [len(netnsColumns) + 2]int
 	if header {
 		for i, c := range columns {
 			width[i] = len(c.String())
@@ -68,6 +91,10 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 			line = appendPadded(line, scratch, width[j], c.Right(), j == last)
 		}
 		line = append(line, '\n')
+		if o.Info && s.Info != nil {
+			line = AppendInfo(append(line, '\t'), s, o.Rates)
+			line = append(line, '\n')
+		}
 		if _, err := bw.Write(line); err != nil {
 			return err
 		}

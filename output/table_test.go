@@ -44,17 +44,17 @@ func TestCells(t *testing.T) {
 		form Form
 		want row
 	}{
-		{"listen4", Plain, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", "off", "?"}},
+		{"listen4", Plain, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", "off", "?", "-", "-"}},
 		{"listen4", Live, row{"tcp", "LISTEN", "0", "0", "0.0.0.0:22", "0.0.0.0:*", "nginx/812", "", "?"}},
-		{"estab6", Plain, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3", "?"}},
+		{"estab6", Plain, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3", "?", "-", "-"}},
 		{"estab6", Live, row{"tcp6", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms r3", "?"}},
 		{"estab6", Narrow, row{"tcp", "ESTABLISHED", "12", "3400", "[::1]:443", "[::1]:50000", "nginx/812 +2", "on 796ms", "?"}},
-		{"tw", Plain, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "timewait 58.1s", "?"}},
+		{"tw", Plain, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "timewait 58.1s", "?", "-", "-"}},
 		{"tw", Narrow, row{"tcp", "TIME_WAIT", "0", "0", "127.0.0.1:40112", "127.0.0.1:5194", "-", "tw 58.1s", "?"}},
-		{"udp6two", Plain, row{"udp6", "UNCONN", "0", "0", "[::]:53", "[::]:*", "a/1 +1", "off", "?"}},
-		{"unknown", Plain, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?", "?"}},
-		{"netns", Plain, row{"tcp", "LISTEN", "0", "0", "127.0.0.1:80", "0.0.0.0:*", "-", "off", "socktop-a"}},
-		{"netnsNoName", Plain, row{"tcp", "LISTEN", "0", "0", "127.0.0.1:80", "0.0.0.0:*", "-", "off", "4026532288"}},
+		{"udp6two", Plain, row{"udp6", "UNCONN", "0", "0", "[::]:53", "[::]:*", "a/1 +1", "off", "?", "-", "-"}},
+		{"unknown", Plain, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?", "?", "-", "-"}},
+		{"netns", Plain, row{"tcp", "LISTEN", "0", "0", "127.0.0.1:80", "0.0.0.0:*", "-", "off", "socktop-a", "-", "-"}},
+		{"netnsNoName", Plain, row{"tcp", "LISTEN", "0", "0", "127.0.0.1:80", "0.0.0.0:*", "-", "off", "4026532288", "-", "-"}},
 		{"unknown", Narrow, row{"tcp", "LISTEN", "?", "?", "127.0.0.1:80", "0.0.0.0:*", "?", "?", "?"}},
 	}
 	var cells Cells
@@ -64,6 +64,42 @@ func TestCells(t *testing.T) {
 			if got := string(cells.Append(nil, col, &s, c.form)); got != c.want[col] {
 				t.Errorf("%s, form %d, %s: %q, want %q", c.sock, c.form, col, got, c.want[col])
 			}
+		}
+	}
+}
+
+// TestRateCells: a rate is AppendRate's figure in every form, "?" while
+// unknown on a socket with tcp_info, and for a socket without tcp_info
+// blank in the live forms and "-" in Plain, never 0.
+func TestRateCells(t *testing.T) {
+	info := &collect.TCPInfo{}
+	known := collect.Socket{Proto: collect.TCP, Info: info, Rate: &collect.Rate{Send: 2e6, Recv: 0}}
+	unknown := collect.Socket{Proto: collect.TCP, Info: info}
+	none := collect.Socket{Proto: collect.UDP}
+	var cells Cells
+	for _, c := range []struct {
+		s          *collect.Socket
+		form       Form
+		send, recv string
+	}{
+		{&known, Plain, "2.00MB", "0B"}, {&known, Live, "2.00MB", "0B"}, {&known, Narrow, "2.00MB", "0B"},
+		{&unknown, Plain, "?", "?"}, {&unknown, Live, "?", "?"},
+		{&none, Plain, "-", "-"}, {&none, Live, "", ""}, {&none, Narrow, "", ""},
+	} {
+		if got := string(cells.Append(nil, ColSendRate, c.s, c.form)); got != c.send {
+			t.Errorf("Send/s of %+v in form %d: %q, want %q", *c.s, c.form, got, c.send)
+		}
+		if got := string(cells.Append(nil, ColRecvRate, c.s, c.form)); got != c.recv {
+			t.Errorf("Recv/s of %+v in form %d: %q, want %q", *c.s, c.form, got, c.recv)
+		}
+	}
+}
+
+func TestAppendRate(t *testing.T) {
+	for v, want := range map[float64]string{0: "0B", 0.4: "0B", 999: "999B", 999.6: "1.00kB", 1500: "1.50kB",
+		20_040: "20.0kB", 125_000: "125kB", 999_600: "1.00MB", 12_345_678: "12.3MB", 1.25e9: "1.25GB", 3e15: "3.00PB"} {
+		if got := string(AppendRate(nil, v)); got != want {
+			t.Errorf("AppendRate(%v) = %q, want %q", v, got, want)
 		}
 	}
 }

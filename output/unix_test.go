@@ -38,11 +38,11 @@ func TestCellsUnix(t *testing.T) {
 		form Form
 		want row
 	}{
-		{0, Plain, row{"u_str", "LISTEN", "2", "128", "/run/postgresql/.s.PGSQL.5432:100", "*", "postgres/40", "off"}},
-		{2, Plain, row{"u_str", "ESTABLISHED", "5", "768", "*:102", "*:101", "psql/41", "off"}},
+		{0, Plain, row{"u_str", "LISTEN", "2", "128", "/run/postgresql/.s.PGSQL.5432:100", "*", "postgres/40", "off", "", "-", "-"}},
+		{2, Plain, row{"u_str", "ESTABLISHED", "5", "768", "*:102", "*:101", "psql/41", "off", "", "-", "-"}},
 		{2, Narrow, row{"u_s", "ESTABLISHED", "5", "768", "*:102", "*:101", "psql/41", ""}},
 		{3, Live, row{"u_seq", "LISTEN", "0", "0", "@socktop-x:103", "*", "postgres/40", ""}},
-		{4, Plain, row{"u_dgr", "UNCONN", "0", "0", "*:104", "*", "-", "off"}},
+		{4, Plain, row{"u_dgr", "UNCONN", "0", "0", "*:104", "*", "-", "off", "", "-", "-"}},
 		{4, Narrow, row{"u_d", "UNCONN", "0", "0", "*:104", "*", "-", ""}},
 		{6, Narrow, row{"u_q", "ESTABLISHED", "0", "0", "*:106", "*:105", "?", ""}},
 	} {

@@ -24,6 +24,7 @@ type KeyMap struct {
 	Closed, Segments, Peer                  key.Binding
 	DemoScrollUp, DemoScrollDown            key.Binding
 	Diagram                                 key.Binding
+	Rates                                   key.Binding
 	Kill                                    key.Binding
 	Help, Quit                              key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
@@ -62,7 +63,8 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		Pause: bind("pause", "space"), Faster: bind("faster", "+", "="), Slower: bind("slower", "-", "_"),
 		Help: bind("help", "?"), Quit: bind("quit", "q", "ctrl+c"),
 		Closed: bind("closed conns", "c"), Segments: bind("segments", "w"),
-		Peer: bind("other end", "p"),
+		Peer:  bind("other end", "p"),
+		Rates: bind("rate columns", "t"),
 
 		Demos: bind("demos", "d"), ReuseAddr: bind("flip SO_REUSEADDR", "r"), StopDemo: bind("stop demos", "x"),
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
@@ -139,7 +141,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Peer},
-		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments, k.Kill},
+		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Rates, k.Closed, k.Segments, k.Kill},
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
 		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
 	})

@@ -59,6 +59,8 @@ type (
 		ev     drained
 		segGen uint64
 		segs   []segments.Segment
+		// counters is the listen counters read after the snapshot.
+		counters counterReading
 	}
 	// infoMsg is tcp_info for the socket the detail view shows.
 	infoMsg struct {
@@ -123,6 +125,11 @@ type model struct {
 	pendingMarks []collect.Mark // pending's marks, from the snapshot before it
 	held         *heldChanges   // what the others received while paused changed
 	narrow       Narrow         // the command line's -t -u -4 -6 -l
+	// rates is whether the rate columns are shown, which is whether the
+	// collections ask for tcp_info; rateTr computes the rates, in the
+	// collection's Cmd, off the event loop.
+	rates  bool
+	rateTr *collect.RateTracker
 
 	filter     *filter.Filter
 	filterText string
@@ -162,6 +169,9 @@ type model struct {
 	flash string
 	// kill is K's question and the kill it runs (kill.go).
 	kill killState
+	// listen is the listeners' health and the host's listen counters
+	// (listeners.go).
+	listen listenState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -180,6 +190,8 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		height:   24,
 		interval: cfg.Interval,
 		narrow:   cfg.Narrow,
+		rates:    cfg.Rates,
+		rateTr:   &collect.RateTracker{},
 		marks:    map[collect.Key]markAge{},
 		hist:     newHistory(),
 		rlog:     newRefreshLog(),
@@ -200,6 +212,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.detail = detailView{styles: m.styles}
 	m.closed = closedView{styles: m.styles}
 	hostAddrs(&m.peers)
+	m.listen.read, m.listen.of = cfg.ListenCounters, cfg.ListenCountersOf
 	m.header.events = eventsText(m.events, nil)
 	if m.events != nil {
 		m.extraNotices = append(m.extraNotices, m.events.Notices()...)
@@ -237,15 +250,33 @@ func (m *model) collectCmd() tea.Cmd {
 	m.rlog.started()
 	src, ctx, ev, rlog := m.src, m.ctx, m.events, m.rlog
 	capture, segGen := m.seg.capture, m.seg.gen
+	rates, rateTr := m.rates, m.rateTr
+	setter, _ := src.(collect.TCPInfoSetter)
+	readListen := m.listen.read
 	return func() tea.Msg {
+		// tcp_info only while a rate column is shown: it makes a dump of
+		// a large table dearer (docs/performance.md).
+		if setter != nil {
+			setter.SetTCPInfo(rates)
+		}
 		// The view keeps pointers into the snapshot across refreshes; the
 		// sources hand out a fresh Sockets slice per snapshot (collect's
 		// Netlink and Gopsutil both say so), so no copy is needed.
 		snap, err := src.Snapshot(ctx)
 		rlog.collected()
+		if err == nil {
+			if rates {
+				rateTr.Fill(&snap)
+			} else {
+				// Counters from before the columns were hidden would
+				// give the first refresh after showing them again a
+				// rate over the whole gap.
+				rateTr.Forget()
+			}
+		}
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen}
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, counters: readCounters(readListen)}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
@@ -338,6 +369,10 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.lastErr = ""
 		snap := msg.snap
+		if note := m.listen.observe(msg.counters, snap.Taken); note != "" {
+			m.extraNotices = append(m.extraNotices, note)
+			m.setNotice()
+		}
 		// One diff per snapshot, for the view and every demo; while
 		// paused the demos go on and the view holds what changed.
 		ch := m.tracker.Update(&snap)
@@ -441,6 +476,10 @@ func (m *model) syncDetail() {
 	}
 	r := m.rows[m.selected]
 	m.detail.sock = *r.s
+	m.detail.isListener = false
+	if h := m.listen.healthOf(m.snap, r.s); h != nil {
+		m.detail.listener, m.detail.isListener = *h, true
+	}
 	m.detail.peer = collect.Socket{}
 	var p *collect.Socket
 	p, m.detail.peerStatus = m.peerIndex().Find(r.s)

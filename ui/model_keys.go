@@ -49,7 +49,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		// selection or change the rows under it belong to the table (here
 		// they would leave one socket's tcp_info under another's name).
 		if key.Matches(msg, k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.Closed, k.ReuseAddr, k.StopDemo,
-			k.DemoScrollUp, k.DemoScrollDown) {
+			k.DemoScrollUp, k.DemoScrollDown, k.Rates) {
 			return nil
 		}
 	case modeDemos:
@@ -88,7 +88,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.layout()
 		return nil
 	case key.Matches(msg, k.Sort):
-		m.table.sortCol = nextSortCol(m.table.sortCol, m.table.need.netns)
+		m.table.sortCol = nextSortCol(m.table.sortCol, m.table.need)
 		m.rebuildRows()
 	case key.Matches(msg, k.SortReverse):
 		m.table.sortDesc = !m.table.sortDesc
@@ -115,6 +115,8 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeDiagram
 	case key.Matches(msg, k.Kill):
 		m.askKill()
+	case key.Matches(msg, k.Rates):
+		m.toggleRates()
 	default:
 		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}
@@ -179,4 +181,24 @@ func (m *model) closePrompt() {
 	m.prompt.active = false
 	m.prompt.err = nil
 	m.layout()
+}
+
+// toggleRates shows or hides the Send/s and Recv/s columns. The next
+// collection turns tcp_info on or off to match; its snapshot is the first
+// of the connections' counters, so the rates are unknown until the one
+// after.
+func (m *model) toggleRates() {
+	m.rates = !m.rates
+	if !m.rates && (m.table.sortCol == colSendRate || m.table.sortCol == colRecvRate) {
+		m.table.sortCol = colLocal
+	}
+	switch _, ok := m.src.(collect.TCPInfoSetter); {
+	case !m.rates:
+		m.flash = "t: rate columns off; tcp_info off from the next refresh"
+	case ok:
+		m.flash = "t: rate columns on (decimal bytes/s); ? until a connection has been seen twice"
+	default:
+		m.flash = "t: this source has no tcp_info; every rate is unknown"
+	}
+	m.rebuildRows()
 }

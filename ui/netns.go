@@ -54,14 +54,18 @@ func (c *nsCount) label() string {
 	return strconv.FormatUint(uint64(c.first.Inode), 10)
 }
 
-// nextSortCol is the column `s` sorts by after col: NetNS only while the
-// table shows it.
-func nextSortCol(col column, netns bool) column {
-	col = (col + 1) % numColumns
-	if col == colNetNS && !netns {
+// nextSortCol is the column `s` sorts by after col: NetNS and the rates
+// only while the table shows them.
+func nextSortCol(col column, need colNeed) column {
+	for {
 		col = (col + 1) % numColumns
+		switch {
+		case col == colNetNS && !need.netns:
+		case (col == colSendRate || col == colRecvRate) && !need.rates:
+		default:
+			return col
+		}
 	}
-	return col
 }
 
 // netnsText names a socket's namespace in the detail view: its name and

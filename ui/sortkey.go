@@ -134,8 +134,28 @@ func primary(col column, s *collect.Socket, names map[string]uint64) uint64 {
 		return uint64(s.Timer)<<56 | uint64(min(max(s.TimerLeft, 0), 1<<56-1))
 	case colNetNS:
 		return names[s.NetNS.Name]<<32 | uint64(s.NetNS.Inode)
+	case colSendRate, colRecvRate:
+		return rateRank(col, s)
 	}
 	return 0
+}
+
+// rateRank orders a socket by its rate in whole bytes per second, below
+// every known rate the unknown ones (tcp_info, one snapshot so far), and
+// below those the sockets without tcp_info (UDP, TIME_WAIT): a descending
+// sort puts the busiest connections first.
+func rateRank(col column, s *collect.Socket) uint64 {
+	switch {
+	case s.Rate == nil && s.Info == nil:
+		return 0
+	case s.Rate == nil:
+		return 1
+	}
+	v := s.Rate.Send
+	if col == colRecvRate {
+		v = s.Rate.Recv
+	}
+	return uint64(min(max(v, 0), 1<<62)) + 2
 }
 
 // sortRows sorts rows by a column (then by key) and returns the sorted

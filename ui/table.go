@@ -16,16 +16,18 @@ import (
 type column = output.Column
 
 const (
-	colProto   = output.ColProto
-	colState   = output.ColState
-	colRecvQ   = output.ColRecvQ
-	colSendQ   = output.ColSendQ
-	colLocal   = output.ColLocal
-	colForeign = output.ColForeign
-	colProcess = output.ColProcess
-	colTimer   = output.ColTimer
-	colNetNS   = output.ColNetNS
-	numColumns = output.NumColumns
+	colProto    = output.ColProto
+	colState    = output.ColState
+	colRecvQ    = output.ColRecvQ
+	colSendQ    = output.ColSendQ
+	colLocal    = output.ColLocal
+	colForeign  = output.ColForeign
+	colProcess  = output.ColProcess
+	colTimer    = output.ColTimer
+	colNetNS    = output.ColNetNS
+	colSendRate = output.ColSendRate
+	colRecvRate = output.ColRecvRate
+	numColumns  = output.NumColumns
 )
 
 // rowMark says how a row changed at the last refreshes. The first three
@@ -42,12 +44,17 @@ const (
 // markChar is the marker column: marks stay visible without colour.
 var markChar = [...]byte{' ', '+', '*', '-'}
 
+// fullChar marks a listener whose accept queue is full.
+const fullChar = '!'
+
 // row is one line of the table: a socket of the current snapshot (or a gone
 // one kept for a few refreshes) and its mark.
 type row struct {
 	s    *collect.Socket
 	key  sortKey
 	mark rowMark
+	// full: a listener whose accept queue is full.
+	full bool
 }
 
 // cmpKey orders sockets by identity; it is the tie-break that keeps the
@@ -112,6 +119,8 @@ func cmpBy(col column, a, b *collect.Socket) int {
 		if c = strings.Compare(a.NetNS.Name, b.NetNS.Name); c == 0 {
 			c = cmp.Compare(a.NetNS.Inode, b.NetNS.Inode)
 		}
+	case colSendRate, colRecvRate:
+		c = cmp.Compare(rateRank(col, a), rateRank(col, b))
 	}
 	if c != 0 {
 		return c
@@ -137,6 +146,8 @@ type colNeed struct {
 	// netns is set when the snapshot spans several network namespaces:
 	// the NetNS column is shown then.
 	netns bool
+	// rates is set while the rate columns are asked for (the t key).
+	rates bool
 
 	// v6 and v6Len remember, per end (local, foreign), the text width of
 	// the last IPv6 address measured: formatting one is the dear part of
@@ -232,9 +243,10 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 			w[c] = c.Width(form)
 		}
 	}
-	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colNetNS, colProcess, colTimer}
-	drop := map[column]bool{colNetNS: !need.netns}
-	if width < 80 {
+	order := []column{colProto, colState, colRecvQ, colSendQ, colLocal, colForeign, colSendRate, colRecvRate, colNetNS, colProcess, colTimer}
+	drop := map[column]bool{colNetNS: !need.netns, colSendRate: !need.rates, colRecvRate: !need.rates}
+	// The rates were asked for; below 120 columns the timer makes room.
+	if width < 80 || need.rates && width < 120 {
 		drop[colTimer] = true
 	}
 	if width < 68 {
@@ -453,14 +465,20 @@ func (t *tableView) renderRow(rp *row, cols []colSpec, wide bool, width int, sel
 		}
 	}
 	var b strings.Builder
-	b.WriteByte(markChar[r.mark])
+	// A full accept queue outranks the new and changed marks: its Recv-Q
+	// changes as it fills, which would mark it changed.
+	if r.full && r.mark != markGone {
+		b.WriteByte(fullChar)
+	} else {
+		b.WriteByte(markChar[r.mark])
+	}
 	if selected {
 		// Visible without colour too.
 		b.WriteByte('>')
 	} else {
 		b.WriteByte(' ')
 	}
-	plainRow := selected || r.mark != markSame || !st.Color
+	plainRow := selected || r.mark != markSame || r.full || !st.Color
 	for i, c := range cols {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -481,6 +499,8 @@ func (t *tableView) renderRow(rp *row, cols []colSpec, wide bool, width int, sel
 	switch {
 	case selected:
 		return st.Selected.Render(line)
+	case r.full && r.mark != markGone:
+		return st.Full.Render(line)
 	case r.mark == markNew:
 		return st.New.Render(line)
 	case r.mark == markChanged:
