@@ -263,7 +263,6 @@ func (m *model) collectCmd() tea.Cmd {
 		// sources hand out a fresh Sockets slice per snapshot (collect's
 		// Netlink and Gopsutil both say so), so no copy is needed.
 		snap, err := src.Snapshot(ctx)
-		rlog.collected()
 		if err == nil {
 			if rates {
 				rateTr.Fill(&snap)
@@ -274,6 +273,7 @@ func (m *model) collectCmd() tea.Cmd {
 				rateTr.Forget()
 			}
 		}
+		rlog.collected()
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
 		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, counters: readCounters(readListen)}
