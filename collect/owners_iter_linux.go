@@ -62,7 +62,10 @@ func loadTaskIter() (_ *taskIter, err error) {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; where it
 	// cannot be raised, the load below says why.
 	_ = rlimit.RemoveMemlock()
-	spec, err := btf.LoadKernelSpec()
+	// One cache for the layout and for the load's lookup of the attach
+	// target, so the kernel's BTF is decoded once.
+	cache := btf.NewCache()
+	spec, err := cache.Kernel()
 	if err != nil {
 		return nil, fmt.Errorf("task_file iterator: no kernel BTF: %w", err)
 	}
@@ -76,18 +79,22 @@ func loadTaskIter() (_ *taskIter, err error) {
 			t.close()
 		}
 	}()
-	t.prog, err = ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-		Name:         taskIterProgName,
-		Type:         ebpf.Tracing,
-		AttachType:   ebpf.AttachTraceIter,
-		AttachTo:     "task_file",
-		Instructions: taskFileProgram(layout),
-		// bpf_seq_write is offered to GPL programs only.
-		License: "GPL",
-	}, ebpf.ProgramOptions{KernelTypes: spec})
+	coll, err := ebpf.NewCollectionWithOptions(&ebpf.CollectionSpec{
+		Programs: map[string]*ebpf.ProgramSpec{taskIterProgName: {
+			Name:         taskIterProgName,
+			Type:         ebpf.Tracing,
+			AttachType:   ebpf.AttachTraceIter,
+			AttachTo:     "task_file",
+			Instructions: taskFileProgram(layout),
+			// bpf_seq_write is offered to GPL programs only.
+			License: "GPL",
+		}},
+	}, ebpf.CollectionOptions{Cache: cache})
 	if err != nil {
 		return nil, fmt.Errorf("task_file iterator: loading the program: %w", err)
 	}
+	t.prog = coll.DetachProgram(taskIterProgName)
+	coll.Close()
 	if t.lnk, err = link.AttachIter(link.IterOptions{Program: t.prog}); err != nil {
 		return nil, fmt.Errorf("task_file iterator: attaching: %w", err)
 	}
