@@ -175,7 +175,6 @@ func waitComm(t *testing.T, pid int, comm string) {
 	t.Fatalf("pid %d never became %s", pid, comm)
 }
 
-
 // TestOwnersIterSkipsPathDescriptors: an O_PATH descriptor of a Unix
 // socket's file is S_IFSOCK but not a socket: its inode number belongs to
 // the filesystem the path is on, and the iterator must not report it.
