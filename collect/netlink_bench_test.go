@@ -64,7 +64,12 @@ func BenchmarkSnapshotOwners(b *testing.B) { benchSnapshot(b, Options{Owners: tr
 
 // BenchmarkOwnersCold is one full /proc/*/fd scan into an empty cache for
 // the current table.
-func BenchmarkOwnersCold(b *testing.B) {
+func BenchmarkOwnersCold(b *testing.B) { benchOwnersCold(b, true) }
+
+// benchOwnersCold times one full pass into an empty cache, with the
+// /proc scan when scan is set and the task_file iterator otherwise.
+func benchOwnersCold(b *testing.B, scan bool) {
+	b.Helper()
 	benchTable(b)
 	n := NewNetlink(Options{})
 	b.Cleanup(func() { n.Close() })
@@ -72,10 +77,20 @@ func BenchmarkOwnersCold(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The iterator is loaded once, as the live view does: its load (BTF,
+	// the verifier) is not part of a pass.
+	var it *taskIter
+	if !scan {
+		if it, err = loadTaskIter(); err != nil {
+			b.Skipf("the task_file iterator: %v", err)
+		}
+		b.Cleanup(it.close)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
 		c := newOwnerCache()
+		c.noIter, c.iter = scan, it
 		c.resolve(snap.Sockets)
 	}
 	b.ReportMetric(float64(len(snap.Sockets)), "sockets")

@@ -174,6 +174,9 @@ func (n *Netlink) Close() error {
 	if n.others != nil {
 		n.others.closeAll()
 	}
+	if n.owners != nil {
+		n.owners.close()
+	}
 	return nil
 }
 
@@ -299,6 +302,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			n.told.add(&snap, msg)
 		}
 		snap.Owners = markOwners(n.owners, socks)
+		snap.OwnersVia = n.owners.via
 	} else {
 		for i := range socks {
 			socks[i].Unknown |= FieldOwners

@@ -81,6 +81,18 @@ type ownerCache struct {
 	// is closed: the time until resolve waits on it includes the whole
 	// netlink dump, and spacing rescans by that would hold them back.
 	earlyCost time.Duration
+
+	// iter is the task_file BPF iterator full passes use, loaded by the
+	// first; iterOff says it did not load or failed (iterErr says why)
+	// and /proc is scanned. noIter keeps it off (tests, benchmarks).
+	iter     *taskIter
+	iterOff  bool
+	iterErr  error
+	noIter   bool
+	iterPIDs []int32
+	// via is how the last full pass read the descriptors: OwnersViaBPF
+	// or OwnersViaProc.
+	via string
 }
 
 // maxScanWorkers bounds the parallel /proc readers.
@@ -94,6 +106,14 @@ type scanWorker struct {
 	pairs  []inodePID
 	comms  []pidName
 	denied bool
+}
+
+func newScanWorker() *scanWorker {
+	return &scanWorker{
+		fdBuf: make([]byte, 32<<10),
+		link:  make([]byte, 64),
+		path:  make([]byte, 0, 32),
+	}
 }
 
 type inodePID struct {
@@ -218,8 +238,10 @@ func (c *ownerCache) setWant(socks []Socket) {
 	c.want = slices.Compact(c.want)
 }
 
-// collect makes one pass over /proc/*/fd and gathers (inode, pid) pairs
-// into c.pairs: only inodes in want, or every socket when want is nil.
+// collect makes one pass over every descriptor table and gathers (inode,
+// pid) pairs into c.pairs: only inodes in want, or every socket when want
+// is nil. The tables are read by the task_file iterator where it loads,
+// by /proc/*/fd otherwise; /proc is listed either way, for catchUp.
 func (c *ownerCache) collect(want []uint32) {
 	c.gen++
 	c.scans++
@@ -239,13 +261,13 @@ func (c *ownerCache) collect(want []uint32) {
 	})
 	slices.Sort(c.pids)
 	c.young = c.young[:0]
+	if !c.noIter && c.collectIter(proc, want) {
+		return
+	}
+	c.via = OwnersViaProc
 	nw := min(runtime.GOMAXPROCS(0), maxScanWorkers, len(c.pids)/16+1)
 	for len(c.workers) < nw {
-		c.workers = append(c.workers, &scanWorker{
-			fdBuf: make([]byte, 32<<10),
-			link:  make([]byte, 64),
-			path:  make([]byte, 0, 32),
-		})
+		c.workers = append(c.workers, newScanWorker())
 	}
 	workers := c.workers[:nw]
 	for _, w := range workers {

@@ -381,11 +381,21 @@ type Snapshot struct {
 	// Owners says whether the sockets' Owners were looked up, and whether
 	// every process could be read.
 	Owners OwnerCoverage
+	// OwnersVia is how the owner cache last read every descriptor table:
+	// OwnersViaBPF or OwnersViaProc, "" when owners were not looked up.
+	OwnersVia string
 	// Notices are things the user should be told once: no root so owners
 	// are incomplete, a fallback to another source, a partial dump.
 	Notices []string
 	Sockets []Socket
 }
+
+// The ways a full owner pass can read the descriptor tables, as
+// Snapshot.OwnersVia names them.
+const (
+	OwnersViaBPF  = "bpf-iter" // the task_file BPF iterator
+	OwnersViaProc = "proc"     // readlink of every /proc/PID/fd entry
+)
 
 // Source produces snapshots of the socket table.
 type Source interface {

@@ -17,7 +17,8 @@ import (
 // no owner scan was made (every socket then lacks "owners"), and
 // "owners_partial" is true when some processes could not be read: an
 // owner list may then miss holders, and a socket whose owners are unknown
-// lacks "owners". It streams: each socket is appended to a reused buffer
+// lacks "owners". "owners_via" says how the descriptor tables were read
+// ("bpf-iter" or "proc"), when they were. It streams: each socket is appended to a reused buffer
 // and written out, so a large table costs neither a copy of itself nor
 // the whole document in memory, as encoding/json would
 // (docs/performance.md has the figures).
@@ -34,6 +35,10 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 	b = strconv.AppendBool(b, snap.Owners != collect.OwnersNotLooked)
 	b = append(b, `,"owners_partial":`...)
 	b = strconv.AppendBool(b, snap.Owners == collect.OwnersPartial)
+	if snap.OwnersVia != "" {
+		b = append(b, `,"owners_via":`...)
+		b = appendJSONString(b, snap.OwnersVia)
+	}
 	b = append(b, `,"sockets":[`...)
 	// One index per document: each socket then finds its other end in a
 	// map lookup or two.
