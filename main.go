@@ -155,6 +155,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
 			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
+			Names:    uiNames(cfg),
 		})
 		if err != nil {
 			return &runError{err}
@@ -174,9 +175,12 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	case cfg.summary:
 		err = output.WriteSummary(stdout, &snap)
 	case cfg.json:
-		err = output.WriteJSON(stdout, &snap)
+		err = output.WriteJSONWith(stdout, &snap, tableNamer(ctx, cfg, &snap))
 	default:
-		err = output.WriteTable(stdout, &snap, !cfg.noHeader)
+		err = output.WriteTableWith(stdout, &snap, output.TableOptions{
+			Header: !cfg.noHeader, Names: tableNamer(ctx, cfg, &snap),
+			Options: cfg.options, Extended: cfg.extended,
+		})
 	}
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return &runError{err}

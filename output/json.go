@@ -22,6 +22,13 @@ import (
 // the whole document in memory, as encoding/json would
 // (docs/performance.md has the figures).
 func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
+	return WriteJSONWith(w, snap, nil)
+}
+
+// WriteJSONWith is WriteJSON with names (-r, --services): each endpoint
+// keeps "addr" and "port" and adds "host" and "service" when names knows
+// them.
+func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	b := make([]byte, 0, 1024)
 	b = append(b, `{"taken":`...)
@@ -44,7 +51,7 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers); err != nil {
+		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers, names); err != nil {
 			return err
 		}
 		if len(b) > 32<<10 {
@@ -69,7 +76,7 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 // socket whose other end peers finds (a Unix pair, or both ends of a
 // local TCP or UDP connection) has "peer": that socket's "inode",
 // "cookie" and "owners", each under the rules of the socket's own.
-func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte, error) {
+func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names Namer) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
 	b = append(b, `","family":`...)
@@ -87,9 +94,9 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte
 		b = strconv.AppendUint(b, uint64(s.PeerInode), 10)
 	} else {
 		b = append(b, `,"local":`...)
-		b = appendEndpointJSON(b, s.Local, s.Family)
+		b = appendNamedEndpointJSON(b, s.Local, s.Family, s.Proto, names)
 		b = append(b, `,"remote":`...)
-		b = appendEndpointJSON(b, s.Remote, s.Family)
+		b = appendNamedEndpointJSON(b, s.Remote, s.Family, s.Proto, names)
 	}
 	if s.Known(collect.FieldRecvQ) {
 		b = append(b, `,"recv_q":`...)
@@ -213,6 +220,29 @@ func appendEndpointJSON(b []byte, ap netip.AddrPort, family uint8) []byte {
 	}
 	b = append(b, `","port":`...)
 	b = strconv.AppendUint(b, uint64(port), 10)
+	return append(b, '}')
+}
+
+// appendNamedEndpointJSON appends an endpoint as appendEndpointJSON does,
+// with "host" and "service" added when names knows them.
+func appendNamedEndpointJSON(b []byte, ap netip.AddrPort, family uint8, proto collect.Proto, names Namer) []byte {
+	b = appendEndpointJSON(b, ap, family)
+	if names == nil {
+		return b
+	}
+	b = b[:len(b)-1] // the closing brace
+	if a := ap.Addr(); a.IsValid() && !a.IsUnspecified() {
+		if host, ok := names.Host(a); ok {
+			b = append(b, `,"host":`...)
+			b = appendJSONString(b, host)
+		}
+	}
+	if ap.Port() != 0 {
+		if svc, ok := names.Service(proto, ap.Port()); ok {
+			b = append(b, `,"service":`...)
+			b = appendJSONString(b, svc)
+		}
+	}
 	return append(b, '}')
 }
 

@@ -25,11 +25,31 @@ func ManyNetNS(socks []collect.Socket) bool {
 	return false
 }
 
+// TableOptions are what the command line asks of the --once table.
+type TableOptions struct {
+	// Header is the header line (false for -H, for `| wc -l`).
+	Header bool
+	// Names, when set, names hosts and ports (-r, --services); the
+	// column widths fit the names.
+	Names Namer
+	// Options (-o) appends ss's timer:(...) to each row with a running
+	// timer; Extended (-e) appends ss's uid:N ino:N sk:COOKIE.
+	Options, Extended bool
+}
+
 // WriteTable prints the snapshot as a netstat-like table, with the header
-// line unless header is false (-H, for `| wc -l`). Column widths fit the
-// widest cell; rows are formatted into one reused buffer, with no
-// allocation per row. A cell the source could not know prints as "?".
+// line unless header is false; it is WriteTableWith with only the header
+// chosen.
 func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
+	return WriteTableWith(w, snap, TableOptions{Header: header})
+}
+
+// WriteTableWith prints the snapshot as a netstat-like table. Column
+// widths fit the widest cell; rows are formatted into one reused buffer,
+// with no allocation per row. A cell the source could not know prints as
+// "?". The -o and -e fields follow the last column, as in ss.
+func WriteTableWith(w io.Writer, snap *collect.Snapshot, opt TableOptions) error {
+	header := opt.Header
 	columns := onceColumns[:]
 	if ManyNetNS(snap.Sockets) {
 		columns = netnsColumns[:]
@@ -42,7 +62,7 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 		}
 	}
 	scratch := make([]byte, 0, 256)
-	var cells Cells
+	cells := Cells{Names: opt.Names}
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		for j, c := range columns[:last] {
@@ -66,6 +86,12 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 		for j, c := range columns {
 			scratch = cells.Append(scratch[:0], c, s, Plain)
 			line = appendPadded(line, scratch, width[j], c.Right(), j == last)
+		}
+		if opt.Options && s.Proto != collect.Unix && (s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)) {
+			line = AppendSSTimer(append(line, ' '), s)
+		}
+		if opt.Extended {
+			line = AppendSSDetails(append(line, ' '), s)
 		}
 		line = append(line, '\n')
 		if _, err := bw.Write(line); err != nil {

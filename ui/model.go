@@ -161,6 +161,8 @@ type model struct {
 	flash string
 	// kill is K's question and the kill it runs (kill.go).
 	kill killState
+	// names is what the table names and the host lookups (names.go).
+	names nameState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -181,6 +183,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		narrow:   cfg.Narrow,
 		marks:    map[collect.Key]markAge{},
 		hist:     newHistory(),
+		names:    newNameState(cfg.Names),
 	}
 	if m.interval == 0 {
 		m.interval = time.Second
@@ -279,7 +282,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	cmd := m.update(msg)
 	m.render()
-	return m, cmd
+	// The frame just drawn named what it could; the lookups are for
+	// the hosts it showed as addresses.
+	return m, tea.Batch(cmd, m.lookupCmds())
 }
 
 // promptOnly says whether msg edits the prompt's text and nothing else.
@@ -348,6 +353,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			m.detail.fetching = false
 			m.detail.info, m.detail.infoErr = msg.info, msg.err
 		}
+		return nil
+	case hostMsg:
+		m.hostArrived(msg)
 		return nil
 	case segStartMsg:
 		return m.segStarted(msg)

@@ -33,6 +33,9 @@ type Config struct {
 	// Narrow hides what the command line's -t -u -4 -6 -l leave out; the
 	// Source should still give every socket, for the demos.
 	Narrow Narrow
+	// Names is what the table names (-r, --services) and how hosts are
+	// looked up.
+	Names Names
 }
 
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every
