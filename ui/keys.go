@@ -69,7 +69,7 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
 		Diagram: bind("state diagram", "D"),
 		Kill:    bind("kill row(s)", "K"),
-		Names:   bind("names/numbers", "n"),
+		Names:   bind("names", "n"),
 
 		Prompt: PromptKeyMap{
 			Apply: bind("apply", "enter"), Cancel: bind("cancel", "esc"), Quit: bind("quit", "ctrl+c"),
