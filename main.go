@@ -164,6 +164,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			// The counters of the namespace -N shows, else socktop's own.
 			ListenCounters:   func() (collect.ListenCounters, error) { return collect.ReadListenCounters(nsPath) },
 			ListenCountersOf: liveCountersOf(cfg),
+			Names:            uiNames(cfg),
 		})
 		if err != nil {
 			return &runError{err}
@@ -186,9 +187,12 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	case cfg.summary:
 		err = output.WriteSummary(stdout, &snap)
 	case cfg.json:
-		err = output.WriteJSON(stdout, &snap)
+		err = output.WriteJSONWith(stdout, &snap, tableNamer(ctx, cfg, &snap))
 	default:
-		err = output.WriteTableWith(stdout, &snap, output.TableOptions{Header: !cfg.noHeader, Rates: cfg.rates, Info: cfg.info})
+		err = output.WriteTableWith(stdout, &snap, output.TableOptions{
+			Header: !cfg.noHeader, Rates: cfg.rates, Info: cfg.info,
+			Names: tableNamer(ctx, cfg, &snap), Options: cfg.options, Extended: cfg.extended,
+		})
 	}
 	if err != nil && !errors.Is(err, syscall.EPIPE) {
 		return &runError{err}

@@ -20,8 +20,9 @@ import (
 type config struct {
 	once, json, summary, noHeader, noOwners, version bool
 	tcp, udp, unix, v4, v6, listening, all           bool
-	// numeric, processes, options and extended are ss's -n -p -o -e:
-	// what they ask for socktop always does (see the flags' help).
+	// processes is ss's -p, which socktop always does. numeric (-n)
+	// keeps ports numeric under -r; options and extended (-o, -e) add
+	// ss's timer:(...) and uid:N ino:N sk:COOKIE to the --once rows.
 	numeric, processes, options, extended bool
 	// info and rates are -i and --rates: tcp_info internals under each
 	// TCP row, and the Send/s and Recv/s columns (main_rates.go).
@@ -29,6 +30,9 @@ type config struct {
 	// listeners is --listeners: each TCP listener's queues and the
 	// listen counters, once.
 	listeners bool
+	// resolve is -r (host names, and service names unless -n);
+	// services is --services (service names only).
+	resolve, services bool
 	// allNetNS and netns are --all-netns and -N: every network namespace,
 	// or the one named (an ip netns name, a pid or a path).
 	allNetNS bool
@@ -232,7 +236,20 @@ Examples:
   socktop --once -H 'state time-wait' | wc -l
   socktop --once 'state time-wait and dport = :443'
   socktop --json -t 'sport = :22 or dport = :22'
-  socktop --once --all-netns 'container 3f4e5d6c7b8a'`
+  socktop --once --all-netns 'container 3f4e5d6c7b8a'
+  socktop --once -r -e 'sport = :https'
+
+Names: socktop is numeric by default, unlike ss, so that scripts and
+columns stay stable. -r names hosts and services as ss -r does (-rn:
+hosts only); --services names ports only, as ss's default display. Ports
+of the ephemeral range are never named, as in ss. In --once and --json the
+lookups run 16 at a time and stop after 3s (an address not named by then
+prints as a number); --json keeps "addr" and "port" and adds "host" and
+"service". In the live view, n switches between names and numbers.
+-o and -e add ss's fields after each --once row: timer:(KIND,LEFT,RETRANS)
+when a timer runs, and uid:N ino:N sk:COOKIE (the cookie in hex, as ss
+prints it; every field always there, ? when unknown). The Timer column
+and --json carry the same figures anyway.`
 
 // newRootCmd builds the command tree for the command line args; the root
 // command's flags fill cfg. Output goes to stdout and stderr.
@@ -289,13 +306,15 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 		name, short string
 		always      string
 	}{
-		{&cfg.numeric, "numeric", "n", "socktop's output is always numeric"},
 		{&cfg.processes, "processes", "p", "owners are shown unless --no-owners"},
-		{&cfg.options, "options", "o", "the Timer column is always shown"},
-		{&cfg.extended, "extended", "e", "--json always has uid, inode and cookie"},
 	} {
 		f.BoolVarP(h.p, h.name, h.short, false, "as in ss; "+h.always)
 	}
+	f.BoolVarP(&cfg.resolve, "resolve", "r", false, "host and service names, as ss -r (the default is numeric; see Names below)")
+	f.BoolVarP(&cfg.numeric, "numeric", "n", false, "as in ss: numeric ports (with -r, only hosts are named)")
+	f.BoolVar(&cfg.services, "services", false, "service names from /etc/services (:https), no host lookups")
+	f.BoolVarP(&cfg.options, "options", "o", false, "as in ss: --once rows end in timer:(KIND,LEFT,RETRANS)")
+	f.BoolVarP(&cfg.extended, "extended", "e", false, "as in ss: --once rows end in uid:N ino:N sk:COOKIE")
 	f.BoolVarP(&cfg.info, "info", "i", false, "as in ss: TCP internals (rtt, cwnd, retransmits, bytes) under each connection; in the live view, the rate columns")
 	f.BoolVar(&cfg.rates, "rates", false, "Send/s and Recv/s columns; --once and --json take two snapshots --interval apart")
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
@@ -339,6 +358,9 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	}
 	if cfg.listeners && cfg.summary {
 		return &usageError{cmd, errors.New("--listeners and -s do not combine: each is a report of its own")}
+	}
+	if err := checkNames(cfg); err != nil {
+		return &usageError{cmd, err}
 	}
 	if cfg.summary && cfg.json {
 		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}

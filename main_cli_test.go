@@ -102,6 +102,7 @@ func TestBadFlagsNamedAsTyped(t *testing.T) {
 		{[]string{"--source", "bogus"}, `--source "bogus": want auto, netlink or gopsutil`},
 		{[]string{"--version", "extra"}, `--version takes no arguments, got "extra"`},
 		{[]string{"-s", "--json"}, "do not combine"},
+		{[]string{"--services", "-n", "--once"}, "--services and -n contradict"},
 		{[]string{"--interval"}, "flag needs an argument: --interval"},
 		{[]string{"--events", "bogus"}, `--events "bogus": want auto, bpf, tracefs or sampled`},
 		{[]string{"--events", "BPF", "--once"}, `--events "BPF": want auto, bpf, tracefs or sampled`},

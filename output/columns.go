@@ -107,7 +107,9 @@ var shortTimer = [...]string{"off", "on", "ka", "tw", "pr"}
 // rows of a table share a few addresses, and formatting an IPv6 address
 // costs more than copying its text.
 type Cells struct {
-	memo [2]addrMemo
+	// Names, when set, names the hosts and ports of Local and Foreign.
+	Names Namer
+	memo  [2]addrMemo
 }
 
 // Append appends the text of column col for socket s, in form f: "?"
@@ -152,8 +154,14 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 	case ColSendQ:
 		b = strconv.AppendUint(b, uint64(s.SendQ), 10)
 	case ColLocal:
+		if cs.Names != nil {
+			return AppendNamedAddr(b, s.Local, s.Family, s.Proto, cs.Names)
+		}
 		b = cs.memo[0].append(b, s.Local, s.Family)
 	case ColForeign:
+		if cs.Names != nil {
+			return AppendNamedAddr(b, s.Remote, s.Family, s.Proto, cs.Names)
+		}
 		b = cs.memo[1].append(b, s.Remote, s.Family)
 	case ColProcess:
 		if len(s.Owners) == 0 {

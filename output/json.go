@@ -23,6 +23,13 @@ import (
 // the whole document in memory, as encoding/json would
 // (docs/performance.md has the figures).
 func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
+	return WriteJSONWith(w, snap, nil)
+}
+
+// WriteJSONWith is WriteJSON with names (-r, --services): each endpoint
+// keeps "addr" and "port" and adds "host" and "service" when names knows
+// them.
+func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	b := make([]byte, 0, 1024)
 	b = append(b, `{"taken":`...)
@@ -49,7 +56,7 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers); err != nil {
+		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers, names); err != nil {
 			return err
 		}
 		if len(b) > 32<<10 {
@@ -77,7 +84,7 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 // socket whose tcp_info was asked for has "tcp_info", and "rate"
 // ({"send_bytes_per_s": N, "recv_bytes_per_s": N}) once its throughput is
 // known, which takes two snapshots; it is absent while unknown.
-func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte, error) {
+func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names Namer) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
 	b = append(b, `","family":`...)
@@ -95,9 +102,9 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers) ([]byte
 		b = strconv.AppendUint(b, uint64(s.PeerInode), 10)
 	} else {
 		b = append(b, `,"local":`...)
-		b = appendEndpointJSON(b, s.Local, s.Family)
+		b = appendNamedEndpointJSON(b, s.Local, s.Family, s.Proto, names)
 		b = append(b, `,"remote":`...)
-		b = appendEndpointJSON(b, s.Remote, s.Family)
+		b = appendNamedEndpointJSON(b, s.Remote, s.Family, s.Proto, names)
 	}
 	if s.Known(collect.FieldRecvQ) {
 		b = append(b, `,"recv_q":`...)
@@ -228,6 +235,29 @@ func appendEndpointJSON(b []byte, ap netip.AddrPort, family uint8) []byte {
 	}
 	b = append(b, `","port":`...)
 	b = strconv.AppendUint(b, uint64(port), 10)
+	return append(b, '}')
+}
+
+// appendNamedEndpointJSON appends an endpoint as appendEndpointJSON does,
+// with "host" and "service" added when names knows them.
+func appendNamedEndpointJSON(b []byte, ap netip.AddrPort, family uint8, proto collect.Proto, names Namer) []byte {
+	b = appendEndpointJSON(b, ap, family)
+	if names == nil {
+		return b
+	}
+	b = b[:len(b)-1] // the closing brace
+	if a := ap.Addr(); a.IsValid() && !a.IsUnspecified() {
+		if host, ok := names.Host(a); ok {
+			b = append(b, `,"host":`...)
+			b = appendJSONString(b, host)
+		}
+	}
+	if ap.Port() != 0 {
+		if svc, ok := names.Service(proto, ap.Port()); ok {
+			b = append(b, `,"service":`...)
+			b = appendJSONString(b, svc)
+		}
+	}
 	return append(b, '}')
 }
 

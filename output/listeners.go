@@ -177,7 +177,7 @@ func WriteListenersJSON(w io.Writer, r *ListenReport) error {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendSocketJSON(b, &r.Snap.Sockets[h.Index], peers); err != nil {
+		if b, err = appendSocketJSON(b, &r.Snap.Sockets[h.Index], peers, nil); err != nil {
 			return err
 		}
 		b = b[:len(b)-1] // the object's '}'

@@ -25,18 +25,16 @@ func ManyNetNS(socks []collect.Socket) bool {
 	return false
 }
 
-// WriteTable prints the snapshot as a netstat-like table, with the header
-// line unless header is false (-H, for `| wc -l`). Column widths fit the
-// widest cell; rows are formatted into one reused buffer, with no
-// allocation per row. A cell the source could not know prints as "?".
-func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
-	return WriteTableWith(w, snap, TableOptions{Header: header})
-}
-
-// TableOptions is what a --once table shows beyond its usual columns.
+// TableOptions are what the command line asks of the --once table.
 type TableOptions struct {
-	// Header prints the column titles first.
+	// Header is the header line (false for -H, for `| wc -l`).
 	Header bool
+	// Names, when set, names hosts and ports (-r, --services); the
+	// column widths fit the names.
+	Names Namer
+	// Options (-o) appends ss's timer:(...) to each row with a running
+	// timer; Extended (-e) appends ss's uid:N ino:N sk:COOKIE.
+	Options, Extended bool
 	// Rates adds the Send/s and Recv/s columns, before Process.
 	Rates bool
 	// Info prints, under each socket with tcp_info, an indented line of
@@ -45,15 +43,24 @@ type TableOptions struct {
 	Info bool
 }
 
-// WriteTableWith prints the snapshot as WriteTable does, with what o asks
-// for.
-func WriteTableWith(w io.Writer, snap *collect.Snapshot, o TableOptions) error {
-	header := o.Header
+// WriteTable prints the snapshot as a netstat-like table, with the header
+// line unless header is false; it is WriteTableWith with only the header
+// chosen.
+func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
+	return WriteTableWith(w, snap, TableOptions{Header: header})
+}
+
+// WriteTableWith prints the snapshot as a netstat-like table. Column
+// widths fit the widest cell; rows are formatted into one reused buffer,
+// with no allocation per row. A cell the source could not know prints as
+// "?". The -o and -e fields follow the last column, as in ss.
+func WriteTableWith(w io.Writer, snap *collect.Snapshot, opt TableOptions) error {
+	header := opt.Header
 	columns := onceColumns[:]
 	if ManyNetNS(snap.Sockets) {
 		columns = netnsColumns[:]
 	}
-	if o.Rates {
+	if opt.Rates {
 		at := len(columns) - 2 // before Process and Timer
 		columns = append(append(append([]Column(nil), columns[:at]...), ColSendRate, ColRecvRate), columns[at:]...)
 	}
@@ -65,7 +72,7 @@ func WriteTableWith(w io.Writer, snap *collect.Snapshot, o TableOptions) error {
 		}
 	}
 	scratch := make([]byte, 0, 256)
-	var cells Cells
+	cells := Cells{Names: opt.Names}
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		for j, c := range columns[:last] {
@@ -90,9 +97,15 @@ func WriteTableWith(w io.Writer, snap *collect.Snapshot, o TableOptions) error {
 			scratch = cells.Append(scratch[:0], c, s, Plain)
 			line = appendPadded(line, scratch, width[j], c.Right(), j == last)
 		}
+		if opt.Options && s.Proto != collect.Unix && (s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)) {
+			line = AppendSSTimer(append(line, ' '), s)
+		}
+		if opt.Extended {
+			line = AppendSSDetails(append(line, ' '), s)
+		}
 		line = append(line, '\n')
-		if o.Info && s.Info != nil {
-			line = AppendInfo(append(line, '\t'), s, o.Rates)
+		if opt.Info && s.Info != nil {
+			line = AppendInfo(append(line, '\t'), s, opt.Rates)
 			line = append(line, '\n')
 		}
 		if _, err := bw.Write(line); err != nil {

@@ -26,6 +26,7 @@ type KeyMap struct {
 	Diagram                                 key.Binding
 	Rates                                   key.Binding
 	Kill                                    key.Binding
+	Names                                   key.Binding
 	Help, Quit                              key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
@@ -70,6 +71,7 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
 		Diagram: bind("state diagram", "D"),
 		Kill:    bind("kill row(s)", "K"),
+		Names:   bind("names", "n"),
 
 		Prompt: PromptKeyMap{
 			Apply: bind("apply", "enter"), Cancel: bind("cancel", "esc"), Quit: bind("quit", "ctrl+c"),
@@ -142,7 +144,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	g := withAllKeys([][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Peer},
 		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Rates, k.Closed, k.Segments, k.Kill},
-		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
+		{k.Pause, k.Faster, k.Slower, k.Names, k.Help, k.Quit},
 		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
 	})
 	g[0] = append(g[0], both(k.WheelUp, k.WheelDown, keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))

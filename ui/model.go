@@ -172,6 +172,8 @@ type model struct {
 	// listen is the listeners' health and the host's listen counters
 	// (listeners.go).
 	listen listenState
+	// names is what the table names and the host lookups (names.go).
+	names nameState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -195,6 +197,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		marks:    map[collect.Key]markAge{},
 		hist:     newHistory(),
 		rlog:     newRefreshLog(),
+		names:    newNameState(cfg.Names),
 	}
 	if m.interval == 0 {
 		m.interval = time.Second
@@ -317,7 +320,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if s, ok := msg.(snapMsg); ok {
 		m.rlog.done(len(s.snap.Sockets))
 	}
-	return m, cmd
+	// The frame just drawn named what it could; the lookups are for
+	// the hosts it showed as addresses.
+	return m, tea.Batch(cmd, m.lookupCmds())
 }
 
 // promptOnly says whether msg edits the prompt's text and nothing else.
@@ -390,6 +395,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			m.detail.fetching = false
 			m.detail.info, m.detail.infoErr = msg.info, msg.err
 		}
+		return nil
+	case hostMsg:
+		m.hostArrived(msg)
 		return nil
 	case segStartMsg:
 		return m.segStarted(msg)

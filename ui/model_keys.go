@@ -117,6 +117,13 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.askKill()
 	case key.Matches(msg, k.Rates):
 		m.toggleRates()
+	case key.Matches(msg, k.Names):
+		m.names.toggle()
+		m.flash = "numbers"
+		if m.names.on {
+			m.flash = "names"
+		}
+		m.rebuildRows()
 	default:
 		return m.applyDemo(m.demos.tableKey(msg, &m.keys, m.hs.demo))
 	}

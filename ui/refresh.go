@@ -225,7 +225,7 @@ func (m *model) shows(s *collect.Socket) bool {
 func (m *model) rebuildRows() {
 	m.rows = m.rows[:0]
 	var counts [collect.NumStates]int
-	var need colNeed
+	need := colNeed{names: m.measureNames()}
 	m.spaces.reset()
 	if m.snap != nil {
 		marks := m.curMarks

@@ -148,6 +148,9 @@ type colNeed struct {
 	netns bool
 	// rates is set while the rate columns are asked for (the t key).
 	rates bool
+	// names, when set, is what the addresses are measured with: the
+	// table shows names, and the widths fit them.
+	names output.Namer
 
 	// v6 and v6Len remember, per end (local, foreign), the text width of
 	// the last IPv6 address measured: formatting one is the dear part of
@@ -167,6 +170,10 @@ func (n *colNeed) add(s *collect.Socket) {
 		} else {
 			n.foreign = max(n.foreign, 1)
 		}
+	} else if n.names != nil {
+		var buf [96]byte
+		n.local = max(n.local, len(output.AppendNamedAddr(buf[:0], s.Local, s.Family, s.Proto, n.names)))
+		n.foreign = max(n.foreign, len(output.AppendNamedAddr(buf[:0], s.Remote, s.Family, s.Proto, n.names)))
 	} else {
 		n.local = max(n.local, n.addrLen(0, s.Local, s.Family))
 		n.foreign = max(n.foreign, n.addrLen(1, s.Remote, s.Family))
@@ -360,7 +367,9 @@ func fit(s string, n int, right bool) string {
 
 // fitAddr fits an address in n cells. An address that does not fit keeps
 // its port and loses its whole IP to "…": a cut IP ("127.77.0…") reads
-// as a real but different address.
+// as a real but different address. A host name is cut at its end
+// instead ("build-server-…:ssh"): a name's start is what tells hosts
+// apart, and it does not pass for another.
 func fitAddr(s string, n int) string {
 	if len(s) <= n {
 		return s + strings.Repeat(" ", n-len(s))
@@ -369,7 +378,20 @@ func fitAddr(s string, n int) string {
 	if i < 0 || len(s)-i+1 > n {
 		return ansi.Truncate(s, n, "…")
 	}
+	if host := s[:i]; isHostName(host) {
+		return fit(ansi.Truncate(host, n-(len(s)-i), "…")+s[i:], n, false)
+	}
 	return fit("…"+s[i:], n, false)
+}
+
+// isHostName reports whether the host part of an address cell is a name
+// rather than an address ("[::1]", "127.0.0.1").
+func isHostName(host string) bool {
+	if host == "" || host[0] == '[' {
+		return false
+	}
+	_, err := netip.ParseAddr(host)
+	return err != nil
 }
 
 // cellText is a cell's plain text, as output's column model writes it for

@@ -44,6 +44,9 @@ type Config struct {
 	// --all-netns); "" otherwise.
 	ListenCounters   func() (collect.ListenCounters, error)
 	ListenCountersOf string
+	// Names is what the table names (-r, --services) and how hosts are
+	// looked up.
+	Names Names
 }
 
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every

@@ -127,6 +127,7 @@ func (m *model) render() {
 	m.table.rows = m.rows
 	m.table.selected = m.selected
 	m.table.marks = m.marks
+	m.table.cells.Names = m.drawNames()
 	if m.filterText != "" {
 		m.table.empty = "no socket matches the filter"
 	} else {
