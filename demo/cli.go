@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -90,6 +91,12 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 	if c, ok := src.(io.Closer); ok {
 		defer c.Close()
 	}
+	// Said before the kernel's event stream is opened, so a run without
+	// root prints one line, not the stream's notices as well.
+	if err := o.sc.privileged(); err != nil {
+		fmt.Fprintf(stderr, "demo %s: %v\n", o.sc.Name, err)
+		return 1
+	}
 	// The stream opens before the run so that its first connect is seen.
 	stream, err := events.Open(events.Options{Mode: o.mode})
 	if err != nil {
@@ -106,7 +113,7 @@ func runHeadless(ctx context.Context, o runOptions, src snapshotter, stdout, std
 		return 1
 	}
 	defer r.Stop()
-	if err := r.CaptureErr(); err != nil {
+	if err := r.CaptureErr(); err != nil && !errors.Is(err, errNoCapture) {
 		fmt.Fprintf(stderr, "socktop: segments off, no sequence diagram: %v; capturing needs CAP_NET_RAW (run as root, or setcap cap_net_raw+ep socktop)\n", err)
 	}
 	pr := &printer{w: stdout, json: o.json, start: r.started}
@@ -200,6 +207,10 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 		}
 		jp = append(jp, jpr)
 	}
+	tables, terr := printTables(pr, r.Tables())
+	if terr != nil {
+		fmt.Fprintf(stderr, "demo %s: %v\n", r.sc.Name, terr)
+	}
 	errText := ""
 	for _, e := range []error{werr, r.Err()} {
 		if e != nil {
@@ -209,7 +220,7 @@ func report(pr *printer, r *Run, werr error, stderr io.Writer) int {
 	}
 	pr.line(fmt.Sprintf("result: %s", map[bool]string{true: "every promise kept", false: "promises missed"}[ok]),
 		map[string]any{"type": "result", "scenario": r.sc.Name, "ok": ok, "checked": r.Checked(), "promises": jp, "transitions": jt,
-			"paths": jpaths, "segments": jsegs, "events_lost": r.Lost(), "error": errText})
+			"paths": jpaths, "segments": jsegs, "tables": tables, "events_lost": r.Lost(), "error": errText})
 	if ok {
 		return 0
 	}

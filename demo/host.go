@@ -24,6 +24,7 @@ var hostSysctls = []string{
 	"tcp_fin_timeout", "tcp_syn_retries", "tcp_synack_retries", "tcp_syncookies",
 	"tcp_abort_on_overflow", "tcp_syn_linear_timeouts",
 	"tcp_max_tw_buckets", "tcp_tw_reuse",
+	"tcp_retries2", "tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes",
 }
 
 // ReadHost reads the sysctls and the kernel version from /proc.

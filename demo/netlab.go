@@ -21,5 +21,8 @@ func (e *env) netLab(cfg labConfig) *netLab {
 		what += fmt.Sprintf(", tbf %d Mbit/s each way", r/1_000_000)
 	}
 	e.say("demo", "ip netns add "+l.Name(), what)
+	if cfg.PinNeighbour {
+		e.say("demo", "ip neigh replace "+l.NSAddr().String()+" dev "+l.HostLink()+" nud permanent", "the host will not notice the far end is gone")
+	}
 	return l
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -34,6 +35,11 @@ type labConfig struct {
 	// end shapes what the host sends into the namespace, the namespace
 	// end what comes back, ACKs included); 0 leaves the link unlimited.
 	RateBits uint64
+	// PinNeighbour makes the host's neighbour entry for NSAddr permanent,
+	// as `ip neigh replace ... nud permanent` does: with the far end down,
+	// the host keeps sending to it instead of finding the neighbour gone
+	// (which reports EHOSTUNREACH to the sockets using it).
+	PinNeighbour bool
 }
 
 // netLab is a network namespace of a demo's own, joined to socktop's
@@ -51,6 +57,7 @@ type netLab struct {
 	hostAddr netip.Addr
 	nsAddr   netip.Addr
 	rate     uint64
+	pinned   bool
 
 	ns  netns.NsHandle
 	nsh *netlink.Handle // netlink inside the namespace
@@ -73,6 +80,9 @@ func (l *netLab) NSAddr() netip.Addr { return l.nsAddr }
 
 // HostLink returns the name of the host end of the veth pair.
 func (l *netLab) HostLink() string { return l.hostLink }
+
+// NSLink returns the name of the veth end inside the namespace.
+func (l *netLab) NSLink() string { return l.nsLink }
 
 // RateBits returns the link's rate limit in bits per second, 0 for none.
 func (l *netLab) RateBits() uint64 { return l.rate }
@@ -131,6 +141,7 @@ func newNetLab(cfg labConfig) (l *netLab, err error) {
 		hostLink: "sdh" + tag,
 		nsLink:   "sdn" + tag,
 		rate:     cfg.RateBits,
+		pinned:   cfg.PinNeighbour,
 		ns:       netns.None(),
 	}
 	l.path = filepath.Join(netnsDir, l.name)
@@ -258,12 +269,47 @@ func (l *netLab) makeLinks(prefix netip.Prefix) error {
 	if err := l.nsh.LinkSetUp(peer); err != nil {
 		return fmt.Errorf("up %s: %w", l.nsLink, err)
 	}
+	if err := l.waitUp(); err != nil {
+		return err
+	}
+	if l.pinned {
+		n := &netlink.Neigh{LinkIndex: host.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
+			IP: l.nsAddr.AsSlice(), HardwareAddr: peer.Attrs().HardwareAddr}
+		if err := netlink.NeighSet(n); err != nil {
+			return fmt.Errorf("neighbour %s: %w", l.nsAddr, err)
+		}
+	}
 	if lo, err := l.nsh.LinkByName("lo"); err == nil {
 		// Not needed for the pair, but a namespace with lo down surprises
 		// whoever looks inside with ip netns exec.
 		_ = l.nsh.LinkSetUp(lo)
 	}
 	return nil
+}
+
+// waitUp waits until both ends are operationally up. The kernel attaches
+// a link's queueing discipline only once it sees the carrier, a moment
+// after the link is set up; what is sent before is dropped, which would
+// cost a first connect a SYN retransmission (1 s).
+func (l *netLab) waitUp() error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		host, err := netlink.LinkByName(l.hostLink)
+		if err != nil {
+			return err
+		}
+		peer, err := l.nsh.LinkByName(l.nsLink)
+		if err != nil {
+			return err
+		}
+		if host.Attrs().OperState == netlink.OperUp && peer.Attrs().OperState == netlink.OperUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("links not up after 5 s: %s %s, %s %s", l.hostLink, host.Attrs().OperState, l.nsLink, peer.Attrs().OperState)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // tbfBurst is the token bucket's depth: a few full-size frames, so the

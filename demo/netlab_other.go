@@ -14,6 +14,8 @@ var errNoLab = errors.New("demo lab: network namespaces and veth pairs are Linux
 type labConfig struct {
 	// RateBits limits each direction of the link; 0 leaves it unlimited.
 	RateBits uint64
+	// PinNeighbour makes the neighbour entry of the far end permanent.
+	PinNeighbour bool
 }
 
 // netLab is a network namespace joined by a veth pair; Linux only.
@@ -38,6 +40,9 @@ func (l *netLab) NSAddr() netip.Addr { return netip.Addr{} }
 
 // HostLink returns "".
 func (l *netLab) HostLink() string { return "" }
+
+// NSLink returns the name of the veth end inside the namespace.
+func (l *netLab) NSLink() string { return "" }
 
 // RateBits returns 0.
 func (l *netLab) RateBits() uint64 { return 0 }

@@ -115,7 +115,9 @@ func (r *Run) CaptureErr() error { return r.capErr }
 // promises the run cannot check. It runs before the steps, with the
 // ports chosen.
 func (r *Run) startChecks() {
-	if r.checks.Segments {
+	if r.checks.Segments && r.sc.NoSegments != "" {
+		r.capErr = fmt.Errorf("%w: %s", errNoCapture, r.sc.NoSegments)
+	} else if r.checks.Segments {
 		c, err := segments.Start(segments.Options{Ports: r.ports})
 		if err != nil {
 			r.capErr = err

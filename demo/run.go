@@ -124,6 +124,9 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host, checks Chec
 	if sc == nil || sc.steps == nil {
 		return nil, fmt.Errorf("%w: no steps", ErrUnknownScenario)
 	}
+	if err := sc.privileged(); err != nil {
+		return nil, err
+	}
 	n := max(sc.Ports, 1)
 	ports := make([]uint16, 0, n)
 	if cfg.Port != 0 {
@@ -190,6 +193,19 @@ func start(ctx context.Context, sc *Scenario, cfg Config, host Host, checks Chec
 		}
 	}()
 	return r, nil
+}
+
+// privileged returns ErrNeedsRoot, with NeedsRoot and what this process
+// lacks, when the scenario needs privileges this process does not have:
+// better said before the first step than as a failure half-way.
+func (sc *Scenario) privileged() error {
+	if sc.NeedsRoot == "" {
+		return nil
+	}
+	if why := labAllowed(); why != "" {
+		return fmt.Errorf("%w: %s %s, and %s: run it as root", ErrNeedsRoot, sc.Name, sc.NeedsRoot, why)
+	}
+	return nil
 }
 
 // stepFailure carries an unexpected error out of the steps; the runner

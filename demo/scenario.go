@@ -169,6 +169,10 @@ type Scenario struct {
 	// namespace and a veth pair". `demo list` shows it, and a run without
 	// root returns ErrNeedsRoot with it instead of failing half-way.
 	NeedsRoot string
+	// NoSegments, when set, says why runs of the scenario capture no
+	// segments: a bulk transfer sends more than a diagram can show, and
+	// capturing it would slow what it measures.
+	NoSegments string
 
 	steps       func(e *env)
 	promisesFor func(cfg Config) []Promise
@@ -228,6 +232,10 @@ var (
 	// ErrNeedsRoot means the scenario needs privileges this process lacks
 	// (Scenario.NeedsRoot says which and why).
 	ErrNeedsRoot = errors.New("demo needs root")
+
+	// errNoCapture is the capture error of a scenario that asks for no
+	// capture (Scenario.NoSegments).
+	errNoCapture = errors.New("off for this scenario")
 )
 
 // Catalogue returns every scenario, in the order of their keys. The
@@ -252,6 +260,9 @@ func buildCatalogue() []*Scenario {
 		listenOverflow(), halfOpen(), slowReader(), lateClose(), simultaneousClose(),
 		abortiveClose(), udpScenario(), closedScenario(),
 		udpTruncate(), udpRefused(), busyServer(),
+		hostCrash(),
+		bufferSizes(),
+		preforkServer(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {
