@@ -168,6 +168,8 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	switch {
 	case cfg.summary:
 		err = output.WriteSummary(stdout, &snap)
+	case cfg.groupBy != "":
+		err = writeGroups(stdout, &snap, cfg)
 	case cfg.json:
 		err = output.WriteJSON(stdout, &snap)
 	default:

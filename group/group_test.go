@@ -77,9 +77,9 @@ func TestGroupCounts(t *testing.T) {
 			"*":           {3, 3, nil},
 		}},
 		{ByProcess, map[string]want{
-			"nginx[812]": {2, 1, nil},
-			"nginx[813]": {3, 1, nil},
-			"curl[900]":  {2, 1, nil},
+			"nginx/812": {2, 1, nil},
+			"nginx/813": {3, 1, nil},
+			"curl/900":  {2, 1, nil},
 			"-":          {2, 0, map[collect.State]int{collect.StateTimeWait: 1, collect.StateSynRecv: 1}},
 			"?":          {1, 0, nil},
 		}},

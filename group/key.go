@@ -148,7 +148,7 @@ func (k Key) String() string {
 	case ByRemote:
 		return k.Addr.String()
 	case ByProcess:
-		return k.Owner.Name + "[" + strconv.Itoa(k.Owner.PID) + "]"
+		return k.Owner.Name + "/" + strconv.Itoa(k.Owner.PID)
 	case ByState:
 		return k.State.String()
 	case ByContainer:
