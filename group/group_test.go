@@ -80,8 +80,8 @@ func TestGroupCounts(t *testing.T) {
 			"nginx/812": {2, 1, nil},
 			"nginx/813": {3, 1, nil},
 			"curl/900":  {2, 1, nil},
-			"-":          {2, 0, map[collect.State]int{collect.StateTimeWait: 1, collect.StateSynRecv: 1}},
-			"?":          {1, 0, nil},
+			"-":         {2, 0, map[collect.State]int{collect.StateTimeWait: 1, collect.StateSynRecv: 1}},
+			"?":         {1, 0, nil},
 		}},
 		{ByState, map[string]want{
 			"LISTEN":      {1, 2, nil},

@@ -103,9 +103,11 @@ func summaryTally(t *testing.T, text string) map[string]int {
 	return m
 }
 
-// ssS reads `ss -s`'s TCP line: estab (the MIB's CurrEstab) and
-// timewait, the kernel's own counters.
-func ssS(t *testing.T) (estab, timewait int) {
+// ssS reads `ss -s`'s estab, the MIB's CurrEstab of this namespace. Its
+// timewait (sockstat's tw) is not compared: on a host whose other
+// namespaces churn it runs thousands apart from the TIME_WAIT rows ss
+// itself lists.
+func ssS(t *testing.T) (estab int) {
 	t.Helper()
 	out, err := exec.Command("ss", "-s").Output()
 	if err != nil {
@@ -116,13 +118,11 @@ func ssS(t *testing.T) (estab, timewait int) {
 		t.Fatalf("ss -s has no TCP line:\n%s", out)
 	}
 	estab, _ = strconv.Atoi(string(m[1]))
-	timewait, _ = strconv.Atoi(string(m[2]))
-	return estab, timewait
+	return estab
 }
 
 // `socktop -s` of the whole table agrees with counting `ss -tanuH` by
-// protocol, family and state, and its estab and timewait with ss -s's
-// counters, within the churn that two runs of ss around the snapshot
+// protocol, family and state, and its estab with ss -s's counter, within the churn that two runs of ss around the snapshot
 // measure. The test's own connections make sure the figures are not all
 // zero.
 func TestSummaryAgreesWithSS(t *testing.T) {
@@ -155,7 +155,7 @@ func TestSummaryAgreesWithSS(t *testing.T) {
 	var problems string
 	for round := 0; round < 5; round++ {
 		before := ssTally(t)
-		estabB, twB := ssS(t)
+		estabB := ssS(t)
 		snap, err := src.Snapshot(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +165,7 @@ func TestSummaryAgreesWithSS(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := ssTally(t)
-		estabA, twA := ssS(t)
+		estabA := ssS(t)
 		ours := summaryTally(t, buf.String())
 		churn := 0
 		for k := range keysOf(before, after) {
@@ -183,7 +183,6 @@ func TestSummaryAgreesWithSS(t *testing.T) {
 			check(k, ours[k], before[k], after[k])
 		}
 		check("ss -s estab", ours["estab"], estabB, estabA)
-		check("ss -s timewait", ours["timewait"], twB, twA)
 		if ours["estab"] < 30 || ours["timewait"] < 5 {
 			problems += fmt.Sprintf("estab %d timewait %d: the test's 30 established sockets and 5 TIME_WAITs are missing\n", ours["estab"], ours["timewait"])
 		}
