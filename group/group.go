@@ -55,34 +55,46 @@ type Grouper struct {
 	byState [collect.NumStates]int32
 	seen    map[ownerSlot]struct{}
 	groups  []Group
+	by      By
 }
 
 // Group counts socks by by, in one pass. The groups come in the order
 // first met (see Sort); they and their Owners are the Grouper's and are
-// valid until its next call.
+// valid until its next Group or Reset.
 func (gr *Grouper) Group(socks []collect.Socket, by By) []Group {
+	gr.Reset(by)
+	for i := range socks {
+		gr.Add(&socks[i])
+	}
+	return gr.groups
+}
+
+// Reset starts a new count by by, forgetting the previous one's groups;
+// Add then counts sockets one at a time, for a caller whose sockets are
+// not in one slice (the live view's filtered rows).
+func (gr *Grouper) Reset(by By) {
 	if gr.index == nil {
 		gr.index = map[Key]int32{}
 		gr.seen = map[ownerSlot]struct{}{}
 	}
 	gr.reset()
+	gr.by = by
 	if by == ByPort && gr.byPort == nil {
 		gr.byPort = make([]int32, 1<<16+1)
 	}
-	for i := range socks {
-		s := &socks[i]
-		switch by {
-		case ByPort:
-			gr.add(gr.portSlot(s), s, true)
-			continue
-		case ByState:
-			gr.add(gr.stateSlot(s), s, true)
-			continue
-		}
-		if by != ByProcess {
-			gr.add(gr.slot(keyOf(s, by)), s, true)
-			continue
-		}
+}
+
+// Groups returns the groups counted since Reset, in the order first met.
+func (gr *Grouper) Groups() []Group { return gr.groups }
+
+// Add counts s into its group, or by process into each of its owners'.
+func (gr *Grouper) Add(s *collect.Socket) {
+	switch gr.by {
+	case ByPort:
+		gr.add(gr.portSlot(s), s, true)
+	case ByState:
+		gr.add(gr.stateSlot(s), s, true)
+	case ByProcess:
 		switch {
 		case len(s.Owners) > 0:
 			for j, o := range s.Owners {
@@ -96,8 +108,9 @@ func (gr *Grouper) Group(socks []collect.Socket, by By) []Group {
 		default:
 			gr.add(gr.slot(Key{By: ByProcess, Special: NoKey}), s, false)
 		}
+	case ByRemote, ByContainer:
+		gr.add(gr.slot(keyOf(s, gr.by)), s, true)
 	}
-	return gr.groups
 }
 
 func ownedEarlier(earlier []collect.Owner, o collect.Owner) bool {
