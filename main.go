@@ -150,6 +150,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
 			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
+			GroupBy:  groupBy(cfg),
 		})
 		if err != nil {
 			return &runError{err}

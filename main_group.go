@@ -21,3 +21,10 @@ func writeGroups(w io.Writer, snap *collect.Snapshot, cfg *config) error {
 	}
 	return output.WriteGroupTable(w, gs, by, !cfg.noHeader)
 }
+
+// groupBy is --group-by's key, 0 when it was not given; checkRoot has
+// refused a bad one.
+func groupBy(cfg *config) group.By {
+	by, _ := group.ParseBy(cfg.groupBy)
+	return by
+}

@@ -25,7 +25,10 @@ type KeyMap struct {
 	DemoScrollUp, DemoScrollDown            key.Binding
 	Diagram                                 key.Binding
 	Kill                                    key.Binding
-	Help, Quit                              key.Binding
+	// GroupBy cycles the group table's key; TimeWaits shows the
+	// TIME_WAITs by port; Drill is enter's name in the group table.
+	GroupBy, TimeWaits, Drill key.Binding
+	Help, Quit                key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
 	StartDemo key.Binding
@@ -68,6 +71,8 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		DemoScrollUp: bind("demo pane up", "["), DemoScrollDown: bind("demo pane down", "]"),
 		Diagram: bind("state diagram", "D"),
 		Kill:    bind("kill row(s)", "K"),
+		GroupBy: bind("group by", "b"), TimeWaits: bind("TIME_WAIT by port", "T"),
+		Drill: bind("sockets", "enter"),
 
 		Prompt: PromptKeyMap{
 			Apply: bind("apply", "enter"), Cancel: bind("cancel", "esc"), Quit: bind("quit", "ctrl+c"),
@@ -141,7 +146,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Peer},
 		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Closed, k.Segments, k.Kill},
 		{k.Pause, k.Faster, k.Slower, k.Help, k.Quit},
-		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
+		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram, k.GroupBy, k.TimeWaits},
 	})
 	g[0] = append(g[0], both(k.WheelUp, k.WheelDown, keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))
 	return g

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/group"
 )
 
 // ErrNoSource is returned by Run when the Config has no Source.
@@ -33,6 +34,9 @@ type Config struct {
 	// Narrow hides what the command line's -t -u -4 -6 -l leave out; the
 	// Source should still give every socket, for the demos.
 	Narrow Narrow
+	// GroupBy opens the view on the group table by this key (--group-by);
+	// 0 opens it on the socket table.
+	GroupBy group.By
 }
 
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every
