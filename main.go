@@ -95,6 +95,11 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		States:   flt.States(),
 		AllNetNS: cfg.allNetNS,
 	}
+	if flt != nil && !interactive {
+		// One table: the kernel sends only what can match. The live view
+		// keeps the whole table, which the tracker and its log need.
+		opts.Kernel = flt
+	}
 	if cfg.netns != "" {
 		if opts.NetNS, err = collect.ResolveNetNS(cfg.netns); err != nil {
 			return &inputError{fmt.Errorf("-N %s: %w", cfg.netns, err)}

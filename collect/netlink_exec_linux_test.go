@@ -125,13 +125,13 @@ func TestDumpErrorInDone(t *testing.T) {
 	}
 	// 253 is set aside for experiments (RFC 3692): no diag handler has it.
 	const noSuchProto = 253
-	socks, _, err := n.dumpLocked(nil, unix.AF_INET, noSuchProto, uint32(AllStates), 0)
+	socks, _, err := n.dumpLocked(nil, unix.AF_INET, noSuchProto, uint32(AllStates), 0, nil)
 	if !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("dump of protocol %d: %d sockets, err %v; want ENOENT", noSuchProto, len(socks), err)
 	}
 	l, _ := listenTCP(t, unix.AF_INET, 1, nil)
 	in := inodeOf(t, l.fd)
-	socks, _, err = n.dumpLocked(nil, unix.AF_INET, unix.IPPROTO_TCP, 1<<StateListen, 0)
+	socks, _, err = n.dumpLocked(nil, unix.AF_INET, unix.IPPROTO_TCP, 1<<StateListen, 0, nil)
 	if err != nil {
 		t.Fatalf("dump after the failed one: %v", err)
 	}

@@ -51,7 +51,11 @@ type Netlink struct {
 	from    unix.RawSockaddrNetlink
 	fromLen uint32
 	req     [nlmsgHdrLen + inetDiagReqLen]byte
-	compat  [nlmsgHdrLen + inetDiagReqV1Len]byte
+	// reqBC is a request with its INET_DIAG_REQ_BYTECODE attribute, kept
+	// for the next dump; kernel is the filter that gives the bytecode.
+	reqBC  []byte
+	kernel atomic.Pointer[kernelBox]
+	compat [nlmsgHdrLen + inetDiagReqV1Len]byte
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.
 	noCompat bool
@@ -88,6 +92,7 @@ type Netlink struct {
 func NewNetlink(opts Options) *Netlink {
 	n := &Netlink{opts: opts, fd: -1, protocol: unix.NETLINK_SOCK_DIAG}
 	n.states.Store(uint32(opts.States))
+	n.SetKernelFilter(opts.Kernel)
 	n.initNetNS()
 	if opts.Owners {
 		n.owners = newOwnerCache()
@@ -98,6 +103,61 @@ func NewNetlink(opts Options) *Netlink {
 // SetStates changes the state mask for the next Snapshot; 0 means all
 // states. It is safe to call while a Snapshot runs.
 func (n *Netlink) SetStates(m StateMask) { n.states.Store(uint32(m)) }
+
+// kernelBox holds a KernelFilter for the atomic pointer.
+type kernelBox struct{ f KernelFilter }
+
+// SetKernelFilter changes the kernel filter (Options.Kernel) for the next
+// Snapshot; nil dumps everything. It is safe to call while a Snapshot
+// runs.
+func (n *Netlink) SetKernelFilter(f KernelFilter) {
+	if f == nil {
+		n.kernel.Store(nil)
+		return
+	}
+	n.kernel.Store(&kernelBox{f})
+}
+
+// bytecode is the kernel filter's program for one dump: nil for none,
+// empty when the dump can be skipped.
+func (n *Netlink) bytecode(proto, fam uint8) []byte {
+	b := n.kernel.Load()
+	if b == nil {
+		return nil
+	}
+	p, f := TCP, uint8(0)
+	if proto == unix.IPPROTO_UDP {
+		p = UDP
+	}
+	switch fam {
+	case unix.AF_INET:
+		f = 4
+	case unix.AF_INET6:
+		f = 6
+	}
+	return b.f.Bytecode(p, f)
+}
+
+// withBytecode returns req with an INET_DIAG_REQ_BYTECODE attribute
+// carrying bc appended, in n.reqBC; req itself when bc is nil.
+func (n *Netlink) withBytecode(req, bc []byte) []byte {
+	if bc == nil {
+		return req
+	}
+	const nlaHdrLen, inetDiagReqBytecode = 4, 1
+	attr := nlaHdrLen + len(bc)
+	total := len(req) + (attr+3)&^3
+	r := append(n.reqBC[:0], req...)
+	r = binary.NativeEndian.AppendUint16(r, uint16(attr))
+	r = binary.NativeEndian.AppendUint16(r, inetDiagReqBytecode)
+	r = append(r, bc...)
+	for len(r) < total {
+		r = append(r, 0)
+	}
+	binary.NativeEndian.PutUint32(r[0:], uint32(total))
+	n.reqBC = r
+	return r
+}
 
 // Close releases the netlink socket. A later Snapshot opens a new one.
 func (n *Netlink) Close() error {
@@ -167,7 +227,7 @@ func (n *Netlink) probe() error {
 	if err := n.openLocked(); err != nil {
 		return err
 	}
-	_, _, err := n.dumpLocked(nil, unix.AF_INET, unix.IPPROTO_TCP, 1<<StateListen, 0)
+	_, _, err := n.dumpLocked(nil, unix.AF_INET, unix.IPPROTO_TCP, 1<<StateListen, 0, nil)
 	if err != nil {
 		n.closeLocked()
 		if refused(err) {
@@ -278,6 +338,10 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 		if states == 0 {
 			continue
 		}
+		bc := n.bytecode(d.proto, d.fam)
+		if bc != nil && len(bc) == 0 {
+			continue // the kernel filter says no socket of this dump is wanted
+		}
 		var err error
 		intr := true
 		before := len(socks)
@@ -288,7 +352,7 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 			// tcp_info pointer past the snapshot's length.
 			clear(socks[before:])
 			socks = socks[:before]
-			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext)
+			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
 			if err != nil {
 				break
 			}
@@ -408,13 +472,14 @@ func putAddr(dst []byte, a netip.Addr) {
 // reports a reply flagged NLM_F_DUMP_INTR; the caller retries. On an error
 // other than the kernel's errno the socket may hold the rest of the dump,
 // so callers close it.
-func (n *Netlink) dumpLocked(socks []Socket, fam, proto uint8, states uint32, ext uint8) (out []Socket, intr bool, err error) {
+func (n *Netlink) dumpLocked(socks []Socket, fam, proto uint8, states uint32, ext uint8, bc []byte) (out []Socket, intr bool, err error) {
 	var req []byte
 	if fam == unix.AF_UNSPEC && proto == unix.IPPROTO_TCP {
 		req = n.buildCompatReq(states, ext)
 	} else {
 		req = n.buildReq(fam, proto, states, ext, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, nil)
 	}
+	req = n.withBytecode(req, bc)
 	intr, err = n.execute(req, func(msg []byte) error {
 		var err error
 		socks, err = n.appendDiag(socks, msg, proto)
@@ -469,6 +534,7 @@ func decodeDiagMsg(s *Socket, m []byte, proto uint8) {
 		s.Local = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[8:12])), lport)
 		s.Remote = netip.AddrPortFrom(netip.AddrFrom4([4]byte(m[24:28])), rport)
 	}
+	s.Ifindex = ne.Uint32(m[40:])
 	s.Cookie = uint64(ne.Uint32(m[44:])) | uint64(ne.Uint32(m[48:]))<<32
 	if s.Timer != TimerOff {
 		s.TimerLeft = time.Duration(ne.Uint32(m[52:])) * time.Millisecond

@@ -23,6 +23,19 @@ type Options struct {
 	// NetNS is the path of the one network namespace to list instead of
 	// socktop's own (see ResolveNetNS); "" for socktop's own.
 	NetNS string
+	// Kernel, when set, narrows every TCP and UDP dump in the kernel to a
+	// superset of what the caller will keep (netlink only): the caller's
+	// own predicate stays the final word, and the snapshot holds only
+	// the sockets the kernel let through.
+	Kernel KernelFilter
+}
+
+// KernelFilter gives the inet_diag bytecode (INET_DIAG_REQ_BYTECODE) for
+// a dump of one protocol and family (4, 6, or 0 when one dump walks both),
+// as filter.Filter does: nil to dump everything, an empty slice when no
+// socket of that dump can be wanted, so it is skipped.
+type KernelFilter interface {
+	Bytecode(proto Proto, family uint8) []byte
 }
 
 // InfoSource is implemented by sources that can fetch tcp_info for one

@@ -262,6 +262,9 @@ type Socket struct {
 	// that had its tcp_info; nil when rates were not asked for or the
 	// connection has not been seen twice yet (unknown, not zero).
 	Rate *Rate
+	// Ifindex is the interface the socket is bound to (SO_BINDTODEVICE,
+	// or an IPv6 link-local scope), 0 for none.
+	Ifindex uint32
 	// NetNS is the network namespace the socket lives in.
 	NetNS NetNS
 	// Path is a Unix socket's address: a file path, "@name" for an
@@ -295,6 +298,8 @@ const (
 	// found no owner among the ones it could. An empty Owners without
 	// this bit means nobody holds a descriptor for the socket.
 	FieldOwners
+	// FieldIfindex means the source cannot tell the bound interface.
+	FieldIfindex
 )
 
 // Has reports whether every field of x is in f.

@@ -31,7 +31,7 @@ func bufferSizes() *Scenario {
 		Section: SectionMeasure,
 		NoSegments: "a bulk transfer sends tens of thousands of segments, more than a diagram can show, " +
 			"and capturing them would slow what the table measures",
-		Title: "Buffer sizes: TCP throughput by write size, on loopback and on a 10 Mbit/s link",
+		Title: "Buffer sizes: TCP throughput by write size, loopback and 10 Mbit/s (lan rows: root)",
 		Promises: []Promise{
 			{Role: Client, State: established, Detail: "Send-Q > 0, during a transfer", Match: sendQPositive,
 				Why: "the writer is ahead of the path: its bytes wait in the send buffer until the peer acknowledges them"},

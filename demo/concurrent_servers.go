@@ -29,7 +29,7 @@ const (
 
 func init() {
 	probe.RegisterProgram(programPreforkWorker, preforkWorker)
-	probe.RegisterProgram(programForkServer, forkServer)
+	probe.RegisterProgram(programForkServer, forkPerConnection)
 	probe.RegisterProgram(programForkChild, forkChild)
 }
 
@@ -77,9 +77,9 @@ func preforkWorker(pc *probe.ProgramContext) error {
 	}
 }
 
-// forkServer is the body of a fork-per-connection server: accept, fork
+// forkPerConnection is the body of a fork-per-connection server: accept, fork
 // a child for the connection, close the parent's copy.
-func forkServer(pc *probe.ProgramContext) error {
+func forkPerConnection(pc *probe.ProgramContext) error {
 	a, err := parseWorkerArgs(pc, 1)
 	if err != nil {
 		return err

@@ -263,6 +263,8 @@ func buildCatalogue() []*Scenario {
 		hostCrash(),
 		bufferSizes(),
 		preforkServer(),
+		sharedClose(), forkServer(),
+		closeWaitWrite(), acceptAbort(), nonBlockingConnect(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {

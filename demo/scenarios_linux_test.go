@@ -69,7 +69,8 @@ func reuseVariants(sc *Scenario) []bool {
 // number alone: another program may have sockets on the same numbers.
 func TestStopCleansUp(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"server-crash", "simultaneous-close", "listen-overflow", "prefork-server"} {
+	forks := map[string]bool{"server-crash": true, "shared-close": true, "fork-server": true, "prefork-server": true}
+	for _, name := range []string{"server-crash", "simultaneous-close", "listen-overflow", "shared-close", "fork-server", "prefork-server"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sc, _ := Find(name)
@@ -81,7 +82,7 @@ func TestStopCleansUp(t *testing.T) {
 			src := newCollector()
 			t.Cleanup(func() { src.Close() })
 			waitfor.Until(t, 60*time.Second, "the run to hold sockets with descriptors on its port", func() bool {
-				return len(heldSockets(t, src, r, children(r))) > 0 && (name != "server-crash" && name != "prefork-server" || len(children(r)) > 0)
+				return len(heldSockets(t, src, r, children(r))) > 0 && (!forks[name] || len(children(r)) > 0)
 			})
 			kids := children(r)
 			r.Stop()
@@ -109,7 +110,7 @@ func TestStopCleansUp(t *testing.T) {
 					t.Errorf("child %d still exists after Stop: %v", pid, err)
 				}
 			}
-			if (name == "server-crash" || name == "prefork-server") && len(kids) == 0 {
+			if forks[name] && len(kids) == 0 {
 				t.Errorf("%s started no child process", name)
 			}
 		})

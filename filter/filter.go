@@ -24,13 +24,17 @@ var ErrBad = errors.New("bad filter")
 // The language is ss's (see Parse), so what people already type after
 // `ss -tan` works here too.
 type Filter struct {
-	expr  string
-	match func(*collect.Socket) bool
-	may   collect.StateMask
+	expr   string
+	match  func(*collect.Socket) bool
+	may    collect.StateMask
+	kernel kbounds
 }
 
 // Parse parses a filter expression. An empty expression, or one made
 // only of spaces, gives a nil *Filter and no error: no filter at all.
+//
+// The kernel evaluates what it can of a filter (see Bytecode), so a
+// narrow filter on a large table costs little more than its matches.
 //
 // The grammar follows ss(8):
 //
@@ -40,6 +44,7 @@ type Filter struct {
 //	sport|dport [OP] [:]PORT     OP is = == eq != ne neq < lt > gt <= le leq >= ge geq
 //	src|dst [=|!=] HOST          HOST is ADDR, ADDR/LEN, ADDR:PORT, [V6]:PORT, *:PORT,
 //	                             :PORT, *, optionally after inet: or inet6:
+//	dev [=|!=] NAME|INDEX        the interface a socket is bound to
 //	not !, and & &&, or | ||     precedence not > and > or; juxtaposition is and
 //	( ... )                      grouping
 //
@@ -69,7 +74,7 @@ func Parse(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{expr: expr, match: n.match, may: n.may}, nil
+	return &Filter{expr: expr, match: n.match, may: n.may, kernel: n.kernel}, nil
 }
 
 // Match reports whether the socket passes the filter. A nil filter passes

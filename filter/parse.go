@@ -17,6 +17,9 @@ type cnode struct {
 	may, must collect.StateMask
 	kind      nodeKind
 	terms     []func(*collect.Socket) bool
+	// kernel brackets the node between conditions the kernel's dump
+	// filter can evaluate (see kbounds); the zero value knows nothing.
+	kernel kbounds
 }
 
 type nodeKind uint8
@@ -42,7 +45,7 @@ func (n cnode) flat(k nodeKind) []func(*collect.Socket) bool {
 
 func andNode(a, b cnode) cnode {
 	terms := append(append([]func(*collect.Socket) bool(nil), a.flat(kindAnd)...), b.flat(kindAnd)...)
-	n := cnode{may: a.may & b.may, must: a.must & b.must, kind: kindAnd, terms: terms}
+	n := cnode{may: a.may & b.may, must: a.must & b.must, kind: kindAnd, terms: terms, kernel: kAndBounds(a.kernel, b.kernel)}
 	switch len(terms) {
 	case 2:
 		t0, t1 := terms[0], terms[1]
@@ -65,7 +68,7 @@ func andNode(a, b cnode) cnode {
 
 func orNode(a, b cnode) cnode {
 	terms := append(append([]func(*collect.Socket) bool(nil), a.flat(kindOr)...), b.flat(kindOr)...)
-	n := cnode{may: a.may | b.may, must: a.must | b.must, kind: kindOr, terms: terms}
+	n := cnode{may: a.may | b.may, must: a.must | b.must, kind: kindOr, terms: terms, kernel: kOrBounds(a.kernel, b.kernel)}
 	switch len(terms) {
 	case 2:
 		t0, t1 := terms[0], terms[1]
@@ -89,9 +92,10 @@ func orNode(a, b cnode) cnode {
 func notNode(a cnode) cnode {
 	am := a.match
 	return cnode{
-		match: func(s *collect.Socket) bool { return !am(s) },
-		may:   collect.AllStates &^ a.must,
-		must:  collect.AllStates &^ a.may,
+		match:  func(s *collect.Socket) bool { return !am(s) },
+		may:    collect.AllStates &^ a.must,
+		must:   collect.AllStates &^ a.may,
+		kernel: kNotBounds(a.kernel),
 	}
 }
 
@@ -302,10 +306,14 @@ func (p *parser) parsePrimary() (cnode, error) {
 		if kw == "udp" {
 			want = collect.UDP
 		}
-		return predNode(func(s *collect.Socket) bool { return s.Proto == want }), nil
+		n := predNode(func(s *collect.Socket) bool { return s.Proto == want })
+		n.kernel = exact(&kexpr{op: kProto, proto: want})
+		return n, nil
 	case "unix":
 		p.next()
-		return predNode(func(s *collect.Socket) bool { return s.Proto == collect.Unix }), nil
+		n := predNode(func(s *collect.Socket) bool { return s.Proto == collect.Unix })
+		n.kernel = exact(kexprFalse) // an inet dump has no Unix socket
+		return n, nil
 	case "path":
 		p.next()
 		return p.parsePath(t)
@@ -315,7 +323,9 @@ func (p *parser) parsePrimary() (cnode, error) {
 		if kw == "inet6" || kw == "ipv6" {
 			want = 6
 		}
-		return predNode(func(s *collect.Socket) bool { return socketFamily(s) == want }), nil
+		n := predNode(func(s *collect.Socket) bool { return socketFamily(s) == want })
+		n.kernel = exact(&kexpr{op: kFamily, family: want})
+		return n, nil
 	case "proc":
 		p.next()
 		return p.parseProc(t)
@@ -333,7 +343,10 @@ func (p *parser) parsePrimary() (cnode, error) {
 		return p.parseContainer(t)
 	case "and", "or":
 		return cnode{}, p.missing(t)
-	case "dev", "fwmark", "cgroup", "autobound":
+	case "dev":
+		p.next()
+		return p.parseDev(t)
+	case "fwmark", "cgroup", "autobound":
 		return cnode{}, p.errAt(t.pos, "%q is an ss condition socktop does not support", t.text)
 	}
 	if looksLikePort(t.text) {

@@ -148,7 +148,9 @@ func eitherPort(op cmpOp, want int) cnode {
 		return notNode(eitherPort(opEq, want))
 	}
 	l, r := portPred(op, want, true), portPred(op, want, false)
-	return predNode(func(s *collect.Socket) bool { return l(s) || r(s) })
+	n := predNode(func(s *collect.Socket) bool { return l(s) || r(s) })
+	n.kernel = exact(kjoin(kOr, kPortCond(op, want, true), kPortCond(op, want, false)))
+	return n
 }
 
 // parsePortCond reads the rest of "sport OP PORT", "dport OP PORT" or
@@ -165,10 +167,11 @@ func (p *parser) parsePortCond(kw string, kwTok token) (cnode, error) {
 		return cnode{}, err
 	}
 	switch kw {
-	case "sport":
-		return predNode(portPred(op, port, true)), nil
-	case "dport":
-		return predNode(portPred(op, port, false)), nil
+	case "sport", "dport":
+		local := kw == "sport"
+		n := predNode(portPred(op, port, local))
+		n.kernel = exact(kPortCond(op, port, local))
+		return n, nil
 	}
 	return eitherPort(op, port), nil
 }
@@ -196,6 +199,7 @@ func (p *parser) parseHostCond(local bool, kwTok token) (cnode, error) {
 		return cnode{}, err
 	}
 	n := predNode(h.pred(local))
+	n.kernel = exact(kHostCond(h, local))
 	if op == opNe {
 		n = notNode(n)
 	}
@@ -415,6 +419,7 @@ func Ports(ports ...uint16) *Filter {
 	var b strings.Builder
 	for i, p := range ports {
 		local, remote := predNode(portPred(opEq, int(p), true)), predNode(portPred(opEq, int(p), false))
+		local.kernel, remote.kernel = exact(kPortCond(opEq, int(p), true)), exact(kPortCond(opEq, int(p), false))
 		either := orNode(local, remote)
 		if i == 0 {
 			n = either
@@ -425,5 +430,5 @@ func Ports(ports ...uint16) *Filter {
 		ps := strconv.Itoa(int(p))
 		b.WriteString("sport = :" + ps + " or dport = :" + ps)
 	}
-	return &Filter{expr: b.String(), match: n.match, may: n.may}
+	return &Filter{expr: b.String(), match: n.match, may: n.may, kernel: n.kernel}
 }

@@ -367,13 +367,15 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			}
 			return nil
 		}
-		if m.mode == modeTable {
-			switch {
-			case key.Matches(msg, m.keys.WheelUp):
-				m.move(-3)
-			case key.Matches(msg, m.keys.WheelDown):
-				m.move(3)
-			}
+		switch {
+		case m.mode == modeTable && key.Matches(msg, m.keys.WheelUp):
+			m.move(-3)
+		case m.mode == modeTable && key.Matches(msg, m.keys.WheelDown):
+			m.move(3)
+		case m.mode == modeDemos && key.Matches(msg, m.keys.WheelUp):
+			m.demos.list.scrollBy(-3)
+		case m.mode == modeDemos && key.Matches(msg, m.keys.WheelDown):
+			m.demos.list.scrollBy(3)
 		}
 		return nil
 	case tea.KeyPressMsg:

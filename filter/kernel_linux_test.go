@@ -1,0 +1,377 @@
+//go:build linux
+
+package filter
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"socktop/collect"
+)
+
+// TestBytecodeSelectsWhatMatchSelects is the property the kernel filter
+// rests on: for random filters over a real table, the sockets the kernel
+// lets through and Match then keeps are exactly those Match keeps from
+// the whole table; and the kernel keeps what the program says, as the
+// interpreter of the kernel's rules (bcRun) reads it. The table is the
+// test's own zoo (listeners on IPv4, IPv6 and both, established pairs, a
+// v4-mapped connection, a TIME_WAIT, UDP sockets); other programs'
+// sockets come and go between the two dumps, so the comparison is over
+// the test's own sockets, found by inode or exact 4-tuple.
+func TestBytecodeSelectsWhatMatchSelects(t *testing.T) {
+	p4, p6, own, _ := filterTestSockets(t)
+	dual, dualConn := dualStackPair(t, own)
+	bound := boundToLoopback(t, own)
+	socks := own.snapshot(t, func(s []collect.Socket) bool { return len(s) >= 13 })
+	ports := []int{int(p4), int(p6), int(dual), dualConn, int(bound), 0, 1, 22, 1023, 1024, 32768, 65535}
+	for _, s := range socks {
+		ports = append(ports, int(s.Local.Port()), int(s.Remote.Port()))
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	g := &filterGen{r: rand.New(rand.NewPCG(seed, 1)), ports: ports, addr4: testAddr4.String()}
+	whole := collect.NewNetlink(collect.Options{})
+	t.Cleanup(func() { whole.Close() })
+	narrowed := 0
+	for i := 0; i < 150; i++ {
+		expr := g.expr(3)
+		f, err := Parse(expr)
+		if err != nil {
+			t.Fatalf("generated %q does not parse: %v", expr, err)
+		}
+		kern := collect.NewNetlink(collect.Options{Kernel: f})
+		ks, err := kern.Snapshot(context.Background())
+		kern.Close()
+		if err != nil {
+			t.Fatalf("%q: kernel-filtered snapshot: %v", expr, err)
+		}
+		all, err := whole.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inKernel := map[string]bool{}
+		for j := range ks.Sockets {
+			s := &ks.Sockets[j]
+			if !acceptedByProgram(f, s) {
+				t.Errorf("%q: the kernel sent %s, which its program rejects", expr, sockID(s))
+			}
+			if own.has(s) {
+				inKernel[sockID(s)] = true
+			}
+		}
+		if len(ks.Sockets) < len(all.Sockets)/2 {
+			narrowed++
+		}
+		for j := range all.Sockets {
+			s := &all.Sockets[j]
+			if !own.has(s) {
+				continue
+			}
+			id := sockID(s)
+			if f.Match(s) && !inKernel[id] {
+				t.Errorf("%q: matches %s %s, which the kernel left out (program %x)", expr, id, s.State, f.Bytecode(s.Proto, 0))
+			}
+			if rejectedByProgram(f, s) && inKernel[id] {
+				t.Errorf("%q: the kernel sent %s, which the program rejects", expr, id)
+			}
+		}
+	}
+	if narrowed == 0 {
+		t.Error("no generated filter narrowed the dump: the bytecode never reached the kernel")
+	}
+}
+
+// acceptedByProgram reports whether one of the programs the collector may
+// have sent for s's dump accepts s: TCP dumps walk both families at once
+// where the kernel allows it, or one family each otherwise.
+func acceptedByProgram(f *Filter, s *collect.Socket) bool {
+	for _, fam := range dumpFamilies(s) {
+		if bc := f.Bytecode(s.Proto, fam); bc == nil || bcRun(bc, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectedByProgram reports whether every program the collector may have
+// sent for s's dump rejects it.
+func rejectedByProgram(f *Filter, s *collect.Socket) bool {
+	for _, fam := range dumpFamilies(s) {
+		if bc := f.Bytecode(s.Proto, fam); bc == nil || bcRun(bc, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func dumpFamilies(s *collect.Socket) []uint8 {
+	if s.Proto == collect.TCP {
+		return []uint8{0, s.Family}
+	}
+	return []uint8{s.Family}
+}
+
+// bcRun runs a program with the kernel's rules (inet_diag_bc_run in
+// net/ipv4/inet_diag.c): an operation that holds moves on by its "yes",
+// one that fails by its "no", and the socket is accepted when the walk
+// ends exactly at the end. An empty program accepts nothing here, as
+// Bytecode's callers skip the dump.
+func bcRun(bc []byte, s *collect.Socket) bool {
+	if len(bc) == 0 {
+		return false
+	}
+	n := len(bc)
+	for pc := 0; pc < n; {
+		code, yesLen, noLen := bc[pc], int(bc[pc+1]), int(nativeEndian.Uint16(bc[pc+2:]))
+		yes := true
+		switch code {
+		case bcJMP:
+			yes = false
+		case bcSGE, bcSLE, bcDGE, bcDLE, bcSEQ, bcDEQ:
+			want := int(nativeEndian.Uint16(bc[pc+6:]))
+			port := int(s.Remote.Port())
+			if code == bcSGE || code == bcSLE || code == bcSEQ {
+				port = int(s.Local.Port())
+			}
+			switch code {
+			case bcSGE, bcDGE:
+				yes = port >= want
+			case bcSLE, bcDLE:
+				yes = port <= want
+			default:
+				yes = port == want
+			}
+		case bcDevCond:
+			yes = s.Ifindex == nativeEndian.Uint32(bc[pc+4:])
+		case bcSCond, bcDCond:
+			yes = hostcondHolds(bc[pc+4:], s, code == bcSCond)
+		default:
+			panic(fmt.Sprintf("bcRun: operation %d", code))
+		}
+		if yes {
+			pc += yesLen
+		} else {
+			pc += noLen
+		}
+		if pc > n {
+			return false
+		}
+	}
+	return true
+}
+
+// hostcondHolds is the kernel's S_COND/D_COND test.
+func hostcondHolds(c []byte, s *collect.Socket, local bool) bool {
+	ap := s.Remote
+	if local {
+		ap = s.Local
+	}
+	if port := int32(nativeEndian.Uint32(c[4:])); port != -1 && int(port) != int(ap.Port()) {
+		return false
+	}
+	fam, bits := c[0], int(c[1])
+	if fam == 0 {
+		return true // no address to test (the port was)
+	}
+	a := ap.Addr()
+	if !a.IsValid() {
+		a = netip.IPv4Unspecified()
+		if s.Family == 6 {
+			a = netip.IPv6Unspecified()
+		}
+	}
+	a = a.WithZone("")
+	var want netip.Addr
+	switch fam {
+	case 2:
+		want = netip.AddrFrom4([4]byte(c[8:12]))
+		if s.Family == 6 {
+			if !a.Is4In6() {
+				return false
+			}
+			a = a.Unmap()
+		}
+	case 10:
+		want = netip.AddrFrom16([16]byte(c[8:24]))
+		if s.Family != 6 {
+			return false
+		}
+		if a.Is4() {
+			a = netip.AddrFrom16(a.As16())
+		}
+	}
+	return netip.PrefixFrom(want, bits).Contains(a)
+}
+
+// dualStackPair adds a listener on [::] and a connection to it over
+// IPv4, whose accepted end is an IPv6 socket with a v4-mapped address:
+// the case where the kernel's family test and ours must agree. It returns
+// the listener's port and the client's.
+func dualStackPair(t *testing.T, own *ownSockets) (uint16, int) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		t.Skipf("no dual-stack listener here: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	own.add(t, ln)
+	port := ln.Addr().(*net.TCPAddr).Port
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0))}
+	c, err := d.Dial("tcp4", netip.AddrPortFrom(testAddr4, uint16(port)).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	own.add(t, c.(*net.TCPConn))
+	own.add(t, s)
+	return uint16(port), c.LocalAddr().(*net.TCPAddr).Port
+}
+
+// filterGen writes random filter expressions over the test's ports and
+// addresses, with conditions the kernel can and cannot evaluate.
+type filterGen struct {
+	r     *rand.Rand
+	ports []int
+	addr4 string
+}
+
+func (g *filterGen) port() string {
+	return strconv.Itoa(g.ports[g.r.IntN(len(g.ports))])
+}
+
+func (g *filterGen) host() string {
+	hosts := []string{g.addr4, g.addr4 + "/32", "127.0.0.0/8", "127/8", "10.0.0.0/8", "0.0.0.0/0",
+		"::1", "[::1]", "::/0", "::ffff:" + g.addr4, "::ffff:0:0/96", "inet:" + g.addr4, "inet6:::1", "*"}
+	h := hosts[g.r.IntN(len(hosts))]
+	switch g.r.IntN(3) {
+	case 0:
+		return h
+	case 1:
+		if strings.Contains(h, "::") && !strings.HasPrefix(h, "[") && !strings.Contains(h, "/") {
+			return "[" + strings.TrimPrefix(h, "inet6:") + "]:" + g.port()
+		}
+		if strings.Contains(h, "::") {
+			return h
+		}
+		return h + ":" + g.port()
+	}
+	return "*:" + g.port()
+}
+
+func (g *filterGen) atom() string {
+	ops := []string{"=", "!=", "<", ">", "<=", ">=", "eq", "gt"}
+	switch g.r.IntN(13) {
+	case 0, 1:
+		return "sport " + ops[g.r.IntN(len(ops))] + " :" + g.port()
+	case 2, 3:
+		return "dport " + ops[g.r.IntN(len(ops))] + " :" + g.port()
+	case 4:
+		return "src " + g.host()
+	case 5:
+		return "dst " + g.host()
+	case 6:
+		return []string{"tcp", "udp", "inet", "inet6", "unix"}[g.r.IntN(5)]
+	case 7:
+		return "state " + []string{"established", "listening", "time-wait", "connected", "unconn"}[g.r.IntN(5)]
+	case 8:
+		return []string{"proc filter.test", "uid = 0", "pid 1", "uid > 1000"}[g.r.IntN(4)]
+	case 11:
+		return []string{"dev lo", "dev != lo", "dev = 1", "dev 0"}[g.r.IntN(4)]
+	case 9:
+		return "port " + []string{"=", "!=", "<", ">="}[g.r.IntN(4)] + " " + g.port()
+	case 10:
+		return g.port()
+	}
+	return "src != " + g.host()
+}
+
+// boundToLoopback adds a listener bound to the loopback device
+// (SO_BINDTODEVICE, which needs CAP_NET_RAW: skipped without), the only
+// kind of socket a dev condition selects; it returns its port.
+func boundToLoopback(t *testing.T, own *ownSockets) uint16 {
+	t.Helper()
+	var serr error
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), "lo") })
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp4", netip.AddrPortFrom(testAddr4, 0).String())
+	if err == nil && serr != nil {
+		ln.Close()
+		err = serr
+	}
+	if err != nil {
+		t.Skipf("no listener bound to lo (SO_BINDTODEVICE needs CAP_NET_RAW): %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	own.add(t, ln.(*net.TCPListener))
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func (g *filterGen) expr(depth int) string {
+	if depth == 0 || g.r.IntN(3) == 0 {
+		return g.atom()
+	}
+	switch g.r.IntN(4) {
+	case 0:
+		return "not ( " + g.expr(depth-1) + " )"
+	case 1:
+		return "( " + g.expr(depth-1) + " ) or ( " + g.expr(depth-1) + " )"
+	}
+	return "( " + g.expr(depth-1) + " ) and ( " + g.expr(depth-1) + " )"
+}
+
+// TestDevAgreesWithSS checks "dev lo" against ss's own dev condition: the
+// test's listener bound to lo is selected by both, and by the kernel's
+// program, and its unbound sockets by neither.
+func TestDevAgreesWithSS(t *testing.T) {
+	own := newOwnSockets()
+	boundToLoopback(t, own)
+	filterTestSockets(t)
+	f, err := Parse("dev lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := collect.NewNetlink(collect.Options{Kernel: f})
+	defer src.Close()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours []collect.Socket
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if !f.Match(s) {
+			t.Errorf("the kernel sent %s (ifindex %d) for dev lo", sockID(s), s.Ifindex)
+		}
+		if own.has(s) {
+			ours = append(ours, *s)
+		}
+	}
+	if len(ours) != 1 {
+		t.Fatalf("dev lo: the kernel sent %d of the test's sockets, want its one bound listener: %v", len(ours), ours)
+	}
+	out, err := exec.Command("ss", "-tanHe", "dev lo").Output()
+	if err != nil {
+		t.Fatalf("ss: %v", err)
+	}
+	ino := "ino:" + strconv.FormatUint(uint64(ours[0].Inode), 10) + " "
+	if !strings.Contains(string(out), ino) {
+		t.Errorf("ss 'dev lo' does not list the bound listener (%s):\n%s", ino, out)
+	}
+}
