@@ -104,7 +104,8 @@ func KeyTitle(b group.By) string {
 // WriteGroupTable prints `socktop --once --group-by BY`: one line per
 // group with its key, count, a column per state any group has, send and
 // receive totals when any socket has a rate ("?" for a group none of
-// whose sockets has one), and its owners.
+// whose sockets has one), and its owners (but by process, where the key
+// is the owner).
 func WriteGroupTable(w io.Writer, gs []group.Group, by group.By, header bool) error {
 	states := GroupStates(gs)
 	rates := RatesShown(gs)
@@ -115,7 +116,11 @@ func WriteGroupTable(w io.Writer, gs []group.Group, by group.By, header bool) er
 	if rates {
 		titles = append(titles, "Send", "Recv")
 	}
-	titles = append(titles, "Owners")
+	// By process, the key is the owner.
+	owners := by != group.ByProcess
+	if owners {
+		titles = append(titles, "Owners")
+	}
 	rows := make([][]string, 0, len(gs)+1)
 	if header {
 		rows = append(rows, titles)
@@ -130,7 +135,10 @@ func WriteGroupTable(w io.Writer, gs []group.Group, by group.By, header bool) er
 			s, rv := GroupRates(g)
 			r = append(r, s, rv)
 		}
-		rows = append(rows, append(r, GroupOwners(g)))
+		if owners {
+			r = append(r, GroupOwners(g))
+		}
+		rows = append(rows, r)
 	}
 	width := make([]int, len(titles))
 	for _, r := range rows {
@@ -144,7 +152,7 @@ func WriteGroupTable(w io.Writer, gs []group.Group, by group.By, header bool) er
 	for _, r := range rows {
 		line = line[:0]
 		for j, c := range r {
-			line = appendPadded(line, []byte(c), width[j], j > 0 && j < last, j == last)
+			line = appendPadded(line, []byte(c), width[j], j > 0 && !(owners && j == last), j == last)
 		}
 		// A group without owners leaves the padding of the column before.
 		line = append(bytes.TrimRight(line, " "), '\n')

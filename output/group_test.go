@@ -53,3 +53,20 @@ func TestGroupRatesUnknown(t *testing.T) {
 		t.Errorf("JSON %s lacks the drill-down filter", buf.String())
 	}
 }
+
+// By process the key is the owner: no Owners column, and the last
+// count stays right-aligned.
+func TestGroupTableByProcess(t *testing.T) {
+	socks := rateSockets()
+	socks[0].Owners = []collect.Owner{{PID: 812, Name: "nginx"}}
+	var buf bytes.Buffer
+	if err := WriteGroupTable(&buf, group.Count(socks, group.ByProcess), group.ByProcess, true); err != nil {
+		t.Fatal(err)
+	}
+	want := "Process    Count  ESTABLISHED  TIME_WAIT    Send    Recv\n" +
+		"nginx/812      1            1          0  3.0M/s  1.5K/s\n" +
+		"-              1            0          1       ?       ?\n"
+	if buf.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}

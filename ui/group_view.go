@@ -187,7 +187,8 @@ func (g *groupView) columns(width int) []groupCol {
 			cols = append(cols, extra...)
 		}
 	}
-	if rest := width - used(cols...) - 1; rest >= 8 {
+	// By process, the key is the owner.
+	if rest := width - used(cols...) - 1; rest >= 8 && g.by != group.ByProcess {
 		cols = append(cols, groupCol{title: "Owners", width: rest, cell: output.GroupOwners})
 	}
 	return cols
