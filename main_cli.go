@@ -25,6 +25,9 @@ type config struct {
 	// what they ask for socktop always does (see the flags' help).
 	numeric, processes, options, extended bool
 	info                                  bool
+	// listeners is --listeners: each TCP listener's queues and the
+	// listen counters, once.
+	listeners bool
 	// allNetNS and netns are --all-netns and -N: every network namespace,
 	// or the one named (an ip netns name, a pid or a path).
 	allNetNS bool
@@ -299,6 +302,7 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	}
 	f.BoolVarP(&cfg.info, "info", "i", false, "ss's TCP internals: not built yet (says what to use)")
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
+	f.BoolVar(&cfg.listeners, "listeners", false, "print each TCP listener's accept and SYN queues, and the drop counters")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
 	f.StringVar(&cfg.groupBy, "group-by", "", "counts by `BY`: port, remote, process, state or container (live: the group view)")
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
@@ -313,7 +317,7 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	root.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	root.RegisterFlagCompletionFunc("interval", cobra.FixedCompletions([]string{"250ms", "500ms", "1s", "2s", "5s"}, cobra.ShellCompDirectiveNoFileComp))
 
-	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newKillCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
+	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newKillCmd(stdout, stderr), newServeCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
 	return root
 }
 
@@ -345,6 +349,12 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 		if cfg.summary {
 			return &usageError{cmd, errors.New("-s and --group-by do not combine: the summary groups by protocol and state")}
 		}
+		if cfg.listeners {
+			return &usageError{cmd, errors.New("--listeners and --group-by do not combine: each is a report of its own")}
+		}
+	}
+	if cfg.listeners && cfg.summary {
+		return &usageError{cmd, errors.New("--listeners and -s do not combine: each is a report of its own")}
 	}
 	if cfg.summary && cfg.json {
 		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}

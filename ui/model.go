@@ -59,6 +59,8 @@ type (
 		ev     drained
 		segGen uint64
 		segs   []segments.Segment
+		// counters is the listen counters read after the snapshot.
+		counters counterReading
 	}
 	// infoMsg is tcp_info for the socket the detail view shows.
 	infoMsg struct {
@@ -164,6 +166,9 @@ type model struct {
 	flash string
 	// kill is K's question and the kill it runs (kill.go).
 	kill killState
+	// listen is the listeners' health and the host's listen counters
+	// (listeners.go).
+	listen listenState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -201,6 +206,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.detail = detailView{styles: m.styles}
 	m.closed = closedView{styles: m.styles}
 	hostAddrs(&m.peers)
+	m.listen.read, m.listen.of = cfg.ListenCounters, cfg.ListenCountersOf
 	m.header.events = eventsText(m.events, nil)
 	if m.events != nil {
 		m.extraNotices = append(m.extraNotices, m.events.Notices()...)
@@ -238,6 +244,7 @@ func (m *model) collectCmd() tea.Cmd {
 	m.inFlight = true
 	src, ctx, ev := m.src, m.ctx, m.events
 	capture, segGen := m.seg.capture, m.seg.gen
+	readListen := m.listen.read
 	return func() tea.Msg {
 		// The view keeps pointers into the snapshot across refreshes; the
 		// sources hand out a fresh Sockets slice per snapshot (collect's
@@ -245,7 +252,7 @@ func (m *model) collectCmd() tea.Cmd {
 		snap, err := src.Snapshot(ctx)
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen}
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, counters: readCounters(readListen)}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
@@ -335,6 +342,10 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		m.lastErr = ""
 		snap := msg.snap
+		if note := m.listen.observe(msg.counters, snap.Taken); note != "" {
+			m.extraNotices = append(m.extraNotices, note)
+			m.setNotice()
+		}
 		// One diff per snapshot, for the view and every demo; while
 		// paused the demos go on and the view holds what changed.
 		ch := m.tracker.Update(&snap)
@@ -447,6 +458,10 @@ func (m *model) syncDetail() {
 	}
 	r := m.rows[m.selected]
 	m.detail.sock = *r.s
+	m.detail.isListener = false
+	if h := m.listen.healthOf(m.snap, r.s); h != nil {
+		m.detail.listener, m.detail.isListener = *h, true
+	}
 	m.detail.peer = collect.Socket{}
 	var p *collect.Socket
 	p, m.detail.peerStatus = m.peerIndex().Find(r.s)

@@ -35,6 +35,8 @@ func (m *model) apply(cur *collect.Snapshot, ch *collect.Changes) {
 		m.curMarks = nil
 	}
 	m.snap = cur
+	m.listen.compute(cur)
+	m.header.listen = m.listen.headerText()
 	// The window is dropped from the front in place, so the buffer stays
 	// the size of one window whatever the refresh rate.
 	drop := 0
@@ -230,11 +232,18 @@ func (m *model) rebuildRows() {
 		if len(marks) != len(m.snap.Sockets) {
 			marks = nil
 		}
+		// The health is in socket order: one cursor walks it.
+		health, next := m.listen.health, 0
 		for i := range m.snap.Sockets {
 			s := &m.snap.Sockets[i]
 			m.spaces.add(s.NetNS)
+			full := false
+			if next < len(health) && health[next].Index == i {
+				full = health[next].Full()
+				next++
+			}
 			if m.shows(s) {
-				r := row{s: s}
+				r := row{s: s, full: full}
 				if marks != nil {
 					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
 				}

@@ -37,6 +37,13 @@ type Config struct {
 	// GroupBy opens the view on the group table by this key (--group-by);
 	// 0 opens it on the socket table.
 	GroupBy group.By
+	// ListenCounters reads the listen queue counters (ListenOverflows and
+	// the like) for the header's rates, in the collection's Cmd; nil
+	// shows none. ListenCountersOf names the namespace they are of when
+	// the table shows more than that one ("host netns" under
+	// --all-netns); "" otherwise.
+	ListenCounters   func() (collect.ListenCounters, error)
+	ListenCountersOf string
 }
 
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every
