@@ -161,6 +161,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			NoColor:  os.Getenv("NO_COLOR") != "",
 			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
 			Rates:    wantTCPInfo(cfg),
+			GroupBy:  groupBy(cfg),
 			// The counters of the namespace -N shows, else socktop's own.
 			ListenCounters:   func() (collect.ListenCounters, error) { return collect.ReadListenCounters(nsPath) },
 			ListenCountersOf: liveCountersOf(cfg),
@@ -186,6 +187,8 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	switch {
 	case cfg.summary:
 		err = output.WriteSummary(stdout, &snap)
+	case cfg.groupBy != "":
+		err = writeGroups(stdout, &snap, cfg)
 	case cfg.json:
 		err = output.WriteJSONWith(stdout, &snap, tableNamer(ctx, cfg, &snap))
 	default:

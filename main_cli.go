@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"socktop/collect"
+	"socktop/group"
 )
 
 // config is what the root command's flags and arguments asked for.
@@ -41,6 +42,8 @@ type config struct {
 	events   string
 	interval time.Duration
 	filter   string
+	// groupBy is --group-by: "" for rows, else a group.ParseBy name.
+	groupBy string
 }
 
 // usageError is bad input about flags or arguments: the message, then
@@ -216,7 +219,8 @@ const rootLong = "socktop: every TCP and UDP socket of this machine, live."
 const rootSynopsis = "socktop [flags] [FILTER]\tlive view (one table when stdout is not a terminal)\n" +
 	"socktop --once [flags] [FILTER]\tprint one netstat-like table and exit\n" +
 	"socktop --json [flags] [FILTER]\tprint one JSON snapshot and exit\n" +
-	"socktop -s [flags] [FILTER]\tprint counts per protocol, family and state and exit"
+	"socktop -s [flags] [FILTER]\tprint counts per protocol, family and state and exit\n" +
+	"socktop --once --group-by BY\tprint counts per port, remote, process, state or netns and exit"
 
 const rootMore = `Everything after -- is FILTER text, even words that look like flags.
 An unknown value shows as ? in the table and is absent from the JSON.
@@ -238,6 +242,8 @@ Examples:
   socktop --json -t 'sport = :22 or dport = :22'
   socktop --once --all-netns 'container 3f4e5d6c7b8a'
   socktop --once -r -e 'sport = :https'
+  socktop --once --group-by port 'state time-wait'
+  socktop --json --group-by process
 
 Names: socktop is numeric by default, unlike ss, so that scripts and
 columns stay stable. -r names hosts and services as ss -r does (-rn:
@@ -320,6 +326,7 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
 	f.BoolVar(&cfg.listeners, "listeners", false, "print each TCP listener's accept and SYN queues, and the drop counters")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
+	f.StringVar(&cfg.groupBy, "group-by", "", "counts by `BY`: port, remote, process, state or container (live: the group view)")
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
 	f.BoolVar(&cfg.allNetNS, "all-netns", false, "sockets of every network namespace and container (needs root)")
 	f.StringVarP(&cfg.netns, "net", "N", "", "sockets of the network namespace `NS`: an ip netns name, a pid or a path")
@@ -355,6 +362,17 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	}
 	if cfg.allNetNS && cfg.netns != "" {
 		return &usageError{cmd, errors.New("--all-netns and -N do not combine: -N shows one namespace")}
+	}
+	if cfg.groupBy != "" || cmd.Flags().Changed("group-by") {
+		if _, err := group.ParseBy(cfg.groupBy); err != nil {
+			return &usageError{cmd, fmt.Errorf("--group-by: %w", err)}
+		}
+		if cfg.summary {
+			return &usageError{cmd, errors.New("-s and --group-by do not combine: the summary groups by protocol and state")}
+		}
+		if cfg.listeners {
+			return &usageError{cmd, errors.New("--listeners and --group-by do not combine: each is a report of its own")}
+		}
 	}
 	if cfg.listeners && cfg.summary {
 		return &usageError{cmd, errors.New("--listeners and -s do not combine: each is a report of its own")}

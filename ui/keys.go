@@ -27,7 +27,10 @@ type KeyMap struct {
 	Rates                                   key.Binding
 	Kill                                    key.Binding
 	Names                                   key.Binding
-	Help, Quit                              key.Binding
+	// GroupBy cycles the group table's key; TimeWaits shows the
+	// TIME_WAITs by port; Drill is enter's name in the group table.
+	GroupBy, TimeWaits, Drill key.Binding
+	Help, Quit                key.Binding
 	// StartDemo stands for every scenario key in the list's footer;
 	// Scenarios holds one binding per scenario, in the catalogue's order.
 	StartDemo key.Binding
@@ -72,6 +75,8 @@ func DefaultKeyMap(catalogue []*demo.Scenario) KeyMap {
 		Diagram: bind("state diagram", "D"),
 		Kill:    bind("kill row(s)", "K"),
 		Names:   bind("names", "n"),
+		GroupBy: bind("group by", "b"), TimeWaits: bind("TIME_WAIT by port", "T"),
+		Drill: bind("sockets", "enter"),
 
 		Prompt: PromptKeyMap{
 			Apply: bind("apply", "enter"), Cancel: bind("cancel", "esc"), Quit: bind("quit", "ctrl+c"),
@@ -145,7 +150,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Peer},
 		{k.Detail, k.Back, k.Filter, k.ClearFilter, k.Sort, k.SortReverse, k.Rates, k.Closed, k.Segments, k.Kill},
 		{k.Pause, k.Faster, k.Slower, k.Names, k.Help, k.Quit},
-		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram},
+		{k.Demos, k.ReuseAddr, k.StopDemo, k.DemoScrollUp, k.DemoScrollDown, k.Diagram, k.GroupBy, k.TimeWaits},
 	})
 	g[0] = append(g[0], both(k.WheelUp, k.WheelDown, keyLabel("wheelup")+"/"+keyLabel("down"), "scroll"))
 	return g

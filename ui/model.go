@@ -155,6 +155,9 @@ type model struct {
 	seg    segState
 	// diagram is the state-diagram mode's view (diagram.go).
 	diagram diagramView
+	// group is the group table, shown over the socket table's place
+	// while a group key is chosen (group_view.go).
+	group groupView
 
 	demos demoState
 
@@ -222,6 +225,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		m.setNotice()
 	}
 	m.diagram = diagramView{styles: m.styles}
+	m.group = groupView{styles: m.styles, by: cfg.GroupBy}
 	m.demos = newDemoState(ctx, reg, m.styles)
 	m.demos.mode = events.ModeSampled
 	if m.events != nil {
@@ -404,6 +408,15 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case killDoneMsg:
 		return m.killDone(msg)
 	case tea.MouseWheelMsg:
+		if m.mode == modeTable && m.group.on() {
+			switch {
+			case key.Matches(msg, m.keys.WheelUp):
+				m.group.move(-3)
+			case key.Matches(msg, m.keys.WheelDown):
+				m.group.move(3)
+			}
+			return nil
+		}
 		switch {
 		case m.mode == modeTable && key.Matches(msg, m.keys.WheelUp):
 			m.move(-3)
@@ -507,6 +520,7 @@ func (m *model) syncDetail() {
 // (a refresh, a new filter, a new sort) and their widths measured: what
 // depends on all the rows is worked out here, once, rather than per frame.
 func (m *model) rowsChanged() {
+	m.group.rebuild(m.rows)
 	m.log.refilter(m.shows)
 	m.closed.refilter(m.shows)
 	m.layout()

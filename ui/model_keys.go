@@ -49,7 +49,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		// selection or change the rows under it belong to the table (here
 		// they would leave one socket's tcp_info under another's name).
 		if key.Matches(msg, k.Detail, k.Filter, k.Sort, k.SortReverse, k.Demos, k.Closed, k.ReuseAddr, k.StopDemo,
-			k.DemoScrollUp, k.DemoScrollDown, k.Rates) {
+			k.DemoScrollUp, k.DemoScrollDown, k.Rates, k.GroupBy, k.TimeWaits) {
 			return nil
 		}
 	case modeDemos:
@@ -61,7 +61,16 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.diagramKey(msg)
 		return nil
 	}
+	if m.mode == modeTable && m.group.on() {
+		if cmd, ok := m.groupKey(msg); ok {
+			return cmd
+		}
+	}
 	switch {
+	case key.Matches(msg, k.GroupBy):
+		m.cycleGroup()
+	case key.Matches(msg, k.TimeWaits):
+		m.timeWaits()
 	case key.Matches(msg, k.Up):
 		m.move(-1)
 	case key.Matches(msg, k.Down):

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
+	"socktop/group"
 )
 
 // ErrNoSource is returned by Run when the Config has no Source.
@@ -37,6 +38,9 @@ type Config struct {
 	// t key toggles them). While they are, the Source is asked for
 	// tcp_info on every TCP socket, when it is a collect.TCPInfoSetter.
 	Rates bool
+	// GroupBy opens the view on the group table by this key (--group-by);
+	// 0 opens it on the socket table.
+	GroupBy group.By
 	// ListenCounters reads the listen queue counters (ListenOverflows and
 	// the like) for the header's rates, in the collection's Cmd; nil
 	// shows none. ListenCountersOf names the namespace they are of when

@@ -77,6 +77,7 @@ func (m *model) layout() {
 	m.detail.SetSize(w, hs.body)
 	m.closed.SetSize(w, hs.body)
 	m.diagram.SetSize(w, hs.body)
+	m.group.SetSize(w, hs.table)
 	m.prompt.SetSize(w, hs.footer)
 	m.help.SetWidth(w)
 	m.hs = hs
@@ -143,7 +144,11 @@ func (m *model) render() {
 	add(m.header.Render(w), hs.header)
 	switch m.mode {
 	case modeTable:
-		add(m.table.Render(w), hs.table)
+		if m.group.on() {
+			add(m.group.Render(w), hs.table)
+		} else {
+			add(m.table.Render(w), hs.table)
+		}
 		add(m.log.Render(w), hs.log)
 		add(m.demos.pane.Render(w), hs.demo)
 	case modeDetail:
@@ -209,6 +214,10 @@ func (m *model) footer(width int) string {
 	case modeDemos:
 		b = m.demos.listHelp(k)
 	default:
+		if m.group.on() {
+			b = []keyBinding{k.Drill, k.GroupBy, k.Sort, k.Back, k.Filter, k.Help, k.Quit}
+			break
+		}
 		b = []keyBinding{k.Filter, k.Sort, k.Pause, k.Detail, k.Closed, k.Demos}
 		if m.filterText != "" {
 			b = append(b, k.ClearFilter)
