@@ -253,9 +253,20 @@ func refused(err error) bool {
 }
 
 // Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
-// order, then the Unix sockets when Options.Unix asks for them. A family or protocol the kernel refuses (udp_diag not loaded) is
-// left out and the snapshot marked Partial, with a Notice.
+// order, then the Unix sockets when Options.Unix asks for them. A family
+// or protocol the kernel refuses (udp_diag not loaded) is left out and
+// the snapshot marked Partial, with a Notice. The Sockets slice is new.
 func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
+	return n.SnapshotInto(ctx, nil)
+}
+
+// SnapshotInto is Snapshot with its Sockets made in buf's array, which the
+// caller gives up (see the Snapshot type): a live view that hands back
+// the array of the snapshot it no longer shows allocates no table per
+// refresh. buf's contents do not matter. An array too small for the table
+// is left for a new one, and so is one far larger than the table needs,
+// so that a burst does not keep its memory.
+func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
@@ -275,7 +286,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		// it from the kernel's counters rather than grow it by doubling.
 		hint = sockstatEstimate()
 	}
-	socks := make([]Socket, 0, hint+hint/8+64)
+	socks := tableBuffer(buf, hint+hint/8+64)
 	socks, err := n.dumpTableLocked(ctx, &snap, socks, mask)
 	if err != nil {
 		return Snapshot{}, err
@@ -287,6 +298,9 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	n.last = len(socks)
+	// What a recycled array held past this table would keep the owner
+	// slices of older refreshes alive.
+	clear(socks[len(socks):cap(socks)])
 	if n.owners != nil {
 		if msg := n.owners.resolve(socks); msg != "" {
 			n.told.add(&snap, msg)
@@ -297,8 +311,37 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			socks[i].Unknown |= FieldOwners
 		}
 	}
+	if snap.Filtered && n.nsPath == "" && n.others == nil {
+		// Unix sockets are never narrowed: they are all in socks.
+		if c := sockstatEstimate(); c > 0 {
+			snap.Total = c + countUnix(socks)
+		}
+	}
 	snap.Sockets = socks
 	return snap, nil
+}
+
+// tableBuffer returns buf emptied when it holds want sockets without being
+// more than four times that (past a floor), and a new slice otherwise.
+// A recycled array's old rows need no clearing: each dumped row is
+// appended as a zero Socket before it is decoded, and a retry clears
+// what it drops.
+func tableBuffer(buf []Socket, want int) []Socket {
+	if cap(buf) >= want && (cap(buf) <= 4*want || cap(buf) <= 4096) {
+		return buf[:0]
+	}
+	return make([]Socket, 0, want)
+}
+
+// countUnix counts the Unix sockets of socks.
+func countUnix(socks []Socket) int {
+	c := 0
+	for i := range socks {
+		if socks[i].Proto == Unix {
+			c++
+		}
+	}
+	return c
 }
 
 // dumpTableLocked appends the TCP and UDP sockets of the chosen families
@@ -339,6 +382,9 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 			continue
 		}
 		bc := n.bytecode(d.proto, d.fam)
+		if bc != nil {
+			snap.Filtered = true
+		}
 		if bc != nil && len(bc) == 0 {
 			continue // the kernel filter says no socket of this dump is wanted
 		}
