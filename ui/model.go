@@ -124,7 +124,7 @@ type model struct {
 	// are the event stream's and the segment capture's, each told once.
 	snapNotices, extraNotices []string
 
-	tracker      changeTracker  // every snapshot received goes through it
+	tracker changeTracker // every snapshot received goes through it
 	// fed is the snapshot last given to the tracker, which it diffs the
 	// next against; spare is the array of one nobody holds any more, for
 	// the source to fill (see release); kern is the kernel filter asked
