@@ -286,7 +286,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 		// it from the kernel's counters rather than grow it by doubling.
 		hint = sockstatEstimate()
 	}
-	socks := tableBuffer(buf, hint+hint/8+64)
+	socks := tableBuffer(buf, hint)
 	socks, err := n.dumpTableLocked(ctx, &snap, socks, mask)
 	if err != nil {
 		return Snapshot{}, err
@@ -321,16 +321,17 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 	return snap, nil
 }
 
-// tableBuffer returns buf emptied when it holds want sockets without being
-// more than four times that (past a floor), and a new slice otherwise.
-// A recycled array's old rows need no clearing: each dumped row is
-// appended as a zero Socket before it is decoded, and a retry clears
-// what it drops.
-func tableBuffer(buf []Socket, want int) []Socket {
-	if cap(buf) >= want && (cap(buf) <= 4*want || cap(buf) <= 4096) {
+// tableBuffer returns the slice to dump a table of about hint sockets
+// into: buf emptied when it holds them with a little room and is not more
+// than four times too large (past a floor), and otherwise a new slice
+// with room for the table to grow by an eighth. A recycled array's old
+// rows need no clearing: each dumped row is appended as a zero Socket
+// before it is decoded, and a retry clears what it drops.
+func tableBuffer(buf []Socket, hint int) []Socket {
+	if c := cap(buf); c >= hint+hint/32 && (c <= 4*hint || c <= 4096) {
 		return buf[:0]
 	}
-	return make([]Socket, 0, want)
+	return make([]Socket, 0, hint+hint/8+64)
 }
 
 // countUnix counts the Unix sockets of socks.

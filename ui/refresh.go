@@ -279,9 +279,7 @@ func (m *model) applyRebased(cur *collect.Snapshot, ch *collect.Changes, rebased
 		m.snapNotices = cur.Notices
 		m.setNotice()
 	}
-	for i := range ch.Closed {
-		m.closed.add(&ch.Closed[i])
-	}
+	m.closed.addAll(ch.Closed)
 	m.rebuildRows()
 }
 
@@ -625,9 +623,7 @@ func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes, rebased bool) {
 	if len(h.trans) > maxHistKeys {
 		h.trans = slices.Delete(h.trans, 0, len(h.trans)-maxHistKeys)
 	}
-	for i := range ch.Closed {
-		h.closed.add(&ch.Closed[i])
-	}
+	h.closed.addAll(ch.Closed)
 	off := len(kept) - len(socks)
 	for j, s := range socks {
 		if s == nil {
