@@ -88,7 +88,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return &inputError{err}
 	}
-	interactive := !cfg.once && !cfg.json && !cfg.summary && isTerminal(stdout)
+	interactive := !cfg.once && !cfg.json && !cfg.summary && !cfg.listeners && isTerminal(stdout)
 	opts := collect.Options{
 		TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6,
 		Owners:   !cfg.noOwners,
@@ -122,6 +122,9 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		}
 		opts.States &= listeningMask
 	}
+	if cfg.listeners {
+		opts = listenerOptions(opts)
+	}
 	src, err := collect.NewSource(cfg.source, opts)
 	if err != nil {
 		return &runError{err}
@@ -145,6 +148,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		}
 		defer ev.Close()
 		info, _ := src.(collect.InfoSource)
+		nsPath := opts.NetNS
 		host, _ := os.Hostname()
 		err = ui.Run(ctx, ui.Config{
 			Source:   src,
@@ -155,6 +159,9 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			Host:     host,
 			NoColor:  os.Getenv("NO_COLOR") != "",
 			Narrow:   ui.Narrow{TCP: cfg.tcp, UDP: cfg.udp, Unix: cfg.unix, IPv4: cfg.v4, IPv6: cfg.v6, Listening: cfg.listening},
+			// The counters of the namespace -N shows, else socktop's own.
+			ListenCounters:   func() (collect.ListenCounters, error) { return collect.ReadListenCounters(nsPath) },
+			ListenCountersOf: liveCountersOf(cfg),
 		})
 		if err != nil {
 			return &runError{err}
@@ -168,6 +175,9 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	for _, n := range snap.Notices {
 		fmt.Fprintf(stderr, "socktop: %s\n", n)
+	}
+	if cfg.listeners {
+		return writeListeners(stdout, cfg, opts.NetNS, &snap, flt)
 	}
 	keepMatching(&snap, flt, cfg.listening)
 	switch {

@@ -24,6 +24,9 @@ type config struct {
 	// what they ask for socktop always does (see the flags' help).
 	numeric, processes, options, extended bool
 	info                                  bool
+	// listeners is --listeners: each TCP listener's queues and the
+	// listen counters, once.
+	listeners bool
 	// allNetNS and netns are --all-netns and -N: every network namespace,
 	// or the one named (an ip netns name, a pid or a path).
 	allNetNS bool
@@ -293,6 +296,7 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	}
 	f.BoolVarP(&cfg.info, "info", "i", false, "ss's TCP internals: not built yet (says what to use)")
 	f.BoolVar(&cfg.once, "once", false, "print one table and exit")
+	f.BoolVar(&cfg.listeners, "listeners", false, "print each TCP listener's accept and SYN queues, and the drop counters")
 	f.BoolVar(&cfg.json, "json", false, "print one JSON snapshot and exit")
 	f.BoolVar(&cfg.noOwners, "no-owners", false, "skip owner (process) resolution; faster")
 	f.BoolVar(&cfg.allNetNS, "all-netns", false, "sockets of every network namespace and container (needs root)")
@@ -306,7 +310,7 @@ func newRootCmd(cfg *config, args []string, stdout, stderr io.Writer) *cobra.Com
 	root.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))
 	root.RegisterFlagCompletionFunc("interval", cobra.FixedCompletions([]string{"250ms", "500ms", "1s", "2s", "5s"}, cobra.ShellCompDirectiveNoFileComp))
 
-	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newKillCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
+	root.AddCommand(newTraceCmd(stdout, stderr), newDemoCmd(stdout, stderr), newKillCmd(stdout, stderr), newServeCmd(stdout, stderr), newCompletionCmd(root, stdout), newManCmd(root, stdout))
 	return root
 }
 
@@ -330,6 +334,9 @@ func checkRoot(cmd *cobra.Command, cfg *config, args []string) error {
 	}
 	if cfg.allNetNS && cfg.netns != "" {
 		return &usageError{cmd, errors.New("--all-netns and -N do not combine: -N shows one namespace")}
+	}
+	if cfg.listeners && cfg.summary {
+		return &usageError{cmd, errors.New("--listeners and -s do not combine: each is a report of its own")}
 	}
 	if cfg.summary && cfg.json {
 		return &usageError{cmd, errors.New("-s and --json do not combine: the summary is text")}

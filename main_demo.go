@@ -104,7 +104,7 @@ func newDemoRunCmd(fl *demoRunFlags, stdout, stderr io.Writer) *cobra.Command {
 	f.Var(&fl.reuse, "reuseaddr", "set SO_REUSEADDR (=true or =false) in "+strings.Join(reuseScenarios(), ", "))
 	f.Lookup("reuseaddr").NoOptDefVal = "true"
 	f.BoolVar(&fl.json, "json", false, "NDJSON output, one object per line")
-	f.DurationVar(&fl.timeout, "timeout", time.Minute, "give up waiting for the promises after `D`")
+	f.DurationVar(&fl.timeout, "timeout", time.Minute, "give up waiting for the promises `D` after the steps end")
 	f.BoolVar(&fl.fast, "fast", false, "short lifetimes and pauses (for tests)")
 	f.StringVar(&fl.events, "events", "auto", "paths checked from `HOW`: auto, bpf, tracefs or sampled")
 	cmd.RegisterFlagCompletionFunc("events", cobra.FixedCompletions(eventsNames, cobra.ShellCompDirectiveNoFileComp))

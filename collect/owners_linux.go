@@ -62,11 +62,15 @@ type ownerCache struct {
 	peak      int
 	peakNames int
 
-	want    []uint32 // sorted inodes of the snapshot being resolved
-	pairs   []inodePID
-	names   map[int32]procName
-	gen     uint32
-	pids    []int32
+	want  []uint32 // sorted inodes of the snapshot being resolved
+	pairs []inodePID
+	names map[int32]procName
+	gen   uint32
+	pids  []int32 // the processes of the last pass, sorted
+	// nowPIDs is catchUp's listing buffer; young are the processes it
+	// saw appear, read at its next pass (see catchUp).
+	nowPIDs []int32
+	young   []int32
 	procBuf []byte // getdents of /proc
 	workers []*scanWorker
 
@@ -160,6 +164,8 @@ func (c *ownerCache) resolve(socks []Socket) string {
 		c.collect(c.want)
 		c.rebuild(false)
 		c.lastCost = c.now().Sub(c.lastScan)
+	} else if !early {
+		c.catchUp()
 	}
 	live := 0
 	for i := range socks {
@@ -231,6 +237,8 @@ func (c *ownerCache) collect(want []uint32) {
 			c.pids = append(c.pids, pid)
 		}
 	})
+	slices.Sort(c.pids)
+	c.young = c.young[:0]
 	nw := min(runtime.GOMAXPROCS(0), maxScanWorkers, len(c.pids)/16+1)
 	for len(c.workers) < nw {
 		c.workers = append(c.workers, &scanWorker{

@@ -21,7 +21,8 @@ type RunOptions struct {
 	// JSON prints NDJSON, one object a line (start, event, seen, result),
 	// instead of text.
 	JSON bool
-	// Timeout bounds the wait for the promises; 0 means a minute.
+	// Timeout bounds the wait for the promises once the steps have ended;
+	// 0 means a minute.
 	Timeout time.Duration
 	// Mode chooses the kernel events' reader ("" the best available, see
 	// events.Options); ModeSampled checks from snapshots only.

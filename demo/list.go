@@ -21,6 +21,17 @@ func RootMark(sc *Scenario) string {
 	return "[root: " + sc.NeedsRoot + "]"
 }
 
+// RootMissing says why this process cannot run sc, which needs root,
+// in the words Start's ErrNeedsRoot uses ("uid 65534 lacks
+// CAP_SYS_ADMIN and CAP_NET_ADMIN"); it is "" when sc needs no root or
+// this process has the privileges.
+func RootMissing(sc *Scenario) string {
+	if sc.NeedsRoot == "" {
+		return ""
+	}
+	return labAllowed()
+}
+
 // SectionGroup is one section of the course material and its scenarios,
 // in catalogue order.
 type SectionGroup struct {

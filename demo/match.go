@@ -111,6 +111,7 @@ const (
 	fACK    = segments.ACK
 	fFINACK = segments.FIN | segments.ACK
 	fRSTACK = segments.RST | segments.ACK
+	fRST    = segments.RST
 )
 
 // handshake is the three segments of a connect that went through.

@@ -3,6 +3,7 @@ package demo
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +182,37 @@ func TestCataloguePromisesPaths(t *testing.T) {
 	abortive, _ := Find("abortive-close")
 	if s := abortive.Promises[len(abortive.Promises)-1].String(); s != "no FIN" {
 		t.Errorf("abortive-close's last promise reads %q, want \"no FIN\"", s)
+	}
+}
+
+// TestLostEventsLeavePathsUnchecked: a path promise not kept while the
+// kernel reported lost events is unchecked, with a note saying so, and
+// does not fail the run; one kept stays kept, and without losses a
+// missed path is missed.
+func TestLostEventsLeavePathsUnchecked(t *testing.T) {
+	path := []collect.State{collect.StateSynSent, collect.StateEstablished}
+	r := &Run{status: []PromiseStatus{
+		{Promise: Promise{Role: Client, Path: path}},
+		{Promise: Promise{Role: Server, Path: path}, Seen: true},
+	}}
+	if r.Kept() {
+		t.Fatal("a missed path with no events lost counts as kept")
+	}
+	if st := r.Status()[0]; st.Unchecked {
+		t.Fatalf("with no events lost the missed path is unchecked: %+v", st)
+	}
+	r.lost = 42
+	st := r.Status()
+	if !st[0].Unchecked || !strings.Contains(st[0].Note, "lost 42 events") {
+		t.Errorf("with 42 events lost the missed path is %+v, want unchecked with a note", st[0])
+	}
+	if st[1].Unchecked || !st[1].Seen {
+		t.Errorf("a kept path became %+v", st[1])
+	}
+	if !r.Kept() {
+		t.Error("a path left unchecked by lost events fails the run")
+	}
+	if r.status[0].Unchecked {
+		t.Error("Status changed the run's own record")
 	}
 }

@@ -358,11 +358,28 @@ func (r *Run) onStop(f func()) {
 	r.onStops = append(r.onStops, f)
 }
 
-// Status returns every promise of the run and whether it was kept.
+// Status returns every promise of the run and whether it was kept. A
+// path promise not kept while the kernel reported lost events is
+// returned unchecked, with a note: the steps it waits for may be among
+// the lost, so the run cannot tell a missed path from a missed report.
 func (r *Run) Status() []PromiseStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]PromiseStatus(nil), r.status...)
+	out := append([]PromiseStatus(nil), r.status...)
+	for i := range out {
+		r.lostPathLocked(&out[i])
+	}
+	return out
+}
+
+// lostPathLocked marks st unchecked when it is a path promise not kept
+// while events were lost. The caller holds r.mu.
+func (r *Run) lostPathLocked(st *PromiseStatus) {
+	if r.lost == 0 || len(st.Path) == 0 || st.Seen || st.Unchecked {
+		return
+	}
+	st.Unchecked = true
+	st.Note = fmt.Sprintf("not checked: the kernel lost %d events host-wide while it ran, which may be this path's; the state promises stand for it", r.lost)
 }
 
 // Settled reports whether nothing more can change: every promise is
@@ -386,6 +403,7 @@ func (r *Run) Kept() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, st := range r.status {
+		r.lostPathLocked(&st)
 		if !st.Seen && !st.Unchecked {
 			return false
 		}

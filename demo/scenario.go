@@ -264,6 +264,7 @@ func buildCatalogue() []*Scenario {
 		bufferSizes(),
 		preforkServer(),
 		sharedClose(), forkServer(),
+		closeWaitWrite(), acceptAbort(), nonBlockingConnect(),
 	}
 	lessons, err := parseLessons(lessonsMD)
 	if err == nil {

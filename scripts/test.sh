@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need
-# (tmux for the real-terminal test, iproute2 for ss, the oracle), then
+# (tmux for the real-terminal test, iproute2 for ss, the oracle,
+# prometheus for the exporter's scrape tests), then
 # checks formatting, vets, and runs every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
+# Debian's prometheus gives the server and promtool the serve tests run.
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo=""

@@ -18,6 +18,7 @@ type demoPaneView struct {
 	width, height int
 	styles        *Styles
 	runs          []*demoRun
+	refused       *demoRefusal
 	err           string
 	doc           []string // built by build, for the width given
 	scroll        int      // document lines hidden above the pane
@@ -56,10 +57,34 @@ func (p *demoPaneView) build(width int) {
 	if p.err != "" {
 		p.doc = append(p.doc, wrapStyled(st.Error, p.err, width, 0)...)
 	}
+	if p.refused != nil {
+		p.doc = append(p.doc, p.refusedLines(p.refused, width)...)
+	}
 	for _, r := range p.runs {
 		p.doc = append(p.doc, p.runLines(r, width)...)
 	}
 	p.clamp()
+}
+
+// refusedLines explain a scenario that needs root, asked for without
+// it: what it needs and why, how to run it, and its lesson, to read
+// meanwhile.
+func (p *demoPaneView) refusedLines(r *demoRefusal, width int) []string {
+	st := p.styles
+	sc := r.sc
+	lines := wrapStyled(st.Title, "Demo "+sc.Name+" ("+sc.Key+") · not started: "+sc.Title, width, 2)
+	// The runner's error names what the scenario makes and what this
+	// process lacks; NeedsRoot is added if it does not.
+	why := strings.TrimPrefix(r.err.Error(), demo.ErrNeedsRoot.Error()+": ")
+	if sc.NeedsRoot != "" && !strings.Contains(why, sc.NeedsRoot) {
+		why = sc.Name + " " + sc.NeedsRoot + ": " + why
+	}
+	lines = append(lines, wrapIndent("  "+st.Paused.Render("needs root")+" "+why, width, 4)...)
+	lines = append(lines, wrapIndent("  Run socktop as root (sudo socktop, then d and "+sc.Key+"), or headless: sudo socktop demo run "+sc.Name+". x closes this.", width, 4)...)
+	if sc.Lesson != "" {
+		lines = append(lines, wrapStyled(st.Dim, "  "+sc.Lesson, width, 2)...)
+	}
+	return lines
 }
 
 func (p *demoPaneView) runLines(r *demoRun, width int) []string {
@@ -119,7 +144,7 @@ func (p *demoPaneView) runLines(r *demoRun, width int) []string {
 // Render draws the pane's window over the document, and where the
 // window is when the document does not fit.
 func (p *demoPaneView) Render(width int) string {
-	if p.height <= 0 || len(p.runs) == 0 && p.err == "" {
+	if p.height <= 0 || len(p.runs) == 0 && p.refused == nil && p.err == "" {
 		return ""
 	}
 	room := p.room()

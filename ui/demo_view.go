@@ -3,10 +3,8 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"charm.land/bubbles/v2/key"
@@ -126,8 +124,11 @@ type demoState struct {
 	saved      filterChange   // the user's filter before demos took over
 	demoFilter *filter.Filter // the filter demos set
 	err        string
-	fast       bool // shortened lifetimes, for tests
-	seq        int  // runs started so far, for their numbers
+	// refused is the last scenario that would not start for want of
+	// root, which the pane explains until x or the next run.
+	refused *demoRefusal
+	fast    bool // shortened lifetimes, for tests
+	seq     int  // runs started so far, for their numbers
 	// stopGen counts the `x` presses: a start asked for before the last
 	// one is stopped as soon as it arrives.
 	stopGen int
@@ -141,13 +142,33 @@ type demoState struct {
 
 func newDemoState(ctx context.Context, reg *demoRegistry, st *Styles) demoState {
 	d := demoState{ctx: ctx, reg: reg, catalogue: demo.Catalogue()}
-	d.list = demoListView{styles: st}
+	// The same test the runner makes: a scenario that needs root refuses
+	// to start without it, and the list says so beforehand.
+	d.list = demoListView{styles: st, refuses: refusals(d.catalogue)}
 	d.pane = demoPaneView{styles: st}
 	return d
 }
 
+// demoRefusal is a scenario that needs root, asked for without it.
+type demoRefusal struct {
+	sc  *demo.Scenario
+	err error // the runner's ErrNeedsRoot, which says what is missing
+}
+
+// refusals are the scenarios of list this process lacks the privileges
+// for, with what it lacks.
+func refusals(list []*demo.Scenario) map[*demo.Scenario]string {
+	m := map[*demo.Scenario]string{}
+	for _, sc := range list {
+		if why := demo.RootMissing(sc); why != "" {
+			m[sc] = why
+		}
+	}
+	return m
+}
+
 // active says whether the demo pane is shown.
-func (d *demoState) active() bool { return len(d.runs) > 0 }
+func (d *demoState) active() bool { return len(d.runs) > 0 || d.refused != nil }
 
 // running counts the demos not yet ended.
 func (d *demoState) running() int {
@@ -278,6 +299,13 @@ func (d *demoState) update(msg tea.Msg, current filterChange) demoIntent {
 		if msg.replaces != nil {
 			d.drop(msg.replaces)
 		}
+		if errors.Is(msg.err, demo.ErrNeedsRoot) {
+			// Not a failure: the scenario cannot run here, and the pane
+			// says why and how to run it, with its lesson to read.
+			d.err = ""
+			d.refused = &demoRefusal{sc: msg.sc, err: msg.err}
+			return d.refilter(current, demoIntent{status: msg.sc.Name + " needs root: the demo pane says why"})
+		}
 		if msg.err != nil {
 			d.err = msg.sc.Name + ": " + msg.err.Error()
 			return d.refilter(current, demoIntent{status: d.err})
@@ -287,6 +315,7 @@ func (d *demoState) update(msg tea.Msg, current filterChange) demoIntent {
 			return d.refilter(current, demoIntent{cmd: d.stopCmd([]*demo.Run{msg.run})})
 		}
 		d.err = ""
+		d.refused = nil
 		d.seq++
 		r := &demoRun{sc: msg.sc, run: msg.run, seq: d.seq, ports: msg.run.Ports(), reuse: msg.reuse,
 			status: msg.run.Status(), notes: msg.run.Notes(), checked: msg.run.Checked(),
@@ -353,7 +382,8 @@ func (d *demoState) refilter(current filterChange, in demoIntent) demoIntent {
 	return in
 }
 
-// listKey handles keys in the scenario list: a scenario's key starts it.
+// listKey handles keys in the scenario list: a scenario's key starts it,
+// before the scroll keys, whose letters (j, k, g) are scenario keys.
 func (d *demoState) listKey(msg tea.KeyPressMsg, k *KeyMap) demoIntent {
 	for i, b := range k.Scenarios {
 		if key.Matches(msg, b) {
@@ -361,11 +391,18 @@ func (d *demoState) listKey(msg tea.KeyPressMsg, k *KeyMap) demoIntent {
 			return demoIntent{leaveList: true, cmd: d.startCmd(sc, sc.ReuseAddr, nil)}
 		}
 	}
+	if d.list.scrollKey(msg, k) {
+		return demoIntent{}
+	}
 	return demoIntent{leaveList: key.Matches(msg, k.Back, k.Demos)}
 }
 
-// listHelp is the footer of the scenario list.
+// listHelp is the footer of the scenario list; it offers scrolling only
+// when the list does not fit.
 func (d *demoState) listHelp(k *KeyMap) []key.Binding {
+	if d.list.scrolls() {
+		return []key.Binding{k.StartDemo, k.listScroll(), k.Back, k.Quit}
+	}
 	return []key.Binding{k.StartDemo, k.Back, k.Quit}
 }
 
@@ -403,6 +440,12 @@ func (d *demoState) tableKey(msg tea.KeyPressMsg, k *KeyMap, paneHeight int) dem
 		return demoIntent{status: "r: restarting " + r.sc.Name + " with SO_REUSEADDR " + onOff(!r.reuse),
 			cmd: d.startCmd(r.sc, !r.reuse, r.run)}
 	case key.Matches(msg, k.StopDemo):
+		if len(d.runs) == 0 && d.starting == 0 && d.refused != nil {
+			name := d.refused.sc.Name
+			d.refused = nil
+			return demoIntent{relayout: true, status: "x: closed what " + name + " needs"}
+		}
+		d.refused = nil
 		if len(d.runs) == 0 && d.starting == 0 {
 			return demoIntent{status: "x: no demo is running"}
 		}
@@ -435,31 +478,4 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
-}
-
-// demoListView is the scenario list `d` opens.
-type demoListView struct {
-	width, height int
-	styles        *Styles
-	items         []*demo.Scenario
-	err           string
-}
-
-// SetSize sets the list's size.
-func (l *demoListView) SetSize(w, h int) { l.width, l.height = w, h }
-
-// Render draws one line per scenario: its key, name and title.
-func (l *demoListView) Render(width int) string {
-	st := l.styles
-	lines := []string{st.Title.Render("Demos") + st.Dim.Render(" (press a key to start one; several can run at once)")}
-	if l.err != "" {
-		lines = append(lines, st.Error.Render(l.err))
-	}
-	for i := range lines {
-		lines[i] = truncLine(lines[i], width)
-	}
-	for _, sc := range l.items {
-		lines = append(lines, wrapIndent(fmt.Sprintf("  %-3s %-18s %s", sc.Key, sc.Name, sc.Title), width, 25)...)
-	}
-	return strings.Join(lines, "\n")
 }

@@ -76,6 +76,10 @@ type detailView struct {
 	seg            *segState
 	offset         int // lines scrolled past
 
+	// listener is a copy of the listener's health; isListener says the
+	// socket is a TCP listener the health was found for.
+	listener   collect.ListenerHealth
+	isListener bool
 	// peer is the other end, when peerStatus is PeerFound; zero else.
 	peer       collect.Socket
 	peerStatus collect.PeerStatus
@@ -122,6 +126,9 @@ func (d *detailView) Render(width int) string {
 	}
 	known(collect.FieldRecvQ, "Recv-Q", strconv.FormatUint(uint64(s.RecvQ), 10))
 	known(collect.FieldSendQ, "Send-Q", strconv.FormatUint(uint64(s.SendQ), 10))
+	if d.isListener {
+		listenerLines(st, &d.listener, add)
+	}
 	known(collect.FieldTimer, "Timer", output.FormatTimer(s))
 	known(collect.FieldRetrans, "Retrans", strconv.Itoa(int(s.Retrans)))
 	known(collect.FieldUID, "UID", strconv.FormatUint(uint64(s.UID), 10))

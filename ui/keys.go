@@ -152,6 +152,29 @@ func (k KeyMap) demoScroll() key.Binding {
 	return both(k.DemoScrollUp, k.DemoScrollDown, "[ ]", "scroll demo")
 }
 
+// listScroll is the scenario list's footer entry for its line keys.
+func (k KeyMap) listScroll() key.Binding {
+	up, down, _, _, _, _ := k.listMoves()
+	return both(up, down, keyLabel("up")+keyLabel("down"), "scroll")
+}
+
+// listMoves are the scenario list's scroll keys: the table's, less the
+// single letters (k, j, g, G), which are scenario keys there.
+func (k KeyMap) listMoves() (up, down, pageUp, pageDown, top, bottom key.Binding) {
+	return noLetters(k.Up), noLetters(k.Down), noLetters(k.PageUp), noLetters(k.PageDown), noLetters(k.Top), noLetters(k.Bottom)
+}
+
+// noLetters is b without its one-character keys.
+func noLetters(b key.Binding) key.Binding {
+	var keys []string
+	for _, k := range b.Keys() {
+		if len([]rune(k)) > 1 {
+			keys = append(keys, k)
+		}
+	}
+	return key.NewBinding(key.WithKeys(keys...), key.WithHelp(keyLabel(keys[0]), b.Help().Desc))
+}
+
 // both is one help entry for a pair of bindings that go opposite ways.
 func both(a, b key.Binding, label, desc string) key.Binding {
 	return key.NewBinding(key.WithKeys(slices.Concat(a.Keys(), b.Keys())...), key.WithHelp(label, desc))

@@ -59,6 +59,8 @@ type (
 		ev     drained
 		segGen uint64
 		segs   []segments.Segment
+		// counters is the listen counters read after the snapshot.
+		counters counterReading
 		// kgen is the kernel filter's generation the snapshot was
 		// taken with (see kernelState); drainOnly says no snapshot was
 		// taken, only the event stream read (a paused view, see
@@ -180,6 +182,9 @@ type model struct {
 	flash string
 	// kill is K's question and the kill it runs (kill.go).
 	kill killState
+	// listen is the listeners' health and the host's listen counters
+	// (listeners.go).
+	listen listenState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -217,6 +222,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	m.detail = detailView{styles: m.styles}
 	m.closed = closedView{styles: m.styles}
 	hostAddrs(&m.peers)
+	m.listen.read, m.listen.of = cfg.ListenCounters, cfg.ListenCountersOf
 	m.header.events = eventsText(m.events, nil)
 	if m.events != nil {
 		m.extraNotices = append(m.extraNotices, m.events.Notices()...)
@@ -329,13 +335,15 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case killDoneMsg:
 		return m.killDone(msg)
 	case tea.MouseWheelMsg:
-		if m.mode == modeTable {
-			switch {
-			case key.Matches(msg, m.keys.WheelUp):
-				m.move(-3)
-			case key.Matches(msg, m.keys.WheelDown):
-				m.move(3)
-			}
+		switch {
+		case m.mode == modeTable && key.Matches(msg, m.keys.WheelUp):
+			m.move(-3)
+		case m.mode == modeTable && key.Matches(msg, m.keys.WheelDown):
+			m.move(3)
+		case m.mode == modeDemos && key.Matches(msg, m.keys.WheelUp):
+			m.demos.list.scrollBy(-3)
+		case m.mode == modeDemos && key.Matches(msg, m.keys.WheelDown):
+			m.demos.list.scrollBy(3)
 		}
 		return nil
 	case tea.KeyPressMsg:
@@ -407,6 +415,10 @@ func (m *model) syncDetail() {
 	}
 	r := m.rows[m.selected]
 	m.detail.sock = *r.s
+	m.detail.isListener = false
+	if h := m.listen.healthOf(m.snap, r.s); h != nil {
+		m.detail.listener, m.detail.isListener = *h, true
+	}
 	m.detail.peer = collect.Socket{}
 	var p *collect.Socket
 	p, m.detail.peerStatus = m.peerIndex().Find(r.s)

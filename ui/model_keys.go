@@ -107,6 +107,7 @@ func (m *model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeHelp
 	case key.Matches(msg, k.Demos):
 		m.mode = modeDemos
+		m.demos.list.offset = 0
 	case key.Matches(msg, k.Closed):
 		m.mode = modeClosed
 		m.closed.offset = 0

@@ -93,6 +93,9 @@ type headerView struct {
 	// netns names the network namespaces the snapshot spans: "" for
 	// socktop's own alone, a name for one other (-N), a count for more.
 	netns string
+	// listen is the listeners' alarm: full accept queues and the listen
+	// counters that moved; "" when quiet.
+	listen string
 }
 
 // SetSize sets the header's size; it draws at most height lines.
@@ -155,6 +158,11 @@ func (h *headerView) Render(width int) string {
 		l2.WriteString("  " + st.Dim.Render(h.notice))
 	}
 	var l3 strings.Builder
+	if h.listen != "" {
+		// First on the line, so the state counts are what a narrow
+		// terminal cuts.
+		l3.WriteString(st.Full.Render(h.listen) + "  ")
+	}
 	first := true
 	for s := collect.State(0); s < collect.NumStates; s++ {
 		if h.counts[s] == 0 {

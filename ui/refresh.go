@@ -32,6 +32,7 @@ func (m *model) collectCmd() tea.Cmd {
 	fill, _ := src.(refiller)
 	buf := m.spare
 	m.spare = nil
+	readListen := m.listen.read
 	return func() tea.Msg {
 		if setter != nil {
 			setter.SetKernelFilter(kf)
@@ -45,7 +46,7 @@ func (m *model) collectCmd() tea.Cmd {
 		}
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, kgen: kgen}
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, kgen: kgen, counters: readCounters(readListen)}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
@@ -107,6 +108,10 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 	m.lastErr = ""
 	m.pausedTicks, m.pausedEvents = 0, 0
 	snap := &msg.snap
+	if note := m.listen.observe(msg.counters, snap.Taken); note != "" {
+		m.extraNotices = append(m.extraNotices, note)
+		m.setNotice()
+	}
 	if m.unchanged(snap) {
 		m.sample(snap)
 		m.header.total = hostTotal(snap)
@@ -272,6 +277,8 @@ func (m *model) applyRebased(cur *collect.Snapshot, ch *collect.Changes, rebased
 	old := m.snap
 	m.snap = cur
 	m.release(old)
+	m.listen.compute(cur)
+	m.header.listen = m.listen.headerText()
 	m.sample(cur)
 	m.header.source = cur.Source
 	m.header.partial = cur.Partial
@@ -459,11 +466,18 @@ func (m *model) rebuildRows() {
 		if len(marks) != len(m.snap.Sockets) {
 			marks = nil
 		}
+		// The health is in socket order: one cursor walks it.
+		health, next := m.listen.health, 0
 		for i := range m.snap.Sockets {
 			s := &m.snap.Sockets[i]
 			m.spaces.add(s.NetNS)
+			full := false
+			if next < len(health) && health[next].Index == i {
+				full = health[next].Full()
+				next++
+			}
 			if m.shows(s) {
-				r := row{s: s}
+				r := row{s: s, full: full}
 				if marks != nil {
 					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
 				}

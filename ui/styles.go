@@ -27,6 +27,9 @@ type Styles struct {
 	// the state each path is in now.
 	DiagPath, DiagCurrent [2]lipgloss.Style
 	DiagBoth              lipgloss.Style
+	// Full is a listener whose accept queue is full: its row, the
+	// header's listen line and the detail view's accept queue.
+	Full lipgloss.Style
 	// Color is false under NO_COLOR: then no style carries colour or
 	// attributes and marks show only through the marker column.
 	Color bool
@@ -46,6 +49,7 @@ func DefaultStyles(noColor bool) Styles {
 		s.Seen, s.Waiting = plain, plain
 		s.DiagPath, s.DiagCurrent = [2]lipgloss.Style{plain, plain}, [2]lipgloss.Style{plain, plain}
 		s.DiagBoth = plain
+		s.Full = plain
 		return s
 	}
 	s.Color = true
@@ -84,6 +88,7 @@ func DefaultStyles(noColor bool) Styles {
 	s.DiagPath = [2]lipgloss.Style{fg(lipgloss.BrightCyan).Bold(true), fg(lipgloss.BrightMagenta).Bold(true)}
 	s.DiagCurrent = [2]lipgloss.Style{s.DiagPath[0].Reverse(true), s.DiagPath[1].Reverse(true)}
 	s.DiagBoth = fg(lipgloss.BrightYellow).Bold(true)
+	s.Full = fg(lipgloss.BrightWhite).Background(lipgloss.Red).Bold(true)
 	return s
 }
 

@@ -42,12 +42,17 @@ const (
 // markChar is the marker column: marks stay visible without colour.
 var markChar = [...]byte{' ', '+', '*', '-'}
 
+// fullChar marks a listener whose accept queue is full.
+const fullChar = '!'
+
 // row is one line of the table: a socket of the current snapshot (or a gone
 // one kept for a few refreshes) and its mark.
 type row struct {
 	s    *collect.Socket
 	key  sortKey
 	mark rowMark
+	// full: a listener whose accept queue is full.
+	full bool
 }
 
 // cmpKey orders sockets by identity; it is the tie-break that keeps the
@@ -453,14 +458,20 @@ func (t *tableView) renderRow(rp *row, cols []colSpec, wide bool, width int, sel
 		}
 	}
 	var b strings.Builder
-	b.WriteByte(markChar[r.mark])
+	// A full accept queue outranks the new and changed marks: its Recv-Q
+	// changes as it fills, which would mark it changed.
+	if r.full && r.mark != markGone {
+		b.WriteByte(fullChar)
+	} else {
+		b.WriteByte(markChar[r.mark])
+	}
 	if selected {
 		// Visible without colour too.
 		b.WriteByte('>')
 	} else {
 		b.WriteByte(' ')
 	}
-	plainRow := selected || r.mark != markSame || !st.Color
+	plainRow := selected || r.mark != markSame || r.full || !st.Color
 	for i, c := range cols {
 		if i > 0 {
 			b.WriteByte(' ')
@@ -481,6 +492,8 @@ func (t *tableView) renderRow(rp *row, cols []colSpec, wide bool, width int, sel
 	switch {
 	case selected:
 		return st.Selected.Render(line)
+	case r.full && r.mark != markGone:
+		return st.Full.Render(line)
 	case r.mark == markNew:
 		return st.New.Render(line)
 	case r.mark == markChanged:

@@ -33,6 +33,13 @@ type Config struct {
 	// Narrow hides what the command line's -t -u -4 -6 -l leave out; the
 	// Source should still give every socket, for the demos.
 	Narrow Narrow
+	// ListenCounters reads the listen queue counters (ListenOverflows and
+	// the like) for the header's rates, in the collection's Cmd; nil
+	// shows none. ListenCountersOf names the namespace they are of when
+	// the table shows more than that one ("host netns" under
+	// --all-netns); "" otherwise.
+	ListenCounters   func() (collect.ListenCounters, error)
+	ListenCountersOf string
 }
 
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every

@@ -44,7 +44,7 @@ func (m *model) layout() {
 		hs.footer, hs.header = 1, h-1
 	}
 	hs.body = max(h-hs.header-hs.footer, 0)
-	m.demos.pane.runs, m.demos.pane.err = m.demos.runs, m.demos.err
+	m.demos.pane.runs, m.demos.pane.refused, m.demos.pane.err = m.demos.runs, m.demos.refused, m.demos.err
 	if m.demos.active() && h >= 16 {
 		// The transitions stay: they are what a demo is about.
 		if h >= 24 {
