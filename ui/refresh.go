@@ -113,6 +113,9 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 		m.setNotice()
 	}
 	if m.unchanged(snap) {
+		// What does not come from the rows goes on: the counters, the
+		// sparkline, the host's total.
+		m.header.listen = m.listen.headerText()
 		m.sample(snap)
 		m.header.total = hostTotal(snap)
 		m.giveBack(snap.Sockets)
