@@ -263,9 +263,20 @@ func refused(err error) bool {
 }
 
 // Snapshot dumps TCP and UDP sockets of the chosen families, in kernel
-// order, then the Unix sockets when Options.Unix asks for them. A family or protocol the kernel refuses (udp_diag not loaded) is
-// left out and the snapshot marked Partial, with a Notice.
+// order, then the Unix sockets when Options.Unix asks for them. A family
+// or protocol the kernel refuses (udp_diag not loaded) is left out and
+// the snapshot marked Partial, with a Notice. The Sockets slice is new.
 func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
+	return n.SnapshotInto(ctx, nil)
+}
+
+// SnapshotInto is Snapshot with its Sockets made in buf's array, which the
+// caller gives up (see the Snapshot type): a live view that hands back
+// the array of the snapshot it no longer shows allocates no table per
+// refresh. buf's contents do not matter. An array too small for the table
+// is left for a new one, and so is one far larger than the table needs,
+// so that a burst does not keep its memory.
+func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
@@ -285,7 +296,7 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		// it from the kernel's counters rather than grow it by doubling.
 		hint = sockstatEstimate()
 	}
-	socks := make([]Socket, 0, hint+hint/8+64)
+	socks := tableBuffer(buf, hint)
 	socks, err := n.dumpTableLocked(ctx, &snap, socks, mask)
 	if err != nil {
 		return Snapshot{}, err
@@ -297,6 +308,9 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	n.last = len(socks)
+	// What a recycled array held past this table would keep the owner
+	// slices of older refreshes alive.
+	clear(socks[len(socks):cap(socks)])
 	if n.owners != nil {
 		if msg := n.owners.resolve(socks); msg != "" {
 			n.told.add(&snap, msg)
@@ -308,8 +322,38 @@ func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) {
 			socks[i].Unknown |= FieldOwners
 		}
 	}
+	if snap.Filtered && n.nsPath == "" && n.others == nil {
+		// Unix sockets are never narrowed: they are all in socks.
+		if c := sockstatEstimate(); c > 0 {
+			snap.Total = c + countUnix(socks)
+		}
+	}
 	snap.Sockets = socks
 	return snap, nil
+}
+
+// tableBuffer returns the slice to dump a table of about hint sockets
+// into: buf emptied when it holds them with a little room and is not more
+// than four times too large (past a floor), and otherwise a new slice
+// with room for the table to grow by an eighth. A recycled array's old
+// rows need no clearing: each dumped row is appended as a zero Socket
+// before it is decoded, and a retry clears what it drops.
+func tableBuffer(buf []Socket, hint int) []Socket {
+	if c := cap(buf); c >= hint+hint/32 && (c <= 4*hint || c <= 4096) {
+		return buf[:0]
+	}
+	return make([]Socket, 0, hint+hint/8+64)
+}
+
+// countUnix counts the Unix sockets of socks.
+func countUnix(socks []Socket) int {
+	c := 0
+	for i := range socks {
+		if socks[i].Proto == Unix {
+			c++
+		}
+	}
+	return c
 }
 
 // dumpTableLocked appends the TCP and UDP sockets of the chosen families
@@ -350,6 +394,9 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 			continue
 		}
 		bc := n.bytecode(d.proto, d.fam)
+		if bc != nil {
+			snap.Filtered = true
+		}
 		if bc != nil && len(bc) == 0 {
 			continue // the kernel filter says no socket of this dump is wanted
 		}

@@ -20,6 +20,11 @@ var errNoNetlink = fmt.Errorf("collect: NETLINK_SOCK_DIAG is Linux only: %w", Er
 // Snapshot fails: there is no sock_diag here.
 func (n *Netlink) Snapshot(ctx context.Context) (Snapshot, error) { return Snapshot{}, errNoNetlink }
 
+// SnapshotInto returns an error wrapping ErrUnsupported: netlink is Linux only.
+func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, error) {
+	return Snapshot{}, errNoNetlink
+}
+
 // SetStates does nothing here.
 func (n *Netlink) SetStates(m StateMask) {}
 

@@ -372,6 +372,18 @@ func keyNetNS(inode uint32) uint32 {
 }
 
 // Snapshot is the socket table at one moment.
+//
+// Who may hold a row, and for how long: the Sockets array belongs to the
+// caller that received the snapshot, until it hands the array back to a
+// source's SnapshotInto (see Netlink.SnapshotInto), which overwrites it.
+// Until then anyone may keep pointers into it; from then on nobody may
+// read them. A caller that recycles arrays must therefore copy out every
+// row it keeps longer (a gone row, a log entry, the detail view's
+// socket): a copy of a Socket shares only its Owners, which the source
+// never modifies, and its Info, which a source filling a recycled array
+// does not reuse. The live view's rule (docs/performance.md) is that an
+// array is handed back once it is neither shown nor the tracker's
+// previous snapshot; Changes computed from it are used up by then.
 type Snapshot struct {
 	Taken  time.Time
 	Source string // "netlink", "gopsutil", ...
@@ -387,6 +399,17 @@ type Snapshot struct {
 	// Notices are things the user should be told once: no root so owners
 	// are incomplete, a fallback to another source, a partial dump.
 	Notices []string
+	// Filtered is set when a kernel filter (Options.Kernel) narrowed at
+	// least one dump: Sockets then holds only what the kernel let
+	// through, and Total says how many sockets the table held.
+	Filtered bool
+	// Total is, for a Filtered snapshot, the size of the whole table the
+	// source would have listed without the kernel filter, from the
+	// kernel's socket counters (/proc/net/sockstat) read beside the dump,
+	// so an estimate. It is 0 when unknown: the snapshot is not Filtered
+	// (len(Sockets) is the total then), or the counters are not those of
+	// the namespaces dumped (-N, --all-netns).
+	Total   int
 	Sockets []Socket
 }
 

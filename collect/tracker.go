@@ -83,6 +83,20 @@ func (t *Tracker) Update(cur *Snapshot) Changes {
 	return ch
 }
 
+// Rebase makes the next Update a first snapshot again, as if none had
+// been given: every row new, no sampled transition, nothing gone. It is
+// for a caller that changed what its source lists (a new kernel filter):
+// a socket the old listing had and the new one lacks has not gone, and
+// one only the new listing has has not appeared. The previous snapshot
+// and the held sockets are forgotten; the kernel input, its exact
+// transitions and the paths are kept, since they do not depend on what
+// the source lists.
+func (t *Tracker) Rebase() {
+	t.prev = nil
+	clear(t.held)
+	t.held = nil
+}
+
 // reconcile applies the partial-snapshot rule to ch, Diff's changes from
 // the previous snapshot to cur: a held socket that cur lists is paired
 // with it rather than new; one cur lacks stays held if cur is partial and

@@ -40,6 +40,22 @@ func (v *closedView) SetSize(w, h int) { v.width, v.height = w, h }
 // (owners, path and tcp_info of its own), dropping the oldest entry past
 // maxClosed.
 func (v *closedView) add(c *collect.ClosedConn) {
+	v.push(c)
+	v.trim()
+}
+
+// addAll adds the records of one refresh, trimming once: trimming after
+// each record would move the whole log for every connection a busy host
+// closes.
+func (v *closedView) addAll(cs []collect.ClosedConn) {
+	for i := range cs[max(len(cs)-maxClosed, 0):] {
+		v.push(&cs[max(len(cs)-maxClosed, 0)+i])
+	}
+	v.trim()
+}
+
+// push appends a copy of c that keeps nothing of the tracker's.
+func (v *closedView) push(c *collect.ClosedConn) {
 	e := closedEntry{c: *c}
 	e.c.Owners = slices.Clone(c.Owners)
 	e.c.Path = slices.Clone(c.Path)
@@ -53,6 +69,10 @@ func (v *closedView) add(c *collect.ClosedConn) {
 		e.sock.Unknown |= collect.FieldOwners
 	}
 	v.entries = append(v.entries, e)
+}
+
+// trim keeps the newest maxClosed entries.
+func (v *closedView) trim() {
 	if len(v.entries) > maxClosed {
 		n := copy(v.entries, v.entries[len(v.entries)-maxClosed:])
 		clear(v.entries[n:])

@@ -30,6 +30,9 @@ type changeTracker interface {
 	AddClosed(cs []collect.Closed, lost uint64)
 	Update(cur *collect.Snapshot) collect.Changes
 	Path(k collect.Key) []collect.Step
+	// Rebase makes the next Update a first snapshot (a new kernel
+	// filter changed what the source lists).
+	Rebase()
 }
 
 // drained is what one collection read from the event stream.

@@ -61,6 +61,12 @@ type (
 		segs   []segments.Segment
 		// counters is the listen counters read after the snapshot.
 		counters counterReading
+		// kgen is the kernel filter's generation the snapshot was
+		// taken with (see kernelState); drainOnly says no snapshot was
+		// taken, only the event stream read (a paused view, see
+		// pauseSkips).
+		kgen      uint64
+		drainOnly bool
 	}
 	// infoMsg is tcp_info for the socket the detail view shows.
 	infoMsg struct {
@@ -121,7 +127,20 @@ type model struct {
 	// are the event stream's and the segment capture's, each told once.
 	snapNotices, extraNotices []string
 
-	tracker      changeTracker  // every snapshot received goes through it
+	tracker changeTracker // every snapshot received goes through it
+	// fed is the snapshot last given to the tracker, which it diffs the
+	// next against; spare is the array of one nobody holds any more, for
+	// the source to fill (see release); kern is the kernel filter asked
+	// for; quiet counts the refreshes in a row whose event drain was
+	// empty, paused the ticks and events since the last snapshot taken
+	// while paused.
+	fed          *collect.Snapshot
+	spare        []collect.Socket
+	kern         kernelState
+	quiet        int
+	curChanged   bool // this refresh's marks have a new or changed row
+	pausedTicks  int
+	pausedEvents int
 	pendingMarks []collect.Mark // pending's marks, from the snapshot before it
 	held         *heldChanges   // what the others received while paused changed
 	narrow       Narrow         // the command line's -t -u -4 -6 -l
@@ -250,47 +269,6 @@ func (m *model) Init() tea.Cmd {
 	return tea.Batch(m.collectCmd(), m.tickCmd())
 }
 
-// collectCmd runs one collection off the event loop. The closure captures
-// the source, never the model.
-func (m *model) collectCmd() tea.Cmd {
-	m.inFlight = true
-	m.rlog.started()
-	src, ctx, ev, rlog := m.src, m.ctx, m.events, m.rlog
-	capture, segGen := m.seg.capture, m.seg.gen
-	rates, rateTr := m.rates, m.rateTr
-	setter, _ := src.(collect.TCPInfoSetter)
-	readListen := m.listen.read
-	return func() tea.Msg {
-		// tcp_info only while a rate column is shown: it makes a dump of
-		// a large table dearer (docs/performance.md).
-		if setter != nil {
-			setter.SetTCPInfo(rates)
-		}
-		// The view keeps pointers into the snapshot across refreshes; the
-		// sources hand out a fresh Sockets slice per snapshot (collect's
-		// Netlink and Gopsutil both say so), so no copy is needed.
-		snap, err := src.Snapshot(ctx)
-		if err == nil {
-			if rates {
-				rateTr.Fill(&snap)
-			} else {
-				// Counters from before the columns were hidden would
-				// give the first refresh after showing them again a
-				// rate over the whole gap.
-				rateTr.Forget()
-			}
-		}
-		rlog.collected()
-		// Drained after the snapshot, so the events that led to the
-		// states it lists are merged with it rather than a refresh late.
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, counters: readCounters(readListen)}
-		if capture != nil {
-			msg.segs = capture.Drain(nil)
-		}
-		return msg
-	}
-}
-
 func (m *model) tickCmd() tea.Cmd {
 	return m.after(m.interval, tickMsg{gen: m.gen})
 }
@@ -356,44 +334,17 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			return nil // stale: the interval changed since
 		}
 		var cmds []tea.Cmd
-		if !m.inFlight {
+		switch {
+		case m.inFlight:
+		case m.pauseSkips():
+			cmds = append(cmds, m.drainCmd())
+		default:
 			cmds = append(cmds, m.collectCmd())
 		}
 		cmds = append(cmds, m.tickCmd())
 		return tea.Batch(cmds...)
 	case snapMsg:
-		m.inFlight = false
-		// Events go to the tracker even when the snapshot failed: the
-		// next Update merges them.
-		m.tracker.AddEvents(msg.ev.events, msg.ev.lost)
-		m.tracker.AddClosed(msg.ev.closed, msg.ev.closedLost)
-		if msg.ev.err != nil {
-			m.header.events = eventsText(m.events, msg.ev.err)
-			m.demos.mode = events.ModeSampled
-		}
-		m.seg.add(msg.segGen, msg.segs)
-		if msg.err != nil {
-			m.lastErr = msg.err.Error()
-			return nil
-		}
-		m.lastErr = ""
-		snap := msg.snap
-		if note := m.listen.observe(msg.counters, snap.Taken); note != "" {
-			m.extraNotices = append(m.extraNotices, note)
-			m.setNotice()
-		}
-		// One diff per snapshot, for the view and every demo; while
-		// paused the demos go on and the view holds what changed.
-		ch := m.tracker.Update(&snap)
-		m.lost += ch.Lost
-		m.demos.observe(&snap, &ch)
-		if m.paused {
-			m.hold(&snap, &ch)
-			m.pending, m.pendingMarks = &snap, ch.Marks
-			return nil
-		}
-		m.apply(&snap, &ch)
-		return m.refreshInfo()
+		return m.received(msg)
 	case infoMsg:
 		if m.mode == modeDetail && msg.key == m.selKey {
 			m.detail.fetching = false

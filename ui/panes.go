@@ -81,6 +81,8 @@ type headerView struct {
 	partial      bool
 	owners       collect.OwnerCoverage
 	counts       [collect.NumStates]int
+	// total is the host's table, which a kernel filter leaves out of
+	// the snapshot (the kernel's count then); -1 when unknown.
 	shown, total int
 	spark        string
 	filter       string
@@ -126,7 +128,11 @@ func (h *headerView) Render(width int) string {
 		l1.WriteString(" · netns " + h.netns)
 	}
 	l1.WriteString(" · every " + h.interval.String())
-	l1.WriteString(" · total " + strconv.Itoa(h.shown) + "/" + strconv.Itoa(h.total))
+	total := "?"
+	if h.total >= 0 {
+		total = strconv.Itoa(h.total)
+	}
+	l1.WriteString(" · total " + strconv.Itoa(h.shown) + "/" + total)
 	if h.demos > 0 {
 		l1.WriteString(" · demos " + strconv.Itoa(h.demos))
 	}

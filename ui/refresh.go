@@ -4,13 +4,268 @@ import (
 	"slices"
 	"sort"
 
+	tea "charm.land/bubbletea/v2"
+
 	"socktop/collect"
+	"socktop/collect/events"
 )
 
+// Bounds of a paused view that reads only the event stream (pauseSkips):
+// a snapshot is still taken every pausedDumpEvery ticks, or once the
+// tracker was handed pausedMaxEvents events without one, since it keeps
+// them until a snapshot is merged.
+const (
+	pausedDumpEvery = 10
+	pausedMaxEvents = 50000
+)
+
+// collectCmd runs one collection off the event loop. The closure captures
+// the source, never the model. It sets the kernel filter the view wants
+// before the dump, and gives the source the spare array to fill, which
+// belongs to the Cmd from here on (see release).
+func (m *model) collectCmd() tea.Cmd {
+	m.inFlight = true
+	m.rlog.started()
+	src, ctx, ev, rlog := m.src, m.ctx, m.events, m.rlog
+	capture, segGen := m.seg.capture, m.seg.gen
+	kf, kgen := m.kernelWant()
+	kset, _ := src.(kernelFilterSetter)
+	fill, _ := src.(refiller)
+	rates, rateTr := m.rates, m.rateTr
+	infoSet, _ := src.(collect.TCPInfoSetter)
+	buf := m.spare
+	m.spare = nil
+	readListen := m.listen.read
+	return func() tea.Msg {
+		if kset != nil {
+			kset.SetKernelFilter(kf)
+		}
+		// tcp_info only while a rate column is shown: it makes a dump of
+		// a large table dearer (docs/performance.md).
+		if infoSet != nil {
+			infoSet.SetTCPInfo(rates)
+		}
+		var snap collect.Snapshot
+		var err error
+		if fill != nil {
+			snap, err = fill.SnapshotInto(ctx, buf)
+		} else {
+			snap, err = src.Snapshot(ctx)
+		}
+		if err == nil {
+			if rates {
+				rateTr.Fill(&snap)
+			} else {
+				// Counters from before the columns were hidden would
+				// give the first refresh after showing them again a
+				// rate over the whole gap.
+				rateTr.Forget()
+			}
+		}
+		rlog.collected()
+		// Drained after the snapshot, so the events that led to the
+		// states it lists are merged with it rather than a refresh late.
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, kgen: kgen, counters: readCounters(readListen)}
+		if capture != nil {
+			msg.segs = capture.Drain(nil)
+		}
+		return msg
+	}
+}
+
+// pauseSkips reports whether the next tick may read the event stream and
+// take no snapshot: the view is paused, so nothing it shows can change,
+// no demo checks its promises against the snapshots, and the kernel
+// reports every transition, so none is lost; the next snapshot is
+// diffed against the last one taken. With sampled transitions every
+// snapshot is taken: the changes between them are all there is.
+func (m *model) pauseSkips() bool {
+	return m.paused && m.snap != nil && m.events != nil && m.demos.mode.Exact() && !m.demos.active() &&
+		m.pausedTicks < pausedDumpEvery && m.pausedEvents < pausedMaxEvents
+}
+
+// drainCmd reads the event stream, and the segment capture, only.
+func (m *model) drainCmd() tea.Cmd {
+	m.inFlight = true
+	ev, capture, segGen := m.events, m.seg.capture, m.seg.gen
+	return func() tea.Msg {
+		msg := snapMsg{drainOnly: true, ev: drain(ev), segGen: segGen}
+		if capture != nil {
+			msg.segs = capture.Drain(nil)
+		}
+		return msg
+	}
+}
+
+// received handles the result of a collection.
+func (m *model) received(msg snapMsg) tea.Cmd {
+	m.inFlight = false
+	// Events go to the tracker even when the snapshot failed: the next
+	// Update merges them.
+	m.tracker.AddEvents(msg.ev.events, msg.ev.lost)
+	m.tracker.AddClosed(msg.ev.closed, msg.ev.closedLost)
+	if msg.ev.err != nil {
+		m.header.events = eventsText(m.events, msg.ev.err)
+		m.demos.mode = events.ModeSampled
+	}
+	m.seg.add(msg.segGen, msg.segs)
+	quiet := len(msg.ev.events) == 0 && len(msg.ev.closed) == 0 && msg.ev.lost == 0 && msg.ev.closedLost == 0 && msg.ev.err == nil
+	if quiet {
+		m.quiet++
+	} else {
+		m.quiet = 0
+	}
+	if msg.drainOnly {
+		m.pausedTicks++
+		m.pausedEvents += len(msg.ev.events) + len(msg.ev.closed)
+		return nil
+	}
+	if msg.err != nil {
+		m.lastErr = msg.err.Error()
+		return nil
+	}
+	m.lastErr = ""
+	m.pausedTicks, m.pausedEvents = 0, 0
+	snap := &msg.snap
+	if note := m.listen.observe(msg.counters, snap.Taken); note != "" {
+		m.extraNotices = append(m.extraNotices, note)
+		m.setNotice()
+	}
+	if m.unchanged(snap) {
+		// What does not come from the rows goes on: the counters, the
+		// sparkline, the host's total.
+		m.header.listen = m.listen.headerText()
+		m.sample(snap)
+		m.header.total = hostTotal(snap)
+		m.giveBack(snap.Sockets)
+		return nil
+	}
+	oldSnap, oldPending, oldFed := m.snap, m.pending, m.fed
+	// A new kernel filter lists other sockets: the ones it leaves out have
+	// not gone, nor have the ones it adds appeared.
+	rebased := msg.kgen != m.kern.shown
+	m.kern.shown = msg.kgen
+	if rebased {
+		m.tracker.Rebase()
+	}
+	// One diff per snapshot, for the view and every demo; while paused
+	// the demos go on and the view holds what changed.
+	ch := m.tracker.Update(snap)
+	m.fed = snap
+	m.lost += ch.Lost
+	m.demos.observe(snap, &ch)
+	if m.paused {
+		m.hold(snap, &ch, rebased)
+		m.pending, m.pendingMarks = snap, ch.Marks
+		if rebased {
+			m.pendingMarks = nil
+		}
+	} else {
+		m.applyRebased(snap, &ch, rebased)
+	}
+	m.release(oldSnap)
+	m.release(oldPending)
+	m.release(oldFed)
+	if m.paused {
+		return nil
+	}
+	return m.refreshInfo()
+}
+
+// release gives s's array back for the next collection once nobody may
+// hold a row of it: it is neither shown, nor the newest received while
+// paused, nor the tracker's previous snapshot. The rule on the Snapshot
+// type holds because everything else keeps copies: gone rows, held
+// changes, the log, the closed log and the detail view copy the sockets
+// they keep, the demo runs keep keys, and the rows and the peer index
+// are rebuilt on the shown snapshot.
+func (m *model) release(s *collect.Snapshot) {
+	if s == nil || s == m.snap || s == m.pending || s == m.fed {
+		return
+	}
+	m.giveBack(s.Sockets)
+	s.Sockets = nil
+}
+
+// giveBack keeps socks for the next collection, when the source can fill
+// it and it is not far larger than the table shown now (a burst's array
+// would keep the burst's memory).
+func (m *model) giveBack(socks []collect.Socket) {
+	if _, ok := m.src.(refiller); !ok || cap(socks) == 0 {
+		return
+	}
+	n := 0
+	if m.snap != nil {
+		n = len(m.snap.Sockets)
+	}
+	if oversized(cap(socks), n) {
+		return
+	}
+	m.spare = socks[:0]
+}
+
+// unchanged reports whether cur, a kernel filter's answer, would show
+// nothing new: the same rows as the shown snapshot, which the tracker
+// diffed against last, no event read this refresh or the one before (so
+// the tracker has none waiting to be merged), and no mark or gone row
+// left to age. Such a snapshot is dropped before the tracker and the
+// table see it. The detail view's tcp_info changes whatever the dump
+// says, so it always refreshes.
+func (m *model) unchanged(cur *collect.Snapshot) bool {
+	s := m.snap
+	if !cur.Filtered || s == nil || m.mode == modeDetail || m.paused || m.pending != nil || m.fed != s ||
+		m.held != nil || m.demos.active() || m.quiet < 2 || m.curChanged || len(m.marks) > 0 || len(m.gone) > 0 {
+		return false
+	}
+	if cur.Partial != s.Partial || cur.Owners != s.Owners || cur.Source != s.Source || len(cur.Notices) > 0 {
+		return false
+	}
+	if len(cur.Sockets) > 0 && len(s.Sockets) > 0 && &cur.Sockets[0] == &s.Sockets[0] {
+		return false // the shown array handed again: it cannot be told from itself
+	}
+	return sameSockets(s.Sockets, cur.Sockets)
+}
+
+// hostTotal is how many sockets the host's table holds, as far as cur
+// tells: its length, or for a snapshot the kernel filter narrowed the
+// kernel's count, -1 when unknown.
+func hostTotal(cur *collect.Snapshot) int {
+	if !cur.Filtered {
+		return len(cur.Sockets)
+	}
+	if cur.Total <= 0 {
+		return -1
+	}
+	return max(cur.Total, len(cur.Sockets))
+}
+
+// sample adds cur's total to the sparkline's window. The window is
+// dropped from the front in place, so the buffer stays the size of one
+// window whatever the refresh rate.
+func (m *model) sample(cur *collect.Snapshot) {
+	drop := 0
+	for drop < len(m.samples) && cur.Taken.Sub(m.samples[drop].at) > sparkWindow {
+		drop++
+	}
+	total := hostTotal(cur)
+	if total < 0 {
+		total = len(cur.Sockets)
+	}
+	m.samples = append(m.samples[:copy(m.samples, m.samples[drop:])], sample{at: cur.Taken, total: total})
+}
+
 // apply makes cur the shown snapshot, with ch the tracker's changes from
-// the snapshot received before it: what was held while paused, then marks,
-// gone rows and transitions, then filter and sort once.
+// the snapshot received before it.
 func (m *model) apply(cur *collect.Snapshot, ch *collect.Changes) {
+	m.applyRebased(cur, ch, false)
+}
+
+// applyRebased makes cur the shown snapshot, with ch the tracker's changes
+// from the snapshot received before it: what was held while paused, then
+// marks, gone rows and transitions, then filter and sort once. After a
+// rebase (a new kernel filter) the marks and gone rows say nothing, and
+// only the kernel's transitions are real.
+func (m *model) applyRebased(cur *collect.Snapshot, ch *collect.Changes, rebased bool) {
 	m.refreshes++
 	if m.held != nil {
 		m.noteHeld(m.held)
@@ -18,10 +273,17 @@ func (m *model) apply(cur *collect.Snapshot, ch *collect.Changes) {
 	}
 	// Until a snapshot has been shown, nothing has changed on screen: the
 	// first one marks nothing and logs nothing.
+	m.curChanged = false
 	if m.snap != nil {
-		m.curMarks = ch.Marks
-		m.noteMarks(cur, ch)
-		m.noteGone(ch.Gone, m.goneBack(cur, ch.Marks, nil))
+		if rebased {
+			m.curMarks = nil
+			m.noteGone(nil, m.goneBack(cur, ch.Marks, nil))
+		} else {
+			m.curMarks = ch.Marks
+			m.noteMarks(cur, ch)
+			m.noteGone(ch.Gone, m.goneBack(cur, ch.Marks, nil))
+			m.curChanged = slices.ContainsFunc(ch.Marks, func(mk collect.Mark) bool { return mk != collect.MarkSame })
+		}
 		kept, socks := m.matchTransitions(cur, ch)
 		m.noteTransitions(kept, socks)
 	}
@@ -34,25 +296,19 @@ func (m *model) apply(cur *collect.Snapshot, ch *collect.Changes) {
 	if m.snap == nil {
 		m.curMarks = nil
 	}
+	old := m.snap
 	m.snap = cur
+	m.release(old)
 	m.listen.compute(cur)
 	m.header.listen = m.listen.headerText()
-	// The window is dropped from the front in place, so the buffer stays
-	// the size of one window whatever the refresh rate.
-	drop := 0
-	for drop < len(m.samples) && cur.Taken.Sub(m.samples[drop].at) > sparkWindow {
-		drop++
-	}
-	m.samples = append(m.samples[:copy(m.samples, m.samples[drop:])], sample{at: cur.Taken, total: len(cur.Sockets)})
+	m.sample(cur)
 	m.header.source = cur.Source
 	m.header.partial = cur.Partial
 	if len(cur.Notices) > 0 {
 		m.snapNotices = cur.Notices
 		m.setNotice()
 	}
-	for i := range ch.Closed {
-		m.closed.add(&ch.Closed[i])
-	}
+	m.closed.addAll(ch.Closed)
 	m.rebuildRows()
 }
 
@@ -267,7 +523,7 @@ func (m *model) rebuildRows() {
 	}
 	m.header.total = 0
 	if m.snap != nil {
-		m.header.total = len(m.snap.Sockets)
+		m.header.total = hostTotal(m.snap)
 	}
 	m.header.spark = sparkline(m.samples, 20)
 	need.netns = m.spaces.count > 1
@@ -353,8 +609,9 @@ type heldChanges struct {
 	closed closedView
 }
 
-// hold adds the changes of cur, received while paused, to m.held.
-func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes) {
+// hold adds the changes of cur, received while paused, to m.held. After a
+// rebase (a new kernel filter) cur's marks say nothing.
+func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes, rebased bool) {
 	if m.snap == nil {
 		return // nothing shown yet: the resume shows the first table
 	}
@@ -364,6 +621,9 @@ func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes) {
 		m.held = h
 	}
 	for i, mk := range ch.Marks {
+		if rebased {
+			break
+		}
 		if mk == collect.MarkSame || h.marks == nil {
 			continue
 		}
@@ -400,9 +660,7 @@ func (m *model) hold(cur *collect.Snapshot, ch *collect.Changes) {
 	if len(h.trans) > maxHistKeys {
 		h.trans = slices.Delete(h.trans, 0, len(h.trans)-maxHistKeys)
 	}
-	for i := range ch.Closed {
-		h.closed.add(&ch.Closed[i])
-	}
+	h.closed.addAll(ch.Closed)
 	off := len(kept) - len(socks)
 	for j, s := range socks {
 		if s == nil {
