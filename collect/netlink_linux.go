@@ -291,9 +291,11 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 	snap := Snapshot{Taken: time.Now(), Source: "netlink"}
 	mask := StateMask(n.states.Load())
 	hint := n.last
-	if hint == 0 && (mask == 0 || mask.Has(StateEstablished) || mask.Has(StateTimeWait)) {
+	if hint == 0 && n.kernel.Load() == nil && (mask == 0 || mask.Has(StateEstablished) || mask.Has(StateTimeWait)) {
 		// First snapshot of a dump that will hold most of the table: size
 		// it from the kernel's counters rather than grow it by doubling.
+		// Not under a kernel filter: the counters count what it leaves
+		// in the kernel.
 		hint = sockstatEstimate()
 	}
 	socks := tableBuffer(buf, hint)
