@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"socktop/internal/btfmember"
 )
 
 // taskFileLayout is where the task_file iterator program finds what it
@@ -68,7 +70,7 @@ func btfOffset(t btf.Type, size int, path ...string) (int16, error) {
 	for _, p := range path {
 		var at btf.Bits
 		var ok bool
-		if m, at, ok = findBTFMember(t, p); !ok {
+		if m, at, ok = btfmember.Find(t, p); !ok {
 			return 0, fmt.Errorf("struct %s: %s: %w", name, strings.Join(path, "."), errNoBTFMember)
 		}
 		off += at
@@ -88,30 +90,4 @@ func btfOffset(t btf.Type, size int, path ...string) (int16, error) {
 		return 0, fmt.Errorf("struct %s: %s at byte %d is beyond a load's reach", name, strings.Join(path, "."), off/8)
 	}
 	return int16(off / 8), nil
-}
-
-// findBTFMember looks for the member called name in t, a struct or union,
-// and in its anonymous members, depth first.
-func findBTFMember(t btf.Type, name string) (*btf.Member, btf.Bits, bool) {
-	var ms []btf.Member
-	switch s := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		ms = s.Members
-	case *btf.Union:
-		ms = s.Members
-	default:
-		return nil, 0, false
-	}
-	for i := range ms {
-		m := &ms[i]
-		if m.Name == name {
-			return m, m.Offset, true
-		}
-		if m.Name == "" {
-			if in, off, ok := findBTFMember(m.Type, name); ok {
-				return in, m.Offset + off, true
-			}
-		}
-	}
-	return nil, 0, false
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 
 	"github.com/cilium/ebpf/btf"
+
+	"socktop/internal/btfmember"
 )
 
 // field is where one kernel struct member lies, found in the kernel's
@@ -111,7 +113,7 @@ func memberField(t btf.Type, size int, path ...string) (field, error) {
 	for _, p := range path {
 		var off btf.Bits
 		var ok bool
-		m, off, ok = findMember(t, p)
+		m, off, ok = btfmember.Find(t, p)
 		if !ok {
 			return field{}, fmt.Errorf("struct %s: %s: %w", name, joinPath(path), errNoMember)
 		}
@@ -159,32 +161,6 @@ func bitfield(name string, path []string, bitOff, bits btf.Bits) (field, error) 
 		}
 	}
 	return field{}, fmt.Errorf("struct %s: bitfield %s at bit %d (%d bits) fits no load", name, joinPath(path), bitOff, bits)
-}
-
-// findMember looks for the member called name in t, a struct or union,
-// and in its anonymous members, depth first as C resolves the name.
-func findMember(t btf.Type, name string) (*btf.Member, btf.Bits, bool) {
-	var ms []btf.Member
-	switch s := btf.UnderlyingType(t).(type) {
-	case *btf.Struct:
-		ms = s.Members
-	case *btf.Union:
-		ms = s.Members
-	default:
-		return nil, 0, false
-	}
-	for i := range ms {
-		m := &ms[i]
-		if m.Name == name {
-			return m, m.Offset, true
-		}
-		if m.Name == "" {
-			if in, off, ok := findMember(m.Type, name); ok {
-				return in, m.Offset + off, true
-			}
-		}
-	}
-	return nil, 0, false
 }
 
 func joinPath(path []string) string {
