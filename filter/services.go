@@ -1,13 +1,13 @@
 package filter
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
+
+	"socktop/internal/servicesfile"
 )
 
 // servicePorts are the ports of one service name; 0 where the services
@@ -65,35 +65,21 @@ func loadServices(path string) map[string]servicePorts {
 // wins. The error is the reader's.
 func parseServices(r io.Reader) (map[string]servicePorts, error) {
 	m := map[string]servicePorts{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		num, proto, ok := strings.Cut(f[1], "/")
-		if !ok {
-			continue
-		}
-		p, err := strconv.ParseUint(num, 10, 16)
-		if err != nil || p == 0 {
-			continue
-		}
-		for _, name := range append(f[:1:1], f[2:]...) {
+	err := servicesfile.Scan(r, func(official string, aliases []string, port uint16, proto string) {
+		for _, name := range append([]string{official}, aliases...) {
 			sp := m[name]
 			switch {
 			case proto == "tcp" && sp.tcp == 0:
-				sp.tcp = uint16(p)
+				sp.tcp = port
 			case proto == "udp" && sp.udp == 0:
-				sp.udp = uint16(p)
+				sp.udp = port
 			default:
 				continue
 			}
 			m[name] = sp
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("filter: reading services: %w", err)
 	}
 	return m, nil

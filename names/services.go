@@ -1,7 +1,6 @@
 package names
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"sync"
 
 	"socktop/collect"
+	"socktop/internal/servicesfile"
 )
 
 // Services names ports as ss does: by protocol (a TCP port and a UDP port
@@ -52,35 +52,16 @@ var SystemServices = sync.OnceValue(func() *Services {
 // reader's.
 func ParseServices(r io.Reader) (*Services, error) {
 	s := &Services{tcp: map[uint16]string{}, udp: map[uint16]string{}}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		num, proto, ok := strings.Cut(f[1], "/")
-		if !ok {
-			continue
-		}
-		p, err := strconv.ParseUint(num, 10, 16)
-		if err != nil || p == 0 {
-			continue
-		}
-		var m map[uint16]string
-		switch proto {
-		case "tcp":
-			m = s.tcp
-		case "udp":
+	err := servicesfile.Scan(r, func(name string, _ []string, port uint16, proto string) {
+		m := s.tcp
+		if proto == "udp" {
 			m = s.udp
-		default:
-			continue
 		}
-		if _, dup := m[uint16(p)]; !dup {
-			m[uint16(p)] = f[0]
+		if _, dup := m[port]; !dup {
+			m[port] = name
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("names: reading services: %w", err)
 	}
 	return s, nil
