@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -26,8 +27,9 @@ type programSpec struct {
 	Inherit []inheritSpec   `json:"inherit"`
 }
 
-// inheritSpec is one passed endpoint: its name and the descriptor number,
-// the same in the child as in the parent, as after fork.
+// inheritSpec is one passed endpoint: its name and the descriptor number
+// in the child, the parent's own as after fork (but for 0 to 2, see
+// StartProgram).
 type inheritSpec struct {
 	Name string `json:"name"`
 	FD   int    `json:"fd"`
@@ -64,21 +66,54 @@ func (p *Probe) StartProgram(name, program string, args any, pass ...*Endpoint) 
 		}
 	}()
 	fds := make([]string, 0, len(pass))
-	for _, ep := range pass {
-		dup, fd, err := ep.dupForChild()
-		if err != nil {
-			return nil, p.fail(name, call, fmt.Errorf("passing %s: %w", ep.name, err))
-		}
+	// A descriptor below 3 (this process was started with a standard
+	// stream closed, so a socket took its number) cannot keep its number
+	// in the child, whose 0 to 2 are the pipes to this process: it goes
+	// to the first free number after the others are placed.
+	type passed struct {
+		ep  *Endpoint
+		dup *os.File
+		fd  int
+	}
+	var low []passed
+	place := func(ep *Endpoint, dup *os.File, fd int) error {
 		for len(extra) <= fd-3 {
 			extra = append(extra, nil)
 		}
 		if extra[fd-3] != nil {
 			dup.Close()
-			return nil, p.fail(name, call, fmt.Errorf("%w: %s passed twice", ErrBadArgument, ep.name))
+			return fmt.Errorf("%w: %s passed twice", ErrBadArgument, ep.name)
 		}
 		extra[fd-3] = dup
 		spec.Inherit = append(spec.Inherit, inheritSpec{Name: ep.name, FD: fd})
 		fds = append(fds, fmt.Sprintf("fd %d", fd))
+		return nil
+	}
+	for _, ep := range pass {
+		dup, fd, err := ep.dupForChild()
+		if err != nil {
+			return nil, p.fail(name, call, fmt.Errorf("passing %s: %w", ep.name, err))
+		}
+		if fd < 3 {
+			if slices.ContainsFunc(low, func(l passed) bool { return l.ep == ep }) {
+				dup.Close()
+				return nil, p.fail(name, call, fmt.Errorf("%w: %s passed twice", ErrBadArgument, ep.name))
+			}
+			low = append(low, passed{ep, dup, fd})
+			continue
+		}
+		if err := place(ep, dup, fd); err != nil {
+			return nil, p.fail(name, call, err)
+		}
+	}
+	for _, l := range low {
+		free := slices.Index(extra, nil)
+		if free < 0 {
+			free = len(extra)
+		}
+		if err := place(l.ep, l.dup, free+3); err != nil {
+			return nil, p.fail(name, call, err)
+		}
 	}
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
@@ -104,9 +139,6 @@ func (e *Endpoint) dupForChild() (*os.File, int, error) {
 	defer e.mu.RUnlock()
 	if e.closed {
 		return nil, 0, e.closedErr()
-	}
-	if e.fd < 3 {
-		return nil, 0, fmt.Errorf("%w: descriptor %d is one of the child's standard streams", ErrBadArgument, e.fd)
 	}
 	dup, err := unix.FcntlInt(uintptr(e.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {

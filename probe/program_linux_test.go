@@ -269,3 +269,54 @@ func TestProgramReturnKeepsDescriptors(t *testing.T) {
 		t.Errorf("peer recv after Stop = %d, %v; want EOF", n, err)
 	}
 }
+
+// TestStartProgramPassesLowDescriptor: a process started with stdin
+// closed gives its first socket descriptor 0, which cannot keep its
+// number in the child (whose 0 to 2 are the pipes to the parent): the
+// child holds the same socket at another number. Not parallel: it closes
+// this process's stdin for a moment, and only serial tests run then.
+func TestStartProgramPassesLowDescriptor(t *testing.T) {
+	saved, err := unix.FcntlInt(0, unix.F_DUPFD_CLOEXEC, 3)
+	must(t, err)
+	must(t, unix.Close(0))
+	// Registered first, so it runs last: after the probe's Stop has
+	// closed the socket at 0.
+	t.Cleanup(func() {
+		unix.Dup3(saved, 0, 0)
+		unix.Close(saved)
+	})
+	p, rec := newProbe(t)
+	u, err := p.UDP("low")
+	must(t, err)
+	if u.FD() != 0 {
+		t.Fatalf("with stdin closed the socket got fd %d, want 0", u.FD())
+	}
+	child, err := p.StartProgram("child", commandsProgram, nil, u)
+	must(t, err)
+	ev := waitEventPrefix(t, rec, fmt.Sprintf("child: fork() = pid %d (inherits fd ", child.PID()))
+	var childFD int
+	if _, err := fmt.Sscanf(ev[strings.LastIndex(ev, "fd ")+3:], "%d)", &childFD); err != nil || childFD < 3 {
+		t.Fatalf("fork event %q: want the child's descriptor number, above 2", ev)
+	}
+	must(t, child.Command("addr"))
+	if _, err := child.WaitFor("addr", childWait); err != nil {
+		t.Fatal(err)
+	}
+	if mine, theirs := fdLink(t, os.Getpid(), 0), fdLink(t, child.PID(), childFD); !strings.HasPrefix(mine, "socket:[") || mine != theirs {
+		t.Errorf("parent fd 0 is %q, child fd %d is %q: want one socket", mine, childFD, theirs)
+	}
+}
+
+// waitEventPrefix waits for an event line starting with prefix and
+// returns it.
+func waitEventPrefix(t *testing.T, rec *recorder, prefix string) string {
+	t.Helper()
+	waitEvent(t, rec, prefix)
+	for _, l := range rec.lines() {
+		if i := strings.Index(l, prefix); i >= 0 {
+			return l[i:]
+		}
+	}
+	t.Fatalf("no event %q", prefix)
+	return ""
+}
