@@ -398,6 +398,19 @@ func (r *Run) Settled() bool {
 	return true
 }
 
+// keptWhere reports whether some promise that match accepts has been
+// kept.
+func (r *Run) keptWhere(match func(Promise) bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.status {
+		if st.Seen && match(st.Promise) {
+			return true
+		}
+	}
+	return false
+}
+
 // Kept reports whether every promise the run can check has been kept.
 func (r *Run) Kept() bool {
 	r.mu.Lock()
