@@ -305,24 +305,35 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 	// both tables in step touches memory in order and hashes nothing.
 	// Only a match with the same state is taken here, so the preference
 	// for same-state partners below still holds.
-	const window = 4
-	hint, left := 0, 0
+	//
+	// A row not found next to the walk's position is either new or comes
+	// after a run of prev rows that left (TIME_WAIT sockets of one hash
+	// region expiring together): the walk looks further ahead for it, so
+	// that one such run does not leave every later row to the hash table.
+	// The look-ahead has a budget of one comparison per prev row, so a
+	// table with nothing in common costs at most twice the walk.
+	const window, ahead = 4, 256
+	hint, left, budget := 0, 0, len(prev)
 	for i := range cur {
 		c := &cur[i]
 		pair[i] = -1
-		for j := hint; j < hint+window && j < len(prev); j++ {
-			p := &prev[j]
-			if d.used[j] || !sameKey(p, c) {
-				continue
+		end := min(hint+window, len(prev))
+		found := false
+		for j := hint; j < end; j++ {
+			if !d.used[j] && sameKey(&prev[j], c) {
+				hint, found = d.step(prev, c, i, j, pair, marks), true
+				break
 			}
-			if p.State.Canonical() == c.State.Canonical() {
-				d.used[j], pair[i] = true, int32(j)
-				d.done[i], marks[i] = true, markOf(p, c)
+		}
+		if !found && budget > 0 {
+			far := min(end+min(ahead, budget), len(prev))
+			budget -= far - end
+			for j := end; j < far; j++ {
+				if !d.used[j] && sameKey(&prev[j], c) {
+					hint = d.step(prev, c, i, j, pair, marks)
+					break
+				}
 			}
-			// A state change is left to the passes below, but it still
-			// tells where the walk has got to.
-			hint = j + 1
-			break
 		}
 		if pair[i] < 0 {
 			left++
@@ -355,6 +366,18 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 		}
 	}
 	return pair
+}
+
+// step pairs cur[i] with prev[j], which has its Key, when their states
+// agree, and returns where the in-step walk goes on. A state change is left
+// to the hash passes, but it still tells where the walk has got to.
+func (d *differ) step(prev []Socket, c *Socket, i, j int, pair []int32, marks []Mark) int {
+	p := &prev[j]
+	if p.State.Canonical() == c.State.Canonical() {
+		d.used[j], pair[i] = true, int32(j)
+		d.done[i], marks[i] = true, markOf(p, c)
+	}
+	return j + 1
 }
 
 func sameKey(a, b *Socket) bool {
