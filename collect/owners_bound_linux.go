@@ -62,4 +62,7 @@ func (c *ownerCache) prune(socks []Socket, live int) {
 		socks[i].Owners = o
 	}
 	c.byInode, c.peak = m, len(m)
+	// The carried answer holds the old owner slices.
+	c.ver++
+	c.last, c.spare = carry{}, carry{}
 }

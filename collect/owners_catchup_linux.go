@@ -17,7 +17,7 @@ const maxCatchUp = 64
 
 // catchUp brings the owners up to date with processes that started or
 // ended since the last pass, without a full scan. A fork or an exit makes
-// no socket inode, so due() cannot see it, and the owners column would
+// no socket inode, so resolve cannot see it, and the owners column would
 // go on listing a dead holder, or miss a new one, until ownerRefresh: the
 // very moment a learner forks a server is the one it must show. Listing
 // /proc costs one getdents; only what changed is read.
@@ -97,6 +97,7 @@ func (c *ownerCache) dropPIDs(gone []int32) {
 			}
 		}
 		c.byInode[in] = kept
+		c.ver++
 	}
 }
 
@@ -139,6 +140,7 @@ func (c *ownerCache) addPIDs(proc int, pids []int32) {
 			grown = append(grown, Owner{PID: int(pid), Name: name})
 			slices.SortFunc(grown, func(a, b Owner) int { return a.PID - b.PID })
 			c.byInode[p.inode] = grown
+			c.ver++
 		}
 	}
 }

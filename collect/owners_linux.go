@@ -93,6 +93,13 @@ type ownerCache struct {
 	// via is how the last full pass read the descriptors: OwnersViaBPF
 	// or OwnersViaProc.
 	via string
+
+	// ver counts the writes to byInode; last is resolve's last answer,
+	// valid while ver has not moved, and spare the arrays of the one
+	// before (see lookupAll).
+	ver   uint64
+	last  carry
+	spare carry
 }
 
 // maxScanWorkers bounds the parallel /proc readers.
@@ -176,25 +183,22 @@ func (c *ownerCache) resolve(socks []Socket) string {
 			c.lastScan, c.lastCost = time.Time{}, 0
 		}
 	}
-	if !early && c.due(socks) && c.mayScan(c.now()) {
-		// The wanted inodes are sorted only when a scan is due; the
-		// common refresh answers due() from the map alone.
-		c.setWant(socks)
-		c.lastScan = c.now()
-		c.collect(c.want)
-		c.rebuild(false)
-		c.lastCost = c.now().Sub(c.lastScan)
-	} else if !early {
-		c.catchUp()
-	}
-	live := 0
-	for i := range socks {
-		if in := socks[i].Inode; in != 0 {
-			o, ok := c.byInode[in]
-			socks[i].Owners = o
-			if ok {
-				live++
-			}
+	live, missing := c.lookupAll(socks)
+	if !early {
+		due := missing || c.now().Sub(c.lastScan) >= c.refresh
+		if due && c.mayScan(c.now()) {
+			// The wanted inodes are sorted only when a scan is due; the
+			// common refresh answers due from the carried owners alone.
+			c.setWant(socks)
+			c.lastScan = c.now()
+			c.collect(c.want)
+			c.rebuild(false)
+			c.lastCost = c.now().Sub(c.lastScan)
+		} else {
+			c.catchUp()
+		}
+		if c.ver != c.last.ver {
+			live, _ = c.lookupAll(socks)
 		}
 	}
 	if stale := len(c.byInode) - live; stale > live/4+staleSlack {
@@ -204,21 +208,6 @@ func (c *ownerCache) resolve(socks []Socket) string {
 		return noticeNoRoot
 	}
 	return ""
-}
-
-// due reports whether the cache is too old or lacks an inode of socks.
-func (c *ownerCache) due(socks []Socket) bool {
-	if c.now().Sub(c.lastScan) >= c.refresh {
-		return true
-	}
-	for i := range socks {
-		if in := socks[i].Inode; in != 0 {
-			if _, ok := c.byInode[in]; !ok {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // mayScan reports whether a scan may start at now, given the cost of the
@@ -460,6 +449,7 @@ func (c *ownerCache) rebuild(filter bool) {
 	} else {
 		clear(c.byInode)
 	}
+	c.ver++
 	backing := make([]Owner, len(c.pairs))
 	for i, p := range c.pairs {
 		backing[i] = Owner{PID: int(p.pid), Name: c.names[p.pid].name}
