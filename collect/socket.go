@@ -235,24 +235,44 @@ type Rate struct {
 	Recv float64 `json:"recv_bytes_per_s"`
 }
 
-// Socket is one row of the socket table.
+// Socket is one row of the socket table. Its fields are ordered by size,
+// so that the row has no padding between them, and the ones a refresh
+// compares (the Key, state, queues, timer kind, inode, owners) sit in its
+// first two cache lines.
 type Socket struct {
+	Local  netip.AddrPort
+	Remote netip.AddrPort
+
 	Proto  Proto
 	Family uint8 // 4 or 6
 	State  State
-	Local  netip.AddrPort
-	Remote netip.AddrPort
-	RecvQ  uint32
-	SendQ  uint32
-	UID    uint32
+	Timer  Timer
+	Retrans uint8
+	// Type is a Unix socket's type; 0 for TCP and UDP.
+	Type SockType
+	// Unknown lists the fields the source could not fill for this socket.
+	// Their values are zero and must be shown as unknown (`?` in a table,
+	// absent in JSON), never as a real 0.
+	Unknown Fields
+
+	RecvQ uint32
+	SendQ uint32
+	UID   uint32
 	// Inode is 0 when no file descriptor refers to the socket: TIME_WAIT,
 	// orphans, children not yet accepted.
-	Inode  uint32
+	Inode uint32
+	// Ifindex is the interface the socket is bound to (SO_BINDTODEVICE,
+	// or an IPv6 link-local scope), 0 for none.
+	Ifindex uint32
+	// PeerInode is the inode of a connected Unix socket's other end; 0
+	// when it has none.
+	PeerInode uint32
+
 	Owners []Owner
-	Timer  Timer
+	// NetNS is the network namespace the socket lives in.
+	NetNS NetNS
 	// TimerLeft is the time until the timer fires; 0 when Timer is off.
 	TimerLeft time.Duration
-	Retrans   uint8
 	// Cookie is the kernel's socket cookie, used to ask for one socket
 	// again (the detail view's tcp_info); 0 when the source has none.
 	Cookie uint64
@@ -262,23 +282,9 @@ type Socket struct {
 	// that had its tcp_info; nil when rates were not asked for or the
 	// connection has not been seen twice yet (unknown, not zero).
 	Rate *Rate
-	// Ifindex is the interface the socket is bound to (SO_BINDTODEVICE,
-	// or an IPv6 link-local scope), 0 for none.
-	Ifindex uint32
-	// NetNS is the network namespace the socket lives in.
-	NetNS NetNS
 	// Path is a Unix socket's address: a file path, "@name" for an
 	// abstract name, "" for an unnamed socket.
 	Path string
-	// Type is a Unix socket's type; 0 for TCP and UDP.
-	Type SockType
-	// PeerInode is the inode of a connected Unix socket's other end; 0
-	// when it has none.
-	PeerInode uint32
-	// Unknown lists the fields the source could not fill for this socket.
-	// Their values are zero and must be shown as unknown (`?` in a table,
-	// absent in JSON), never as a real 0.
-	Unknown Fields
 }
 
 // Fields is a set of Socket fields, used to say which ones are unknown.
