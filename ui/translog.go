@@ -31,6 +31,7 @@ type logView struct {
 	width, height int
 	styles        *Styles
 	entries       []logEntry // oldest first; drawn from the end
+	buf           []logEntry // the array entries is a window onto once full
 	shown         []int      // indices of the entries the filter matches
 }
 
@@ -74,12 +75,23 @@ func keySocket(k collect.Key, from, to collect.State, cookie uint64) collect.Soc
 // new one, or the gone one).
 func (l *logView) add(e logEntry, s *collect.Socket) {
 	e.setSocket(s)
-	l.entries = append(l.entries, e)
-	if len(l.entries) > maxLog {
-		n := copy(l.entries, l.entries[len(l.entries)-maxLog:])
-		clear(l.entries[n:])
-		l.entries = l.entries[:n]
+	if len(l.entries) == maxLog {
+		// A full log drops its oldest entry by moving its window on, and
+		// moves the window back to its array's start only once it reaches
+		// the end: moving every entry at every add cost a full log under
+		// churn 500 copies a transition.
+		l.entries[0] = logEntry{} // let go of its owners
+		l.entries = l.entries[1:]
+		if len(l.entries) == cap(l.entries) {
+			if len(l.buf) != 2*maxLog {
+				l.buf = make([]logEntry, 2*maxLog)
+			}
+			n := copy(l.buf, l.entries)
+			clear(l.buf[n:])
+			l.entries = l.buf[:n]
+		}
 	}
+	l.entries = append(l.entries, e)
 }
 
 // refilter picks the entries match keeps; the model calls it whenever the
