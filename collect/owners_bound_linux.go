@@ -64,5 +64,5 @@ func (c *ownerCache) prune(socks []Socket, live int) {
 	c.byInode, c.peak = m, len(m)
 	// The carried answer holds the old owner slices.
 	c.ver++
-	c.last, c.spare = carry{}, carry{}
+	c.last = carry{}
 }

@@ -10,7 +10,8 @@ package collect
 // two flat arrays, read in order, where a map lookup per socket costs a
 // cache miss or two.
 
-// carry is the last answer of resolve.
+// carry is the last answer of resolve: the inodes the map knew, in dump
+// order, and their owners.
 type carry struct {
 	ver    uint64    // ownerCache.ver the answer was read at
 	inodes []uint32  // the inodes answered from the map, in dump order
@@ -30,17 +31,35 @@ const (
 // carried answer where it still holds and from the map otherwise, and
 // remembers the new answer. It returns how many of the inodes the map
 // knows (looked for, held or not) and whether one is unknown to it.
+//
+// The new answer is written over the old one as the walk goes: an entry
+// overwritten before the walk got to it only costs a map lookup, and every
+// entry read is an inode's owners at the map's present version, whichever
+// of the two answers wrote it.
 func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
-	prev := &c.last
-	valid := prev.ver == c.ver
+	last := &c.last
+	valid := last.ver == c.ver
 	n := 0
 	for i := range socks {
 		if socks[i].Inode != 0 {
 			n++
 		}
 	}
-	next := carry{ver: c.ver, inodes: sized(c.spare.inodes, n), owners: sized(c.spare.owners, n)}
-	hint, budget := 0, len(prev.inodes)
+	old := len(last.inodes)
+	if cap(last.inodes) < n || shrinkable(cap(last.inodes), n) {
+		grown := carry{inodes: make([]uint32, n), owners: make([][]Owner, n)}
+		if valid {
+			copy(grown.inodes, last.inodes)
+			copy(grown.owners, last.owners)
+		}
+		old = min(old, n)
+		*last = grown
+	}
+	inodes, owners := last.inodes[:n], last.owners[:n]
+	if !valid {
+		old = 0
+	}
+	hint, budget, k := 0, old, 0
 	for i := range socks {
 		s := &socks[i]
 		in := s.Inode
@@ -48,23 +67,19 @@ func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
 			continue
 		}
 		found := false
-		if valid {
-			end := min(hint+carryWindow, len(prev.inodes))
-			far := end
-			if budget > 0 {
-				far = min(end+min(carryAhead, budget), len(prev.inodes))
-			}
-			for j := hint; j < far; j++ {
-				if prev.inodes[j] == in {
-					s.Owners, found, hint = prev.owners[j], true, j+1
-					break
-				}
-			}
-			if !found {
-				budget -= far - end
+		end := min(hint+carryWindow, old)
+		far := end
+		if budget > 0 {
+			far = min(end+min(carryAhead, budget), old)
+		}
+		for j := hint; j < far; j++ {
+			if inodes[j] == in {
+				s.Owners, found, hint = owners[j], true, j+1
+				break
 			}
 		}
 		if !found {
+			budget -= far - end
 			o, ok := c.byInode[in]
 			s.Owners = o
 			if !ok {
@@ -73,22 +88,11 @@ func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
 			}
 		}
 		live++
-		next.inodes = append(next.inodes, in)
-		next.owners = append(next.owners, s.Owners)
+		inodes[k], owners[k] = in, s.Owners
+		k++
 	}
-	// The old answer's arrays are the next one's scratch; its owner
-	// slices must not keep an older map's backing arrays alive.
-	clear(prev.owners)
-	c.spare = carry{inodes: prev.inodes[:0], owners: prev.owners[:0]}
-	c.last = next
+	// What lies past the answer would keep older owner slices alive.
+	clear(owners[k:])
+	last.ver, last.inodes, last.owners = c.ver, inodes[:k], owners[:k]
 	return live, missing
-}
-
-// sized is reuse with room for n: the answer is appended to, and growing
-// it by appends would copy it several times over.
-func sized[S ~[]E, E any](s S, n int) S {
-	if s = reuse(s, n); cap(s) < n {
-		return make(S, 0, n)
-	}
-	return s
 }

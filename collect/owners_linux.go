@@ -95,11 +95,9 @@ type ownerCache struct {
 	via string
 
 	// ver counts the writes to byInode; last is resolve's last answer,
-	// valid while ver has not moved, and spare the arrays of the one
-	// before (see lookupAll).
-	ver   uint64
-	last  carry
-	spare carry
+	// valid while ver has not moved (see lookupAll).
+	ver  uint64
+	last carry
 }
 
 // maxScanWorkers bounds the parallel /proc readers.

@@ -243,10 +243,10 @@ type Socket struct {
 	Local  netip.AddrPort
 	Remote netip.AddrPort
 
-	Proto  Proto
-	Family uint8 // 4 or 6
-	State  State
-	Timer  Timer
+	Proto   Proto
+	Family  uint8 // 4 or 6
+	State   State
+	Timer   Timer
 	Retrans uint8
 	// Type is a Unix socket's type; 0 for TCP and UDP.
 	Type SockType
