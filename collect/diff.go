@@ -398,6 +398,12 @@ func (d *differ) index(prev []Socket) {
 	for size < 2*n {
 		size <<= 1
 	}
+	// Only the rows the in-step walk left are indexed, usually a few: a
+	// table sized for a diff that went wrong (a restart, a flood) is let
+	// go rather than cleared at every diff after it.
+	if cap(d.slots) > differFloor && cap(d.slots) > differShrink*2*size {
+		d.slots = nil
+	}
 	d.slots = grow(d.slots, size)
 	clear(d.slots)
 	d.next = grow(d.next, len(prev))

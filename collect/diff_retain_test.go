@@ -45,3 +45,32 @@ func TestDifferGivesBackBurstScratch(t *testing.T) {
 		t.Errorf("fit changed the hash seed to %d", d.seed)
 	}
 }
+
+// TestDifferIndexFollowsItsUse: the hash index is sized by the rows the
+// in-step walk leaves, not by the table, so after one diff that indexed a
+// whole table (nothing in common) a diff of the same size that leaves a
+// few rows to it gives the large index back.
+func TestDifferIndexFollowsItsUse(t *testing.T) {
+	t.Parallel()
+	const n = 20000
+	d := &differ{seed: 1}
+	d.match(manySockets(n, 1), manySockets(n, 30000), make([]Mark, n))
+	if cap(d.slots) < 2*n {
+		t.Fatalf("the disjoint diff did not index the table (slots %d): the test proves nothing", cap(d.slots))
+	}
+	prev := manySockets(n, 1)
+	cur := manySockets(n, 1)
+	for i := 0; i < n; i += 1000 {
+		cur[i].State = StateCloseWait
+	}
+	marks := make([]Mark, n)
+	pair := d.match(prev, cur, marks)
+	for i := range pair {
+		if pair[i] != int32(i) {
+			t.Fatalf("row %d paired with %d", i, pair[i])
+		}
+	}
+	if c := cap(d.slots); c > differFloor {
+		t.Errorf("after a diff that left %d rows to the index, it keeps %d slots", n/1000, c)
+	}
+}
