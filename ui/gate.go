@@ -41,6 +41,12 @@ const (
 	reconcileMax   = 30 * time.Second
 )
 
+// gateMaxHeld bounds the events and destroy records of other namespaces
+// a run of peeks hands the tracker, which keeps them until a walk merges
+// them: the merge of many at once costs far more than their share of
+// the merges a walk every refresh makes (docs/performance.md).
+const gateMaxHeld = 2000
+
 // reconcileEvery is how many refreshes in a row may be peeks plus one.
 func reconcileEvery(interval time.Duration) int {
 	return max(1, min(reconcileTicks, int(reconcileMax/interval)))
@@ -60,6 +66,8 @@ type gateState struct {
 	base     gateStat
 	lastWalk time.Time
 	age      int
+	// held counts the events and records handed to the tracker since.
+	held int
 	// dirty is set by what says the table may differ from the last walk:
 	// an event of the collector's namespace, a destroy record or a loss
 	// read since (in any drain, the walk's own too), a walk that failed,
@@ -153,6 +161,9 @@ func (m *model) mayPeek() bool {
 	if m.curChanged || len(m.gone) > 0 {
 		return false
 	}
+	if g.held >= gateMaxHeld {
+		return false
+	}
 	if _, gen := m.kernelWant(); gen != m.kern.shown {
 		return false // a new kernel filter lists other sockets
 	}
@@ -232,6 +243,7 @@ func (m *model) walked(msg *snapMsg) {
 	g := &m.gate
 	g.walks++
 	g.age = 0
+	g.held = 0
 	g.text = ""
 	m.header.gate = ""
 	g.base = msg.stat
@@ -273,6 +285,7 @@ func (m *model) peeked(msg peekMsg) tea.Cmd {
 	m.giveBack(msg.spare)
 	g.peeks++
 	g.age++
+	g.held += len(msg.ev.events) + len(msg.ev.closed)
 	if note := m.listen.observe(msg.counters, msg.at); note != "" {
 		m.extraNotices = append(m.extraNotices, note)
 		m.setNotice()
