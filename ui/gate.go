@@ -204,11 +204,11 @@ func (m *model) peekCmd() tea.Cmd {
 			Remote: s.Remote, Cookie: s.Cookie, Ifindex: s.Ifindex, NetNS: s.NetNS, Unknown: s.Unknown})
 		g.targets = append(g.targets, s)
 	}
-	ctx, ev, readListen, rlog := m.ctx, m.events, m.listen.read, m.rlog
+	ctx, ev, readListen, rlog, scope := m.ctx, m.events, m.listen.read, m.rlog, m.eventScope()
 	capture, segGen := m.seg.capture, m.seg.gen
 	return func() tea.Msg {
 		c, err := p.Sockstat()
-		d := drain(ev)
+		d := drain(ev, scope)
 		if err != nil || c != base || ownNamespace(&d, ns) {
 			return walkAfter(walk(buf), d)
 		}
