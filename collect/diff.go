@@ -308,12 +308,14 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 	//
 	// A row not found next to the walk's position is either new or comes
 	// after a run of prev rows that left (TIME_WAIT sockets of one hash
-	// region expiring together): the walk looks further ahead for it, so
+	// region expiring together): the walk then looks further ahead, so
 	// that one such run does not leave every later row to the hash table.
-	// The look-ahead has a budget of one comparison per prev row, so a
-	// table with nothing in common costs at most twice the walk.
+	// New rows come in runs too, so it looks ahead at the 1st, 2nd, 4th,
+	// 8th... row of a run not found, and with a budget of one comparison
+	// per prev row: a table with nothing in common costs at most twice
+	// the walk.
 	const window, ahead = 4, 256
-	hint, left, budget := 0, 0, len(prev)
+	hint, left, budget, lost := 0, 0, len(prev), 0
 	for i := range cur {
 		c := &cur[i]
 		pair[i] = -1
@@ -325,15 +327,18 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 				break
 			}
 		}
-		if !found && budget > 0 {
+		if lost++; !found && budget > 0 && lost&(lost-1) == 0 {
 			far := min(end+min(ahead, budget), len(prev))
 			budget -= far - end
 			for j := end; j < far; j++ {
 				if !d.used[j] && sameKey(&prev[j], c) {
-					hint = d.step(prev, c, i, j, pair, marks)
+					hint, found = d.step(prev, c, i, j, pair, marks), true
 					break
 				}
 			}
+		}
+		if found {
+			lost = 0
 		}
 		if pair[i] < 0 {
 			left++

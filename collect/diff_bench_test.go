@@ -79,7 +79,9 @@ func BenchmarkDiff(b *testing.B) {
 }
 
 // gapped drops 40 runs of 10 to 90 consecutive rows from s, as an expiry
-// of TIME_WAIT sockets in one region of the kernel's hash table does.
+// of TIME_WAIT sockets in one region of the kernel's hash table does, and
+// inserts 40 runs of 5 to 40 new rows, as the TIME_WAIT sockets of
+// connections closed together do.
 func gapped(s *collect.Snapshot, seed uint64) *collect.Snapshot {
 	out := *s
 	r := rand.New(rand.NewPCG(seed, 13))
@@ -90,8 +92,21 @@ func gapped(s *collect.Snapshot, seed uint64) *collect.Snapshot {
 			drop[j] = true
 		}
 	}
+	add := map[int]int{}
+	for range 40 {
+		add[r.IntN(len(drop))] = 5 + r.IntN(36)
+	}
 	out.Sockets = nil
+	fresh := 0
 	for i := range s.Sockets {
+		for range add[i] {
+			fresh++
+			out.Sockets = append(out.Sockets, collect.Socket{
+				Proto: collect.TCP, Family: 4, State: collect.StateTimeWait,
+				Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 10, byte(fresh >> 8), byte(fresh)}), 8000),
+				Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(40000+fresh)),
+			})
+		}
 		if !drop[i] {
 			out.Sockets = append(out.Sockets, s.Sockets[i])
 		}
