@@ -18,10 +18,10 @@ type carry struct {
 	owners [][]Owner // their owners, parallel to inodes
 }
 
-// The walk looks carryWindow entries ahead of its position, and on a miss
-// up to carryAhead further (a run of sockets closed together), with a
-// budget of one look per remembered entry, so a snapshot with nothing in
-// common with the last costs at most twice the walk.
+// The walk looks carryWindow entries ahead of its position, and past a
+// miss up to carryAhead further (a run of sockets closed together), with
+// a budget of one look per remembered entry, so a snapshot with nothing
+// in common with the last costs at most twice the walk.
 const (
 	carryWindow = 4
 	carryAhead  = 128
@@ -46,7 +46,7 @@ func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
 		}
 	}
 	old := len(last.inodes)
-	if cap(last.inodes) < n || shrinkable(cap(last.inodes), n) {
+	if cap(last.inodes) < n || shrinkable(cap(last.inodes), max(n, old)) {
 		grown := carry{inodes: make([]uint32, n), owners: make([][]Owner, n)}
 		if valid {
 			copy(grown.inodes, last.inodes)
@@ -55,11 +55,14 @@ func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
 		old = min(old, n)
 		*last = grown
 	}
-	inodes, owners := last.inodes[:n], last.owners[:n]
+	// The old answer is read up to its end while the new one is written
+	// from the start, and either may be the longer.
+	size := max(n, old)
+	inodes, owners := last.inodes[:size], last.owners[:size]
 	if !valid {
 		old = 0
 	}
-	hint, budget, k := 0, old, 0
+	hint, budget, k, lost := 0, old, 0, 0
 	for i := range socks {
 		s := &socks[i]
 		in := s.Inode
@@ -69,12 +72,14 @@ func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
 		found := false
 		end := min(hint+carryWindow, old)
 		far := end
-		if budget > 0 {
+		// As Diff's walk: further ahead at the 1st, 2nd, 4th... inode of
+		// a run not found.
+		if lost++; budget > 0 && lost&(lost-1) == 0 {
 			far = min(end+min(carryAhead, budget), old)
 		}
 		for j := hint; j < far; j++ {
 			if inodes[j] == in {
-				s.Owners, found, hint = owners[j], true, j+1
+				s.Owners, found, hint, lost = owners[j], true, j+1, 0
 				break
 			}
 		}

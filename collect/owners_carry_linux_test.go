@@ -38,33 +38,43 @@ func checkOwners(t *testing.T, c *ownerCache, socks []Socket, when string) {
 }
 
 // TestOwnersCarryFollowsTheTable: the owners carried from the last answer
-// follow each inode, not its row: sockets that moved, rows of closed
-// sockets left out, a new socket where an old one was, and sockets with no
-// inode in between.
+// follow each inode, not its row: runs of closed sockets left out, a new
+// socket where an old one was, sockets with no inode in between, and
+// sockets that moved to the end of a table shorter than the last.
 func TestOwnersCarryFollowsTheTable(t *testing.T) {
 	c, socks := carryCache(1000)
+	// The new sockets below are known to the cache from the start, so its
+	// map is not written between the two answers and the second one is
+	// carried.
+	for i := 300; i < 900; i++ {
+		if i%97 == 0 {
+			c.byInode[carryInode+5000+uint32(i)] = []Owner{{PID: 1<<29 + i, Name: "q"}}
+		}
+	}
 	c.resolve(socks)
 	checkOwners(t, c, socks, "first answer")
 
 	next := make([]Socket, 0, len(socks)+10)
-	next = append(next, socks[500:600]...) // moved ahead
-	next = append(next, Socket{})          // a TIME_WAIT: no inode
 	next = append(next, socks[:200]...)
-	next = append(next, socks[400:500]...) // 200-399 closed, a run longer than the look-ahead
-	for i := 600; i < len(socks); i++ {
+	next = append(next, Socket{}) // a TIME_WAIT: no inode
+	for i := 300; i < 900; i++ {  // 200-299 closed
 		s := socks[i]
 		if i%97 == 0 {
 			// A new socket in the old one's row, known to the cache.
 			s.Inode = carryInode + 5000 + uint32(i)
-			c.byInode[s.Inode] = []Owner{{PID: 1<<29 + i, Name: "q"}}
-			c.ver++
 		}
 		next = append(next, s)
 	}
+	next = append(next, socks[950:]...)    // 900-949 closed
+	next = append(next, socks[200:300]...) // moved to the end
 	for i := range next {
 		next[i].Owners = nil
 	}
+	ver := c.ver
 	c.resolve(next)
+	if c.ver != ver {
+		t.Fatalf("the map was written (version %d, was %d): the answer was not carried and the test proves nothing", c.ver, ver)
+	}
 	checkOwners(t, c, next, "after the table moved")
 	if c.last.ver != c.ver || len(c.last.inodes) != len(next)-1 {
 		t.Fatalf("the answer remembered %d inodes at version %d, want %d at %d", len(c.last.inodes), c.last.ver, len(next)-1, c.ver)
