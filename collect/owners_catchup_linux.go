@@ -86,6 +86,20 @@ func mergeDiff(old, cur []int32, onlyOld, onlyCur func(int32)) {
 // share one backing array, so a shortened one is copied rather than
 // edited in place.
 func (c *ownerCache) dropPIDs(gone []int32) {
+	// On a busy host processes end at every refresh, nearly none of them
+	// holding a socket of the table: the map is walked only for one that
+	// held one.
+	held := false
+	for _, p := range gone {
+		if _, ok := slices.BinarySearch(c.holders, p); ok {
+			held = true
+			break
+		}
+	}
+	if !held {
+		return
+	}
+	c.holders = slices.DeleteFunc(c.holders, func(p int32) bool { return pidIn(gone, int(p)) })
 	for in, owners := range c.byInode {
 		if !slices.ContainsFunc(owners, func(o Owner) bool { return pidIn(gone, o.PID) }) {
 			continue
@@ -141,6 +155,9 @@ func (c *ownerCache) addPIDs(proc int, pids []int32) {
 			slices.SortFunc(grown, func(a, b Owner) int { return a.PID - b.PID })
 			c.byInode[p.inode] = grown
 			c.ver++
+			if at, ok := slices.BinarySearch(c.holders, pid); !ok {
+				c.holders = slices.Insert(c.holders, at, pid)
+			}
 		}
 	}
 }

@@ -98,6 +98,8 @@ type ownerCache struct {
 	// valid while ver has not moved (see lookupAll).
 	ver  uint64
 	last carry
+	// holders are the processes that own a socket of byInode, sorted.
+	holders []int32
 }
 
 // maxScanWorkers bounds the parallel /proc readers.
@@ -449,9 +451,13 @@ func (c *ownerCache) rebuild(filter bool) {
 	}
 	c.ver++
 	backing := make([]Owner, len(c.pairs))
+	c.holders = c.holders[:0]
 	for i, p := range c.pairs {
 		backing[i] = Owner{PID: int(p.pid), Name: c.names[p.pid].name}
+		c.holders = append(c.holders, p.pid)
 	}
+	slices.Sort(c.holders)
+	c.holders = slices.Compact(c.holders)
 	for i := 0; i < len(c.pairs); {
 		j := i + 1
 		for j < len(c.pairs) && c.pairs[j].inode == c.pairs[i].inode {
