@@ -173,6 +173,11 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return nil
 	}
 
+	if !cfg.rates {
+		// --rates holds two snapshots; the first is garbage once the
+		// second is taken.
+		oneShotGC()
+	}
 	snap, err := headlessSnapshot(ctx, src, cfg)
 	if err != nil {
 		return &runError{err}
