@@ -33,9 +33,7 @@ type addrCacheEntry struct {
 // Local, 1 Foreign), and false for a zoned address, which it does not
 // keep.
 func (c *addrCache) text(col int, a netip.Addr, fam uint8) ([]byte, bool) {
-	b := a.As16()
-	h := binary.LittleEndian.Uint64(b[8:]) ^ binary.LittleEndian.Uint64(b[:8])*0xff51afd7ed558ccd
-	e := &c.slot[col][(h*0x9e3779b97f4a7c15)>>(64-6)]
+	e := &c.slot[col][addrSlot(a)]
 	if e.n != 0 && e.a == a && e.fam == fam {
 		return e.buf[:e.n], true
 	}
@@ -75,4 +73,11 @@ func (c *addrCache) len(col int, ap netip.AddrPort, fam uint8) int {
 		return len(text) + 1
 	}
 	return len(text) + decLen(uint64(ap.Port()))
+}
+
+// addrSlot hashes an address to a slot of a cache of addrCacheSlots.
+func addrSlot(a netip.Addr) uint64 {
+	b := a.As16()
+	h := binary.LittleEndian.Uint64(b[8:]) ^ binary.LittleEndian.Uint64(b[:8])*0xff51afd7ed558ccd
+	return (h * 0x9e3779b97f4a7c15) >> (64 - 6)
 }

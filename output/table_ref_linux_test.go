@@ -36,8 +36,9 @@ func connInode(t *testing.T, c syscall.Conn) uint32 {
 // the IPv4-mapped end it accepted from an IPv4 client, an IPv6 loopback
 // pair and a UDP socket on [::], owners and Unix sockets, the table
 // writer prints what the old two-pass writer printed, and the test's
-// rows carry the addresses as the kernel gave them.
-func TestWriteTableMatchesReferenceOnHost(t *testing.T) {
+// rows carry the addresses as the kernel gave them; the JSON writer
+// prints what its old form printed.
+func TestWritersMatchReferenceOnHost(t *testing.T) {
 	ln, err := net.Listen("tcp", "[::]:0")
 	if err != nil {
 		t.Skipf("no dual-stack listener here: %v", err)
@@ -95,6 +96,8 @@ func TestWriteTableMatchesReferenceOnHost(t *testing.T) {
 	}
 	checkSameTable(t, "host", &snap)
 	checkSameTable(t, "own", mine)
+	checkSameJSON(t, "host", &snap)
+	checkSameJSON(t, "own", mine)
 
 	var b bytes.Buffer
 	if err := WriteTableWith(&b, mine, TableOptions{Extended: true}); err != nil {

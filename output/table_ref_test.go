@@ -276,3 +276,14 @@ func TestAddrCacheMatchesAppendAddr(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWriteJSONDiscard is --json of 100k synthetic rows, without the
+// cost of a growing destination buffer.
+func BenchmarkWriteJSONDiscard(b *testing.B) {
+	snap := synth.Table(100000, 1)
+	for b.Loop() {
+		if err := WriteJSON(io.Discard, snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
