@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -299,6 +300,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 		hint = sockstatEstimate()
 	}
 	socks := tableBuffer(buf, hint)
+	recycled := cap(buf) > 0 && unsafe.SliceData(socks[:1]) == unsafe.SliceData(buf[:1])
 	socks, err := n.dumpTableLocked(ctx, &snap, socks, mask)
 	if err != nil {
 		return Snapshot{}, err
@@ -310,9 +312,12 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 		}
 	}
 	n.last = len(socks)
-	// What a recycled array held past this table would keep the owner
-	// slices of older refreshes alive.
-	clear(socks[len(socks):cap(socks)])
+	if recycled && unsafe.SliceData(socks[:1]) == unsafe.SliceData(buf[:1]) {
+		// What a recycled array held past this table would keep the owner
+		// slices of older refreshes alive. A new array's tail is zero, and
+		// clearing it would only fault its pages in.
+		clear(socks[len(socks):cap(socks)])
+	}
 	if n.owners != nil {
 		if msg := n.owners.resolve(socks); msg != "" {
 			n.told.add(&snap, msg)
