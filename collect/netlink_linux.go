@@ -349,7 +349,9 @@ func tableBuffer(buf []Socket, hint int) []Socket {
 	if c := cap(buf); c >= hint+hint/32 && (c <= 4*hint || c <= 4096) {
 		return buf[:0]
 	}
-	return make([]Socket, 0, hint+hint/8+64)
+	socks := make([]Socket, 0, hint+hint/8+64)
+	adviseHugePages(socks)
+	return socks
 }
 
 // countUnix counts the Unix sockets of socks.
