@@ -45,6 +45,7 @@ func start(args []string) int {
 		fmt.Fprintf(os.Stderr, "socktop: %v\n", err)
 		return 1
 	}
+	wholeProcess = true
 	return run(args, os.Stdout, os.Stderr)
 }
 

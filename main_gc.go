@@ -5,6 +5,10 @@ import (
 	"runtime/debug"
 )
 
+// wholeProcess is set when the process runs one command line and exits
+// (start), rather than many (tests calling run).
+var wholeProcess bool
+
 // minOneShotHeap is the least heap a one-shot command may grow to before
 // it collects at all (see oneShotGC).
 const minOneShotHeap = 1 << 30
@@ -18,9 +22,12 @@ const minOneShotHeap = 1 << 30
 // page is faulted in twice (a read of the zero page, then a copy on
 // write). A memory limit (a quarter of the machine's memory, at least
 // minOneShotHeap) still collects when a pass that makes garbage, an owner
-// scan of a huge host, would otherwise grow without bound.
+// scan of a huge host, would otherwise grow without bound. It does so
+// only when the command is the whole process (wholeProcess, set by
+// start): tests run many commands in one process, whose garbage must
+// still be collected.
 func oneShotGC() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	if !wholeProcess || os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	debug.SetGCPercent(-1)

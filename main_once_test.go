@@ -11,9 +11,9 @@ import (
 	"socktop/filter"
 )
 
-// A one-shot command runs without the collector and with a memory limit
-// of at least minOneShotHeap, unless the environment sets GOGC or
-// GOMEMLIMIT, which then stand.
+// A one-shot command that is the whole process runs without the
+// collector and with a memory limit of at least minOneShotHeap, unless
+// the environment sets GOGC or GOMEMLIMIT, which then stand.
 func TestOneShotGC(t *testing.T) {
 	percent := debug.SetGCPercent(100)
 	limit := debug.SetMemoryLimit(math.MaxInt64)
@@ -23,6 +23,13 @@ func TestOneShotGC(t *testing.T) {
 	})
 	t.Setenv("GOGC", "")
 	t.Setenv("GOMEMLIMIT", "")
+	// Not in a process that runs many commands.
+	oneShotGC()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GC percent %d after oneShotGC in a test process, want it left at 100", p)
+	}
+	wholeProcess = true
+	t.Cleanup(func() { wholeProcess = false })
 	oneShotGC()
 	if p := debug.SetGCPercent(100); p != -1 {
 		t.Errorf("GC percent %d after oneShotGC, want -1 (off)", p)
