@@ -309,6 +309,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 			return Snapshot{}, err
 		}
 	}
+	n.noteUndecided(&snap, socks)
 	n.last = len(socks)
 	// What a recycled array held past this table would keep the owner
 	// slices of older refreshes alive.
@@ -332,6 +333,48 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 	}
 	snap.Sockets = socks
 	return snap, nil
+}
+
+// Notices for a kernel filter whose conditions the dump cannot decide.
+const (
+	noticeMarkNoAdmin = "fwmark conditions cannot be decided: the kernel reports socket marks only to CAP_NET_ADMIN, " +
+		"so every socket's mark is unknown and those the rest of the filter keeps are shown (run as root, or setcap cap_net_admin+ep socktop)"
+	noticeProgramRefused = "the kernel refused the filter's program (a mark condition needs CAP_NET_ADMIN): " +
+		"the dump is not narrowed in the kernel"
+	noticeNoCgroup = "cgroup conditions cannot be decided: this kernel does not report sockets' cgroups, " +
+		"so those the rest of the filter keeps are shown"
+)
+
+// noteUndecided tells, once, that the filter reads a field the dump left
+// unknown on a full socket (a TIME_WAIT socket's mark is never reported,
+// and the kernel's program decided it).
+func (n *Netlink) noteUndecided(snap *Snapshot, socks []Socket) {
+	b := n.kernel.Load()
+	if b == nil {
+		return
+	}
+	fn, ok := b.f.(FieldNeeder)
+	if !ok {
+		return
+	}
+	need := fn.Needs() & (FieldMark | FieldCgroup)
+	for i := range socks {
+		if need == 0 {
+			return
+		}
+		s := &socks[i]
+		if s.Proto == Unix || s.State == StateTimeWait || s.State == StateNewSynRecv {
+			continue
+		}
+		if need&FieldMark != 0 && !s.Known(FieldMark) {
+			n.told.add(snap, noticeMarkNoAdmin)
+			need &^= FieldMark
+		}
+		if need&FieldCgroup != 0 && !s.Known(FieldCgroup) {
+			n.told.add(snap, noticeNoCgroup)
+			need &^= FieldCgroup
+		}
+	}
 }
 
 // tableBuffer returns the slice to dump a table of about hint sockets
@@ -405,17 +448,29 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 		var err error
 		intr := true
 		before := len(socks)
-		for try := 0; try < dumpRetries && intr; try++ {
-			// An interrupted dump may hold duplicates or miss sockets;
-			// start it again, and keep the last attempt if all were. The
-			// attempt's rows are cleared so that a shorter retry leaves no
-			// tcp_info pointer past the snapshot's length.
-			clear(socks[before:])
-			socks = socks[:before]
-			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
-			if err != nil {
-				break
+		run := func(bc []byte) {
+			intr = true
+			for try := 0; try < dumpRetries && intr; try++ {
+				// An interrupted dump may hold duplicates or miss sockets;
+				// start it again, and keep the last attempt if all were. The
+				// attempt's rows are cleared so that a shorter retry leaves no
+				// tcp_info pointer past the snapshot's length.
+				clear(socks[before:])
+				socks = socks[:before]
+				socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
+				if err != nil {
+					break
+				}
 			}
+		}
+		run(bc)
+		if bc != nil && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
+			// The kernel refused the program, not the dump: a mark
+			// condition from a requester without CAP_NET_ADMIN where the
+			// namespace's user namespace asks for it. The dump goes
+			// unfiltered; the caller's predicate decides.
+			n.told.add(snap, noticeProgramRefused)
+			run(nil)
 		}
 		if d.fam == unix.AF_UNSPEC && compatRefused(err) {
 			// No compat interface in this kernel: per-family dumps from
@@ -558,6 +613,7 @@ func (n *Netlink) appendDiag(socks []Socket, msg []byte, proto uint8) ([]Socket,
 	socks = append(socks, Socket{})
 	s := &socks[len(socks)-1]
 	decodeDiagMsg(s, msg, proto)
+	decodeMarkCgroup(s, msg[inetDiagMsgLen:])
 	if n.cg != nil && len(msg) > inetDiagMsgLen {
 		n.cg.note(msg[inetDiagMsgLen:])
 	}
@@ -603,6 +659,41 @@ func decodeDiagMsg(s *Socket, m []byte, proto uint8) {
 	s.SendQ = ne.Uint32(m[60:])
 	s.UID = ne.Uint32(m[64:])
 	s.Inode = ne.Uint32(m[68:])
+}
+
+// Attributes the kernel adds to a full socket's message unasked:
+// INET_DIAG_MARK only for a requester with CAP_NET_ADMIN.
+const inetDiagMark = 15
+
+// decodeMarkCgroup reads the mark and the cgroup id from a message's
+// attributes, in one walk. A TIME_WAIT or request socket's message has
+// neither: its mark is unknown (the kernel's filter sees it, the reply
+// does not carry it) and it has no cgroup, which is what the kernel's
+// filter compares it as.
+func decodeMarkCgroup(s *Socket, b []byte) {
+	s.Unknown |= FieldMark | FieldCgroup
+	if s.State == StateTimeWait || s.State == StateNewSynRecv {
+		s.Unknown &^= FieldCgroup
+		return
+	}
+	ne := binary.NativeEndian
+	for len(b) >= 4 {
+		l := int(ne.Uint16(b[0:]))
+		if l < 4 || l > len(b) {
+			return
+		}
+		switch ne.Uint16(b[2:]) & 0x3fff {
+		case inetDiagMark:
+			if l >= 8 {
+				s.Mark, s.Unknown = ne.Uint32(b[4:]), s.Unknown&^FieldMark
+			}
+		case inetDiagCgroupID:
+			if l >= 12 {
+				s.CgroupID, s.Unknown = ne.Uint64(b[4:]), s.Unknown&^FieldCgroup
+			}
+		}
+		b = b[min(nlmsgAlign(l), len(b)):]
+	}
 }
 
 // findAttr returns the payload of the first rtattr of type typ.

@@ -275,6 +275,14 @@ type Socket struct {
 	// PeerInode is the inode of a connected Unix socket's other end; 0
 	// when it has none.
 	PeerInode uint32
+	// Mark is the socket's fwmark (SO_MARK). The kernel reports it only
+	// to a requester with CAP_NET_ADMIN, and never for a TIME_WAIT or
+	// request socket: FieldMark is unknown then.
+	Mark uint32
+	// CgroupID is the id of the cgroup v2 the socket was made in (see
+	// CgroupPath); 0 for a TIME_WAIT or request socket, which has none.
+	// FieldCgroup is unknown when the kernel did not say.
+	CgroupID uint64
 	// Unknown lists the fields the source could not fill for this socket.
 	// Their values are zero and must be shown as unknown (`?` in a table,
 	// absent in JSON), never as a real 0.
@@ -300,6 +308,10 @@ const (
 	FieldOwners
 	// FieldIfindex means the source cannot tell the bound interface.
 	FieldIfindex
+	// FieldMark means the kernel did not report the socket's mark.
+	FieldMark
+	// FieldCgroup means the kernel did not report the socket's cgroup.
+	FieldCgroup
 )
 
 // Has reports whether every field of x is in f.

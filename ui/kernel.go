@@ -41,6 +41,10 @@ func (k *kernelFilter) Bytecode(proto collect.Proto, family uint8) []byte {
 	return k.f.Bytecode(proto, family)
 }
 
+// Needs implements collect.FieldNeeder, so the source tells when the
+// filter reads what its dump could not report.
+func (k *kernelFilter) Needs() collect.Fields { return k.f.Needs() }
+
 // mayKeep reports whether the flags keep any socket of proto in a dump of
 // family (0: both families in one walk). The states -l keeps are the
 // view's to check, like the filter's.
