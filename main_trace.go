@@ -289,7 +289,7 @@ func transitionSocket(ch *collect.Changes, cur *collect.Snapshot, tr *collect.Tr
 func closedSocket(c *collect.ClosedConn) collect.Socket {
 	s := collect.Socket{
 		Proto: c.Proto, Family: c.Family, State: c.State, Local: c.Local, Remote: c.Remote, Cookie: c.Cookie,
-		Owners:  c.Owners,
+		Owners: c.Owners,
 		Unknown: collect.FieldRecvQ | collect.FieldSendQ | collect.FieldUID | collect.FieldInode | collect.FieldTimer | collect.FieldRetrans |
 			collect.FieldMark | collect.FieldCgroup,
 	}
