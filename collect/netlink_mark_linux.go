@@ -9,15 +9,13 @@ import "encoding/binary"
 const inetDiagMark = 15
 
 // decodeMarkCgroup reads the mark and the cgroup id from a message's
-// attributes, in one walk. A TIME_WAIT or request socket's message has
-// neither: its mark is unknown (the kernel's filter sees it, the reply
-// does not carry it) and it has no cgroup, which is what the kernel's
-// filter compares it as.
+// attributes, in one walk. A TIME_WAIT or request socket has no cgroup
+// (the kernel's filter compares it as 0), and its mark comes only from
+// kernels that report it (5.x and later; older ones leave it unknown).
 func decodeMarkCgroup(s *Socket, b []byte) {
 	s.Unknown |= FieldMark | FieldCgroup
 	if s.State == StateTimeWait || s.State == StateNewSynRecv {
 		s.Unknown &^= FieldCgroup
-		return
 	}
 	ne := binary.NativeEndian
 	for len(b) >= 4 {
@@ -50,8 +48,8 @@ const (
 )
 
 // noteUndecided tells, once, that the filter reads a field the dump left
-// unknown on a full socket (a TIME_WAIT socket's mark is never reported,
-// and the kernel's program decided it).
+// unknown on a full socket; TIME_WAIT and request sockets are no
+// evidence, since older kernels never report their marks.
 func (n *Netlink) noteUndecided(snap *Snapshot, socks []Socket) {
 	b := n.kernel.Load()
 	if b == nil {

@@ -108,11 +108,15 @@ func TestParseDiagMessages(t *testing.T) {
 	if len(socks) != 1 || socks[0].Mark != 0x5a || socks[0].CgroupID != 7 || socks[0].Unknown != 0 {
 		t.Errorf("mark 0x5a, cgroup 7: %+v", socks)
 	}
-	// A TIME_WAIT socket's message carries neither: its mark is unknown,
-	// and it has no cgroup.
+	// A TIME_WAIT socket has no cgroup, and its mark only where the
+	// kernel reports it.
 	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, uint8(StateTimeWait), 3)), unix.IPPROTO_TCP)
 	if len(socks) != 1 || socks[0].Unknown != FieldMark || socks[0].CgroupID != 0 {
-		t.Errorf("TIME_WAIT: %+v", socks)
+		t.Errorf("TIME_WAIT without a mark: %+v", socks)
+	}
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateTimeWait), 3), rtattr(inetDiagMark, ne32b(3))...)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Unknown != 0 || socks[0].Mark != 3 {
+		t.Errorf("TIME_WAIT with mark 3: %+v", socks)
 	}
 
 	// UDP TCP_CLOSE is UNCONN; a timer of 0 leaves TimerLeft 0.

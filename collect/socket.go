@@ -276,8 +276,8 @@ type Socket struct {
 	// when it has none.
 	PeerInode uint32
 	// Mark is the socket's fwmark (SO_MARK). The kernel reports it only
-	// to a requester with CAP_NET_ADMIN, and never for a TIME_WAIT or
-	// request socket: FieldMark is unknown then.
+	// to a requester with CAP_NET_ADMIN (and older kernels never for a
+	// TIME_WAIT or request socket): FieldMark is unknown then.
 	Mark uint32
 	// CgroupID is the id of the cgroup v2 the socket was made in (see
 	// CgroupPath); 0 for a TIME_WAIT or request socket, which has none.

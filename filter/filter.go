@@ -86,8 +86,8 @@ func Parse(expr string) (*Filter, error) {
 // A socket whose unknown fields leave the answer open (see Decides) passes:
 // a condition socktop cannot decide makes the selection broader, never
 // narrower. The kernel's filter has decided such a socket already where
-// it could: a TIME_WAIT socket's mark, which the kernel compares but
-// does not report.
+// it could: on a kernel that compares a TIME_WAIT socket's mark but does
+// not report it, the program let through only the matches.
 func (f *Filter) Match(s *collect.Socket) bool {
 	if f == nil {
 		return true

@@ -220,7 +220,7 @@ func AppendSSDetails(b []byte, s *collect.Socket) []byte {
 
 // appendMarkCgroup appends ss's " fwmark:0x1 cgroup:/path", each only
 // when set, as ss prints them; an unknown one is "?" (the kernel reports
-// marks only to CAP_NET_ADMIN, and no TIME_WAIT socket's), and a cgroup
+// marks only to CAP_NET_ADMIN), and a cgroup
 // gone since is ss's "unreachable:ID".
 func appendMarkCgroup(b []byte, s *collect.Socket) []byte {
 	switch {

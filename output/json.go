@@ -85,7 +85,7 @@ func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
 // ({"send_bytes_per_s": N, "recv_bytes_per_s": N}) once its throughput is
 // known, which takes two snapshots; it is absent while unknown. A TCP or
 // UDP socket has "mark" when the kernel reported it (to CAP_NET_ADMIN
-// only, never for TIME_WAIT), and "cgroup_id" with "cgroup", its path
+// only), and "cgroup_id" with "cgroup", its path
 // relative to the cgroup2 mount ("cgroup" absent when the cgroup is gone),
 // when it was made in one.
 func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names Namer) ([]byte, error) {

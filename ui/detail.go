@@ -347,10 +347,8 @@ func (d *detailView) segLines(width int) []string {
 // collect.CgroupPathCached): the id stands in until the next draw.
 func markCgroupFields(st *Styles, s *collect.Socket, add func(label, value string)) {
 	switch {
-	case !s.Known(collect.FieldMark) && (s.State == collect.StateTimeWait || s.State == collect.StateNewSynRecv):
-		add("Fwmark", st.Dim.Render("unknown (the kernel does not report a TIME_WAIT or request socket's mark)"))
 	case !s.Known(collect.FieldMark):
-		add("Fwmark", st.Dim.Render("unknown (the kernel reports marks only to CAP_NET_ADMIN: run as root)"))
+		add("Fwmark", st.Dim.Render("unknown (the kernel reports marks only to CAP_NET_ADMIN: run as root; older kernels never report a TIME_WAIT socket's)"))
 	default:
 		add("Fwmark", "0x"+strconv.FormatUint(uint64(s.Mark), 16))
 	}
