@@ -115,19 +115,29 @@ func cgroup2Dir() string {
 
 // cgroupChild makes a cgroup v2 of the test's own and starts a child in
 // it (clone3's CLONE_INTO_CGROUP) that holds a TCP listener and a UDP
-// socket; it returns the cgroup's path as ss prints it, and the ports and
-// inodes of the child's sockets. It skips t when cgroup2 is not mounted
-// writable. The child and the cgroup go at the end of the test.
+// socket, which it adds to own; it returns the cgroup's path as ss prints
+// it. It skips t when cgroup2 is not mounted writable. The child and the
+// cgroup go at the end of the test.
 func cgroupChild(t *testing.T, own *ownSockets) string {
+	t.Helper()
+	path, why := tryCgroupChild(t, own)
+	if why != "" {
+		t.Skip(why)
+	}
+	return path
+}
+
+// tryCgroupChild is cgroupChild, saying why in place of skipping.
+func tryCgroupChild(t *testing.T, own *ownSockets) (string, string) {
 	t.Helper()
 	mount := cgroup2Dir()
 	if mount == "" {
-		t.Skip("cgroup2 is not mounted")
+		return "", "cgroup2 is not mounted"
 	}
 	name := fmt.Sprintf("socktop-test-%d-%d", os.Getpid(), rand.Uint32())
 	dir := filepath.Join(mount, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Skipf("cgroup2 at %s is not writable: %v", mount, err)
+		return "", fmt.Sprintf("cgroup2 at %s is not writable: %v", mount, err)
 	}
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -149,7 +159,7 @@ func cgroupChild(t *testing.T, own *ownSockets) string {
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		os.Remove(dir)
-		t.Skipf("no child in a cgroup of its own (CLONE_INTO_CGROUP): %v", err)
+		return "", fmt.Sprintf("no child in a cgroup of its own (CLONE_INTO_CGROUP): %v", err)
 	}
 	t.Cleanup(func() {
 		in.Close()
@@ -181,7 +191,21 @@ func cgroupChild(t *testing.T, own *ownSockets) string {
 		own.ports[uint16(port)] = true
 		own.inodes[uint32(ino)] = true
 	}
-	return "/" + strings.TrimPrefix(strings.TrimPrefix(dir, mount), "/")
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(dir, mount), "/"), ""
+}
+
+// ownCgroup is the cgroup v2 path of the test process, "" when unknown.
+func ownCgroup() string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			return p
+		}
+	}
+	return ""
 }
 
 // holdSocketsInCgroup is the child of cgroupChild: it makes a TCP
