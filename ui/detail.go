@@ -342,14 +342,16 @@ func (d *detailView) segLines(width int) []string {
 	return out
 }
 
-// markCgroupFields adds the socket's fwmark and cgroup. The path of a
+// markCgroupFields adds the socket's fwmark and cgroup, each when set or
+// unknown (a mark of 0 and no cgroup take no line), as ss -e prints them.
+// The path of a
 // cgroup is looked up in the background the first time (see
 // collect.CgroupPathCached): the id stands in until the next draw.
 func markCgroupFields(st *Styles, s *collect.Socket, add func(label, value string)) {
 	switch {
 	case !s.Known(collect.FieldMark):
 		add("Fwmark", st.Dim.Render("unknown (the kernel reports marks only to CAP_NET_ADMIN: run as root; older kernels never report a TIME_WAIT socket's)"))
-	default:
+	case s.Mark != 0:
 		add("Fwmark", "0x"+strconv.FormatUint(uint64(s.Mark), 16))
 	}
 	switch {
