@@ -272,17 +272,19 @@ type Socket struct {
 	Path string
 	// Type is a Unix socket's type; 0 for TCP and UDP.
 	Type SockType
-	// PeerInode is the inode of a connected Unix socket's other end; 0
-	// when it has none.
-	PeerInode uint32
 	// Mark is the socket's fwmark (SO_MARK). The kernel reports it only
 	// to a requester with CAP_NET_ADMIN (and older kernels never for a
 	// TIME_WAIT or request socket): FieldMark is unknown then.
 	Mark uint32
 	// CgroupID is the id of the cgroup v2 the socket was made in (see
 	// CgroupPath); 0 for a TIME_WAIT or request socket, which has none.
-	// FieldCgroup is unknown when the kernel did not say.
+	// FieldCgroup is unknown when the kernel did not say. Mark and
+	// CgroupID sit here, in what would be padding after Type, so that
+	// they add 8 bytes to a row rather than 16.
 	CgroupID uint64
+	// PeerInode is the inode of a connected Unix socket's other end; 0
+	// when it has none.
+	PeerInode uint32
 	// Unknown lists the fields the source could not fill for this socket.
 	// Their values are zero and must be shown as unknown (`?` in a table,
 	// absent in JSON), never as a real 0.
