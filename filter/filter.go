@@ -48,6 +48,10 @@ type Filter struct {
 //	src|dst [=|!=] HOST          HOST is ADDR, ADDR/LEN, ADDR:PORT, [V6]:PORT, *:PORT,
 //	                             :PORT, *, optionally after inet: or inet6:
 //	dev [=|!=] NAME|INDEX        the interface a socket is bound to
+//	fwmark [=|!=] MARK[/MASK]    the socket's mark under MASK (all ones without
+//	                             one) is MARK; numbers as C's %i (10, 0xa, 012)
+//	cgroup [=|!=] PATH           the socket was made in the cgroup v2 at PATH,
+//	                             relative to the cgroup2 mount as ss reads it
 //	not !, and & &&, or | ||     precedence not > and > or; juxtaposition is and
 //	( ... )                      grouping
 //
