@@ -135,13 +135,20 @@ live() {
 		# The process's CPU over the window, divided by the refreshes that
 		# finished in it, is the CPU a refresh costs whatever the load; the
 		# wall times stretch with the load.
+		# Field 5 is the refresh's kind: a walk (a dump of the table) or a
+		# peek (the rows on screen looked up, ui/gate.go); a log without
+		# it is an older binary's, whose refreshes all walk.
 		tail -n +"$((skip + 1))" "$rlog" | sort -t' ' -k2,2n | awk -v ims="$ims" -v name="$name" \
 			-v ticks="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
-			{ d[NR] = $2; c[NR] = $3; s = $4; if ($2 > ims) over++ }
+			{ d[NR] = $2; c[NR] = $3; if ($2 > ims) over++
+			  k = ($5 == "" ? "walk" : $5); n[k]++; if (k == "walk") s = $4
+			  kd[k, n[k]] = $2 }
 			END {
 				if (NR == 0) { print name ": no refresh finished during the measurement"; exit }
 				printf "%s: %d refreshes of %d sockets: median %.0f ms, slowest %.0f ms (collection %.0f ms), %d over the %d ms interval; CPU per refresh %.0f ms\n",
-					name, NR, s, d[int((NR + 1) / 2)], d[NR], c[NR], over, ims, 1000 * ticks / hz / NR }'
+					name, NR, s, d[int((NR + 1) / 2)], d[NR], c[NR], over, ims, 1000 * ticks / hz / NR
+				for (k in n)
+					printf "%s: %d %ss, median %.1f ms, slowest %.1f ms\n", name, n[k], k, kd[k, int((n[k] + 1) / 2)], kd[k, n[k]] }'
 	} | tee "$dir/$name.txt" >&2
 }
 

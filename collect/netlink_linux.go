@@ -84,6 +84,8 @@ type Netlink struct {
 	// cg, while set, counts the cgroup ids of the sockets dumped, to name
 	// a namespace after the container its sockets were made in.
 	cg *cgroupIDs
+	// look is what Lookup and Sockstat keep (netlink_lookup_linux.go).
+	look lookupState
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink
@@ -177,6 +179,7 @@ func (n *Netlink) Close() error {
 	if n.owners != nil {
 		n.owners.close()
 	}
+	n.look.closeStat()
 	return nil
 }
 

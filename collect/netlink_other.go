@@ -34,6 +34,17 @@ func (n *Netlink) SetTCPInfo(on bool) {}
 // Info fails: there is no sock_diag here.
 func (n *Netlink) Info(ctx context.Context, k Key) (*TCPInfo, error) { return nil, errNoNetlink }
 
+// Lookup fails: there is no sock_diag here.
+func (n *Netlink) Lookup(ctx context.Context, rows []Socket, out []Peeked) ([]Peeked, error) {
+	return out[:0], errNoNetlink
+}
+
+// PeekNetNS reports that Lookup cannot be used here.
+func (n *Netlink) PeekNetNS() (uint32, bool) { return 0, false }
+
+// Sockstat fails: the counters are Linux's.
+func (n *Netlink) Sockstat() (SockCounters, error) { return SockCounters{}, errNoNetlink }
+
 // Close does nothing here.
 func (n *Netlink) Close() error { return nil }
 

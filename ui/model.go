@@ -67,6 +67,9 @@ type (
 		// pauseSkips).
 		kgen      uint64
 		drainOnly bool
+		// stat is the collector's namespace counters, read before the
+		// dump (see gate.go).
+		stat gateStat
 	}
 	// infoMsg is tcp_info for the socket the detail view shows.
 	infoMsg struct {
@@ -196,6 +199,9 @@ type model struct {
 	listen listenState
 	// names is what the table names and the host lookups (names.go).
 	names nameState
+	// gate decides whether a refresh walks the table or peeks at the
+	// rows shown (gate.go).
+	gate gateState
 }
 
 // newModel builds the model; ctx bounds the collections it starts.
@@ -299,8 +305,13 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	cmd := m.update(msg)
 	m.render()
-	if s, ok := msg.(snapMsg); ok {
-		m.rlog.done(len(s.snap.Sockets))
+	switch s := msg.(type) {
+	case snapMsg:
+		if !s.drainOnly {
+			m.rlog.done(len(s.snap.Sockets), "walk")
+		}
+	case peekMsg:
+		m.rlog.done(len(s.keys), "peek")
 	}
 	// The frame just drawn named what it could; the lookups are for
 	// the hosts it showed as addresses.
@@ -339,12 +350,14 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		case m.pauseSkips():
 			cmds = append(cmds, m.drainCmd())
 		default:
-			cmds = append(cmds, m.collectCmd())
+			cmds = append(cmds, m.refreshCmd())
 		}
 		cmds = append(cmds, m.tickCmd())
 		return tea.Batch(cmds...)
 	case snapMsg:
 		return m.received(msg)
+	case peekMsg:
+		return m.peeked(msg)
 	case infoMsg:
 		if m.mode == modeDetail && msg.key == m.selKey {
 			m.detail.fetching = false

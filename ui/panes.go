@@ -96,6 +96,8 @@ type headerView struct {
 	// listen is the listeners' alarm: full accept queues and the listen
 	// counters that moved; "" when quiet.
 	listen string
+	// gate, after a peek, says when the table was last walked.
+	gate string
 }
 
 // SetSize sets the header's size; it draws at most height lines.
@@ -128,6 +130,9 @@ func (h *headerView) Render(width int) string {
 		l1.WriteString(" · netns " + h.netns)
 	}
 	l1.WriteString(" · every " + h.interval.String())
+	if h.gate != "" {
+		l1.WriteString(", " + h.gate)
+	}
 	total := "?"
 	if h.total >= 0 {
 		total = strconv.Itoa(h.total)

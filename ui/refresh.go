@@ -24,8 +24,17 @@ const (
 // before the dump, and gives the source the spare array to fill, which
 // belongs to the Cmd from here on (see release).
 func (m *model) collectCmd() tea.Cmd {
+	walk, buf := m.walkFunc()
+	return func() tea.Msg { return walk(buf) }
+}
+
+// walkFunc is collectCmd's collection, and the spare array it is to be
+// given, which the caller's Cmd owns from here on: a peek that does not
+// walk hands it back (gate.go).
+func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket) {
 	m.inFlight = true
 	m.rlog.started()
+	stat, _ := m.src.(peeker)
 	src, ctx, ev, rlog := m.src, m.ctx, m.events, m.rlog
 	capture, segGen := m.seg.capture, m.seg.gen
 	kf, kgen := m.kernelWant()
@@ -36,7 +45,14 @@ func (m *model) collectCmd() tea.Cmd {
 	buf := m.spare
 	m.spare = nil
 	readListen := m.listen.read
-	return func() tea.Msg {
+	return func(buf []collect.Socket) snapMsg {
+		// Before the dump: a socket that comes during it moves the
+		// counters from what the dump saw, and the next refresh walks.
+		var st gateStat
+		if stat != nil {
+			c, err := stat.Sockstat()
+			st = gateStat{c: c, ok: err == nil}
+		}
 		if kset != nil {
 			kset.SetKernelFilter(kf)
 		}
@@ -65,12 +81,12 @@ func (m *model) collectCmd() tea.Cmd {
 		rlog.collected()
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, kgen: kgen, counters: readCounters(readListen)}
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, kgen: kgen, counters: readCounters(readListen), stat: st}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
 		return msg
-	}
+	}, buf
 }
 
 // pauseSkips reports whether the next tick may read the event stream and
@@ -116,10 +132,12 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 		m.quiet = 0
 	}
 	if msg.drainOnly {
+		m.noteDrain(&msg.ev)
 		m.pausedTicks++
 		m.pausedEvents += len(msg.ev.events) + len(msg.ev.closed)
 		return nil
 	}
+	m.walked(&msg)
 	if msg.err != nil {
 		m.lastErr = msg.err.Error()
 		return nil

@@ -10,8 +10,10 @@ import (
 // refreshLogEnv names a file to which the live view appends one line per
 // refresh, for the benchmarks (bench/run.sh): when the collection started
 // (Unix nanoseconds), the refresh's duration from that start to the end of
-// the redraw and the collection's alone (milliseconds), and the number of
-// sockets in the snapshot. It is a measuring hook, not an interface.
+// the redraw and the collection's alone (milliseconds), the number of
+// sockets in the snapshot (of rows asked about, for a peek), and the
+// refresh's kind: "walk" (a dump of the table) or "peek" (a lookup of
+// the rows shown, gate.go). It is a measuring hook, not an interface.
 const refreshLogEnv = "SOCKTOP_REFRESH_LOG"
 
 // refreshLog times refreshes. The model calls started (in collectCmd) and
@@ -56,7 +58,7 @@ func (l *refreshLog) collected() {
 	}
 }
 
-func (l *refreshLog) done(sockets int) {
+func (l *refreshLog) done(sockets int, kind string) {
 	if l == nil {
 		return
 	}
@@ -65,7 +67,7 @@ func (l *refreshLog) done(sockets int) {
 		return
 	}
 	now := time.Now().UnixNano()
-	line := fmt.Sprintf("%d %.1f %.1f %d\n", start, float64(now-start)/1e6, float64(end-start)/1e6, sockets)
+	line := fmt.Sprintf("%d %.1f %.1f %d %s\n", start, float64(now-start)/1e6, float64(end-start)/1e6, sockets, kind)
 	select {
 	case l.lines <- line:
 	default: // a slow disk must not slow the view

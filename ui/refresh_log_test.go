@@ -18,12 +18,13 @@ func TestRefreshLogWritesOneLinePerRefresh(t *testing.T) {
 	if l == nil {
 		t.Fatal("newRefreshLog with SOCKTOP_REFRESH_LOG set returned nil")
 	}
-	l.done(1) // no refresh started: nothing to log
+	l.done(1, "walk") // no refresh started: nothing to log
+	kinds := map[int]string{3: "peek", 1000: "walk"}
 	for _, n := range []int{3, 1000} {
 		l.started()
-		l.done(n) // not collected yet: nothing to log
+		l.done(n, kinds[n]) // not collected yet: nothing to log
 		l.collected()
-		l.done(n)
+		l.done(n, kinds[n])
 	}
 	var lines []string
 	waitfor.Until(t, 10*time.Second, "two lines in the refresh log", func() bool {
@@ -36,8 +37,8 @@ func TestRefreshLogWritesOneLinePerRefresh(t *testing.T) {
 	}
 	for i, want := range []string{"3", "1000"} {
 		f := strings.Fields(lines[i])
-		if len(f) != 4 || f[3] != want {
-			t.Errorf("line %q, want 4 fields ending in %s sockets", lines[i], want)
+		if len(f) != 5 || f[3] != want || f[4] != kinds[map[string]int{"3": 3, "1000": 1000}[want]] {
+			t.Errorf("line %q, want 5 fields: %s sockets, then the kind", lines[i], want)
 			continue
 		}
 		total, err1 := strconv.ParseFloat(f[1], 64)

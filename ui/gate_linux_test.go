@@ -1,0 +1,206 @@
+package ui
+
+import (
+	"net"
+	"syscall"
+	"testing"
+
+	"socktop/collect"
+	"socktop/collect/events"
+	"socktop/internal/kerneltest"
+)
+
+// gateHarness is a view on the real netlink source and the real event
+// stream (BPF as root), ticked by hand.
+func gateHarness(t *testing.T) *harness {
+	t.Helper()
+	src := collect.NewNetlink(collect.Options{TCP: true, UDP: true, IPv4: true, IPv6: true, States: collect.AllStates})
+	t.Cleanup(func() { src.Close() })
+	st, err := events.Open(events.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := newHarness(t, Config{Source: src, Events: st})
+	h.send(windowSize(200, 40))
+	return h
+}
+
+// tick delivers a tick and the refresh it starts, as the bubbletea loop
+// would, and reports whether the refresh was a walk.
+func (h *harness) tick() (walked bool) {
+	h.t.Helper()
+	g := &h.m.gate
+	walks, peeks := g.walks, g.peeks
+	for _, msg := range run(h.send(tickMsg{gen: h.m.gen})) {
+		switch msg.(type) {
+		case snapMsg, peekMsg:
+			h.send(msg)
+		}
+	}
+	switch {
+	case g.walks == walks+1 && g.peeks == peeks:
+		return true
+	case g.peeks == peeks+1 && g.walks == walks:
+		return false
+	}
+	h.t.Fatalf("a tick made %d walks and %d peeks", g.walks-walks, g.peeks-peeks)
+	return false
+}
+
+// settle ticks until a tick peeks, right after a walk: the next
+// reconcileEvery-2 ticks of a quiet table are peeks.
+func (h *harness) settle() {
+	h.t.Helper()
+	for range 30 {
+		if !h.tick() && h.m.gate.age == 1 {
+			return
+		}
+	}
+	h.t.Fatalf("no peek came after a walk in 30 ticks: %+v", h.m.gate)
+}
+
+// shownByInode is the shown row of the descriptor c holds, or nil.
+func shownByInode(t *testing.T, m *model, c syscall.Conn) *collect.Socket {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.Fstat(int(fd), &st) }); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	for i := range m.rows {
+		if s := m.rows[i].s; uint64(s.Inode) == st.Ino {
+			return s
+		}
+	}
+	return nil
+}
+
+// The gate with the real kernel, in a namespace of the test's own (the
+// BPF stream is the host's; other namespaces' events must not make it
+// walk): a quiet table peeks, a write into a shown socket shows its new
+// Recv-Q without a walk, a new connection and a UDP bind make it walk,
+// the reconcile period walks, and a sort by Recv-Q walks every tick.
+func TestGateWalksOnlyOnChange(t *testing.T) {
+	if !kerneltest.InQuietNetns(t) {
+		return
+	}
+	h := gateHarness(t)
+	if !h.m.demos.mode.Exact() {
+		t.Skipf("no exact events here (%s): the gate never opens", h.m.demos.mode)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h.tick()
+	h.settle()
+
+	// A quiet tick peeks.
+	if h.tick() {
+		t.Fatal("a quiet tick walked")
+	}
+	// A write into a shown socket: its Recv-Q, on the next tick, without
+	// a walk. Loopback delivers within the write; the tick after is
+	// allowed in case the softirq ran late.
+	if _, err := c.Write(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if h.tick() {
+			t.Fatal("a write into a shown socket made a walk")
+		}
+		row := shownByInode(t, h.m, s.(*net.TCPConn))
+		if row == nil {
+			t.Fatal("the server end is not shown")
+		}
+		if row.RecvQ == 100 {
+			break
+		}
+		if i == 2 {
+			t.Fatalf("Recv-Q %d after the write, want 100", row.RecvQ)
+		}
+	}
+	if ma, ok := h.m.marks[shownByInode(t, h.m, s.(*net.TCPConn)).Key()]; !ok || ma.mark != markChanged {
+		t.Error("the peeked queue change is not marked")
+	}
+	// The reconcile period: peeks until it, then a walk.
+	for h.m.gate.age+1 < reconcileEvery(h.m.interval) {
+		if h.tick() {
+			t.Fatalf("walked at age %d, before the reconcile period", h.m.gate.age)
+		}
+	}
+	if !h.tick() {
+		t.Fatal("no walk at the reconcile period")
+	}
+
+	// A new connection walks, and its row appears.
+	h.settle()
+	c2, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if !h.tick() {
+		t.Fatal("a new connection did not make a walk")
+	}
+	if shownByInode(t, h.m, c2.(*net.TCPConn)) == nil {
+		t.Fatal("the new connection is not shown after the walk")
+	}
+
+	// A UDP bind, which no event announces: the counters make it walk.
+	h.settle()
+	u, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if !h.tick() {
+		t.Fatal("a UDP bind did not make a walk")
+	}
+	if shownByInode(t, h.m, u) == nil {
+		t.Fatal("the UDP socket is not shown after the walk")
+	}
+
+	// Sorted by Recv-Q, every tick walks: the order needs every row's.
+	h.settle()
+	h.m.table.sortCol = colRecvQ
+	h.m.rebuildRows()
+	for range 3 {
+		if !h.tick() {
+			t.Fatal("a tick sorted by Recv-Q peeked")
+		}
+	}
+}
+
+// As uid 65534 there is no BPF: transitions are sampled, so the table
+// can change unannounced and every tick walks.
+func TestGateNobodyWalks(t *testing.T) {
+	if !kerneltest.AsNobody(t) {
+		return
+	}
+	h := gateHarness(t)
+	if h.m.demos.mode.Exact() {
+		t.Fatalf("exact events (%s) as uid %d", h.m.demos.mode, syscall.Getuid())
+	}
+	for range 4 {
+		if !h.tick() {
+			t.Fatal("a tick with sampled events peeked")
+		}
+	}
+}
