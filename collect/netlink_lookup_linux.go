@@ -213,6 +213,7 @@ func (n *Netlink) lookupReplies(b []byte, rows []Socket, out []Peeked, first uin
 			decodeDiagMsg(s, msg, proto)
 			s.NetNS = n.self
 			s.Unknown = FieldOwners
+			decodeMarkCgroup(s, msg[inetDiagMsgLen:])
 			p.Status = PeekFound
 		default:
 			continue

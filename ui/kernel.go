@@ -155,5 +155,6 @@ func sameSocket(x, y *collect.Socket) bool {
 		x.Local == y.Local && x.Remote == y.Remote && x.RecvQ == y.RecvQ && x.SendQ == y.SendQ &&
 		x.UID == y.UID && x.Inode == y.Inode && x.Timer == y.Timer && x.TimerLeft == y.TimerLeft &&
 		x.Retrans == y.Retrans && x.Cookie == y.Cookie && x.Ifindex == y.Ifindex && x.NetNS == y.NetNS &&
-		x.Path == y.Path && x.Type == y.Type && x.PeerInode == y.PeerInode && x.Unknown == y.Unknown
+		x.Path == y.Path && x.Type == y.Type && x.PeerInode == y.PeerInode && x.Unknown == y.Unknown &&
+		x.Mark == y.Mark && x.CgroupID == y.CgroupID
 }
