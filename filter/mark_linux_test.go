@@ -441,3 +441,69 @@ func TestMarkAsNobody(t *testing.T) {
 		}
 	}
 }
+
+// usernsEnv marks the child TestMarkProgramRefused runs in a user
+// namespace of its own.
+const usernsEnv = "SOCKTOP_TEST_USERNS"
+
+// TestMarkProgramRefused is the case the capability check cannot see: in
+// a user namespace of its own socktop holds CAP_NET_ADMIN, but not over
+// the host's network namespace, so the kernel refuses a program with
+// MARK_COND. The dump is made again without a program, with a notice,
+// rather than failing over to another source.
+func TestMarkProgramRefused(t *testing.T) {
+	if os.Getenv(usernsEnv) == "" {
+		unshare, err := exec.LookPath("unshare")
+		if err != nil {
+			t.Skipf("no unshare: %v", err)
+		}
+		cmd := exec.Command(unshare, "-U", "-r", os.Args[0], "-test.run=^TestMarkProgramRefused$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), usernsEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil && strings.Contains(string(out), "unshare failed") {
+			t.Skipf("no user namespace here: %s", out)
+		}
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestMarkProgramRefused") {
+			t.Fatalf("in a user namespace of its own: %v\n%s", err, out)
+		}
+		t.Logf("in a user namespace of its own:\n%s", out)
+		return
+	}
+	if !netAdmin() {
+		t.Fatal("no CAP_NET_ADMIN in a user namespace of the test's own")
+	}
+	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(netip.AddrPortFrom(testAddr4, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	own := newOwnSockets()
+	own.add(t, ln)
+	expr := fmt.Sprintf("fwmark = 0x5a and sport = :%d", ln.Addr().(*net.TCPAddr).Port)
+	f, err := Parse(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := collect.NewNetlink(collect.Options{Kernel: f})
+	defer src.Close()
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatalf("%q: %v", expr, err)
+	}
+	if !strings.Contains(strings.Join(snap.Notices, "\n"), "refused the filter's program") {
+		t.Errorf("notices %q, want the refused program's", snap.Notices)
+	}
+	found := 0
+	for i := range snap.Sockets {
+		s := &snap.Sockets[i]
+		if own.has(s) {
+			found++
+			if s.Known(collect.FieldMark) || !f.Match(s) {
+				t.Errorf("%s: mark known %v, kept %v; want unknown and kept", sockID(s), s.Known(collect.FieldMark), f.Match(s))
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d of the test's sockets in the unfiltered dump, want its listener", found)
+	}
+}
