@@ -4,19 +4,28 @@ package collect
 
 import "encoding/binary"
 
-// Attributes the kernel adds to a full socket's message unasked:
-// INET_DIAG_MARK only for a requester with CAP_NET_ADMIN.
-const inetDiagMark = 15
+// Attributes the kernel adds to a message unasked: INET_DIAG_SHUTDOWN
+// to every full socket's, INET_DIAG_MARK to any socket's for a requester
+// with CAP_NET_ADMIN.
+const (
+	inetDiagShutdown = 8
+	inetDiagMark     = 15
+)
 
 // decodeMarkCgroup reads the mark and the cgroup id from a message's
-// attributes, in one walk. A TIME_WAIT or request socket has no cgroup
-// (the kernel's filter compares it as 0), and its mark comes only from
-// kernels that report it (5.x and later; older ones leave it unknown).
+// attributes, in one walk. A TIME_WAIT or request socket (a message
+// without INET_DIAG_SHUTDOWN: a request socket says SYN_RECV, as a full
+// one does) has no cgroup, which is what the kernel's filter compares it
+// as; its mark comes only from kernels that report it (older ones leave it
+// unknown).
 func decodeMarkCgroup(s *Socket, b []byte) {
 	s.Unknown |= FieldMark | FieldCgroup
-	if s.State == StateTimeWait || s.State == StateNewSynRecv {
-		s.Unknown &^= FieldCgroup
-	}
+	full := false
+	defer func() {
+		if !full {
+			s.Unknown &^= FieldCgroup
+		}
+	}()
 	ne := binary.NativeEndian
 	for len(b) >= 4 {
 		l := int(ne.Uint16(b[0:]))
@@ -24,6 +33,8 @@ func decodeMarkCgroup(s *Socket, b []byte) {
 			return
 		}
 		switch ne.Uint16(b[2:]) & 0x3fff {
+		case inetDiagShutdown:
+			full = true
 		case inetDiagMark:
 			if l >= 8 {
 				s.Mark, s.Unknown = ne.Uint32(b[4:]), s.Unknown&^FieldMark
@@ -48,8 +59,9 @@ const (
 )
 
 // noteUndecided tells, once, that the filter reads a field the dump left
-// unknown on a full socket; TIME_WAIT and request sockets are no
-// evidence, since older kernels never report their marks.
+// unknown on a full socket; TIME_WAIT and SYN_RECV sockets are no
+// evidence, since older kernels never report a request socket's or a
+// TIME_WAIT socket's mark.
 func (n *Netlink) noteUndecided(snap *Snapshot, socks []Socket) {
 	b := n.kernel.Load()
 	if b == nil {
@@ -65,7 +77,7 @@ func (n *Netlink) noteUndecided(snap *Snapshot, socks []Socket) {
 			return
 		}
 		s := &socks[i]
-		if s.Proto == Unix || s.State == StateTimeWait || s.State == StateNewSynRecv {
+		if s.Proto == Unix || s.State == StateTimeWait || s.State == StateNewSynRecv || s.State == StateSynRecv {
 			continue
 		}
 		if need&FieldMark != 0 && !s.Known(FieldMark) {

@@ -89,15 +89,23 @@ func TestParseDiagMessages(t *testing.T) {
 		RecvQ:  3, SendQ: 4, UID: 1000, Inode: 777,
 		Timer: TimerKeepalive, TimerLeft: 1500 * time.Millisecond, Retrans: 2,
 		Cookie: 0x22<<32 | 0x11,
-		// No INET_DIAG_MARK (not CAP_NET_ADMIN) and no INET_DIAG_CGROUP_ID.
-		Unknown: FieldMark | FieldCgroup,
+		// No INET_DIAG_MARK (not CAP_NET_ADMIN); no INET_DIAG_SHUTDOWN
+		// either, so a mini socket's message, with no cgroup.
+		Unknown: FieldMark,
 	}
 	if !reflect.DeepEqual(socks[0], want) {
 		t.Errorf("parsed\n%+v\nwant\n%+v", socks[0], want)
 	}
 
+	// A full socket's message (INET_DIAG_SHUTDOWN) without a cgroup: a
+	// kernel without cgroup data.
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateEstablished), 0), rtattr(inetDiagShutdown, []byte{0})...)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Unknown != FieldMark|FieldCgroup {
+		t.Errorf("a full socket without a cgroup: %+v", socks)
+	}
+
 	// With both attributes, after another one; a mark of 0 is known.
-	attrs := append(rtattr(inetDiagProtocol, []byte{unix.IPPROTO_TCP}), rtattr(inetDiagMark, ne32b(0))...)
+	attrs := append(rtattr(inetDiagShutdown, []byte{0}), rtattr(inetDiagMark, ne32b(0))...)
 	attrs = append(attrs, rtattr(inetDiagCgroupID, binary.NativeEndian.AppendUint64(nil, 0xabcdef12345))...)
 	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateEstablished), 0), attrs...)), unix.IPPROTO_TCP)
 	if len(socks) != 1 || socks[0].Mark != 0 || socks[0].CgroupID != 0xabcdef12345 || socks[0].Unknown != 0 {
