@@ -180,6 +180,11 @@ func (n *Netlink) Close() error {
 		n.owners.close()
 	}
 	n.look.closeStat()
+	n.look.connMu.Lock()
+	if c := n.look.conn; c != nil {
+		c.Close()
+	}
+	n.look.connMu.Unlock()
 	return nil
 }
 

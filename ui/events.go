@@ -43,15 +43,49 @@ type drained struct {
 	err              error // the stream's Err: a reader that stopped
 }
 
-// drain reads the stream; a nil stream gives nothing.
-func drain(ev EventStream) drained {
+// drain reads the stream; a nil stream gives nothing. Under a scope that
+// is on, the events of other namespaces are dropped here, off the event
+// loop: the table does not list their sockets, and the tracker would
+// keep them until a walk merged them (see eventScope).
+func drain(ev EventStream, scope nsScope) drained {
 	if ev == nil {
 		return drained{}
 	}
 	var d drained
 	d.events, d.closed, d.lost, d.closedLost = ev.Drain(nil, nil)
 	d.err = ev.Err()
+	if scope.on {
+		keep := d.events[:0]
+		for _, e := range d.events {
+			if e.NetNS == 0 || e.NetNS == scope.ns {
+				keep = append(keep, e)
+			}
+		}
+		clear(d.events[len(keep):])
+		d.events = keep
+	}
 	return d
+}
+
+// nsScope says which namespace's events a drain keeps: all when off.
+type nsScope struct {
+	ns uint32
+	on bool
+}
+
+// eventScope is the scope of the next drain. The kernel's event stream
+// is host-wide; a view of its own namespace alone (no --all-netns, no
+// -N) lists none of the other namespaces' sockets, so their transitions
+// are of rows it never shows, and on a host with containers they are
+// most of the stream. A running demo keeps them all: a scenario may run
+// its sockets in a namespace of its own and check their paths.
+func (m *model) eventScope() nsScope {
+	p, ok := m.src.(peeker)
+	if !ok || m.demos.active() {
+		return nsScope{}
+	}
+	ns, own := p.PeekNetNS()
+	return nsScope{ns: ns, on: own && ns != 0}
 }
 
 // eventsText is the header's word on where transitions come from:

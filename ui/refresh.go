@@ -24,6 +24,7 @@ const (
 // before the dump, and gives the source the spare array to fill, which
 // belongs to the Cmd from here on (see release).
 func (m *model) collectCmd() tea.Cmd {
+	m.gate.walking = true
 	walk, buf := m.walkFunc()
 	return func() tea.Msg { return walk(buf) }
 }
@@ -35,7 +36,7 @@ func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket
 	m.inFlight = true
 	m.rlog.started()
 	stat, _ := m.src.(peeker)
-	src, ctx, ev, rlog := m.src, m.ctx, m.events, m.rlog
+	src, ctx, ev, rlog, scope := m.src, m.ctx, m.events, m.rlog, m.eventScope()
 	capture, segGen := m.seg.capture, m.seg.gen
 	kf, kgen := m.kernelWant()
 	kset, _ := src.(kernelFilterSetter)
@@ -81,7 +82,7 @@ func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket
 		rlog.collected()
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev), segGen: segGen, kgen: kgen, counters: readCounters(readListen), stat: st}
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev, scope), segGen: segGen, kgen: kgen, counters: readCounters(readListen), stat: st}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
@@ -103,9 +104,9 @@ func (m *model) pauseSkips() bool {
 // drainCmd reads the event stream, and the segment capture, only.
 func (m *model) drainCmd() tea.Cmd {
 	m.inFlight = true
-	ev, capture, segGen := m.events, m.seg.capture, m.seg.gen
+	ev, capture, segGen, scope := m.events, m.seg.capture, m.seg.gen, m.eventScope()
 	return func() tea.Msg {
-		msg := snapMsg{drainOnly: true, ev: drain(ev), segGen: segGen}
+		msg := snapMsg{drainOnly: true, ev: drain(ev, scope), segGen: segGen}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
@@ -116,6 +117,7 @@ func (m *model) drainCmd() tea.Cmd {
 // received handles the result of a collection.
 func (m *model) received(msg snapMsg) tea.Cmd {
 	m.inFlight = false
+	m.gate.walking = false
 	// Events go to the tracker even when the snapshot failed: the next
 	// Update merges them.
 	m.tracker.AddEvents(msg.ev.events, msg.ev.lost)
