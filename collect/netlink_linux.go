@@ -181,6 +181,11 @@ func (n *Netlink) Close() error {
 		n.owners.close()
 	}
 	n.look.closeStat()
+	n.look.connMu.Lock()
+	if c := n.look.conn; c != nil {
+		c.Close()
+	}
+	n.look.connMu.Unlock()
 	return nil
 }
 
@@ -314,6 +319,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 			return Snapshot{}, err
 		}
 	}
+	n.noteUndecided(&snap, socks)
 	n.last = len(socks)
 	if recycled && unsafe.SliceData(socks[:1]) == unsafe.SliceData(buf[:1]) {
 		// What a recycled array held past this table would keep the owner
@@ -415,17 +421,29 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 		var err error
 		intr := true
 		before := len(socks)
-		for try := 0; try < dumpRetries && intr; try++ {
-			// An interrupted dump may hold duplicates or miss sockets;
-			// start it again, and keep the last attempt if all were. The
-			// attempt's rows are cleared so that a shorter retry leaves no
-			// tcp_info pointer past the snapshot's length.
-			clear(socks[before:])
-			socks = socks[:before]
-			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
-			if err != nil {
-				break
+		run := func(bc []byte) {
+			intr = true
+			for try := 0; try < dumpRetries && intr; try++ {
+				// An interrupted dump may hold duplicates or miss sockets;
+				// start it again, and keep the last attempt if all were. The
+				// attempt's rows are cleared so that a shorter retry leaves no
+				// tcp_info pointer past the snapshot's length.
+				clear(socks[before:])
+				socks = socks[:before]
+				socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
+				if err != nil {
+					break
+				}
 			}
+		}
+		run(bc)
+		if bc != nil && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
+			// The kernel refused the program, not the dump: a mark
+			// condition from a requester without CAP_NET_ADMIN where the
+			// namespace's user namespace asks for it. The dump goes
+			// unfiltered; the caller's predicate decides.
+			n.told.add(snap, noticeProgramRefused)
+			run(nil)
 		}
 		if d.fam == unix.AF_UNSPEC && compatRefused(err) {
 			// No compat interface in this kernel: per-family dumps from
@@ -568,6 +586,7 @@ func (n *Netlink) appendDiag(socks []Socket, msg []byte, proto uint8) ([]Socket,
 	socks = append(socks, Socket{})
 	s := &socks[len(socks)-1]
 	decodeDiagMsg(s, msg, proto)
+	decodeMarkCgroup(s, msg[inetDiagMsgLen:])
 	if n.cg != nil && len(msg) > inetDiagMsgLen {
 		n.cg.note(msg[inetDiagMsgLen:])
 	}

@@ -272,6 +272,16 @@ type Socket struct {
 	Path string
 	// Type is a Unix socket's type; 0 for TCP and UDP.
 	Type SockType
+	// Mark is the socket's fwmark (SO_MARK). The kernel reports it only
+	// to a requester with CAP_NET_ADMIN (and older kernels never for a
+	// TIME_WAIT or request socket): FieldMark is unknown then.
+	Mark uint32
+	// CgroupID is the id of the cgroup v2 the socket was made in (see
+	// CgroupPath); 0 for a TIME_WAIT or request socket, which has none.
+	// FieldCgroup is unknown when the kernel did not say. Mark and
+	// CgroupID sit here, in what would be padding after Type, so that
+	// they add 8 bytes to a row rather than 16.
+	CgroupID uint64
 	// PeerInode is the inode of a connected Unix socket's other end; 0
 	// when it has none.
 	PeerInode uint32
@@ -300,6 +310,10 @@ const (
 	FieldOwners
 	// FieldIfindex means the source cannot tell the bound interface.
 	FieldIfindex
+	// FieldMark means the kernel did not report the socket's mark.
+	FieldMark
+	// FieldCgroup means the kernel did not report the socket's cgroup.
+	FieldCgroup
 )
 
 // Has reports whether every field of x is in f.

@@ -81,8 +81,12 @@ func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
 // "cookie" and "owners", each under the rules of the socket's own. A TCP
 // socket whose tcp_info was asked for has "tcp_info", and "rate"
 // ({"send_bytes_per_s": N, "recv_bytes_per_s": N}) once its throughput is
-// known, which takes two snapshots; it is absent while unknown. jc holds
-// what the document's earlier rows formatted.
+// known, which takes two snapshots; it is absent while unknown. A TCP or
+// UDP socket has "mark" when the kernel reported it (to CAP_NET_ADMIN
+// only), and "cgroup_id" with "cgroup", its path
+// relative to the cgroup2 mount ("cgroup" absent when the cgroup is gone),
+// when it was made in one. jc holds what the document's earlier rows
+// formatted.
 func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names Namer, jc *jsonCache) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
@@ -150,6 +154,18 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names N
 	if s.Known(collect.FieldRetrans) {
 		b = append(b, `,"retrans":`...)
 		b = strconv.AppendUint(b, uint64(s.Retrans), 10)
+	}
+	if s.Known(collect.FieldMark) {
+		b = append(b, `,"mark":`...)
+		b = strconv.AppendUint(b, uint64(s.Mark), 10)
+	}
+	if s.Known(collect.FieldCgroup) && s.CgroupID != 0 {
+		b = append(b, `,"cgroup_id":`...)
+		b = strconv.AppendUint(b, s.CgroupID, 10)
+		if p, ok := collect.CgroupPath(s.CgroupID); ok {
+			b = append(b, `,"cgroup":`...)
+			b = appendJSONString(b, p)
+		}
 	}
 	if s.Info != nil {
 		// Rare (asked for), so the reflective encoder is fine here.

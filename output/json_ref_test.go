@@ -151,6 +151,18 @@ func refAppendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, name
 		b = append(b, `,"retrans":`...)
 		b = strconv.AppendUint(b, uint64(s.Retrans), 10)
 	}
+	if s.Known(collect.FieldMark) {
+		b = append(b, `,"mark":`...)
+		b = strconv.AppendUint(b, uint64(s.Mark), 10)
+	}
+	if s.Known(collect.FieldCgroup) && s.CgroupID != 0 {
+		b = append(b, `,"cgroup_id":`...)
+		b = strconv.AppendUint(b, s.CgroupID, 10)
+		if p, ok := collect.CgroupPath(s.CgroupID); ok {
+			b = append(b, `,"cgroup":`...)
+			b = appendJSONString(b, p)
+		}
+	}
 	if s.Info != nil {
 		// Rare (asked for), so the reflective encoder is fine here.
 		info, err := json.Marshal(s.Info)

@@ -105,7 +105,12 @@ func TestWritersMatchReferenceOnHost(t *testing.T) {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 		f := strings.Fields(line)
-		ino, _ := strconv.ParseUint(strings.TrimPrefix(f[len(f)-2], "ino:"), 10, 32)
+		var ino uint64
+		for _, field := range f {
+			if v, ok := strings.CutPrefix(field, "ino:"); ok {
+				ino, _ = strconv.ParseUint(v, 10, 32)
+			}
+		}
 		if local, ok := want[uint32(ino)]; !ok || f[3] != local {
 			t.Errorf("row %q: Local %q, want %q", line, f[3], local)
 		}

@@ -122,6 +122,10 @@ func oddSockets() []collect.Socket {
 			Remote: netip.MustParseAddrPort("127.0.0.1:40000"), Info: &collect.TCPInfo{RTT: time.Millisecond},
 			Rate: &collect.Rate{Send: 1.5e6, Recv: 20}},
 		{Proto: collect.TCP, Family: 4, State: collect.State(99)},
+		{Proto: collect.TCP, Family: 4, State: collect.StateEstablished, Local: netip.MustParseAddrPort("127.0.0.1:81"),
+			Remote: netip.MustParseAddrPort("127.0.0.1:40001"), Mark: 0x10, CgroupID: 1},
+		{Proto: collect.UDP, Family: 6, State: collect.StateUnconn, Local: netip.MustParseAddrPort("[::1]:53"),
+			Unknown: collect.FieldMark | collect.FieldCgroup},
 	}
 }
 

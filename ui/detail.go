@@ -143,6 +143,9 @@ func (d *detailView) Render(width int) string {
 	case s.Cookie != 0:
 		add("Cookie", strconv.FormatUint(s.Cookie, 10))
 	}
+	if s.Proto != collect.Unix {
+		markCgroupFields(st, s, add)
+	}
 	switch {
 	case len(s.Owners) == 0 && !s.Known(collect.FieldOwners):
 		why := " (owners were not looked up)"
@@ -337,4 +340,30 @@ func (d *detailView) segLines(width int) []string {
 		}
 	}
 	return out
+}
+
+// markCgroupFields adds the socket's fwmark and cgroup, each when set or
+// unknown (a mark of 0 and no cgroup take no line), as ss -e prints them.
+// The path of a
+// cgroup is looked up in the background the first time (see
+// collect.CgroupPathCached): the id stands in until the next draw.
+func markCgroupFields(st *Styles, s *collect.Socket, add func(label, value string)) {
+	switch {
+	case !s.Known(collect.FieldMark):
+		add("Fwmark", st.Dim.Render("unknown (the kernel reports marks only to CAP_NET_ADMIN: run as root; older kernels never report a TIME_WAIT socket's)"))
+	case s.Mark != 0:
+		add("Fwmark", "0x"+strconv.FormatUint(uint64(s.Mark), 16))
+	}
+	switch {
+	case !s.Known(collect.FieldCgroup):
+		add("Cgroup", st.Dim.Render("unknown (the kernel did not report it)"))
+	case s.CgroupID == 0:
+	default:
+		id := st.Dim.Render(" (id " + strconv.FormatUint(s.CgroupID, 10) + ")")
+		if p, ok := collect.CgroupPathCached(s.CgroupID); ok {
+			add("Cgroup", p+id)
+		} else {
+			add("Cgroup", "?"+id)
+		}
+	}
 }

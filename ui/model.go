@@ -114,6 +114,9 @@ type model struct {
 	inFlight bool
 	paused   bool
 	rlog     *refreshLog // SOCKTOP_REFRESH_LOG, nil when unset
+	// rlogBeside times the peeks made beside a walk in flight, into the
+	// same file.
+	rlogBeside *refreshLog
 
 	snap      *collect.Snapshot // what is shown
 	pending   *collect.Snapshot // the newest one received while paused
@@ -237,6 +240,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	// Two spaces between the help screen's columns, so the table's four
 	// groups fit 80 columns side by side.
 	m.help.FullSeparator = "  "
+	m.rlogBeside = m.rlog.sibling()
 	m.header = headerView{styles: m.styles, host: cfg.Host, source: "-"}
 	m.table = tableView{styles: m.styles, sortCol: colLocal}
 	m.log = logView{styles: m.styles}
@@ -311,7 +315,11 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.rlog.done(len(s.snap.Sockets), "walk")
 		}
 	case peekMsg:
-		m.rlog.done(len(s.keys), "peek")
+		if s.beside {
+			m.rlogBeside.done(len(s.keys), "peek")
+		} else {
+			m.rlog.done(len(s.keys), "peek")
+		}
 	}
 	// The frame just drawn named what it could; the lookups are for
 	// the hosts it showed as addresses.
@@ -347,6 +355,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		var cmds []tea.Cmd
 		switch {
 		case m.inFlight:
+			if m.mayPeekBeside() {
+				cmds = append(cmds, m.peekBesideCmd())
+			}
 		case m.pauseSkips():
 			cmds = append(cmds, m.drainCmd())
 		default:
