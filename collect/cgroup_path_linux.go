@@ -28,9 +28,6 @@ type cgroupPathCache struct {
 	mount  string
 	inited bool
 	byID   map[uint64]string
-	// pending holds the ids CgroupPathCached is resolving in the
-	// background.
-	pending map[uint64]bool
 }
 
 var cgroupPaths cgroupPathCache
@@ -73,35 +70,6 @@ func CgroupPath(id uint64) (string, bool) {
 		return p, true
 	}
 	c.add(id, "")
-	return "", false
-}
-
-// CgroupPathCached is CgroupPath without waiting: it answers from the
-// cache, and for an id it has no answer for yet starts resolving it in the
-// background and reports false for now, so that a terminal view can ask
-// while it draws.
-func CgroupPathCached(id uint64) (string, bool) {
-	if id == 0 {
-		return "", false
-	}
-	c := &cgroupPaths
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p, ok := c.byID[id]; ok {
-		return p, p != ""
-	}
-	if c.pending == nil {
-		c.pending = make(map[uint64]bool)
-	}
-	if !c.pending[id] {
-		c.pending[id] = true
-		go func() {
-			CgroupPath(id)
-			c.mu.Lock()
-			delete(c.pending, id)
-			c.mu.Unlock()
-		}()
-	}
 	return "", false
 }
 

@@ -13,7 +13,3 @@ func CgroupPath(id uint64) (string, bool) { return "", false }
 func CgroupID(path string) (uint64, error) {
 	return 0, errors.New("cgroups are Linux's")
 }
-
-// CgroupPathCached is CgroupPath without waiting; there are no cgroups
-// here, so it always reports false.
-func CgroupPathCached(id uint64) (string, bool) { return "", false }

@@ -12,9 +12,10 @@ import (
 // (never 0), and absent for a mark of 0 and no cgroup.
 func TestDetailMarkAndCgroup(t *testing.T) {
 	st := DefaultStyles(true)
+	var cg cgroupMsg
 	lines := func(s collect.Socket) string {
 		var b strings.Builder
-		markCgroupFields(&st, &s, func(label, value string) { b.WriteString(label + "=" + value + "\n") })
+		markCgroupFields(&st, &s, cg, func(label, value string) { b.WriteString(label + "=" + value + "\n") })
 		return b.String()
 	}
 	if got := lines(collect.Socket{Proto: collect.TCP}); got != "" {

@@ -369,6 +369,11 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.received(msg)
 	case peekMsg:
 		return m.peeked(msg)
+	case cgroupMsg:
+		if msg.id == m.detail.cgroup.id {
+			m.detail.cgroup = msg
+		}
+		return nil
 	case infoMsg:
 		if m.mode == modeDetail && msg.key == m.selKey {
 			m.detail.fetching = false
@@ -448,9 +453,9 @@ func (m *model) openDetail() tea.Cmd {
 		d.noInfo = "the socket is gone"
 	default:
 		d.fetching = true
-		return m.infoCmd(m.selKey)
+		return tea.Batch(m.infoCmd(m.selKey), m.cgroupCmd())
 	}
-	return nil
+	return m.cgroupCmd()
 }
 
 // refreshInfo asks again for the detail view's tcp_info after a refresh,
@@ -458,10 +463,34 @@ func (m *model) openDetail() tea.Cmd {
 func (m *model) refreshInfo() tea.Cmd {
 	d := &m.detail
 	if m.mode != modeDetail || d.fetching || d.gone || m.infoSrc == nil || d.sock.Proto != collect.TCP {
-		return nil
+		return m.cgroupCmd()
 	}
 	d.fetching = true
-	return m.infoCmd(m.selKey)
+	return tea.Batch(m.infoCmd(m.selKey), m.cgroupCmd())
+}
+
+// cgroupMsg is the path of the cgroup with the given id, looked up for
+// the detail view; ok is false when it could not be named.
+type cgroupMsg struct {
+	id   uint64
+	path string
+	ok   bool
+}
+
+// cgroupCmd looks up the path of the detail view's socket's cgroup when
+// it is one the view has not named yet: a walk of the cgroup tree the
+// first time, so off the event loop.
+func (m *model) cgroupCmd() tea.Cmd {
+	d := &m.detail
+	id := d.sock.CgroupID
+	if m.mode != modeDetail || id == 0 || !d.sock.Known(collect.FieldCgroup) || id == d.cgroup.id {
+		return nil
+	}
+	d.cgroup = cgroupMsg{id: id}
+	return func() tea.Msg {
+		p, ok := collect.CgroupPath(id)
+		return cgroupMsg{id: id, path: p, ok: ok}
+	}
 }
 
 // syncDetail copies the selected socket and its history into the detail
