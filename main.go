@@ -45,6 +45,7 @@ func start(args []string) int {
 		fmt.Fprintf(os.Stderr, "socktop: %v\n", err)
 		return 1
 	}
+	wholeProcess = true
 	return run(args, os.Stdout, os.Stderr)
 }
 
@@ -173,6 +174,11 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return nil
 	}
 
+	if !cfg.rates {
+		// --rates holds two snapshots; the first is garbage once the
+		// second is taken.
+		oneShotGC()
+	}
 	snap, err := headlessSnapshot(ctx, src, cfg)
 	if err != nil {
 		return &runError{err}
@@ -221,17 +227,24 @@ const listeningMask = collect.StateMask(1<<collect.StateListen | 1<<collect.Stat
 // kernel already applied the state mask; the rest of the expression
 // (ports, addresses, owners) is evaluated here.
 func keepMatching(snap *collect.Snapshot, f *filter.Filter, listening bool) {
-	out := snap.Sockets[:0]
-	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
-		if listening && !listeningMask.Has(s.State) {
+	if f == nil && !listening {
+		return
+	}
+	socks := snap.Sockets
+	// Rows move down only after the first one dropped: a filter that
+	// keeps most of a large table copies nothing before that.
+	n := 0
+	for i := range socks {
+		s := &socks[i]
+		if (listening && !listeningMask.Has(s.State)) || !f.Match(s) {
 			continue
 		}
-		if f.Match(s) {
-			out = append(out, *s)
+		if n != i {
+			socks[n] = *s
 		}
+		n++
 	}
-	snap.Sockets = out
+	snap.Sockets = socks[:n]
 }
 
 // isTerminal reports whether w is a terminal, which decides between the

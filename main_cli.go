@@ -234,6 +234,7 @@ FILTER is ss-compatible, plus shortcuts:
   tcp  udp  unix  path GLOB (a Unix socket's path, fnmatch: * crosses /)
   proc NAME  pid N  uid N     and  or  not  !  ( )
   netns NAME  container ID         a namespace (host, an ip netns name, docker:ID)
+  fwmark = 0x1/0xff  cgroup = /system.slice   the mark (needs root) and cgroup v2
 
 Examples:
   socktop --once 8080
@@ -254,7 +255,8 @@ prints as a number); --json keeps "addr" and "port" and adds "host" and
 "service". In the live view, n switches between names and numbers.
 -o and -e add ss's fields after each --once row: timer:(KIND,LEFT,RETRANS)
 when a timer runs, and uid:N ino:N sk:COOKIE (the cookie in hex, as ss
-prints it; every field always there, ? when unknown). The Timer column
+prints it; every field always there, ? when unknown), then fwmark:0xN and
+cgroup:PATH when set, as ss (fwmark:? when not root). The Timer column
 and --json carry the same figures anyway.`
 
 // newRootCmd builds the command tree for the command line args; the root

@@ -270,7 +270,7 @@ func transitionSocket(ch *collect.Changes, cur *collect.Snapshot, tr *collect.Tr
 			Proto: tr.Key.Proto, Family: familyOf(tr.Key.Local, tr.Key.Remote),
 			Local: tr.Key.Local, Remote: tr.Key.Remote,
 			Unknown: collect.FieldRecvQ | collect.FieldSendQ | collect.FieldUID | collect.FieldInode |
-				collect.FieldTimer | collect.FieldRetrans | collect.FieldOwners,
+				collect.FieldTimer | collect.FieldRetrans | collect.FieldOwners | collect.FieldMark | collect.FieldCgroup,
 		}
 		if tr.Cookie != 0 {
 			s.Cookie = tr.Cookie
@@ -289,8 +289,9 @@ func transitionSocket(ch *collect.Changes, cur *collect.Snapshot, tr *collect.Tr
 func closedSocket(c *collect.ClosedConn) collect.Socket {
 	s := collect.Socket{
 		Proto: c.Proto, Family: c.Family, State: c.State, Local: c.Local, Remote: c.Remote, Cookie: c.Cookie,
-		Owners:  c.Owners,
-		Unknown: collect.FieldRecvQ | collect.FieldSendQ | collect.FieldUID | collect.FieldInode | collect.FieldTimer | collect.FieldRetrans,
+		Owners: c.Owners,
+		Unknown: collect.FieldRecvQ | collect.FieldSendQ | collect.FieldUID | collect.FieldInode | collect.FieldTimer | collect.FieldRetrans |
+			collect.FieldMark | collect.FieldCgroup,
 	}
 	if !c.OwnersKnown {
 		s.Unknown |= collect.FieldOwners

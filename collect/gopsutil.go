@@ -154,7 +154,7 @@ func (g *Gopsutil) Snapshot(ctx context.Context) (Snapshot, error) {
 const noticeGopsutilFields = "gopsutil source: Recv-Q, Send-Q, timers, retransmits, inodes and socket uids are not available here: shown as ? (absent from JSON); one owner per socket at most"
 
 // gopsutilUnknown are the fields gopsutil never reports.
-const gopsutilUnknown = FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie | FieldIfindex
+const gopsutilUnknown = FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie | FieldIfindex | FieldMark | FieldCgroup
 
 // hasDescriptor reports whether a socket in state st may be held by a
 // process. TIME_WAIT mini-sockets and request sockets (SYN_RECV) never

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -180,6 +181,11 @@ func (n *Netlink) Close() error {
 		n.owners.close()
 	}
 	n.look.closeStat()
+	n.look.connMu.Lock()
+	if c := n.look.conn; c != nil {
+		c.Close()
+	}
+	n.look.connMu.Unlock()
 	return nil
 }
 
@@ -302,6 +308,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 		hint = sockstatEstimate()
 	}
 	socks := tableBuffer(buf, hint)
+	recycled := cap(buf) > 0 && unsafe.SliceData(socks[:1]) == unsafe.SliceData(buf[:1])
 	socks, err := n.dumpTableLocked(ctx, &snap, socks, mask)
 	if err != nil {
 		return Snapshot{}, err
@@ -312,10 +319,14 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 			return Snapshot{}, err
 		}
 	}
+	n.noteUndecided(&snap, socks)
 	n.last = len(socks)
-	// What a recycled array held past this table would keep the owner
-	// slices of older refreshes alive.
-	clear(socks[len(socks):cap(socks)])
+	if recycled && unsafe.SliceData(socks[:1]) == unsafe.SliceData(buf[:1]) {
+		// What a recycled array held past this table would keep the owner
+		// slices of older refreshes alive. A new array's tail is zero, and
+		// clearing it would only fault its pages in.
+		clear(socks[len(socks):cap(socks)])
+	}
 	if n.owners != nil {
 		if msg := n.owners.resolve(socks); msg != "" {
 			n.told.add(&snap, msg)
@@ -347,7 +358,9 @@ func tableBuffer(buf []Socket, hint int) []Socket {
 	if c := cap(buf); c >= hint+hint/32 && (c <= 4*hint || c <= 4096) {
 		return buf[:0]
 	}
-	return make([]Socket, 0, hint+hint/8+64)
+	socks := make([]Socket, 0, hint+hint/8+64)
+	adviseHugePages(socks)
+	return socks
 }
 
 // countUnix counts the Unix sockets of socks.
@@ -408,17 +421,29 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 		var err error
 		intr := true
 		before := len(socks)
-		for try := 0; try < dumpRetries && intr; try++ {
-			// An interrupted dump may hold duplicates or miss sockets;
-			// start it again, and keep the last attempt if all were. The
-			// attempt's rows are cleared so that a shorter retry leaves no
-			// tcp_info pointer past the snapshot's length.
-			clear(socks[before:])
-			socks = socks[:before]
-			socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
-			if err != nil {
-				break
+		run := func(bc []byte) {
+			intr = true
+			for try := 0; try < dumpRetries && intr; try++ {
+				// An interrupted dump may hold duplicates or miss sockets;
+				// start it again, and keep the last attempt if all were. The
+				// attempt's rows are cleared so that a shorter retry leaves no
+				// tcp_info pointer past the snapshot's length.
+				clear(socks[before:])
+				socks = socks[:before]
+				socks, intr, err = n.dumpLocked(socks, d.fam, d.proto, states, ext, bc)
+				if err != nil {
+					break
+				}
 			}
+		}
+		run(bc)
+		if bc != nil && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)) {
+			// The kernel refused the program, not the dump: a mark
+			// condition from a requester without CAP_NET_ADMIN where the
+			// namespace's user namespace asks for it. The dump goes
+			// unfiltered; the caller's predicate decides.
+			n.told.add(snap, noticeProgramRefused)
+			run(nil)
 		}
 		if d.fam == unix.AF_UNSPEC && compatRefused(err) {
 			// No compat interface in this kernel: per-family dumps from
@@ -561,6 +586,7 @@ func (n *Netlink) appendDiag(socks []Socket, msg []byte, proto uint8) ([]Socket,
 	socks = append(socks, Socket{})
 	s := &socks[len(socks)-1]
 	decodeDiagMsg(s, msg, proto)
+	decodeMarkCgroup(s, msg[inetDiagMsgLen:])
 	if n.cg != nil && len(msg) > inetDiagMsgLen {
 		n.cg.note(msg[inetDiagMsgLen:])
 	}

@@ -26,6 +26,10 @@ type lookupState struct {
 	// rows of the request with sequence number first+j.
 	asked []int32
 
+	// conn is the Netlink the lookups run on (looker), made on first use.
+	connMu sync.Mutex
+	conn   *Netlink
+
 	statMu   sync.Mutex
 	statFD   [2]int // sockstat, sockstat6 of n's own namespace; -1 until open
 	statOpen bool
@@ -50,7 +54,32 @@ func (n *Netlink) PeekNetNS() (inode uint32, ok bool) {
 // one Peeked per row, in order; a caller that passes the last call's out
 // allocates nothing. Rows of another namespace than the source's are not
 // asked (see PeekStatus).
+//
+// The lookups run on a netlink socket of their own, opened by the first
+// call, so that they need not wait for a dump in flight: a view peeks at
+// the rows it shows while a walk of a large table runs.
 func (n *Netlink) Lookup(ctx context.Context, rows []Socket, out []Peeked) ([]Peeked, error) {
+	return n.looker().lookup(ctx, rows, out)
+}
+
+// looker is the Netlink that Lookup uses: n's options and namespace, no
+// owners, its own socket, buffer, sequence numbers and lock.
+func (n *Netlink) looker() *Netlink {
+	st := &n.look
+	st.connMu.Lock()
+	defer st.connMu.Unlock()
+	if st.conn == nil {
+		o := n.opts
+		o.Owners, o.Kernel = false, nil
+		c := NewNetlink(o)
+		c.protocol = n.protocol
+		st.conn = c
+	}
+	return st.conn
+}
+
+// lookup is Lookup on the looker.
+func (n *Netlink) lookup(ctx context.Context, rows []Socket, out []Peeked) ([]Peeked, error) {
 	out = out[:0]
 	for range rows {
 		out = append(out, Peeked{})
@@ -213,6 +242,7 @@ func (n *Netlink) lookupReplies(b []byte, rows []Socket, out []Peeked, first uin
 			decodeDiagMsg(s, msg, proto)
 			s.NetNS = n.self
 			s.Unknown = FieldOwners
+			decodeMarkCgroup(s, msg[inetDiagMsgLen:])
 			p.Status = PeekFound
 		default:
 			continue

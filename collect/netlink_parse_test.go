@@ -30,6 +30,19 @@ func nlmsg(typ, flags uint16, seq uint32, payload []byte) []byte {
 	return b
 }
 
+// rtattr is one attribute, padded to 4 bytes.
+func rtattr(typ uint16, payload []byte) []byte {
+	b := binary.NativeEndian.AppendUint16(nil, uint16(4+len(payload)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = append(b, payload...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func ne32b(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+
 func diagMsg(fam, state, timer uint8) []byte {
 	m := make([]byte, inetDiagMsgLen)
 	ne := binary.NativeEndian
@@ -76,9 +89,42 @@ func TestParseDiagMessages(t *testing.T) {
 		RecvQ:  3, SendQ: 4, UID: 1000, Inode: 777,
 		Timer: TimerKeepalive, TimerLeft: 1500 * time.Millisecond, Retrans: 2,
 		Cookie: 0x22<<32 | 0x11,
+		// No INET_DIAG_MARK (not CAP_NET_ADMIN); no INET_DIAG_SHUTDOWN
+		// either, so a mini socket's message, with no cgroup.
+		Unknown: FieldMark,
 	}
 	if !reflect.DeepEqual(socks[0], want) {
 		t.Errorf("parsed\n%+v\nwant\n%+v", socks[0], want)
+	}
+
+	// A full socket's message (INET_DIAG_SHUTDOWN) without a cgroup: a
+	// kernel without cgroup data.
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateEstablished), 0), rtattr(inetDiagShutdown, []byte{0})...)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Unknown != FieldMark|FieldCgroup {
+		t.Errorf("a full socket without a cgroup: %+v", socks)
+	}
+
+	// With both attributes, after another one; a mark of 0 is known.
+	attrs := append(rtattr(inetDiagShutdown, []byte{0}), rtattr(inetDiagMark, ne32b(0))...)
+	attrs = append(attrs, rtattr(inetDiagCgroupID, binary.NativeEndian.AppendUint64(nil, 0xabcdef12345))...)
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateEstablished), 0), attrs...)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Mark != 0 || socks[0].CgroupID != 0xabcdef12345 || socks[0].Unknown != 0 {
+		t.Errorf("mark and cgroup attributes: %+v", socks)
+	}
+	attrs = append(rtattr(inetDiagMark, ne32b(0x5a)), rtattr(inetDiagCgroupID, binary.NativeEndian.AppendUint64(nil, 7))...)
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateListen), 0), attrs...)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Mark != 0x5a || socks[0].CgroupID != 7 || socks[0].Unknown != 0 {
+		t.Errorf("mark 0x5a, cgroup 7: %+v", socks)
+	}
+	// A TIME_WAIT socket has no cgroup, and its mark only where the
+	// kernel reports it.
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, diagMsg(unix.AF_INET, uint8(StateTimeWait), 3)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Unknown != FieldMark || socks[0].CgroupID != 0 {
+		t.Errorf("TIME_WAIT without a mark: %+v", socks)
+	}
+	socks, _, _, _ = parseDump(n, nlmsg(sockDiagByFam, 0, 9, append(diagMsg(unix.AF_INET, uint8(StateTimeWait), 3), rtattr(inetDiagMark, ne32b(3))...)), unix.IPPROTO_TCP)
+	if len(socks) != 1 || socks[0].Unknown != 0 || socks[0].Mark != 3 {
+		t.Errorf("TIME_WAIT with mark 3: %+v", socks)
 	}
 
 	// UDP TCP_CLOSE is UNCONN; a timer of 0 leaves TimerLeft 0.

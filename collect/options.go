@@ -38,6 +38,13 @@ type KernelFilter interface {
 	Bytecode(proto Proto, family uint8) []byte
 }
 
+// FieldNeeder is implemented by a KernelFilter whose conditions read
+// Socket fields a dump can leave unknown (filter.Filter: fwmark reads
+// FieldMark): a source then says so in a Notice when its dump did.
+type FieldNeeder interface {
+	Needs() Fields
+}
+
 // TCPInfoSetter is implemented by sources that can turn the fetching of
 // tcp_info on every TCP socket on and off between snapshots (Netlink):
 // the live view asks for it only while a rate column is shown.

@@ -267,6 +267,10 @@ type Socket struct {
 	// PeerInode is the inode of a connected Unix socket's other end; 0
 	// when it has none.
 	PeerInode uint32
+	// Mark is the socket's fwmark (SO_MARK). The kernel reports it only
+	// to a requester with CAP_NET_ADMIN (and older kernels never for a
+	// TIME_WAIT or request socket): FieldMark is unknown then.
+	Mark uint32
 
 	Owners []Owner
 	// NetNS is the network namespace the socket lives in.
@@ -276,6 +280,10 @@ type Socket struct {
 	// Cookie is the kernel's socket cookie, used to ask for one socket
 	// again (the detail view's tcp_info); 0 when the source has none.
 	Cookie uint64
+	// CgroupID is the id of the cgroup v2 the socket was made in (see
+	// CgroupPath); 0 for a TIME_WAIT or request socket, which has none.
+	// FieldCgroup is unknown when the kernel did not say.
+	CgroupID uint64
 	// Info is nil unless tcp_info was asked for.
 	Info *TCPInfo
 	// Rate is the connection's throughput since the previous snapshot
@@ -306,6 +314,10 @@ const (
 	FieldOwners
 	// FieldIfindex means the source cannot tell the bound interface.
 	FieldIfindex
+	// FieldMark means the kernel did not report the socket's mark.
+	FieldMark
+	// FieldCgroup means the kernel did not report the socket's cgroup.
+	FieldCgroup
 )
 
 // Has reports whether every field of x is in f.

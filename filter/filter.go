@@ -28,6 +28,9 @@ type Filter struct {
 	match  func(*collect.Socket) bool
 	may    collect.StateMask
 	kernel kbounds
+	// needs, maybe and surely: see cnode.
+	needs         collect.Fields
+	maybe, surely func(*collect.Socket) bool
 }
 
 // Parse parses a filter expression. An empty expression, or one made
@@ -45,6 +48,10 @@ type Filter struct {
 //	src|dst [=|!=] HOST          HOST is ADDR, ADDR/LEN, ADDR:PORT, [V6]:PORT, *:PORT,
 //	                             :PORT, *, optionally after inet: or inet6:
 //	dev [=|!=] NAME|INDEX        the interface a socket is bound to
+//	fwmark [=|!=] MARK[/MASK]    the socket's mark under MASK (all ones without
+//	                             one) is MARK; numbers as C's %i (10, 0xa, 012)
+//	cgroup [=|!=] PATH           the socket was made in the cgroup v2 at PATH,
+//	                             relative to the cgroup2 mount as ss reads it
 //	not !, and & &&, or | ||     precedence not > and > or; juxtaposition is and
 //	( ... )                      grouping
 //
@@ -74,16 +81,45 @@ func Parse(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{expr: expr, match: n.match, may: n.may, kernel: n.kernel}, nil
+	return &Filter{expr: expr, match: n.match, may: n.may, kernel: n.kernel, needs: n.needs, maybe: n.maybeOf(), surely: n.surelyOf()}, nil
 }
 
 // Match reports whether the socket passes the filter. A nil filter passes
 // everything. Match does not allocate.
+//
+// A socket whose unknown fields leave the answer open (see Decides) passes:
+// a condition socktop cannot decide makes the selection broader, never
+// narrower. The kernel's filter has decided such a socket already where
+// it could: on a kernel that compares a TIME_WAIT socket's mark but does
+// not report it, the program let through only the matches.
 func (f *Filter) Match(s *collect.Socket) bool {
 	if f == nil {
 		return true
 	}
-	return f.match(s)
+	if s.Unknown&f.needs == 0 {
+		return f.match(s)
+	}
+	return f.maybe(s)
+}
+
+// Decides reports whether the socket's known fields settle Match's
+// answer: false when it depends on a field the source left unknown, such
+// as the mark of a socket dumped without CAP_NET_ADMIN.
+func (f *Filter) Decides(s *collect.Socket) bool {
+	if f == nil || s.Unknown&f.needs == 0 {
+		return true
+	}
+	return f.maybe(s) == f.surely(s)
+}
+
+// Needs returns the socket fields the filter reads that a source may
+// leave unknown (collect.FieldMark, collect.FieldCgroup), so that a
+// source can say when it cannot report them.
+func (f *Filter) Needs() collect.Fields {
+	if f == nil {
+		return 0
+	}
+	return f.needs
 }
 
 // States returns the states a socket must be in for the filter to possibly

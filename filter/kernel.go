@@ -21,6 +21,9 @@ type kexpr struct {
 	family uint8        // kHost: 0, 4 or 6 (inet:, inet6:); kFamily
 	proto  collect.Proto
 	dev    uint32 // kDev: the interface index
+	// kMark: the socket's mark under mask equals mark.
+	mark, mask uint32
+	cgroup     uint64 // kCgroup: the cgroup v2 id
 }
 
 type kop uint8
@@ -36,6 +39,8 @@ const (
 	kProto
 	kFamily
 	kDev
+	kMark
+	kCgroup
 )
 
 var (
@@ -204,6 +209,14 @@ func specialise(e *kexpr, proto collect.Proto, family uint8, pos bool) *kexpr {
 			out = kjoin(e.op, out, specialise(t, proto, family, pos))
 		}
 		return out
+	case kMark:
+		if !netAdmin() {
+			// The kernel refuses a program that reads marks from a
+			// requester without CAP_NET_ADMIN (inet_diag_bc_audit): the
+			// condition stays in userspace, which cannot decide it either
+			// (the replies carry no mark then).
+			return kconst(pos)
+		}
 	case kPort:
 		switch {
 		case e.port < 0 || e.port > 65535,
@@ -232,8 +245,10 @@ const (
 	bcSCond   = 7
 	bcDCond   = 8
 	bcDevCond = 9
+	bcMark    = 10
 	bcSEQ     = 11
 	bcDEQ     = 12
+	bcCgroup  = 13
 )
 
 // maxBytecode is the longest program Bytecode emits: a jump's offset is
@@ -303,6 +318,11 @@ func (a *assembler) expr(e *kexpr, fail int) {
 		a.emit(map[bool]byte{true: bcSCond, false: bcDCond}[e.local], hostcond(e.prefix, e.port), fail)
 	case kDev:
 		a.emit(bcDevCond, ne32(e.dev), fail)
+	case kMark:
+		// struct inet_diag_markcond: mark, then mask.
+		a.emit(bcMark, append(ne32(e.mark), ne32(e.mask)...), fail)
+	case kCgroup:
+		a.emit(bcCgroup, nativeEndian.AppendUint64(nil, e.cgroup), fail)
 	default:
 		// kProto and kFamily are gone after specialise; anything else is a
 		// bug that must not narrow the dump: accept.

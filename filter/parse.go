@@ -20,6 +20,10 @@ type cnode struct {
 	// kernel brackets the node between conditions the kernel's dump
 	// filter can evaluate (see kbounds); the zero value knows nothing.
 	kernel kbounds
+	// needs is the fields whose being unknown can leave the node
+	// undecided; maybe and surely are set with it (see mark.go).
+	needs         collect.Fields
+	maybe, surely func(*collect.Socket) bool
 }
 
 type nodeKind uint8
@@ -63,6 +67,7 @@ func andNode(a, b cnode) cnode {
 			return true
 		}
 	}
+	uncertainAnd(&n, a, b)
 	return n
 }
 
@@ -86,17 +91,20 @@ func orNode(a, b cnode) cnode {
 			return false
 		}
 	}
+	uncertainOr(&n, a, b)
 	return n
 }
 
 func notNode(a cnode) cnode {
 	am := a.match
-	return cnode{
+	n := cnode{
 		match:  func(s *collect.Socket) bool { return !am(s) },
 		may:    collect.AllStates &^ a.must,
 		must:   collect.AllStates &^ a.may,
 		kernel: kNotBounds(a.kernel),
 	}
+	uncertainNot(&n, a)
+	return n
 }
 
 // parser is a recursive-descent parser over the token list.
@@ -346,7 +354,13 @@ func (p *parser) parsePrimary() (cnode, error) {
 	case "dev":
 		p.next()
 		return p.parseDev(t)
-	case "fwmark", "cgroup", "autobound":
+	case "fwmark":
+		p.next()
+		return p.parseMark(t)
+	case "cgroup":
+		p.next()
+		return p.parseCgroup(t)
+	case "autobound":
 		return cnode{}, p.errAt(t.pos, "%q is an ss condition socktop does not support", t.text)
 	}
 	if looksLikePort(t.text) {
@@ -360,7 +374,7 @@ func (p *parser) parsePrimary() (cnode, error) {
 	if _, ok := lookupState(t.text); ok {
 		return cnode{}, p.errAt(t.pos, "unknown word %q (a state needs \"state\" before it: state %s)", t.text, t.text)
 	}
-	return cnode{}, p.errAt(t.pos, "unknown word %q (expected a condition: state, sport, dport, src, dst, port, tcp, udp, unix, path, proc, pid, uid, netns, container or a port)", t.text)
+	return cnode{}, p.errAt(t.pos, "unknown word %q (expected a condition: state, sport, dport, src, dst, port, tcp, udp, unix, path, proc, pid, uid, netns, container, dev, fwmark, cgroup or a port)", t.text)
 }
 
 // parseStateRun folds consecutive "state X" and "exclude X" terms the way ss

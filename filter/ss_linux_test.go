@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -24,8 +25,16 @@ import (
 	"socktop/internal/kerneltest"
 )
 
-// TestMain runs the suite with loopback up (see kerneltest.Main).
-func TestMain(m *testing.M) { kerneltest.Main(m) }
+// TestMain runs the suite with loopback up (see kerneltest.Main), or,
+// in a child a test started in a cgroup of its own, holds sockets there
+// (see cgroupChild).
+func TestMain(m *testing.M) {
+	if os.Getenv(cgroupChildEnv) != "" {
+		holdSocketsInCgroup()
+		return
+	}
+	kerneltest.Main(m)
+}
 
 // testAddr4 is this test binary's own IPv4 loopback address.
 var testAddr4 = kerneltest.Addr4

@@ -110,6 +110,9 @@ type Cells struct {
 	// Names, when set, names the hosts and ports of Local and Foreign.
 	Names Namer
 	memo  [2]addrMemo
+	// cache, when set, takes the place of memo: a table writer that
+	// formats every socket of a host gives its Cells one.
+	cache *addrCache
 }
 
 // Append appends the text of column col for socket s, in form f: "?"
@@ -157,10 +160,16 @@ func (cs *Cells) Append(b []byte, col Column, s *collect.Socket, f Form) []byte 
 		if cs.Names != nil {
 			return AppendNamedAddr(b, s.Local, s.Family, s.Proto, cs.Names)
 		}
+		if cs.cache != nil {
+			return cs.cache.append(0, b, s.Local, s.Family)
+		}
 		b = cs.memo[0].append(b, s.Local, s.Family)
 	case ColForeign:
 		if cs.Names != nil {
 			return AppendNamedAddr(b, s.Remote, s.Family, s.Proto, cs.Names)
+		}
+		if cs.cache != nil {
+			return cs.cache.append(1, b, s.Remote, s.Family)
 		}
 		b = cs.memo[1].append(b, s.Remote, s.Family)
 	case ColProcess:
@@ -301,25 +310,41 @@ type addrMemo struct {
 	buf [80]byte // the address and its colon, as AppendAddr writes them
 }
 
+// text returns AppendAddr's text of a up to its port, "addr:", from the
+// memo when a is the address of the previous call.
+func (m *addrMemo) text(a netip.Addr, fam uint8) []byte {
+	if m.n != 0 && a == m.a && fam == m.fam {
+		return m.buf[:m.n]
+	}
+	// Port 1 is never elided, so the text is "addr:1"; keep "addr:".
+	text := AppendAddr(m.buf[:0], netip.AddrPortFrom(a, 1), fam)
+	text = text[:len(text)-1]
+	m.a, m.fam, m.n = a, fam, len(text)
+	if len(text) > len(m.buf) {
+		// Longer than an IPv6 address with the longest zone: AppendAddr
+		// wrote it elsewhere, so it is not remembered.
+		m.n = 0
+	}
+	return text
+}
+
 // append appends ap as AppendAddr does, reusing the address text when the
 // address is the one of the previous call.
 func (m *addrMemo) append(b []byte, ap netip.AddrPort, fam uint8) []byte {
 	a := ap.Addr()
-	if m.n == 0 || a != m.a || fam != m.fam {
-		// Port 1 is never elided, so the text is "addr:1"; keep "addr:".
-		text := AppendAddr(m.buf[:0], netip.AddrPortFrom(a, 1), fam)
-		text = text[:len(text)-1]
-		m.a, m.fam, m.n = a, fam, len(text)
-		if len(text) > len(m.buf) {
-			// Longer than an IPv6 address with the longest zone: AppendAddr
-			// wrote it elsewhere, so it is not remembered.
-			m.n = 0
-			b = append(b, text...)
-		}
-	}
-	b = append(b, m.buf[:m.n]...)
+	b = append(b, m.text(a, fam)...)
 	if ap.Port() == 0 && (!a.IsValid() || a.IsUnspecified()) {
 		return append(b, '*')
 	}
 	return strconv.AppendUint(b, uint64(ap.Port()), 10)
+}
+
+// len returns the length of what append would append for ap.
+func (m *addrMemo) len(ap netip.AddrPort, fam uint8) int {
+	a := ap.Addr()
+	n := len(m.text(a, fam))
+	if ap.Port() == 0 && (!a.IsValid() || a.IsUnspecified()) {
+		return n + 1
+	}
+	return n + decLen(uint64(ap.Port()))
 }

@@ -188,9 +188,11 @@ func appendSSMs(b []byte, ms int64) []byte {
 }
 
 // AppendSSDetails appends what ss -e prints after a row, "uid:0
-// ino:12345 sk:1f2e" (the cookie in hex, as ss prints it). Unlike ss,
-// which leaves out uid 0, every field is always there, so that a row
-// splits into the same fields; one the source could not know is "?".
+// ino:12345 sk:1f2e fwmark:0x1 cgroup:/system.slice" (the cookie in hex,
+// as ss prints it). Unlike ss, which leaves out uid 0, uid, ino and sk are
+// always there, so that a row splits into the same fields; fwmark and
+// cgroup are left out when 0, as ss does. One the source could not know
+// is "?".
 func AppendSSDetails(b []byte, s *collect.Socket) []byte {
 	b = append(b, "uid:"...)
 	if s.Known(collect.FieldUID) {
@@ -209,6 +211,36 @@ func AppendSSDetails(b []byte, s *collect.Socket) []byte {
 		b = strconv.AppendUint(b, s.Cookie, 16)
 	} else {
 		b = append(b, '?')
+	}
+	if s.Proto != collect.Unix {
+		b = appendMarkCgroup(b, s)
+	}
+	return b
+}
+
+// appendMarkCgroup appends ss's " fwmark:0x1 cgroup:/path", each only
+// when set, as ss prints them; an unknown one is "?" (the kernel reports
+// marks only to CAP_NET_ADMIN), and a cgroup
+// gone since is ss's "unreachable:ID".
+func appendMarkCgroup(b []byte, s *collect.Socket) []byte {
+	switch {
+	case !s.Known(collect.FieldMark):
+		b = append(b, " fwmark:?"...)
+	case s.Mark != 0:
+		b = append(b, " fwmark:0x"...)
+		b = strconv.AppendUint(b, uint64(s.Mark), 16)
+	}
+	switch {
+	case !s.Known(collect.FieldCgroup):
+		b = append(b, " cgroup:?"...)
+	case s.CgroupID != 0:
+		b = append(b, " cgroup:"...)
+		if p, ok := collect.CgroupPath(s.CgroupID); ok {
+			b = append(b, p...)
+		} else {
+			b = append(b, "unreachable:"...)
+			b = strconv.AppendUint(b, s.CgroupID, 16)
+		}
 	}
 	return b
 }

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/netip"
@@ -30,8 +29,8 @@ func WriteJSON(w io.Writer, snap *collect.Snapshot) error {
 // keeps "addr" and "port" and adds "host" and "service" when names knows
 // them.
 func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	b := make([]byte, 0, 1024)
+	const flushAt = 64 << 10
+	b := make([]byte, 0, flushAt+4096)
 	b = append(b, `{"taken":`...)
 	b = appendJSONString(b, snap.Taken.Format(time.RFC3339Nano))
 	b = append(b, `,"source":`...)
@@ -51,26 +50,25 @@ func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
 	// map lookup or two.
 	peers := new(collect.Peers)
 	peers.Build(snap.Sockets)
+	jc := new(jsonCache)
 	for i := range snap.Sockets {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers, names); err != nil {
+		if b, err = appendSocketJSON(b, &snap.Sockets[i], peers, names, jc); err != nil {
 			return err
 		}
-		if len(b) > 32<<10 {
-			if _, err := bw.Write(b); err != nil {
+		if len(b) >= flushAt {
+			if _, err := w.Write(b); err != nil {
 				return err
 			}
 			b = b[:0]
 		}
 	}
 	b = append(b, "]}\n"...)
-	if _, err := bw.Write(b); err != nil {
-		return err
-	}
-	return bw.Flush()
+	_, err := w.Write(b)
+	return err
 }
 
 // appendSocketJSON appends one socket in the form of the JSON contract. A
@@ -83,8 +81,13 @@ func WriteJSONWith(w io.Writer, snap *collect.Snapshot, names Namer) error {
 // "cookie" and "owners", each under the rules of the socket's own. A TCP
 // socket whose tcp_info was asked for has "tcp_info", and "rate"
 // ({"send_bytes_per_s": N, "recv_bytes_per_s": N}) once its throughput is
-// known, which takes two snapshots; it is absent while unknown.
-func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names Namer) ([]byte, error) {
+// known, which takes two snapshots; it is absent while unknown. A TCP or
+// UDP socket has "mark" when the kernel reported it (to CAP_NET_ADMIN
+// only), and "cgroup_id" with "cgroup", its path
+// relative to the cgroup2 mount ("cgroup" absent when the cgroup is gone),
+// when it was made in one. jc holds what the document's earlier rows
+// formatted.
+func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names Namer, jc *jsonCache) ([]byte, error) {
 	b = append(b, `{"proto":"`...)
 	b = append(b, s.Proto.String()...)
 	b = append(b, `","family":`...)
@@ -102,9 +105,9 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names N
 		b = strconv.AppendUint(b, uint64(s.PeerInode), 10)
 	} else {
 		b = append(b, `,"local":`...)
-		b = appendNamedEndpointJSON(b, s.Local, s.Family, s.Proto, names)
+		b = appendNamedEndpointJSON(jc.appendEndpoint(0, b, s.Local, s.Family), s.Local, s.Proto, names)
 		b = append(b, `,"remote":`...)
-		b = appendNamedEndpointJSON(b, s.Remote, s.Family, s.Proto, names)
+		b = appendNamedEndpointJSON(jc.appendEndpoint(1, b, s.Remote, s.Family), s.Remote, s.Proto, names)
 	}
 	if s.Known(collect.FieldRecvQ) {
 		b = append(b, `,"recv_q":`...)
@@ -127,16 +130,10 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names N
 		b = strconv.AppendUint(b, s.Cookie, 10)
 	}
 	if s.NetNS.Inode != 0 {
-		b = append(b, `,"netns":{"inode":`...)
-		b = strconv.AppendUint(b, uint64(s.NetNS.Inode), 10)
-		if s.NetNS.Name != "" {
-			b = append(b, `,"name":`...)
-			b = appendJSONString(b, s.NetNS.Name)
-		}
-		b = append(b, '}')
+		b = jc.appendNetNS(b, s.NetNS)
 	}
 	if s.Known(collect.FieldOwners) {
-		b = appendOwnersJSON(append(b, `,"owners":`...), s.Owners)
+		b = jc.appendOwners(append(b, `,"owners":`...), s.Owners)
 	}
 	peer := peers.Of(s)
 	if peer != nil {
@@ -157,6 +154,18 @@ func appendSocketJSON(b []byte, s *collect.Socket, peers *collect.Peers, names N
 	if s.Known(collect.FieldRetrans) {
 		b = append(b, `,"retrans":`...)
 		b = strconv.AppendUint(b, uint64(s.Retrans), 10)
+	}
+	if s.Known(collect.FieldMark) {
+		b = append(b, `,"mark":`...)
+		b = strconv.AppendUint(b, uint64(s.Mark), 10)
+	}
+	if s.Known(collect.FieldCgroup) && s.CgroupID != 0 {
+		b = append(b, `,"cgroup_id":`...)
+		b = strconv.AppendUint(b, s.CgroupID, 10)
+		if p, ok := collect.CgroupPath(s.CgroupID); ok {
+			b = append(b, `,"cgroup":`...)
+			b = appendJSONString(b, p)
+		}
 	}
 	if s.Info != nil {
 		// Rare (asked for), so the reflective encoder is fine here.
@@ -238,10 +247,9 @@ func appendEndpointJSON(b []byte, ap netip.AddrPort, family uint8) []byte {
 	return append(b, '}')
 }
 
-// appendNamedEndpointJSON appends an endpoint as appendEndpointJSON does,
-// with "host" and "service" added when names knows them.
-func appendNamedEndpointJSON(b []byte, ap netip.AddrPort, family uint8, proto collect.Proto, names Namer) []byte {
-	b = appendEndpointJSON(b, ap, family)
+// appendNamedEndpointJSON adds "host" and "service" to the endpoint
+// object of ap that ends b, when names knows them.
+func appendNamedEndpointJSON(b []byte, ap netip.AddrPort, proto collect.Proto, names Namer) []byte {
 	if names == nil {
 		return b
 	}

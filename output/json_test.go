@@ -41,6 +41,9 @@ type jsonSocket struct {
 	Timer   *string   `json:"timer,omitempty"`
 	TimerMS *int64    `json:"timer_ms,omitempty"`
 	Retrans *uint8    `json:"retrans,omitempty"`
+	Mark    *uint32   `json:"mark,omitempty"`
+	CgID    *uint64   `json:"cgroup_id,omitempty"`
+	Cgroup  *string   `json:"cgroup,omitempty"`
 	Info    *TCPInfo  `json:"tcp_info,omitempty"`
 	Peer    *jsonPeer `json:"peer,omitempty"`
 }
@@ -97,6 +100,17 @@ func jsonEndpoint(ap netip.AddrPort, family uint8) jsonAddr {
 }
 
 // known returns &v when the socket knows field f, nil otherwise.
+// rootCgroupID is the id of the root cgroup v2, 0 (no cgroup) where
+// cgroup2 is not mounted.
+func rootCgroupID(t *testing.T) uint64 {
+	id, err := CgroupID("/")
+	if err != nil {
+		t.Logf("no root cgroup: %v", err)
+		return 0
+	}
+	return id
+}
+
 func known[T any](s *Socket, f Fields, v T) *T {
 	if !s.Known(f) {
 		return nil
@@ -111,6 +125,14 @@ func toJSON(s *Socket) jsonSocket {
 	owners := s.Owners
 	if owners == nil {
 		owners = []Owner{}
+	}
+	var cgID *uint64
+	var cgPath *string
+	if s.Known(FieldCgroup) && s.CgroupID != 0 {
+		cgID = &s.CgroupID
+		if p, ok := CgroupPath(s.CgroupID); ok {
+			cgPath = &p
+		}
 	}
 	return jsonSocket{
 		Proto:   s.Proto.String(),
@@ -127,6 +149,9 @@ func toJSON(s *Socket) jsonSocket {
 		Timer:   known(s, FieldTimer, s.Timer.String()),
 		TimerMS: known(s, FieldTimer, s.TimerLeft.Milliseconds()),
 		Retrans: known(s, FieldRetrans, s.Retrans),
+		Mark:    known(s, FieldMark, s.Mark),
+		CgID:    cgID,
+		Cgroup:  cgPath,
 		Info:    s.Info,
 	}
 }
@@ -149,6 +174,11 @@ func TestWriteJSONAgreesWithEncodingJSON(t *testing.T) {
 		{Proto: TCP, Family: 4, State: StateListen, Local: netip.MustParseAddrPort("127.0.0.1:80"),
 			Unknown: FieldRecvQ | FieldSendQ | FieldUID | FieldInode | FieldTimer | FieldRetrans | FieldCookie | FieldOwners},
 		{Proto: UDP, Family: 4, State: StateUnconn, Inode: 7, Cookie: 9, Unknown: FieldOwners},
+		// A mark and a cgroup, one cgroup gone (no path), and both unknown.
+		{Proto: TCP, Family: 4, State: StateListen, Inode: 8, Cookie: 10, Mark: 0x10, CgroupID: rootCgroupID(t)},
+		{Proto: TCP, Family: 4, State: StateListen, Inode: 9, Cookie: 11, Mark: 1, CgroupID: 1<<62 + 7},
+		{Proto: TCP, Family: 4, State: StateTimeWait, Cookie: 12, Mark: 3, Unknown: FieldMark | FieldInode},
+		{Proto: TCP, Family: 4, State: StateListen, Inode: 10, Cookie: 13, CgroupID: 5, Unknown: FieldMark | FieldCgroup},
 		// Both ends of local connections: an IPv4 client of a dual-stack
 		// listener, and a pair whose server end's cookie and owners are
 		// unknown.

@@ -170,14 +170,14 @@ func WriteListenersJSON(w io.Writer, r *ListenReport) error {
 		b = append(b, '}')
 	}
 	b = append(b, `,"listeners":[`...)
-	peers := new(collect.Peers)
+	peers, jc := new(collect.Peers), new(jsonCache)
 	for i := range r.Health {
 		h := &r.Health[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendSocketJSON(b, &r.Snap.Sockets[h.Index], peers, nil); err != nil {
+		if b, err = appendSocketJSON(b, &r.Snap.Sockets[h.Index], peers, nil, jc); err != nil {
 			return err
 		}
 		b = b[:len(b)-1] // the object's '}'

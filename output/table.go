@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"io"
 
 	"socktop/collect"
@@ -51,9 +50,10 @@ func WriteTable(w io.Writer, snap *collect.Snapshot, header bool) error {
 }
 
 // WriteTableWith prints the snapshot as a netstat-like table. Column
-// widths fit the widest cell; rows are formatted into one reused buffer,
-// with no allocation per row. A cell the source could not know prints as
-// "?". The -o and -e fields follow the last column, as in ss.
+// widths fit the widest cell; they are counted (Cells.Len) rather than
+// formatted, and the rows are then formatted straight into one output
+// buffer, with no allocation per row. A cell the source could not know
+// prints as "?". The -o and -e fields follow the last column, as in ss.
 func WriteTableWith(w io.Writer, snap *collect.Snapshot, opt TableOptions) error {
 	header := opt.Header
 	columns := onceColumns[:]
@@ -71,48 +71,88 @@ func WriteTableWith(w io.Writer, snap *collect.Snapshot, opt TableOptions) error
 			width[i] = len(c.String())
 		}
 	}
-	scratch := make([]byte, 0, 256)
-	cells := Cells{Names: opt.Names}
+	cells := Cells{Names: opt.Names, cache: new(addrCache)}
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
 		for j, c := range columns[:last] {
-			scratch = cells.Append(scratch[:0], c, s, Plain)
-			width[j] = max(width[j], len(scratch))
+			width[j] = max(width[j], cells.Len(c, s, Plain))
 		}
 	}
 
-	bw := bufio.NewWriterSize(w, 64<<10)
-	line := make([]byte, 0, 256)
+	const flushAt = 64 << 10
+	b := make([]byte, 0, flushAt+4096)
 	if header {
 		for j, c := range columns {
-			line = appendPadded(line, []byte(c.String()), width[j], c.Right(), j == last)
+			b = appendPadded(b, []byte(c.String()), width[j], c.Right(), j == last)
 		}
-		line = append(line, '\n')
-		bw.Write(line)
+		b = append(b, '\n')
 	}
 	for i := range snap.Sockets {
 		s := &snap.Sockets[i]
-		line = line[:0]
 		for j, c := range columns {
-			scratch = cells.Append(scratch[:0], c, s, Plain)
-			line = appendPadded(line, scratch, width[j], c.Right(), j == last)
+			at := len(b)
+			b = cells.Append(b, c, s, Plain)
+			pad := width[j] - (len(b) - at)
+			switch {
+			case c.Right():
+				if pad > 0 {
+					b = padLeft(b, at, pad)
+				}
+				if j != last {
+					b = append(b, ' ', ' ')
+				}
+			case j != last:
+				b = appendSpaces(b, pad+2)
+			}
 		}
 		if opt.Options && s.Proto != collect.Unix && (s.Timer != collect.TimerOff || !s.Known(collect.FieldTimer)) {
-			line = AppendSSTimer(append(line, ' '), s)
+			b = AppendSSTimer(append(b, ' '), s)
 		}
 		if opt.Extended {
-			line = AppendSSDetails(append(line, ' '), s)
+			b = AppendSSDetails(append(b, ' '), s)
 		}
-		line = append(line, '\n')
+		b = append(b, '\n')
 		if opt.Info && s.Info != nil {
-			line = AppendInfo(append(line, '\t'), s, opt.Rates)
-			line = append(line, '\n')
+			b = AppendInfo(append(b, '\t'), s, opt.Rates)
+			b = append(b, '\n')
 		}
-		if _, err := bw.Write(line); err != nil {
-			return err
+		if len(b) >= flushAt {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
 		}
 	}
-	return bw.Flush()
+	_, err := w.Write(b)
+	return err
+}
+
+// spaces is the padding appendSpaces and padLeft copy from.
+const spaces = "                                                                "
+
+// appendSpaces appends n spaces (none when n is not positive).
+func appendSpaces(b []byte, n int) []byte {
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b = append(b, spaces[:n]...)
+	}
+	return b
+}
+
+// padLeft right-aligns the cell that starts at b[at:] by moving it pad
+// spaces to the right.
+func padLeft(b []byte, at, pad int) []byte {
+	n := len(b)
+	b = appendSpaces(b, pad)
+	copy(b[at+pad:], b[at:n])
+	copy(b[at:at+pad], spaces)
+	for k := at + len(spaces); k < at+pad; k++ {
+		b[k] = ' '
+	}
+	return b
 }
 
 // appendPadded appends one cell padded to its column width, with two
@@ -120,16 +160,12 @@ func WriteTableWith(w io.Writer, snap *collect.Snapshot, opt TableOptions) error
 func appendPadded(b, cell []byte, width int, right, last bool) []byte {
 	pad := width - len(cell)
 	if right {
-		for ; pad > 0; pad-- {
-			b = append(b, ' ')
-		}
+		b = appendSpaces(b, pad)
 		b = append(b, cell...)
 	} else {
 		b = append(b, cell...)
 		if !last {
-			for ; pad > 0; pad-- {
-				b = append(b, ' ')
-			}
+			b = appendSpaces(b, pad)
 		}
 	}
 	if !last {

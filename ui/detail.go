@@ -83,6 +83,9 @@ type detailView struct {
 	// peer is the other end, when peerStatus is PeerFound; zero else.
 	peer       collect.Socket
 	peerStatus collect.PeerStatus
+	// cgroup is the path of the socket's cgroup, once a cgroupCmd for
+	// its id has answered (ok false until then, or when it has none).
+	cgroup cgroupMsg
 }
 
 // SetSize sets the view's size.
@@ -142,6 +145,9 @@ func (d *detailView) Render(width int) string {
 		add("Cookie", unknown)
 	case s.Cookie != 0:
 		add("Cookie", strconv.FormatUint(s.Cookie, 10))
+	}
+	if s.Proto != collect.Unix {
+		markCgroupFields(st, s, d.cgroup, add)
 	}
 	switch {
 	case len(s.Owners) == 0 && !s.Known(collect.FieldOwners):
@@ -337,4 +343,29 @@ func (d *detailView) segLines(width int) []string {
 		}
 	}
 	return out
+}
+
+// markCgroupFields adds the socket's fwmark and cgroup, each when set or
+// unknown (a mark of 0 and no cgroup take no line), as ss -e prints them.
+// cg is the cgroup's path as a cgroupCmd found it: until it answers for
+// the socket's id, the id stands alone.
+func markCgroupFields(st *Styles, s *collect.Socket, cg cgroupMsg, add func(label, value string)) {
+	switch {
+	case !s.Known(collect.FieldMark):
+		add("Fwmark", st.Dim.Render("unknown (the kernel reports marks only to CAP_NET_ADMIN: run as root; older kernels never report a TIME_WAIT socket's)"))
+	case s.Mark != 0:
+		add("Fwmark", "0x"+strconv.FormatUint(uint64(s.Mark), 16))
+	}
+	switch {
+	case !s.Known(collect.FieldCgroup):
+		add("Cgroup", st.Dim.Render("unknown (the kernel did not report it)"))
+	case s.CgroupID == 0:
+	default:
+		id := st.Dim.Render(" (id " + strconv.FormatUint(s.CgroupID, 10) + ")")
+		if cg.ok && cg.id == s.CgroupID {
+			add("Cgroup", cg.path+id)
+		} else {
+			add("Cgroup", "?"+id)
+		}
+	}
 }

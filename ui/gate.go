@@ -61,6 +61,14 @@ type gateStat struct {
 // gateState is what the gate knows of the walks and peeks.
 type gateState struct {
 	walks, peeks int // refreshes of each kind, for the tests and the log
+	// besides counts the peeks made beside a walk in flight; walking is
+	// set while a walk's Cmd (collectCmd) runs, peeking while such a
+	// peek does (gate_beside.go).
+	besides          int
+	walking, peeking bool
+	// dirtyBeside is a dirty that a peek beside the walk in flight
+	// found, for walked to keep.
+	dirtyBeside bool
 	// base is the counters read before the last walk's dump; lastWalk
 	// its snapshot's time; age the peeks since.
 	base     gateStat
@@ -107,6 +115,9 @@ type peekMsg struct {
 	segs     []segments.Segment
 	// spare is the array a walk would have filled, handed back.
 	spare []collect.Socket
+	// beside marks a peek made while a walk was in flight
+	// (gate_beside.go): lookups only; failed, one whose lookup failed.
+	beside, failed bool
 }
 
 // refreshCmd is a tick's collection: a peek when the gate allows one,
@@ -134,6 +145,20 @@ func volatileSort(col column) bool {
 // fields that no socket changes silently but its owners, which a walk
 // refreshes at the reconcile period.
 func (m *model) mayPeek() bool {
+	if !m.peekable() {
+		return false
+	}
+	g := &m.gate
+	if g.dirty || !g.base.ok || g.held >= gateMaxHeld {
+		return false
+	}
+	return g.age+1 < reconcileEvery(m.interval)
+}
+
+// peekable reports whether the rows shown may be refreshed by a peek at
+// all, whatever the walks: the part of mayPeek that a peek beside a
+// walk in flight (gate_beside.go) needs too.
+func (m *model) peekable() bool {
 	p, ok := m.src.(peeker)
 	if !ok || m.events == nil || !m.demos.mode.Exact() || m.demos.active() || m.paused {
 		return false
@@ -145,8 +170,7 @@ func (m *model) mayPeek() bool {
 	if _, own := p.PeekNetNS(); !own {
 		return false
 	}
-	g := &m.gate
-	if g.dirty || !g.base.ok || m.snap == nil || m.pending != nil || m.held != nil || m.fed != m.snap || m.lastErr != "" {
+	if m.snap == nil || m.pending != nil || m.held != nil || m.fed != m.snap || m.lastErr != "" {
 		return false
 	}
 	// The group view sums queues over groups, the rates need tcp_info of
@@ -161,13 +185,10 @@ func (m *model) mayPeek() bool {
 	if m.curChanged || len(m.gone) > 0 {
 		return false
 	}
-	if g.held >= gateMaxHeld {
-		return false
-	}
 	if _, gen := m.kernelWant(); gen != m.kern.shown {
 		return false // a new kernel filter lists other sockets
 	}
-	return g.age+1 < reconcileEvery(m.interval)
+	return true
 }
 
 // ownNamespace reports whether d says the collector's namespace ns may
@@ -195,15 +216,7 @@ func (m *model) peekCmd() tea.Cmd {
 	p := m.src.(peeker)
 	ns, _ := p.PeekNetNS()
 	base := g.base.c
-	keys, out := g.keys[:0], g.out
-	g.keys, g.out, g.targets, g.of = nil, nil, g.targets[:0], m.snap
-	t := &m.table
-	for i := t.offset; i < len(m.rows) && i < t.offset+t.visibleRows(); i++ {
-		s := m.rows[i].s
-		keys = append(keys, collect.Socket{Proto: s.Proto, Family: s.Family, State: s.State, Local: s.Local,
-			Remote: s.Remote, Cookie: s.Cookie, Ifindex: s.Ifindex, NetNS: s.NetNS, Unknown: s.Unknown})
-		g.targets = append(g.targets, s)
-	}
+	keys, out := m.peekKeys()
 	ctx, ev, readListen, rlog, scope := m.ctx, m.events, m.listen.read, m.rlog, m.eventScope()
 	capture, segGen := m.seg.capture, m.seg.gen
 	return func() tea.Msg {
@@ -222,6 +235,23 @@ func (m *model) peekCmd() tea.Cmd {
 		}
 		return msg
 	}
+}
+
+// peekKeys copies the keys of the rows on screen into the peek's buffer,
+// which belongs to the peek's Cmd from here on, and notes the rows they
+// came from (targets, in of's array) for peeked.
+func (m *model) peekKeys() ([]collect.Socket, []collect.Peeked) {
+	g := &m.gate
+	keys, out := g.keys[:0], g.out
+	g.keys, g.out, g.targets, g.of = nil, nil, g.targets[:0], m.snap
+	t := &m.table
+	for i := t.offset; i < len(m.rows) && i < t.offset+t.visibleRows(); i++ {
+		s := m.rows[i].s
+		keys = append(keys, collect.Socket{Proto: s.Proto, Family: s.Family, State: s.State, Local: s.Local,
+			Remote: s.Remote, Cookie: s.Cookie, Ifindex: s.Ifindex, NetNS: s.NetNS, Unknown: s.Unknown})
+		g.targets = append(g.targets, s)
+	}
+	return keys, out
 }
 
 // walkAfter puts what a drain read before the walk ahead of the walk's.
@@ -251,7 +281,8 @@ func (m *model) walked(msg *snapMsg) {
 	if p, ok := m.src.(peeker); ok {
 		ns, _ = p.PeekNetNS()
 	}
-	g.dirty = msg.err != nil || ownNamespace(&msg.ev, ns)
+	g.dirty = msg.err != nil || ownNamespace(&msg.ev, ns) || g.dirtyBeside
+	g.dirtyBeside = false
 	if msg.err == nil {
 		g.lastWalk = msg.snap.Taken
 	}
@@ -275,9 +306,12 @@ func (m *model) noteDrain(d *drained) {
 // previous one too: the next walk is diffed against what the peeks
 // showed, so a queue change a peek marked is not marked again.
 func (m *model) peeked(msg peekMsg) tea.Cmd {
-	m.inFlight = false
 	g := &m.gate
 	g.keys, g.out = msg.keys, msg.out
+	if msg.beside {
+		return m.peekedBeside(msg)
+	}
+	m.inFlight = false
 	m.tracker.AddEvents(msg.ev.events, msg.ev.lost)
 	m.tracker.AddClosed(msg.ev.closed, msg.ev.closedLost)
 	m.seg.add(msg.segGen, msg.segs)
@@ -291,8 +325,16 @@ func (m *model) peeked(msg peekMsg) tea.Cmd {
 		m.setNotice()
 	}
 	m.header.listen = m.listen.headerText()
+	m.patch(msg)
+	return nil
+}
+
+// patch writes a peek's answers into the rows it asked about, when they
+// are still the rows of the snapshot shown.
+func (m *model) patch(msg peekMsg) {
+	g := &m.gate
 	if g.of != m.snap || len(msg.out) != len(g.targets) {
-		return nil // not the rows shown now: nothing to patch
+		return // not the rows shown now: nothing to patch
 	}
 	m.refreshes++
 	for k, a := range m.marks {
@@ -350,7 +392,6 @@ func (m *model) peeked(msg peekMsg) tea.Cmd {
 	m.header.spark = sparkline(m.samples, 20)
 	g.text = "walked " + walkAgo(msg.at.Sub(g.lastWalk)) + " ago"
 	m.header.gate = g.text
-	return nil
 }
 
 // walkAgo is a short duration for the header: whole seconds, or

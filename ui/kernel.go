@@ -41,6 +41,10 @@ func (k *kernelFilter) Bytecode(proto collect.Proto, family uint8) []byte {
 	return k.f.Bytecode(proto, family)
 }
 
+// Needs implements collect.FieldNeeder, so the source tells when the
+// filter reads what its dump could not report.
+func (k *kernelFilter) Needs() collect.Fields { return k.f.Needs() }
+
 // mayKeep reports whether the flags keep any socket of proto in a dump of
 // family (0: both families in one walk). The states -l keeps are the
 // view's to check, like the filter's.
@@ -151,5 +155,6 @@ func sameSocket(x, y *collect.Socket) bool {
 		x.Local == y.Local && x.Remote == y.Remote && x.RecvQ == y.RecvQ && x.SendQ == y.SendQ &&
 		x.UID == y.UID && x.Inode == y.Inode && x.Timer == y.Timer && x.TimerLeft == y.TimerLeft &&
 		x.Retrans == y.Retrans && x.Cookie == y.Cookie && x.Ifindex == y.Ifindex && x.NetNS == y.NetNS &&
-		x.Path == y.Path && x.Type == y.Type && x.PeerInode == y.PeerInode && x.Unknown == y.Unknown
+		x.Path == y.Path && x.Type == y.Type && x.PeerInode == y.PeerInode && x.Unknown == y.Unknown &&
+		x.Mark == y.Mark && x.CgroupID == y.CgroupID
 }

@@ -114,6 +114,9 @@ type model struct {
 	inFlight bool
 	paused   bool
 	rlog     *refreshLog // SOCKTOP_REFRESH_LOG, nil when unset
+	// rlogBeside times the peeks made beside a walk in flight, into the
+	// same file.
+	rlogBeside *refreshLog
 
 	snap      *collect.Snapshot // what is shown
 	pending   *collect.Snapshot // the newest one received while paused
@@ -237,6 +240,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	// Two spaces between the help screen's columns, so the table's four
 	// groups fit 80 columns side by side.
 	m.help.FullSeparator = "  "
+	m.rlogBeside = m.rlog.sibling()
 	m.header = headerView{styles: m.styles, host: cfg.Host, source: "-"}
 	m.table = tableView{styles: m.styles, sortCol: colLocal}
 	m.log = logView{styles: m.styles}
@@ -311,7 +315,11 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.rlog.done(len(s.snap.Sockets), "walk")
 		}
 	case peekMsg:
-		m.rlog.done(len(s.keys), "peek")
+		if s.beside {
+			m.rlogBeside.done(len(s.keys), "peek")
+		} else {
+			m.rlog.done(len(s.keys), "peek")
+		}
 	}
 	// The frame just drawn named what it could; the lookups are for
 	// the hosts it showed as addresses.
@@ -347,6 +355,9 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		var cmds []tea.Cmd
 		switch {
 		case m.inFlight:
+			if m.mayPeekBeside() {
+				cmds = append(cmds, m.peekBesideCmd())
+			}
 		case m.pauseSkips():
 			cmds = append(cmds, m.drainCmd())
 		default:
@@ -358,6 +369,11 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.received(msg)
 	case peekMsg:
 		return m.peeked(msg)
+	case cgroupMsg:
+		if msg.id == m.detail.cgroup.id {
+			m.detail.cgroup = msg
+		}
+		return nil
 	case infoMsg:
 		if m.mode == modeDetail && msg.key == m.selKey {
 			m.detail.fetching = false
@@ -437,9 +453,9 @@ func (m *model) openDetail() tea.Cmd {
 		d.noInfo = "the socket is gone"
 	default:
 		d.fetching = true
-		return m.infoCmd(m.selKey)
+		return tea.Batch(m.infoCmd(m.selKey), m.cgroupCmd())
 	}
-	return nil
+	return m.cgroupCmd()
 }
 
 // refreshInfo asks again for the detail view's tcp_info after a refresh,
@@ -447,10 +463,34 @@ func (m *model) openDetail() tea.Cmd {
 func (m *model) refreshInfo() tea.Cmd {
 	d := &m.detail
 	if m.mode != modeDetail || d.fetching || d.gone || m.infoSrc == nil || d.sock.Proto != collect.TCP {
-		return nil
+		return m.cgroupCmd()
 	}
 	d.fetching = true
-	return m.infoCmd(m.selKey)
+	return tea.Batch(m.infoCmd(m.selKey), m.cgroupCmd())
+}
+
+// cgroupMsg is the path of the cgroup with the given id, looked up for
+// the detail view; ok is false when it could not be named.
+type cgroupMsg struct {
+	id   uint64
+	path string
+	ok   bool
+}
+
+// cgroupCmd looks up the path of the detail view's socket's cgroup when
+// it is one the view has not named yet: a walk of the cgroup tree the
+// first time, so off the event loop.
+func (m *model) cgroupCmd() tea.Cmd {
+	d := &m.detail
+	id := d.sock.CgroupID
+	if m.mode != modeDetail || id == 0 || !d.sock.Known(collect.FieldCgroup) || id == d.cgroup.id {
+		return nil
+	}
+	d.cgroup = cgroupMsg{id: id}
+	return func() tea.Msg {
+		p, ok := collect.CgroupPath(id)
+		return cgroupMsg{id: id, path: p, ok: ok}
+	}
 }
 
 // syncDetail copies the selected socket and its history into the detail

@@ -24,6 +24,7 @@ const (
 // before the dump, and gives the source the spare array to fill, which
 // belongs to the Cmd from here on (see release).
 func (m *model) collectCmd() tea.Cmd {
+	m.gate.walking = true
 	walk, buf := m.walkFunc()
 	return func() tea.Msg { return walk(buf) }
 }
@@ -116,6 +117,7 @@ func (m *model) drainCmd() tea.Cmd {
 // received handles the result of a collection.
 func (m *model) received(msg snapMsg) tea.Cmd {
 	m.inFlight = false
+	m.gate.walking = false
 	// Events go to the tracker even when the snapshot failed: the next
 	// Update merges them.
 	m.tracker.AddEvents(msg.ev.events, msg.ev.lost)

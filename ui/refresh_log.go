@@ -45,6 +45,15 @@ func newRefreshLog() *refreshLog {
 	return l
 }
 
+// sibling is a log of its own times writing to l's file: for refreshes
+// that run beside l's (a peek beside a walk in flight).
+func (l *refreshLog) sibling() *refreshLog {
+	if l == nil {
+		return nil
+	}
+	return &refreshLog{lines: l.lines}
+}
+
 func (l *refreshLog) started() {
 	if l != nil {
 		l.start.Store(time.Now().UnixNano())

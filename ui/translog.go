@@ -53,7 +53,7 @@ func (l *logEntry) setSocket(s *collect.Socket) {
 
 // unknownOfKey are the fields a key and a transition cannot tell.
 const unknownOfKey = collect.FieldRecvQ | collect.FieldSendQ | collect.FieldUID | collect.FieldInode |
-	collect.FieldTimer | collect.FieldRetrans | collect.FieldOwners
+	collect.FieldTimer | collect.FieldRetrans | collect.FieldOwners | collect.FieldMark | collect.FieldCgroup
 
 // keySocket is the socket a transition describes, for a connection no
 // snapshot listed (it opened and closed between two refreshes) or one
