@@ -99,7 +99,9 @@ func (t *Tracker) Path(k Key) []Step {
 }
 
 // conn is what the tracker remembers of one connection beyond the current
-// snapshot: its path, and for the closed log its owners and opening.
+// snapshot: its path, and for the closed log its owners and opening. The
+// small fields come last, together: a busy table keeps one conn per
+// connection that changed, and scattered they padded each by 32 bytes.
 type conn struct {
 	key    Key
 	hnext  *conn // the next conn of the same hash in connIndex
@@ -109,36 +111,37 @@ type conn struct {
 	first    time.Time
 	steps    []Step
 	owners   []Owner
-	// ownersKnown: owners were copied from a row that knew them.
-	ownersKnown bool
 	// evOwner is the process of its latest system-call event
 	// (StateEvent.InSyscall), the owner a closed connection no snapshot
 	// gave owners for is shown with; set when evOwnerSet.
-	evOwner    Owner
-	evOwnerSet bool
-	// gone: the socket left the table (or another connection took its
-	// Key); the conn is in the gone ring.
-	gone     bool
-	recorded bool // its destroy record was returned
+	evOwner Owner
 	// stamp is the Update (kernelState.seq) of its last kernel event,
 	// locSeq the Update for which loc and gloc hold its position in cur
 	// and Changes.Gone.
 	stamp, locSeq uint64
-	loc, gloc     int32
 	// A pending TIME_WAIT join: the kernel's joinFrom -> CLOSED at joinAt,
 	// waited on for joinWaited Updates.
-	joinPending bool
-	joinFrom    State
-	joinAt      time.Time
-	joinWaited  uint8
-	born        uint64 // the Update that made it, for the connecting list
-	// connecting: in kernelState.connecting, waiting for its port.
-	connecting bool
+	joinAt time.Time
+	born   uint64 // the Update that made it, for the connecting list
 	// joinSlot is the index in kernelState.kt of the placeholder for its
 	// join, made in Update joinSlotSeq.
 	joinSlot    int
 	joinSlotSeq uint64
 	swept       uint64 // the Update of the last sweep that found it listed
+	loc, gloc   int32
+
+	// ownersKnown: owners were copied from a row that knew them.
+	ownersKnown bool
+	evOwnerSet  bool
+	// gone: the socket left the table (or another connection took its
+	// Key); the conn is in the gone ring.
+	gone        bool
+	recorded    bool // its destroy record was returned
+	joinPending bool
+	joinFrom    State
+	joinWaited  uint8
+	// connecting: in kernelState.connecting, waiting for its port.
+	connecting bool
 }
 
 func (c *conn) last() State {
