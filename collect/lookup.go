@@ -1,5 +1,10 @@
 package collect
 
+import (
+	"errors"
+	"time"
+)
+
 // PeekStatus is what the kernel said of one row asked of Netlink.Lookup.
 type PeekStatus uint8
 
@@ -148,4 +153,34 @@ func pairs(b []byte, f func(k []byte, v int)) bool {
 		}
 		f(k, n)
 	}
+}
+
+// ErrNoPatch means Netlink.Patch cannot vouch for a table built without
+// a dump: the caller walks instead.
+var ErrNoPatch = errors.New("the table cannot be patched")
+
+// PatchCounts is what Patch counted: the table it built, counted as the
+// kernel counts a namespace's sockets (see SockCounters), and the
+// kernel's counters read after its lookups. Only the protocols and
+// families the source dumps are counted; the others are zero in both.
+type PatchCounts struct {
+	Table, Kernel SockCounters
+	// At is when the kernel's counters were read.
+	At time.Time
+}
+
+// Within reports whether the table and the kernel's counters are at most
+// slack apart in every counter: the number of sockets the caller heard
+// of changing while Patch ran (their events read after it), each of
+// which moves a counter by one at most. A socket that came or went
+// unannounced moves one more, and a slack of 0 lets none by.
+func (p PatchCounts) Within(slack int) bool {
+	t, k := p.Table, p.Kernel
+	for _, d := range [...]int{t.TCPInUse - k.TCPInUse, t.TCP6InUse - k.TCP6InUse, t.TCPTimeWait - k.TCPTimeWait,
+		t.UDPInUse - k.UDPInUse, t.UDP6InUse - k.UDP6InUse} {
+		if d > slack || -d > slack {
+			return false
+		}
+	}
+	return true
 }

@@ -87,6 +87,8 @@ type Netlink struct {
 	cg *cgroupIDs
 	// look is what Lookup and Sockstat keep (netlink_lookup_linux.go).
 	look lookupState
+	// patch is what Patch keeps (netlink_patch_linux.go).
+	patch patchState
 }
 
 // NewNetlink returns a Netlink source with the given options. The netlink

@@ -45,6 +45,11 @@ func (n *Netlink) PeekNetNS() (uint32, bool) { return 0, false }
 // Sockstat fails: the counters are Linux's.
 func (n *Netlink) Sockstat() (SockCounters, error) { return SockCounters{}, errNoNetlink }
 
+// Patch needs sock_diag, which is Linux's.
+func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, closed []Closed, shown []Socket, buf []Socket) (Snapshot, PatchCounts, error) {
+	return Snapshot{}, PatchCounts{}, ErrNoPatch
+}
+
 // Close does nothing here.
 func (n *Netlink) Close() error { return nil }
 

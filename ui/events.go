@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"time"
 
 	"socktop/collect"
 	"socktop/collect/events"
@@ -128,4 +129,20 @@ func sampledWhy(notices []string) string {
 		return "kernel events unavailable"
 	}
 	return "as asked (--events sampled)"
+}
+
+// eventSyncMax bounds the wait for the event stream to catch up (see
+// syncEvents): its reader hands events on every few milliseconds.
+const eventSyncMax = 50 * time.Millisecond
+
+// syncEvents waits until the stream holds every event the kernel made
+// before t, when it can tell (collect/events.Stream.Sync): a refresh that
+// read the namespace's counters at t then drains the events behind
+// every change they counted, rather than a refresh later.
+func syncEvents(ev EventStream, t time.Time) {
+	if s, ok := ev.(interface {
+		Sync(time.Time, time.Duration) bool
+	}); ok {
+		s.Sync(t, eventSyncMax)
+	}
 }

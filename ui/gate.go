@@ -69,6 +69,14 @@ type gateState struct {
 	// dirtyBeside is a dirty that a peek beside the walk in flight
 	// found, for walked to keep.
 	dirtyBeside bool
+	// patches counts the refreshes patched (gate_patch.go); mustWalk
+	// says the next refresh may not patch (a loss, a failed walk);
+	// carry and carryClosed are what the last walk's own drain read of
+	// the namespace, for the next patch to ask for.
+	patches     int
+	mustWalk    bool
+	carry       []collect.StateEvent
+	carryClosed []collect.Closed
 	// base is the counters read before the last walk's dump; lastWalk
 	// its snapshot's time; age the peeks since.
 	base     gateStat
@@ -123,8 +131,11 @@ type peekMsg struct {
 // refreshCmd is a tick's collection: a peek when the gate allows one,
 // a walk otherwise.
 func (m *model) refreshCmd() tea.Cmd {
-	if m.mayPeek() {
-		return m.peekCmd()
+	switch {
+	case m.mayPeek():
+		return m.peekCmd(false)
+	case m.mayPatch():
+		return m.peekCmd(true)
 	}
 	return m.collectCmd()
 }
@@ -159,6 +170,14 @@ func (m *model) mayPeek() bool {
 // all, whatever the walks: the part of mayPeek that a peek beside a
 // walk in flight (gate_beside.go) needs too.
 func (m *model) peekable() bool {
+	// A walk's marks and gone rows age by walks: rows of the last walk
+	// marked by index would keep their mark, and gone rows need a
+	// rebuild to drop. A patch is a walk to the tracker (gate_patch.go).
+	return m.patchable() && !m.curChanged && len(m.gone) == 0
+}
+
+// patchable is peekable without the marks: what a patch needs.
+func (m *model) patchable() bool {
 	p, ok := m.src.(peeker)
 	if !ok || m.events == nil || !m.demos.mode.Exact() || m.demos.active() || m.paused {
 		return false
@@ -177,12 +196,6 @@ func (m *model) peekable() bool {
 	// every connection, the detail view and the other modes show more
 	// than the table's rows.
 	if m.mode != modeTable || m.group.on() || m.rates || volatileSort(m.table.sortCol) {
-		return false
-	}
-	// A walk's marks and gone rows age by walks: rows of the last walk
-	// marked by index would keep their mark, and gone rows need a
-	// rebuild to drop.
-	if m.curChanged || len(m.gone) > 0 {
 		return false
 	}
 	if _, gen := m.kernelWant(); gen != m.kern.shown {
@@ -210,7 +223,7 @@ func ownNamespace(d *drained, ns uint32) bool {
 // peekCmd copies the keys of the rows on screen and returns the Cmd that
 // reads the counters and the event stream and, when neither says the
 // table changed, looks the rows up; otherwise it walks, as collectCmd.
-func (m *model) peekCmd() tea.Cmd {
+func (m *model) peekCmd(mustPatch bool) tea.Cmd {
 	g := &m.gate
 	walk, buf := m.walkFunc()
 	p := m.src.(peeker)
@@ -219,10 +232,15 @@ func (m *model) peekCmd() tea.Cmd {
 	keys, out := m.peekKeys()
 	ctx, ev, readListen, rlog, scope := m.ctx, m.events, m.listen.read, m.rlog, m.eventScope()
 	capture, segGen := m.seg.capture, m.seg.gen
+	patch := m.patchFunc(keys)
 	return func() tea.Msg {
 		c, err := p.Sockstat()
+		syncEvents(ev, time.Now())
 		d := drain(ev, scope)
-		if err != nil || c != base || ownNamespace(&d, ns) {
+		if err != nil || mustPatch || c != base || ownNamespace(&d, ns) {
+			if msg, ok := patch(buf, &d); ok {
+				return msg
+			}
 			return walkAfter(walk(buf), d)
 		}
 		if out, err = p.Lookup(ctx, keys, out); err != nil {
@@ -271,6 +289,10 @@ func walkAfter(msg snapMsg, d drained) snapMsg {
 // its own drain read decides whether the next refresh may peek.
 func (m *model) walked(msg *snapMsg) {
 	g := &m.gate
+	if msg.patched {
+		m.patched(msg)
+		return
+	}
 	g.walks++
 	g.age = 0
 	g.held = 0
@@ -283,6 +305,7 @@ func (m *model) walked(msg *snapMsg) {
 	}
 	g.dirty = msg.err != nil || ownNamespace(&msg.ev, ns) || g.dirtyBeside
 	g.dirtyBeside = false
+	g.noteCarry(msg, ns)
 	if msg.err == nil {
 		g.lastWalk = msg.snap.Taken
 	}

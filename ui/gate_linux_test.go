@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net"
 	"runtime"
 	"syscall"
@@ -31,35 +32,55 @@ func gateHarness(t *testing.T) *harness {
 	return h
 }
 
-// tick delivers a tick and the refresh it starts, as the bubbletea loop
-// would, and reports whether the refresh was a walk.
-func (h *harness) tick() (walked bool) {
+// tickKind delivers a tick and the refresh it starts, as the bubbletea
+// loop would, and says what the refresh was: "walk", "peek" or "patch".
+func (h *harness) tickKind() string {
 	h.t.Helper()
 	g := &h.m.gate
-	walks, peeks := g.walks, g.peeks
+	walks, peeks, patches := g.walks, g.peeks, g.patches
 	for _, msg := range run(h.send(tickMsg{gen: h.m.gen})) {
 		switch msg.(type) {
 		case snapMsg, peekMsg:
 			h.send(msg)
 		}
 	}
-	switch {
-	case g.walks == walks+1 && g.peeks == peeks:
-		return true
-	case g.peeks == peeks+1 && g.walks == walks:
-		return false
+	switch d := [3]int{g.walks - walks, g.peeks - peeks, g.patches - patches}; d {
+	case [3]int{1, 0, 0}:
+		return "walk"
+	case [3]int{0, 1, 0}:
+		return "peek"
+	case [3]int{0, 0, 1}:
+		return "patch"
+	default:
+		h.t.Fatalf("a tick made %d walks, %d peeks and %d patches", d[0], d[1], d[2])
 	}
-	h.t.Fatalf("a tick made %d walks and %d peeks", g.walks-walks, g.peeks-peeks)
-	return false
+	return ""
 }
 
-// settle ticks until a tick peeks, right after a walk: the next
-// reconcileEvery-2 ticks of a quiet table are peeks.
+// tick is tickKind for a refresh that must not patch: it reports
+// whether it walked.
+func (h *harness) tick() (walked bool) {
+	h.t.Helper()
+	k := h.tickKind()
+	if k == "patch" {
+		h.t.Fatal("a tick patched the table")
+	}
+	return k == "walk"
+}
+
+// settle ticks until a walk, then until a peek: a walk's own drain may
+// name sockets (the test's setup) that the refresh after it patches.
 func (h *harness) settle() {
 	h.t.Helper()
+	walked := false
 	for range 30 {
-		if !h.tick() && h.m.gate.age == 1 {
-			return
+		switch h.tickKind() {
+		case "walk":
+			walked = true
+		case "peek":
+			if walked {
+				return
+			}
 		}
 	}
 	h.t.Fatalf("no peek came after a walk in 30 ticks: %+v", h.m.gate)
@@ -154,19 +175,40 @@ func TestGateWalksOnlyOnChange(t *testing.T) {
 		t.Fatal("no walk at the reconcile period")
 	}
 
-	// A new connection walks, and its row appears.
+	// A new connection: the events name its sockets, so the table is
+	// patched, not walked, and its rows appear; the patched table is the
+	// one a dump reads.
 	h.settle()
 	c2, err := net.Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if !h.tick() {
-		t.Fatal("a new connection did not make a walk")
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a new connection made a %s, want a patch", k)
 	}
 	if shownByInode(t, h.m, c2.(*net.TCPConn)) == nil {
-		t.Fatal("the new connection is not shown after the walk")
+		t.Fatal("the new connection is not shown after the patch")
 	}
+	sameAsDump(t, h)
+	// Its close: the client's TIME_WAIT and the server's CLOSE_WAIT,
+	// then the server's close, which leaves nothing; each patched.
+	srv2, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	c2.Close()
+	waitState(t, h, collect.StateCloseWait)
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a close made a %s, want a patch", k)
+	}
+	sameAsDump(t, h)
+	srv2.Close()
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("the other end's close made a %s, want a patch", k)
+	}
+	sameAsDump(t, h)
 
 	// A UDP bind, which no event announces: the counters make it walk.
 	h.settle()
@@ -376,4 +418,60 @@ func TestGatePeeksBesideAWalk(t *testing.T) {
 	if row := shownByInode(t, h.m, s.(*net.TCPConn)); row == nil || row.RecvQ != 100 {
 		t.Fatalf("after the walk the server end is %+v", row)
 	}
+}
+
+// sameAsDump fails unless the table shown is the one a dump of the
+// namespace (the test's own, quiet) reads now: the same sockets by
+// cookie, in the same states, with the same addresses.
+func sameAsDump(t *testing.T, h *harness) {
+	t.Helper()
+	type row struct {
+		state         collect.State
+		local, remote string
+	}
+	rows := func(socks []collect.Socket) map[uint64]row {
+		out := map[uint64]row{}
+		for i := range socks {
+			s := &socks[i]
+			out[s.Cookie] = row{s.State, s.Local.String(), s.Remote.String()}
+		}
+		return out
+	}
+	dump, err := h.m.src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := rows(h.m.snap.Sockets), rows(dump.Sockets)
+	if len(got) != len(want) {
+		t.Errorf("the table shown has %d sockets, a dump %d", len(got), len(want))
+	}
+	for c, w := range want {
+		if g, ok := got[c]; !ok || g != w {
+			t.Errorf("cookie %d: shown %+v (%v), dumped %+v", c, g, ok, w)
+		}
+	}
+	for c, g := range got {
+		if _, ok := want[c]; !ok {
+			t.Errorf("cookie %d: shown %+v, not in a dump", c, g)
+		}
+	}
+}
+
+// waitState waits (by dumps, a bounded number) until a socket of the
+// namespace is in state st: a close's FIN crosses loopback in softirq.
+func waitState(t *testing.T, h *harness, st collect.State) {
+	t.Helper()
+	for range 200 {
+		dump, err := h.m.src.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range dump.Sockets {
+			if dump.Sockets[i].State == st {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("no socket came to %v", st)
 }

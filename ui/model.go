@@ -67,6 +67,13 @@ type (
 		// pauseSkips).
 		kgen      uint64
 		drainOnly bool
+		// patched says the snapshot was built without a dump, from the
+		// last one and the kernel's word on what changed (gate_patch.go);
+		// carry and carryClosed are what was read of the namespace after
+		// its lookups, for the next patch to ask for.
+		patched     bool
+		carry       []collect.StateEvent
+		carryClosed []collect.Closed
 		// stat is the collector's namespace counters, read before the
 		// dump (see gate.go).
 		stat gateStat
@@ -311,7 +318,10 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	m.render()
 	switch s := msg.(type) {
 	case snapMsg:
-		if !s.drainOnly {
+		switch {
+		case s.patched:
+			m.rlog.done(len(s.snap.Sockets), "patch")
+		case !s.drainOnly:
 			m.rlog.done(len(s.snap.Sockets), "walk")
 		}
 	case peekMsg:

@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"sort"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -82,6 +83,7 @@ func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket
 		rlog.collected()
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
+		syncEvents(ev, time.Now())
 		msg := snapMsg{snap: snap, err: err, ev: drain(ev, scope), segGen: segGen, kgen: kgen, counters: readCounters(readListen), stat: st}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)

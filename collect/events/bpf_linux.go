@@ -68,6 +68,9 @@ type bpfReader struct {
 	// mark is when run last found the ring empty, after handing on what
 	// it had read, as time since clk.wall: see caughtUp.
 	mark      atomic.Int64
+	// parked is set while run waits in the ring's blocking read, with
+	// everything it read before handed on (see synced).
+	parked atomic.Bool
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -174,7 +177,10 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 	var rec ringbuf.Record
 	batch := make([]collect.StateEvent, 0, bpfBatch)
 	for {
-		if err := r.rb.ReadInto(&rec); err != nil {
+		r.parked.Store(true)
+		err := r.rb.ReadInto(&rec)
+		r.parked.Store(false)
+		if err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) || r.closed.Load() {
 				return nil
 			}
@@ -209,6 +215,16 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 			time.Sleep(r.coalesce)
 		}
 	}
+}
+
+// synced reports whether every event the kernel made before t has been
+// handed to emit: run found the ring empty after t, or it waits on an
+// empty ring now, having handed on all it read.
+func (r *bpfReader) synced(t time.Time) bool {
+	if !r.caughtUp().Before(t) {
+		return true
+	}
+	return r.parked.Load() && r.available() == 0
 }
 
 // caughtUp returns when run last found the ring empty with every event

@@ -266,6 +266,31 @@ func shrunk[T any](q []T, n int) []T {
 	return q[:0]
 }
 
+// Sync waits, at most max, until every event the kernel made before t is
+// with the stream, so that a Drain after it has them all; it reports
+// whether they are. The reader hands events on in batches, a few
+// milliseconds apart: a caller that reads a counter at t and then drains
+// gets the events behind every change the counter saw.
+func (s *Stream) Sync(t time.Time, max time.Duration) bool {
+	if s.rd == nil {
+		return false
+	}
+	synced := func() bool {
+		if r, ok := s.rd.(interface{ synced(time.Time) bool }); ok {
+			return r.synced(t)
+		}
+		return !s.rd.caughtUp().Before(t)
+	}
+	deadline := time.Now().Add(max)
+	for !synced() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(250 * time.Microsecond)
+	}
+	return true
+}
+
 // Drain appends the queued events and destroy records to evs and closed
 // and returns them, with how many of each were lost since the last
 // Drain. It does not block.

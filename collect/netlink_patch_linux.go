@@ -1,0 +1,254 @@
+//go:build linux
+
+package collect
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// patchDue is how close to its end a TIME_WAIT row's timer must be for
+// Patch to ask the kernel whether the socket is still there: the kernel
+// ends it when its timer fires, and a program may destroy it a little
+// before (SOCK_DESTROY), neither with an event. Two seconds covers a
+// refresh's own length and the timer's granularity.
+const patchDue = 2 * time.Second
+
+// patchState is what Patch keeps between calls.
+type patchState struct {
+	want     []Socket
+	out      []Peeked
+	byCookie map[uint64]int32
+	// exact[j] says a miss of want[j] means the socket is gone: false for
+	// a shown row that may be one of several on its port (a listener, a
+	// UDP socket), which the kernel may answer for with another.
+	exact []bool
+	used  []bool
+}
+
+// Patch builds the table a walk would read now, without the dump: from
+// prev, the last snapshot's rows (which it only reads), and what the
+// kernel said changed since: the state events (by cookie, with the
+// 4-tuple the socket had at the change) and the destroy records. Each
+// socket they name is asked for again by its 4-tuple and cookie
+// (Lookup), and so are the TIME_WAIT rows whose timer is nearly done,
+// the request sockets, and shown (the rows a view shows, refreshed on
+// the way). A socket found replaces its row or is added; one not found
+// is dropped; every other row is kept as prev had it (its queues as of
+// the walk or peek that last read it; a TIME_WAIT timer counted down).
+//
+// It then counts the table it built as the namespace's sockstat counts
+// its sockets (hashed TCP and UDP sockets of each family, TIME_WAIT) and
+// reads those counters, after the lookups: a socket that came or went
+// without an event (a UDP bind, a TIME_WAIT destroyed early) leaves the
+// two apart, and so may a change made while Patch ran, whose event the
+// caller reads after it; PatchCounts.Within judges. Patch fails with
+// ErrNoPatch when the source is not a whole table of its own namespace
+// (a kernel filter, a state mask, tcp_info, other namespaces), when so
+// much changed that a dump is cheaper, or when the kernel's word cannot
+// settle a socket (a connect whose port was not chosen at its event, a
+// listener another of its port's may answer for): the caller walks.
+func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, closed []Closed, shown []Socket, buf []Socket) (Snapshot, PatchCounts, error) {
+	if _, ok := n.PeekNetNS(); !ok || n.kernel.Load() != nil || n.tcpInfo.Load() ||
+		(StateMask(n.states.Load()) != 0 && StateMask(n.states.Load())&AllStates != AllStates) {
+		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: not a whole table of one namespace: %w", ErrNoPatch)
+	}
+	if prev == nil || prev.Source != "netlink" {
+		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: no table of this source to patch: %w", ErrNoPatch)
+	}
+	now := time.Now()
+	elapsed := now.Sub(prev.Taken)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st := &n.patch
+	st.want, st.exact = st.want[:0], st.exact[:0]
+	if st.byCookie == nil {
+		st.byCookie = make(map[uint64]int32)
+	}
+	clear(st.byCookie)
+	// add asks for s, once per cookie; the newest word on a socket wins.
+	add := func(s Socket, exact bool) {
+		if j, ok := st.byCookie[s.Cookie]; ok {
+			st.want[j], st.exact[j] = s, st.exact[j] || exact
+			return
+		}
+		st.byCookie[s.Cookie] = int32(len(st.want))
+		st.want = append(st.want, s)
+		st.exact = append(st.exact, exact)
+	}
+	self := n.self.Inode
+	for i := range evs {
+		e := &evs[i]
+		if e.NetNS != 0 && e.NetNS != self {
+			continue
+		}
+		if e.Cookie == 0 {
+			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: an event without a cookie: %w", ErrNoPatch)
+		}
+		state := e.To
+		if state == StateClosed {
+			// Gone, or its TIME_WAIT mini-socket took over (same cookie):
+			// the lookup finds which.
+			state = StateTimeWait
+		}
+		add(Socket{Proto: e.Proto, Family: e.Family, State: state, Local: e.Local, Remote: e.Remote, Cookie: e.Cookie}, true)
+	}
+	for i := range closed {
+		r := &closed[i]
+		if r.Cookie == 0 {
+			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: a destroy record without a cookie: %w", ErrNoPatch)
+		}
+		// A TCP socket's TIME_WAIT outlives the socket's destruction,
+		// with its cookie; a UDP socket destroyed is gone, and the
+		// lookup misses it.
+		add(Socket{Proto: r.Proto, Family: r.Family, State: StateTimeWait, Local: r.Local, Remote: r.Remote, Cookie: r.Cookie}, true)
+	}
+	for i := range prev.Sockets {
+		s := &prev.Sockets[i]
+		switch {
+		case s.Proto != TCP:
+		case (s.State == StateTimeWait || s.Timer == TimerTimeWait) && s.TimerLeft-elapsed < patchDue:
+			add(*s, true)
+		case s.State == StateNewSynRecv:
+			add(*s, true)
+		}
+	}
+	for i := range shown {
+		s := &shown[i]
+		if _, ok := st.byCookie[s.Cookie]; !ok && s.Cookie != 0 {
+			add(*s, s.Proto == TCP && s.State != StateListen)
+		}
+	}
+	if len(st.want) > max(1024, len(prev.Sockets)/16) {
+		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %d sockets to ask for of %d: %w", len(st.want), len(prev.Sockets), ErrNoPatch)
+	}
+	for j := range st.want {
+		if w := &st.want[j]; st.exact[j] && w.Proto == TCP && w.Local.Port() == 0 {
+			// A connect whose port the event came too early for.
+			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %v %v cannot be asked for: %w", w.State, w.Local, ErrNoPatch)
+		}
+	}
+	var err error
+	st.out, err = n.Lookup(ctx, st.want, st.out)
+	if err != nil {
+		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
+	}
+	for j := range st.out {
+		if !st.exact[j] {
+			continue
+		}
+		w, p := &st.want[j], &st.out[j]
+		// A listener is looked up as a packet to its port would be
+		// delivered: another of the port's listeners may answer, so a
+		// miss does not say it is gone.
+		if p.Status == PeekNotAsked || p.Status == PeekMissing && w.Proto == TCP && w.State == StateListen {
+			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %v %v cannot be settled: %w", w.State, w.Local, ErrNoPatch)
+		}
+	}
+	st.used = append(st.used[:0], make([]bool, len(st.want))...)
+	socks := tableBuffer(buf, len(prev.Sockets)+len(st.want))
+	for i := range prev.Sockets {
+		s := &prev.Sockets[i]
+		j, ok := st.byCookie[s.Cookie]
+		if !ok {
+			socks = append(socks, *s)
+			if r := &socks[len(socks)-1]; r.State == StateTimeWait || r.Timer == TimerTimeWait {
+				r.TimerLeft = max(r.TimerLeft-elapsed, 0)
+			}
+			continue
+		}
+		st.used[j] = true
+		switch p := &st.out[j]; {
+		case p.Status == PeekFound:
+			socks = append(socks, p.Socket)
+		case p.Status == PeekMissing && st.exact[j]:
+		default:
+			socks = append(socks, *s) // not peekable: as it was
+		}
+	}
+	for j := range st.out {
+		if !st.used[j] && st.out[j].Status == PeekFound {
+			socks = append(socks, st.out[j].Socket)
+		}
+	}
+	n.tagLocked(socks)
+	kernel, err := n.Sockstat()
+	if err != nil {
+		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
+	}
+	counts := PatchCounts{Table: n.dumped(n.count(socks)), Kernel: n.dumped(kernel), At: time.Now()}
+	snap := Snapshot{Taken: now, Source: "netlink"}
+	n.noteUndecided(&snap, socks)
+	n.last = len(socks)
+	if n.owners != nil {
+		if msg := n.owners.resolve(socks); msg != "" {
+			n.told.add(&snap, msg)
+		}
+		snap.Owners = markOwners(n.owners, socks)
+		snap.OwnersVia = n.owners.via
+	} else {
+		for i := range socks {
+			socks[i].Unknown |= FieldOwners
+		}
+	}
+	snap.Sockets = socks
+	return snap, counts, nil
+}
+
+// count counts socks as sockstat counts the namespace's sockets: hashed
+// TCP sockets (not TIME_WAIT, not request sockets, not closed or only
+// bound) of each family, TIME_WAIT mini-sockets of every family, bound UDP sockets of
+// each family; the protocols and families the source does not dump are
+// left zero, in the table's count and, by counts, in the kernel's.
+func (n *Netlink) count(socks []Socket) SockCounters {
+	var got SockCounters
+	for i := range socks {
+		s := &socks[i]
+		switch s.Proto {
+		case TCP:
+			switch {
+			case s.State == StateTimeWait || s.Timer == TimerTimeWait:
+				// A mini-socket: TIME_WAIT, or an orphan's FIN_WAIT_2
+				// the kernel moved into one (dumped in FIN_WAIT_2, with
+				// the timewait timer).
+				got.TCPTimeWait++
+			case s.State == StateNewSynRecv || s.State == StateClosed || s.State == StateBoundInactive:
+			default:
+				if s.Family == 4 {
+					got.TCPInUse++
+				} else {
+					got.TCP6InUse++
+				}
+			}
+		case UDP:
+			if s.Family == 4 {
+				got.UDPInUse++
+			} else {
+				got.UDP6InUse++
+			}
+		}
+	}
+	return got
+}
+
+// dumped zeroes the counters of what the source does not dump.
+func (n *Netlink) dumped(c SockCounters) SockCounters {
+	o := &n.opts
+	if !o.wantTCP() || !o.want4() {
+		c.TCPInUse = 0
+	}
+	if !o.wantTCP() || !o.want6() {
+		c.TCP6InUse = 0
+	}
+	if !o.wantTCP() || !o.want4() || !o.want6() {
+		c.TCPTimeWait = 0 // of both families: one alone cannot be told
+	}
+	if !o.wantUDP() || !o.want4() {
+		c.UDPInUse = 0
+	}
+	if !o.wantUDP() || !o.want6() {
+		c.UDP6InUse = 0
+	}
+	return c
+}
