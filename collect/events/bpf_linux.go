@@ -67,10 +67,10 @@ type bpfReader struct {
 	names    commNames // run's
 	// mark is when run last found the ring empty, after handing on what
 	// it had read, as time since clk.wall: see caughtUp.
-	mark      atomic.Int64
+	mark atomic.Int64
 	// parked is set while run waits in the ring's blocking read, with
 	// everything it read before handed on (see synced).
-	parked atomic.Bool
+	parked    atomic.Bool
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
