@@ -3,8 +3,10 @@
 package collect
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -25,6 +27,8 @@ type patchState struct {
 	// UDP socket), which the kernel may answer for with another.
 	exact []bool
 	used  []bool
+	tw    []int32 // dropEnded's TIME_WAIT rows, by index
+	seen  map[uint64]struct{}
 }
 
 // Patch builds the table a walk would read now, without the dump: from
@@ -178,6 +182,25 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
 	}
 	counts := PatchCounts{Table: n.dumped(n.count(socks)), Kernel: n.dumped(kernel), At: time.Now()}
+	if t, k := counts.Table, counts.Kernel; t.TCPInUse > k.TCPInUse || t.TCP6InUse > k.TCP6InUse || t.TCPTimeWait > k.TCPTimeWait ||
+		t.UDPInUse > k.UDPInUse || t.UDP6InUse > k.UDP6InUse {
+		// A dump of a table that changes while it runs may list a socket
+		// twice (the kernel resumes each batch at a position in a hash
+		// chain that moved), and the walk this table came from did.
+		socks = n.dedupe(socks)
+		counts.Table = n.dumped(n.count(socks))
+	}
+	if extra := counts.Table.TCPTimeWait - counts.Kernel.TCPTimeWait; extra > 0 {
+		// More TIME_WAIT rows than the kernel counts: some ended before
+		// their timer, destroyed (SOCK_DESTROY) without an event. The
+		// oldest go first; ask for them, soonest end first, until as
+		// many are found gone.
+		var gone int
+		if socks, gone, err = n.dropEnded(ctx, socks, extra); err != nil {
+			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
+		}
+		counts.Table.TCPTimeWait -= gone
+	}
 	snap := Snapshot{Taken: now, Source: "netlink"}
 	n.noteUndecided(&snap, socks)
 	n.last = len(socks)
@@ -251,4 +274,75 @@ func (n *Netlink) dumped(c SockCounters) SockCounters {
 		c.UDP6InUse = 0
 	}
 	return c
+}
+
+// endedBudget bounds the TIME_WAIT rows dropEnded asks for in one patch.
+const endedBudget = 4096
+
+// dropEnded asks the kernel for socks' TIME_WAIT rows, those whose timer
+// ends soonest first, in batches, until extra of them are found gone or
+// endedBudget were asked for, and drops the ones gone. It returns the
+// table and how many it dropped.
+func (n *Netlink) dropEnded(ctx context.Context, socks []Socket, extra int) ([]Socket, int, error) {
+	st := &n.patch
+	st.tw = st.tw[:0]
+	for i := range socks {
+		if s := &socks[i]; s.Proto == TCP && (s.State == StateTimeWait || s.Timer == TimerTimeWait) {
+			st.tw = append(st.tw, int32(i))
+		}
+	}
+	slices.SortFunc(st.tw, func(a, b int32) int { return cmp.Compare(socks[a].TimerLeft, socks[b].TimerLeft) })
+	gone, asked := 0, 0
+	for len(st.tw) > 0 && gone < extra && asked < endedBudget {
+		k := min(len(st.tw), max(2*(extra-gone), 64), endedBudget-asked)
+		st.want = st.want[:0]
+		for _, i := range st.tw[:k] {
+			st.want = append(st.want, socks[i])
+		}
+		var err error
+		if st.out, err = n.Lookup(ctx, st.want, st.out); err != nil {
+			return socks, 0, err
+		}
+		for j, i := range st.tw[:k] {
+			if st.out[j].Status == PeekMissing {
+				socks[i].Cookie, socks[i].Proto = 0, 0 // marked: dropped below
+				gone++
+			}
+		}
+		st.tw, asked = st.tw[k:], asked+k
+	}
+	if gone == 0 {
+		return socks, 0, nil
+	}
+	keep := socks[:0]
+	for i := range socks {
+		if socks[i].Proto != 0 {
+			keep = append(keep, socks[i])
+		}
+	}
+	clear(socks[len(keep):])
+	return keep, gone, nil
+}
+
+// dedupe drops the rows whose cookie an earlier row has.
+func (n *Netlink) dedupe(socks []Socket) []Socket {
+	st := &n.patch
+	if st.seen == nil {
+		st.seen = make(map[uint64]struct{}, len(socks))
+	}
+	clear(st.seen)
+	keep := socks[:0]
+	for i := range socks {
+		c := socks[i].Cookie
+		if _, dup := st.seen[c]; dup && c != 0 {
+			continue
+		}
+		st.seen[c] = struct{}{}
+		keep = append(keep, socks[i])
+	}
+	clear(socks[len(keep):])
+	if len(st.seen) > 4*len(keep)+1024 {
+		st.seen = nil
+	}
+	return keep
 }

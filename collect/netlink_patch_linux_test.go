@@ -79,6 +79,18 @@ func TestPatchCountsAgreeWithSockstat(t *testing.T) {
 		}
 	}
 
+	// A dump of a churning table may list a socket twice: the patch
+	// keeps one.
+	dup := snap
+	dup.Sockets = append(append([]Socket(nil), snap.Sockets...), snap.Sockets[0])
+	p, counts, err = src.Patch(context.Background(), &dup, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !counts.Within(0) || len(p.Sockets) != len(snap.Sockets) {
+		t.Fatalf("a table with a row twice patched to %d rows (want %d), counts %+v", len(p.Sockets), len(snap.Sockets), counts)
+	}
+
 	// A UDP bind no event announces: the counts are one apart.
 	udpSocket(t, unix.AF_INET6, 0)
 	_, counts, err = src.Patch(context.Background(), &snap, nil, nil, nil, nil)
@@ -93,5 +105,53 @@ func TestPatchCountsAgreeWithSockstat(t *testing.T) {
 	src.SetStates(StateMask(1 << StateListen))
 	if _, _, err := src.Patch(context.Background(), &snap, nil, nil, nil, nil); !errors.Is(err, ErrNoPatch) {
 		t.Fatalf("Patch under a state mask: %v, want ErrNoPatch", err)
+	}
+}
+
+// A TIME_WAIT socket destroyed before its timer (SOCK_DESTROY, as a farm
+// or ss -K does) goes without an event: the patch sees one TIME_WAIT too
+// many, asks for them soonest end first, and drops the one gone.
+func TestPatchDropsTimeWaitEndedEarly(t *testing.T) {
+	if !inQuietNetns(t) {
+		return
+	}
+	src := lookupSource(t)
+	for range 3 {
+		c, s, _ := pairTCP(t, unix.AF_INET)
+		c.Close()
+		waitEOF(t, s)
+		s.Close()
+	}
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tws []Socket
+	for _, s := range snap.Sockets {
+		if s.State == StateTimeWait {
+			tws = append(tws, s)
+		}
+	}
+	if len(tws) != 3 {
+		t.Fatalf("%d TIME_WAIT sockets, want the test's 3", len(tws))
+	}
+	victim := tws[1]
+	if err := Destroy(context.Background(), &victim); err != nil {
+		t.Fatalf("destroying a TIME_WAIT socket: %v", err)
+	}
+	p, counts, err := src.Patch(context.Background(), &snap, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !counts.Within(0) || counts.Kernel.TCPTimeWait != 2 {
+		t.Fatalf("counts %+v, want the table to agree with the kernel's 2 TIME_WAIT", counts)
+	}
+	for _, s := range p.Sockets {
+		if s.Cookie == victim.Cookie {
+			t.Fatalf("the destroyed TIME_WAIT socket %v is still in the patched table", s.Local)
+		}
+	}
+	if len(p.Sockets) != len(snap.Sockets)-1 {
+		t.Fatalf("the patched table has %d rows, want %d", len(p.Sockets), len(snap.Sockets)-1)
 	}
 }

@@ -33,11 +33,12 @@ type peeker interface {
 // least every reconcileTicks refreshes, and at least every reconcileMax.
 // What no event nor counter announces (a UDP socket's connect, a
 // half-open request socket, a new owner of a socket, the queues of rows
-// off screen) is as of the last walk until then: ten refreshes keeps
-// that staleness to what the eye calls a few moments at the usual
-// intervals, and the cap keeps it under half a minute at the slow ones.
+// off screen) is as of the last walk until then. Peeks keep the rows on
+// screen fresh and patches follow every change the kernel announces, so
+// what the reconcile walk catches is off screen or rare: half a minute
+// at the usual intervals, and the cap keeps it there at the slow ones.
 const (
-	reconcileTicks = 10
+	reconcileTicks = 30
 	reconcileMax   = 30 * time.Second
 )
 

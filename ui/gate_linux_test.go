@@ -72,8 +72,8 @@ func (h *harness) tick() (walked bool) {
 // name sockets (the test's setup) that the refresh after it patches.
 func (h *harness) settle() {
 	h.t.Helper()
-	walked := false
-	for range 30 {
+	walked := h.m.gate.walks > 0
+	for range 2*reconcileEvery(h.m.interval) + 2 {
 		switch h.tickKind() {
 		case "walk":
 			walked = true
@@ -83,7 +83,7 @@ func (h *harness) settle() {
 			}
 		}
 	}
-	h.t.Fatalf("no peek came after a walk in 30 ticks: %+v", h.m.gate)
+	h.t.Fatalf("no peek came after a walk in %d ticks: %+v", 2*reconcileEvery(h.m.interval)+2, h.m.gate)
 }
 
 // shownByInode is the shown row of the descriptor c holds, or nil.
