@@ -32,6 +32,28 @@ func gateHarness(t *testing.T) *harness {
 	return h
 }
 
+// gatePair is a listener on addr and a connection to it, both ends,
+// closed when the test ends.
+func gatePair(t *testing.T, network, addr string) (net.Listener, net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c, err := net.Dial(network, ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return ln, c, s
+}
+
 // tickKind delivers a tick and the refresh it starts, as the bubbletea
 // loop would, and says what the refresh was: "walk", "peek" or "patch".
 func (h *harness) tickKind() string {
@@ -119,21 +141,7 @@ func TestGateWalksOnlyOnChange(t *testing.T) {
 	if !h.m.demos.mode.Exact() {
 		t.Skipf("no exact events here (%s): the gate never opens", h.m.demos.mode)
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ln, c, s := gatePair(t, "tcp4", "127.0.0.1:0")
 	h.tick()
 	h.settle()
 
@@ -351,21 +359,7 @@ func TestGatePeeksBesideAWalk(t *testing.T) {
 	if !h.m.demos.mode.Exact() {
 		t.Skipf("no exact events here (%s)", h.m.demos.mode)
 	}
-	ln, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp6", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	_, c, s := gatePair(t, "tcp6", "[::1]:0")
 	h.tick()
 	h.settle()
 	// Peek up to the reconcile period: the next tick walks.
