@@ -276,12 +276,15 @@ func (n *Netlink) dumped(c SockCounters) SockCounters {
 	return c
 }
 
-// endedBudget bounds the TIME_WAIT rows dropEnded asks for in one patch.
+// endedBudget bounds the TIME_WAIT rows dropEnded asks for in one patch,
+// with three times the rows it looks for when that is more: in timer
+// order the first of them are the ones gone, and a lookup costs the
+// kernel a hash probe where a walk visits every socket.
 const endedBudget = 4096
 
 // dropEnded asks the kernel for socks' TIME_WAIT rows, those whose timer
 // ends soonest first, in batches, until extra of them are found gone or
-// endedBudget were asked for, and drops the ones gone. It returns the
+// the budget (endedBudget) is spent, and drops the ones gone. It returns the
 // table and how many it dropped.
 func (n *Netlink) dropEnded(ctx context.Context, socks []Socket, extra int) ([]Socket, int, error) {
 	st := &n.patch
@@ -293,8 +296,9 @@ func (n *Netlink) dropEnded(ctx context.Context, socks []Socket, extra int) ([]S
 	}
 	slices.SortFunc(st.tw, func(a, b int32) int { return cmp.Compare(socks[a].TimerLeft, socks[b].TimerLeft) })
 	gone, asked := 0, 0
-	for len(st.tw) > 0 && gone < extra && asked < endedBudget {
-		k := min(len(st.tw), max(2*(extra-gone), 64), endedBudget-asked)
+	budget := max(endedBudget, 3*extra)
+	for len(st.tw) > 0 && gone < extra && asked < budget {
+		k := min(len(st.tw), max(2*(extra-gone), 64), budget-asked)
 		st.want = st.want[:0]
 		for _, i := range st.tw[:k] {
 			st.want = append(st.want, socks[i])
