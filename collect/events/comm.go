@@ -16,6 +16,9 @@ type commNames struct {
 	// The last name returned: runs of events from one task are common.
 	last  [16]byte
 	lastS string
+	// tgid, when set, gives the process of a thread id the trace printed
+	// without one; 0 when it cannot be told (the thread is gone).
+	tgid func(tid uint32) uint32
 }
 
 // name returns b, a command name up to its first NUL, as a string; "" for
@@ -48,4 +51,24 @@ func (c *commNames) name(b []byte) string {
 	c.m[k] = s
 	c.last, c.lastS = k, s
 	return s
+}
+
+// parseStatusTgid reads the Tgid line of a /proc/PID/status text; 0 when
+// it has none.
+func parseStatusTgid(b []byte) uint32 {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("Tgid:")); ok {
+			if n, ok := parseDecimal(bytes.TrimSpace(v)); ok && n > 0 && n <= 1<<22 {
+				return uint32(n)
+			}
+			return 0
+		}
+	}
+	return 0
 }

@@ -188,6 +188,9 @@ func writeTracefs(path, val string) error {
 // polls it beside the wake eventfd, since closing a blocked trace_pipe
 // does not wake its reader.
 func (r *tracefsReader) run(emit func([]collect.StateEvent)) (err error) {
+	if r.names.tgid == nil {
+		r.names.tgid = newTgidCache().of
+	}
 	r.mu.Lock()
 	if r.closing.Load() {
 		r.mu.Unlock()
@@ -325,4 +328,38 @@ func (r *tracefsReader) caughtUp() time.Time {
 		return r.clk.wall.Add(time.Duration(d))
 	}
 	return time.Time{}
+}
+
+// tgidCache maps thread ids to their processes through /proc/TID/status,
+// for the trace lines that name a thread without its process; it keeps
+// the last tgidMax answers.
+type tgidCache struct {
+	m   map[uint32]uint32
+	buf []byte
+}
+
+const tgidMax = 4096
+
+func newTgidCache() *tgidCache { return &tgidCache{m: map[uint32]uint32{}, buf: make([]byte, 2048)} }
+
+// of returns tid's process id, or 0 when the thread is gone.
+func (c *tgidCache) of(tid uint32) uint32 {
+	if p, ok := c.m[tid]; ok {
+		return p
+	}
+	fd, err := unix.Open("/proc/"+strconv.FormatUint(uint64(tid), 10)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	n, _ := unix.Read(fd, c.buf)
+	unix.Close(fd)
+	pid := parseStatusTgid(c.buf[:max(n, 0)])
+	if pid == 0 {
+		return 0
+	}
+	if len(c.m) >= tgidMax {
+		clear(c.m)
+	}
+	c.m[tid] = pid
+	return pid
 }

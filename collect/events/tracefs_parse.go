@@ -218,6 +218,14 @@ func parseTraceTask(head []byte, names *commNames) (uint32, string) {
 	if j < 0 {
 		return pid, ""
 	}
+	if pid == 0 && names != nil && names.tgid != nil {
+		// The trace did not know the thread's process (a thread it had
+		// not seen scheduled yet, common on a loaded host): the reader
+		// asks the kernel.
+		if tid, ok := parseDecimal(head[j+1:]); ok && tid > 0 && tid <= 1<<22 {
+			pid = names.tgid(uint32(tid))
+		}
+	}
 	return pid, names.name(head[:j])
 }
 
