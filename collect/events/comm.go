@@ -16,9 +16,10 @@ type commNames struct {
 	// The last name returned: runs of events from one task are common.
 	last  [16]byte
 	lastS string
-	// tgid, when set, gives the process of a thread id the trace printed
-	// without one; 0 when it cannot be told (the thread is gone).
-	tgid func(tid uint32) uint32
+	// tgid, when set, gives the process and command name of a thread id
+	// the trace printed without them; 0 and "" when they cannot be told
+	// (the thread is gone).
+	tgid func(tid uint32) (uint32, string)
 }
 
 // name returns b, a command name up to its first NUL, as a string; "" for
@@ -53,9 +54,9 @@ func (c *commNames) name(b []byte) string {
 	return s
 }
 
-// parseStatusTgid reads the Tgid line of a /proc/PID/status text; 0 when
-// it has none.
-func parseStatusTgid(b []byte) uint32 {
+// parseStatus reads the Tgid and Name lines of a /proc/PID/status text;
+// 0 and "" for a line it has not.
+func parseStatus(b []byte) (tgid uint32, name string) {
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -63,12 +64,15 @@ func parseStatusTgid(b []byte) uint32 {
 		} else {
 			b = nil
 		}
+		if v, ok := bytes.CutPrefix(line, []byte("Name:")); ok {
+			name = string(bytes.TrimSpace(v))
+		}
 		if v, ok := bytes.CutPrefix(line, []byte("Tgid:")); ok {
 			if n, ok := parseDecimal(bytes.TrimSpace(v)); ok && n > 0 && n <= 1<<22 {
-				return uint32(n)
+				tgid = uint32(n)
 			}
-			return 0
+			return tgid, name // Name comes first
 		}
 	}
-	return 0
+	return tgid, name
 }

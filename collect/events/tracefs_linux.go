@@ -330,36 +330,43 @@ func (r *tracefsReader) caughtUp() time.Time {
 	return time.Time{}
 }
 
-// tgidCache maps thread ids to their processes through /proc/TID/status,
-// for the trace lines that name a thread without its process; it keeps
-// the last tgidMax answers.
+// tgidCache maps thread ids to their processes and command names
+// through /proc/TID/status, for the trace lines that name a thread
+// without them; it keeps the last tgidMax answers.
 type tgidCache struct {
-	m   map[uint32]uint32
+	m   map[uint32]task
 	buf []byte
+}
+
+// task is a thread's process id and command name.
+type task struct {
+	pid  uint32
+	name string
 }
 
 const tgidMax = 4096
 
-func newTgidCache() *tgidCache { return &tgidCache{m: map[uint32]uint32{}, buf: make([]byte, 2048)} }
+func newTgidCache() *tgidCache { return &tgidCache{m: map[uint32]task{}, buf: make([]byte, 2048)} }
 
-// of returns tid's process id, or 0 when the thread is gone.
-func (c *tgidCache) of(tid uint32) uint32 {
-	if p, ok := c.m[tid]; ok {
-		return p
+// of returns tid's process id and command name, or 0 and "" when the
+// thread is gone.
+func (c *tgidCache) of(tid uint32) (uint32, string) {
+	if t, ok := c.m[tid]; ok {
+		return t.pid, t.name
 	}
 	fd, err := unix.Open("/proc/"+strconv.FormatUint(uint64(tid), 10)+"/status", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0
+		return 0, ""
 	}
 	n, _ := unix.Read(fd, c.buf)
 	unix.Close(fd)
-	pid := parseStatusTgid(c.buf[:max(n, 0)])
+	pid, name := parseStatus(c.buf[:max(n, 0)])
 	if pid == 0 {
-		return 0
+		return 0, ""
 	}
 	if len(c.m) >= tgidMax {
 		clear(c.m)
 	}
-	c.m[tid] = pid
-	return pid
+	c.m[tid] = task{pid, name}
+	return pid, name
 }

@@ -218,15 +218,22 @@ func parseTraceTask(head []byte, names *commNames) (uint32, string) {
 	if j < 0 {
 		return pid, ""
 	}
-	if pid == 0 && names != nil && names.tgid != nil {
-		// The trace did not know the thread's process (a thread it had
-		// not seen scheduled yet, common on a loaded host): the reader
-		// asks the kernel.
+	comm := names.name(head[:j])
+	if (pid == 0 || comm == "") && names != nil && names.tgid != nil {
+		// The trace did not know the thread's process or name (a thread
+		// it had not seen scheduled yet, or more tasks than it keeps
+		// names of, common on a loaded host): the reader asks the kernel.
 		if tid, ok := parseDecimal(head[j+1:]); ok && tid > 0 && tid <= 1<<22 {
-			pid = names.tgid(uint32(tid))
+			p, name := names.tgid(uint32(tid))
+			if pid == 0 {
+				pid = p
+			}
+			if comm == "" {
+				comm = name
+			}
 		}
 	}
-	return pid, names.name(head[:j])
+	return pid, comm
 }
 
 // parseTraceAddr reads an address of the given family (4 or 6).
