@@ -151,7 +151,7 @@ live() {
 		tail -n +"$((skip + 1))" "$rlog" | sort -t' ' -k2,2n | awk -v ims="$ims" -v name="$name" \
 			-v ticks="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
 			{ d[NR] = $2; c[NR] = $3; if ($2 > ims) over++
-			  k = ($5 == "" ? "walk" : $5); n[k]++; if (k == "walk") s = $4
+			  k = ($5 == "" ? "walk" : $5); n[k]++; if (k != "peek") s = $4
 			  kd[k, n[k]] = $2 }
 			END {
 				if (NR == 0) { print name ": no refresh finished during the measurement"; exit }

@@ -24,7 +24,10 @@ import (
 // flight may peek at the rows shown.
 func (m *model) mayPeekBeside() bool {
 	g := &m.gate
-	return g.walking && !g.peeking && m.peekable()
+	// Not peekable but patchable: the last walk's marks and gone rows
+	// wait for the walk in flight to age them, as they would without
+	// the peek.
+	return g.walking && !g.peeking && m.patchable()
 }
 
 // peekBesideCmd copies the keys of the rows on screen and looks them up.
