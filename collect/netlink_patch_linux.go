@@ -124,7 +124,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 			add(*s, s.Proto == TCP && s.State != StateListen)
 		}
 	}
-	if len(st.want) > max(1024, len(prev.Sockets)/16) {
+	if len(st.want) > max(1024, len(prev.Sockets)/8) {
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %d sockets to ask for of %d: %w", len(st.want), len(prev.Sockets), ErrNoPatch)
 	}
 	for j := range st.want {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"sync/atomic"
 	"strconv"
 	"time"
 
@@ -67,6 +68,9 @@ type gateState struct {
 	// peek does (gate_beside.go).
 	besides          int
 	walking, peeking bool
+	// walkingNow is set by a peek's Cmd when it goes on to walk, so that
+	// the ticks during that walk may peek beside it too.
+	walkingNow atomic.Bool
 	// dirtyBeside is a dirty that a peek beside the walk in flight
 	// found, for walked to keep.
 	dirtyBeside bool
@@ -234,6 +238,7 @@ func (m *model) peekCmd(mustPatch bool) tea.Cmd {
 	ctx, ev, readListen, rlog, scope := m.ctx, m.events, m.listen.read, m.rlog, m.eventScope()
 	capture, segGen := m.seg.capture, m.seg.gen
 	patch := m.patchFunc(keys)
+	walkingNow := &g.walkingNow
 	return func() tea.Msg {
 		c, err := p.Sockstat()
 		syncEvents(ev, time.Now())
@@ -242,6 +247,9 @@ func (m *model) peekCmd(mustPatch bool) tea.Cmd {
 			if msg, ok := patch(buf, &d); ok {
 				return msg
 			}
+			// From here the Cmd reads no row of the shown table: a tick
+			// may peek beside the walk (gate_beside.go).
+			walkingNow.Store(true)
 			return walkAfter(walk(buf), d)
 		}
 		if out, err = p.Lookup(ctx, keys, out); err != nil {

@@ -27,7 +27,7 @@ func (m *model) mayPeekBeside() bool {
 	// Not peekable but patchable: the last walk's marks and gone rows
 	// wait for the walk in flight to age them, as they would without
 	// the peek.
-	return g.walking && !g.peeking && m.patchable()
+	return (g.walking || g.walkingNow.Load()) && !g.peeking && m.patchable()
 }
 
 // peekBesideCmd copies the keys of the rows on screen and looks them up.

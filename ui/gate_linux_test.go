@@ -105,7 +105,7 @@ func (h *harness) settle() {
 			}
 		}
 	}
-	h.t.Fatalf("no peek came after a walk in %d ticks: %+v", 2*reconcileEvery(h.m.interval)+2, h.m.gate)
+	h.t.Fatalf("no peek came after a walk in %d ticks: %+v", 2*reconcileEvery(h.m.interval)+2, &h.m.gate)
 }
 
 // shownByInode is the shown row of the descriptor c holds, or nil.

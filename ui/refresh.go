@@ -120,6 +120,7 @@ func (m *model) drainCmd() tea.Cmd {
 func (m *model) received(msg snapMsg) tea.Cmd {
 	m.inFlight = false
 	m.gate.walking = false
+	m.gate.walkingNow.Store(false)
 	// Events go to the tracker even when the snapshot failed: the next
 	// Update merges them.
 	m.tracker.AddEvents(msg.ev.events, msg.ev.lost)
