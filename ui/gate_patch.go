@@ -161,11 +161,14 @@ func (g *gateState) noteCarry(msg *snapMsg, ns uint32) {
 		}
 	}
 	g.carryClosed = append(g.carryClosed, msg.ev.closed...)
-	if len(g.carry)+len(g.carryClosed) > carryMax {
+	if len(g.carry)+len(g.carryClosed) > max(carryMax, len(msg.snap.Sockets)/8) {
 		g.mustWalk = true
 	}
 }
 
-// carryMax bounds what a walk leaves for the next patch to ask for: more
-// and a walk is cheaper than the lookups.
+// carryMax is what a walk may leave for the next patch to ask for, or an
+// eighth of the table when that is more (as Netlink.Patch bounds its
+// lookups): more and a walk is cheaper than the lookups. A walk of a
+// million sockets takes seconds, and a churning host's events meanwhile
+// are tens of thousands.
 const carryMax = 4096
