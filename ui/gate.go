@@ -2,8 +2,8 @@ package ui
 
 import (
 	"context"
-	"sync/atomic"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
