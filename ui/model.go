@@ -124,6 +124,9 @@ type model struct {
 	// rlogBeside times the peeks made beside a walk in flight, into the
 	// same file.
 	rlogBeside *refreshLog
+	// memPeak is the largest table since the last release of memory,
+	// memReleases how many were made (memory.go).
+	memPeak, memReleases int
 
 	snap      *collect.Snapshot // what is shown
 	pending   *collect.Snapshot // the newest one received while paused
@@ -379,6 +382,8 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		return m.received(msg)
 	case peekMsg:
 		return m.peeked(msg)
+	case memReleaseMsg:
+		return freeOSMemory
 	case cgroupMsg:
 		if msg.id == m.detail.cgroup.id {
 			m.detail.cgroup = msg

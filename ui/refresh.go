@@ -189,10 +189,11 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 	m.release(oldSnap)
 	m.release(oldPending)
 	m.release(oldFed)
+	mem := m.noteTableSize(len(snap.Sockets))
 	if m.paused {
-		return nil
+		return mem
 	}
-	return m.refreshInfo()
+	return tea.Batch(m.refreshInfo(), mem)
 }
 
 // release gives s's array back for the next collection once nobody may
