@@ -161,7 +161,10 @@ var ErrNoPatch = errors.New("the table cannot be patched")
 
 // PatchCounts is what Patch counted: the table it built, counted as the
 // kernel counts a namespace's sockets (see SockCounters), and the
-// kernel's counters read after its lookups. Only the protocols and
+// kernel's counters read after its lookups. For a table a kernel filter
+// narrowed, which holds too few sockets to count, Table is what the
+// table vouches for: the kernel's TCP counters (every TCP change has an
+// event) and the base's UDP ones (a UDP bind or close has none). Only the protocols and
 // families the source dumps are counted; the others are zero in both.
 type PatchCounts struct {
 	Table, Kernel SockCounters
@@ -170,14 +173,19 @@ type PatchCounts struct {
 }
 
 // Within reports whether the table and the kernel's counters are at most
-// slack apart in every counter: the number of sockets the caller heard
-// of changing while Patch ran (their events read after it), each of
-// which moves a counter by one at most. A socket that came or went
+// tcp apart in each TCP counter and udp in each UDP one: the numbers of
+// TCP and UDP sockets the caller heard of changing while Patch ran
+// (their events and destroy records read after it), each of which moves
+// a counter of its protocol by one at most. A socket that came or went
 // unannounced moves one more, and a slack of 0 lets none by.
-func (p PatchCounts) Within(slack int) bool {
+func (p PatchCounts) Within(tcp, udp int) bool {
 	t, k := p.Table, p.Kernel
-	for _, d := range [...]int{t.TCPInUse - k.TCPInUse, t.TCP6InUse - k.TCP6InUse, t.TCPTimeWait - k.TCPTimeWait,
+	for i, d := range [...]int{t.TCPInUse - k.TCPInUse, t.TCP6InUse - k.TCP6InUse, t.TCPTimeWait - k.TCPTimeWait,
 		t.UDPInUse - k.UDPInUse, t.UDP6InUse - k.UDP6InUse} {
+		slack := tcp
+		if i >= 3 {
+			slack = udp
+		}
 		if d > slack || -d > slack {
 			return false
 		}

@@ -29,6 +29,8 @@ type patchState struct {
 	used  []bool
 	tw    []int32 // dropEnded's TIME_WAIT rows, by index
 	seen  map[uint64]struct{}
+	// member is the cookies of a narrowed table's rows.
+	member map[uint64]struct{}
 }
 
 // Patch builds the table a walk would read now, without the dump: from
@@ -53,10 +55,10 @@ type patchState struct {
 // much changed that a dump is cheaper, or when the kernel's word cannot
 // settle a socket (a connect whose port was not chosen at its event, a
 // listener another of its port's may answer for): the caller walks.
-func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, closed []Closed, shown []Socket, buf []Socket) (Snapshot, PatchCounts, error) {
-	if _, ok := n.PeekNetNS(); !ok || n.kernel.Load() != nil || n.tcpInfo.Load() ||
+func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, evs []StateEvent, closed []Closed, shown []Socket, buf []Socket) (Snapshot, PatchCounts, error) {
+	if _, ok := n.PeekNetNS(); !ok || n.tcpInfo.Load() ||
 		(StateMask(n.states.Load()) != 0 && StateMask(n.states.Load())&AllStates != AllStates) {
-		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: not a whole table of one namespace: %w", ErrNoPatch)
+		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: not a table of one namespace: %w", ErrNoPatch)
 	}
 	if prev == nil || prev.Source != "netlink" {
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: no table of this source to patch: %w", ErrNoPatch)
@@ -71,6 +73,39 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 		st.byCookie = make(map[uint64]int32)
 	}
 	clear(st.byCookie)
+	dumps, err := n.patchDumpsLocked()
+	if err != nil {
+		return Snapshot{}, PatchCounts{}, err
+	}
+	// A table the kernel narrowed is small, and no counter says what it
+	// holds: every row of it is asked for again, and a socket an event or
+	// record names is asked for when it is one of them or one the
+	// table's dumps would list (wanted).
+	narrowed := dumps.narrowed()
+	if narrowed {
+		if st.member == nil {
+			st.member = make(map[uint64]struct{})
+		}
+		clear(st.member)
+		for i := range prev.Sockets {
+			st.member[prev.Sockets[i].Cookie] = struct{}{}
+		}
+	}
+	wanted := func(s *Socket) bool {
+		if !narrowed {
+			return true
+		}
+		if _, ok := st.byCookie[s.Cookie]; ok {
+			return true // an earlier word wanted it: this one is newer
+		}
+		if _, ok := st.member[s.Cookie]; ok || s.Local.Port() == 0 {
+			// A connect's first event may come before its port is
+			// chosen: whether the dump lists it is not known yet.
+			return true
+		}
+		yes, ok := dumps.accepts(s, false)
+		return yes || !ok
+	}
 	// add asks for s, once per cookie; the newest word on a socket wins.
 	add := func(s Socket, exact bool) {
 		if j, ok := st.byCookie[s.Cookie]; ok {
@@ -96,7 +131,9 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 			// the lookup finds which.
 			state = StateTimeWait
 		}
-		add(Socket{Proto: e.Proto, Family: e.Family, State: state, Local: e.Local, Remote: e.Remote, Cookie: e.Cookie}, true)
+		if w := (Socket{Proto: e.Proto, Family: e.Family, State: state, Local: e.Local, Remote: e.Remote, Cookie: e.Cookie}); wanted(&w) {
+			add(w, true)
+		}
 	}
 	for i := range closed {
 		r := &closed[i]
@@ -106,11 +143,15 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 		// A TCP socket's TIME_WAIT outlives the socket's destruction,
 		// with its cookie; a UDP socket destroyed is gone, and the
 		// lookup misses it.
-		add(Socket{Proto: r.Proto, Family: r.Family, State: StateTimeWait, Local: r.Local, Remote: r.Remote, Cookie: r.Cookie}, true)
+		if w := (Socket{Proto: r.Proto, Family: r.Family, State: StateTimeWait, Local: r.Local, Remote: r.Remote, Cookie: r.Cookie}); wanted(&w) {
+			add(w, true)
+		}
 	}
 	for i := range prev.Sockets {
 		s := &prev.Sockets[i]
 		switch {
+		case narrowed && s.Cookie != 0 && (s.Proto == TCP || s.Proto == UDP):
+			add(*s, s.Proto == TCP && s.State != StateListen)
 		case s.Proto != TCP:
 		case (s.State == StateTimeWait || s.Timer == TimerTimeWait) && s.TimerLeft-elapsed < patchDue:
 			add(*s, true)
@@ -124,7 +165,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 			add(*s, s.Proto == TCP && s.State != StateListen)
 		}
 	}
-	if len(st.want) > max(1024, len(prev.Sockets)/8) {
+	if len(st.want) > max(1024, max(len(prev.Sockets), prev.Total)/8) {
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %d sockets to ask for of %d: %w", len(st.want), len(prev.Sockets), ErrNoPatch)
 	}
 	for j := range st.want {
@@ -133,7 +174,6 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %v %v cannot be asked for: %w", w.State, w.Local, ErrNoPatch)
 		}
 	}
-	var err error
 	st.out, err = n.Lookup(ctx, st.want, st.out)
 	if err != nil {
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
@@ -165,21 +205,38 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 		st.used[j] = true
 		switch p := &st.out[j]; {
 		case p.Status == PeekFound:
-			socks = append(socks, p.Socket)
+			if yes, _ := dumps.accepts(&p.Socket, true); yes {
+				socks = append(socks, p.Socket)
+			}
 		case p.Status == PeekMissing && st.exact[j]:
 		default:
 			socks = append(socks, *s) // not peekable: as it was
 		}
 	}
 	for j := range st.out {
-		if !st.used[j] && st.out[j].Status == PeekFound {
-			socks = append(socks, st.out[j].Socket)
+		if p := &st.out[j]; !st.used[j] && p.Status == PeekFound {
+			if yes, _ := dumps.accepts(&p.Socket, true); yes {
+				socks = append(socks, p.Socket)
+			}
 		}
 	}
 	n.tagLocked(socks)
 	kernel, err := n.Sockstat()
 	if err != nil {
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
+	}
+	if narrowed {
+		// Every TCP socket that comes, goes or changes state has an
+		// event, and every row was asked for again: what no event can
+		// vouch for is a UDP socket bound or closed, which only moves
+		// its counters from the base.
+		counts := PatchCounts{Kernel: dumps.counted(n.dumped(kernel)), At: time.Now()}
+		counts.Table = counts.Kernel
+		b := dumps.counted(n.dumped(base))
+		counts.Table.UDPInUse, counts.Table.UDP6InUse = b.UDPInUse, b.UDP6InUse
+		snap := Snapshot{Taken: now, Source: "netlink", Filtered: dumps.filtered(),
+			Total: kernel.TCPInUse + kernel.TCP6InUse + kernel.TCPTimeWait + kernel.UDPInUse + kernel.UDP6InUse + countUnix(socks)}
+		return n.finishPatchLocked(snap, socks), counts, nil
 	}
 	counts := PatchCounts{Table: n.dumped(n.count(socks)), Kernel: n.dumped(kernel), At: time.Now()}
 	if t, k := counts.Table, counts.Kernel; t.TCPInUse > k.TCPInUse || t.TCP6InUse > k.TCP6InUse || t.TCPTimeWait > k.TCPTimeWait ||
@@ -201,7 +258,12 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 		}
 		counts.Table.TCPTimeWait -= gone
 	}
-	snap := Snapshot{Taken: now, Source: "netlink"}
+	return n.finishPatchLocked(Snapshot{Taken: now, Source: "netlink"}, socks), counts, nil
+}
+
+// finishPatchLocked fills a patched table's owners and notices, as a
+// walk does, and returns it.
+func (n *Netlink) finishPatchLocked(snap Snapshot, socks []Socket) Snapshot {
 	n.noteUndecided(&snap, socks)
 	n.last = len(socks)
 	if n.owners != nil {
@@ -216,7 +278,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, evs []StateEvent, c
 		}
 	}
 	snap.Sockets = socks
-	return snap, counts, nil
+	return snap
 }
 
 // count counts socks as sockstat counts the namespace's sockets: hashed

@@ -20,6 +20,13 @@ import (
 // stream (BPF as root), ticked by hand.
 func gateHarness(t *testing.T) *harness {
 	t.Helper()
+	return gateHarnessFiltered(t, "")
+}
+
+// gateHarnessFiltered is gateHarness with a filter in force from the
+// start.
+func gateHarnessFiltered(t *testing.T, filter string) *harness {
+	t.Helper()
 	src := collect.NewNetlink(collect.Options{TCP: true, UDP: true, IPv4: true, IPv6: true, States: collect.AllStates})
 	t.Cleanup(func() { src.Close() })
 	st, err := events.Open(events.Options{})
@@ -27,7 +34,7 @@ func gateHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := newHarness(t, Config{Source: src, Events: st})
+	h := newHarness(t, Config{Source: src, Events: st, Filter: filter})
 	h.send(windowSize(200, 40))
 	return h
 }

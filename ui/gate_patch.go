@@ -20,8 +20,8 @@ import (
 
 // patcher is a source that can patch its last table.
 type patcher interface {
-	Patch(ctx context.Context, prev *collect.Snapshot, evs []collect.StateEvent, closed []collect.Closed,
-		shown []collect.Socket, buf []collect.Socket) (collect.Snapshot, collect.PatchCounts, error)
+	Patch(ctx context.Context, prev *collect.Snapshot, base collect.SockCounters, evs []collect.StateEvent,
+		closed []collect.Closed, shown []collect.Socket, buf []collect.Socket) (collect.Snapshot, collect.PatchCounts, error)
 }
 
 // mayPatch reports whether a refresh that may not peek may still patch
@@ -50,7 +50,7 @@ func (m *model) patchFunc(shown []collect.Socket) func(buf []collect.Socket, d *
 	if !ok || g.mustWalk || m.snap == nil || m.rates {
 		return func([]collect.Socket, *drained) (snapMsg, bool) { return snapMsg{}, false }
 	}
-	prev := m.snap
+	prev, base := m.snap, g.base.c
 	carry, carryClosed := g.carry, g.carryClosed
 	ctx, ev, scope, readListen, rlog := m.ctx, m.events, m.eventScope(), m.listen.read, m.rlog
 	capture, segGen := m.seg.capture, m.seg.gen
@@ -69,7 +69,7 @@ func (m *model) patchFunc(shown []collect.Socket) func(buf []collect.Socket, d *
 		}
 		// Any error walks: ErrNoPatch says the kernel's word was not
 		// enough, another that a lookup failed, which the walk reports.
-		snap, counts, err := pt.Patch(ctx, prev, evs, closed, shown, buf)
+		snap, counts, err := pt.Patch(ctx, prev, base, evs, closed, shown, buf)
 		if err != nil {
 			return snapMsg{}, false
 		}
@@ -115,19 +115,30 @@ func ownEvents(evs []collect.StateEvent, ns uint32) []collect.StateEvent {
 	return out
 }
 
-// changedSockets counts the sockets of namespace ns that d's events and
-// destroy records name.
-func changedSockets(d *drained, ns uint32) int {
+// changedSockets counts the TCP and the UDP sockets of namespace ns
+// that d's events and destroy records name.
+func changedSockets(d *drained, ns uint32) (tcp, udp int) {
 	seen := make(map[uint64]struct{}, len(d.events)+len(d.closed))
+	note := func(cookie uint64, proto collect.Proto) {
+		if _, dup := seen[cookie]; dup {
+			return
+		}
+		seen[cookie] = struct{}{}
+		if proto == collect.UDP {
+			udp++
+		} else {
+			tcp++
+		}
+	}
 	for _, e := range d.events {
 		if e.NetNS == 0 || e.NetNS == ns {
-			seen[e.Cookie] = struct{}{}
+			note(e.Cookie, e.Proto)
 		}
 	}
 	for _, c := range d.closed {
-		seen[c.Cookie] = struct{}{}
+		note(c.Cookie, c.Proto)
 	}
-	return len(seen)
+	return tcp, udp
 }
 
 // patched notes a patch's result: it is a refresh since the last walk,

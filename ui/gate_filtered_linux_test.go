@@ -1,0 +1,111 @@
+package ui
+
+import (
+	"net"
+	"strconv"
+	"testing"
+
+	"socktop/collect"
+	"socktop/internal/kerneltest"
+)
+
+// A view whose filter the kernel evaluates patches too: the events of the
+// sockets on the filter's port are asked for, those elsewhere change
+// nothing shown, and each refresh's table is the one a filtered dump
+// reads; a UDP bind, which no event announces, makes it walk. Before,
+// every refresh of a filtered view walked on a churning host, and its
+// walk is the kernel's pass over the whole table.
+func TestGatePatchesAFilteredView(t *testing.T) {
+	if !kerneltest.InQuietNetns(t) {
+		return
+	}
+	ln, c, s := gatePair(t, "tcp4", "127.0.0.1:0")
+	other, _, _ := gatePair(t, "tcp6", "[::1]:0")
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	h := gateHarnessFiltered(t, "sport = :"+port+" or dport = :"+port)
+	if !h.m.demos.mode.Exact() {
+		t.Skipf("no exact events here (%s): the gate never opens", h.m.demos.mode)
+	}
+	if kf, _ := h.m.kernelWant(); kf == nil {
+		t.Fatal("the filter gives the kernel no program")
+	}
+	h.tick()
+	h.settle()
+	if !h.m.snap.Filtered || len(h.m.snap.Sockets) != 3 {
+		t.Fatalf("the filtered table has %d rows (filtered %v), want the listener and a pair", len(h.m.snap.Sockets), h.m.snap.Filtered)
+	}
+	if shownByInode(t, h.m, c.(*net.TCPConn)) == nil || shownByInode(t, h.m, s.(*net.TCPConn)) == nil {
+		t.Fatal("the pair on the filter's port is not shown")
+	}
+
+	// A connection elsewhere: its events are of this namespace, so the
+	// refresh patches, and nothing of it is shown.
+	o, err := net.Dial("tcp6", other.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a connection off the filter made a %s, want a patch", k)
+	}
+	if shownByInode(t, h.m, o.(*net.TCPConn)) != nil {
+		t.Fatal("a connection off the filter is shown")
+	}
+	sameAsDump(t, h)
+
+	// A connection to the port: patched in.
+	h.settle()
+	c2, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a new connection on the filter's port made a %s, want a patch", k)
+	}
+	if shownByInode(t, h.m, c2.(*net.TCPConn)) == nil {
+		t.Fatal("the new connection is not shown after the patch")
+	}
+	sameAsDump(t, h)
+	srv2, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+
+	// Its close, and the other end's: patched, TIME_WAIT kept.
+	h.settle()
+	c2.Close()
+	waitState(t, h, collect.StateCloseWait)
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a close made a %s, want a patch", k)
+	}
+	sameAsDump(t, h)
+	srv2.Close()
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("the other end's close made a %s, want a patch", k)
+	}
+	sameAsDump(t, h)
+	tw := 0
+	for i := range h.m.snap.Sockets {
+		if h.m.snap.Sockets[i].State == collect.StateTimeWait {
+			tw++
+		}
+	}
+	if tw != 1 {
+		t.Errorf("%d TIME_WAIT rows after the active close, want 1", tw)
+	}
+
+	// A UDP bind, on no port of the filter's: the counters move with no
+	// event, and the refresh walks.
+	h.settle()
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if !h.tick() {
+		t.Fatal("a UDP bind did not make a walk")
+	}
+	sameAsDump(t, h)
+}
