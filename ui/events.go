@@ -57,10 +57,24 @@ func drain(ev EventStream, scope nsScope) drained {
 	d.err = ev.Err()
 	if scope.on {
 		keep := d.events[:0]
-		for _, e := range d.events {
-			if e.NetNS == 0 || e.NetNS == scope.ns {
-				keep = append(keep, e)
+		// The cookies of connects kept before their port was known: their
+		// later events are kept, the newest word on the socket.
+		var open map[uint64]struct{}
+		for i := range d.events {
+			e := &d.events[i]
+			if e.NetNS != 0 && e.NetNS != scope.ns {
+				continue
 			}
+			if _, was := open[e.Cookie]; !was && !scope.accepts(e) {
+				continue
+			}
+			if scope.tuple && e.Local.Port() == 0 {
+				if open == nil {
+					open = map[uint64]struct{}{}
+				}
+				open[e.Cookie] = struct{}{}
+			}
+			keep = append(keep, *e)
 		}
 		clear(d.events[len(keep):])
 		d.events = keep
@@ -69,9 +83,35 @@ func drain(ev EventStream, scope nsScope) drained {
 }
 
 // nsScope says which namespace's events a drain keeps: all when off.
+// Under a kernel filter that tests addresses and ports alone, progs are
+// its TCP programs (for the dump of both families, of IPv4, of IPv6),
+// and an event of a socket none of them accepts is dropped too: the
+// table does not list the socket, nor the log its transitions, which
+// are of the filter's sockets only (matchTransitions).
 type nsScope struct {
-	ns uint32
-	on bool
+	ns    uint32
+	on    bool
+	progs [3][]byte
+	tuple bool // progs are set
+}
+
+// accepts reports whether a program the source may dump TCP by lets e's
+// socket through, or cannot tell: a connect's first event comes before
+// its port is chosen.
+func (s *nsScope) accepts(e *collect.StateEvent) bool {
+	if !s.tuple || e.Local.Port() == 0 {
+		return true
+	}
+	sock := collect.Socket{Proto: e.Proto, Family: e.Family, State: e.To, Local: e.Local, Remote: e.Remote}
+	for i, bc := range s.progs {
+		if i == 1 && sock.Family != 4 || i == 2 && sock.Family != 6 {
+			continue
+		}
+		if yes, ok := collect.RunBytecode(bc, &sock); bc == nil || yes || !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // eventScope is the scope of the next drain. The kernel's event stream
@@ -86,7 +126,18 @@ func (m *model) eventScope() nsScope {
 		return nsScope{}
 	}
 	ns, own := p.PeekNetNS()
-	return nsScope{ns: ns, on: own && ns != 0}
+	scope := nsScope{ns: ns, on: own && ns != 0}
+	if kf, _ := m.kernelWant(); kf != nil && scope.on {
+		scope.tuple = true
+		for i, fam := range [3]uint8{0, 4, 6} {
+			bc := kf.Bytecode(collect.TCP, fam)
+			if bc != nil && len(bc) > 0 && !collect.BytecodeTupleOnly(bc) {
+				scope.tuple = false
+			}
+			scope.progs[i] = bc
+		}
+	}
+	return scope
 }
 
 // eventsText is the header's word on where transitions come from:

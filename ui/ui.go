@@ -69,10 +69,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("ui: %w", err)
 	}
 	defer m.closeSegments()
-	p := tea.NewProgram(m, tea.WithContext(ctx))
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(frameRate))
 	_, err = p.Run()
 	return runErr(err)
 }
+
+// frameRate is the renderer's frames a second. Bubble Tea's renderer
+// wakes at every frame, changed or not, and at its default of 60 those
+// wakeups were a fifth of a quiet filtered view's CPU
+// (docs/performance.md); a table that changes once a refresh needs far
+// fewer, and 50 ms from a key to the screen is not felt.
+const frameRate = 20
 
 // runErr decides what the program's end means for the caller: a panic or
 // an event-loop failure is an error (bubbletea wraps those in
