@@ -53,6 +53,13 @@ type Config struct {
 	Names Names
 }
 
+// frameRate is how many times a second the renderer looks for a new
+// frame. Each look is a wakeup of the process whether or not the frame
+// changed, and bubbletea's default of 60 cost a live view that redraws
+// once a second about a percent of a core (docs/performance.md); 30
+// still shows every key repeat of a held key.
+const frameRate = 30
+
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every
 // demo started from the view is stopped before Run returns, also when the
 // program panics.
@@ -69,7 +76,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("ui: %w", err)
 	}
 	defer m.closeSegments()
-	p := tea.NewProgram(m, tea.WithContext(ctx))
+	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithFPS(frameRate))
 	_, err = p.Run()
 	return runErr(err)
 }
