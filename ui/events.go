@@ -81,10 +81,16 @@ func drain(ev EventStream, scope nsScope) drained {
 		}
 	}
 	// The events hold their task's name: cleared, the array keeps none
-	// alive. A burst's array is not kept.
+	// alive. A burst's array is not kept: the array is measured against
+	// the most the last drainSpan drains read, since a refresh drains
+	// twice, a second's events and then a few milliseconds'.
 	clear(all)
-	if cap(all) > drainKeep && 4*len(all) < cap(all) {
-		all = nil
+	b.most = max(b.most, len(all))
+	if b.drains++; b.drains >= drainSpan {
+		if cap(all) > drainKeep && 4*b.most < cap(all) {
+			all = nil
+		}
+		b.drains, b.most = 0, 0
 	}
 	b.evs = all[:0]
 	b.mu.Unlock()
@@ -92,15 +98,21 @@ func drain(ev EventStream, scope nsScope) drained {
 	return d
 }
 
-// drainKeep is the capacity of the drain array kept however little a
-// drain read.
-const drainKeep = 4096
+// drainKeep is the capacity of the drain array kept however little the
+// drains read; drainSpan is how many drains its size is judged over.
+const (
+	drainKeep = 4096
+	drainSpan = 16
+)
 
 // drainBuf is the array scoped drains read the stream into; the Cmds
-// that drain share it under mu.
+// that drain share it under mu. most is the longest of the last drains
+// (drains of them).
 type drainBuf struct {
-	mu  sync.Mutex
-	evs []collect.StateEvent
+	mu     sync.Mutex
+	evs    []collect.StateEvent
+	most   int
+	drains int
 }
 
 // nsScope says which namespace's events a drain keeps: all when off.

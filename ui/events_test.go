@@ -65,24 +65,37 @@ func TestDrainScopedKeepsOwnEventsInTheirOwnArray(t *testing.T) {
 	}
 }
 
-// A burst's scratch array is not kept by a drain that reads little.
+// A burst's scratch array is not kept once drains read little for
+// 2*drainSpan drains (a whole span of them, wherever the span starts); a refresh's two drains, a second's events and then a few
+// milliseconds', keep it.
 func TestDrainScratchShrinksAfterABurst(t *testing.T) {
 	st := &scriptStream{t: t}
 	var buf drainBuf
 	scope := nsScope{ns: 7, on: true, buf: &buf}
-	for i := range 4 * drainKeep {
-		st.evs = append(st.evs, stateEvent(9, uint64(i)))
+	burst := func(n int) {
+		for i := range n {
+			st.evs = append(st.evs, stateEvent(9, uint64(i)))
+		}
+		drain(st, scope)
 	}
-	drain(st, scope)
-	if cap(buf.evs) < 4*drainKeep {
-		t.Fatalf("after the burst the scratch array holds %d, want at least %d", cap(buf.evs), 4*drainKeep)
+	burst(4 * drainKeep)
+	arr := &buf.evs[:1][0]
+	for range 2 * drainSpan {
+		st.evs = []collect.StateEvent{stateEvent(7, 1)}
+		drain(st, scope)
+		burst(2 * drainKeep)
 	}
-	st.evs = []collect.StateEvent{stateEvent(7, 1)}
-	if d := drain(st, scope); len(d.events) != 1 {
-		t.Fatalf("the drain after the burst kept %d events, want 1", len(d.events))
+	if cap(buf.evs) < 4*drainKeep || &buf.evs[:1][0] != arr {
+		t.Fatalf("drains alternating big and small did not keep the array: cap %d", cap(buf.evs))
+	}
+	for range 2 * drainSpan {
+		st.evs = []collect.StateEvent{stateEvent(7, 1)}
+		if d := drain(st, scope); len(d.events) != 1 {
+			t.Fatalf("a drain after the burst kept %d events, want 1", len(d.events))
+		}
 	}
 	if cap(buf.evs) > drainKeep {
-		t.Fatalf("after a small drain the scratch array holds %d, want at most %d", cap(buf.evs), drainKeep)
+		t.Fatalf("after %d small drains the scratch array holds %d, want at most %d", 2*drainSpan, cap(buf.evs), drainKeep)
 	}
 }
 
