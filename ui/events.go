@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"socktop/collect"
@@ -47,39 +48,79 @@ type drained struct {
 // drain reads the stream; a nil stream gives nothing. Under a scope that
 // is on, the events of other namespaces are dropped here, off the event
 // loop: the table does not list their sockets, and the tracker would
-// keep them until a walk merged them (see eventScope).
+// keep them until a walk merged them (see eventScope). The stream is
+// read into the scope's array, and only the namespace's own events are
+// copied out: on a host whose other namespaces make most of the events,
+// a new array for each drain was most of what the view allocated.
 func drain(ev EventStream, scope nsScope) drained {
 	if ev == nil {
 		return drained{}
 	}
 	var d drained
-	d.events, d.closed, d.lost, d.closedLost = ev.Drain(nil, nil)
-	d.err = ev.Err()
-	if scope.on {
-		keep := d.events[:0]
-		// The cookies of connects kept before their port was known: their
-		// later events are kept, the newest word on the socket.
-		var open map[uint64]struct{}
-		for i := range d.events {
-			e := &d.events[i]
-			if e.NetNS != 0 && e.NetNS != scope.ns {
-				continue
-			}
-			if _, was := open[e.Cookie]; !was && !scope.accepts(e) {
-				continue
-			}
-			if scope.tuple && e.Local.Port() == 0 {
-				if open == nil {
-					open = map[uint64]struct{}{}
-				}
-				open[e.Cookie] = struct{}{}
-			}
-			keep = append(keep, *e)
-		}
-		clear(d.events[len(keep):])
-		d.events = keep
+	if !scope.on || scope.buf == nil {
+		d.events, d.closed, d.lost, d.closedLost = ev.Drain(nil, nil)
+		d.err = ev.Err()
+		return d
 	}
+	b := scope.buf
+	b.mu.Lock()
+	var all []collect.StateEvent
+	all, d.closed, d.lost, d.closedLost = ev.Drain(b.evs[:0], nil)
+	// The cookies of connects kept before their port was known: their
+	// later events are kept, the newest word on the socket.
+	var open map[uint64]struct{}
+	for i := range all {
+		e := &all[i]
+		if e.NetNS != 0 && e.NetNS != scope.ns {
+			continue
+		}
+		if _, was := open[e.Cookie]; !was && !scope.accepts(e) {
+			continue
+		}
+		if scope.tuple && e.Local.Port() == 0 {
+			if open == nil {
+				open = map[uint64]struct{}{}
+			}
+			open[e.Cookie] = struct{}{}
+		}
+		if d.events == nil {
+			d.events = make([]collect.StateEvent, 0, len(all)-i)
+		}
+		d.events = append(d.events, *e)
+	}
+	// The events hold their task's name: cleared, the array keeps none
+	// alive. A burst's array is not kept: the array is measured against
+	// the most the last drainSpan drains read, since a refresh drains
+	// twice, a second's events and then a few milliseconds'.
+	clear(all)
+	b.most = max(b.most, len(all))
+	if b.drains++; b.drains >= drainSpan {
+		if cap(all) > drainKeep && 4*b.most < cap(all) {
+			all = nil
+		}
+		b.drains, b.most = 0, 0
+	}
+	b.evs = all[:0]
+	b.mu.Unlock()
+	d.err = ev.Err()
 	return d
+}
+
+// drainKeep is the capacity of the drain array kept however little the
+// drains read; drainSpan is how many drains its size is judged over.
+const (
+	drainKeep = 4096
+	drainSpan = 16
+)
+
+// drainBuf is the array scoped drains read the stream into; the Cmds
+// that drain share it under mu. most is the longest of the last drains
+// (drains of them).
+type drainBuf struct {
+	mu     sync.Mutex
+	evs    []collect.StateEvent
+	most   int
+	drains int
 }
 
 // nsScope says which namespace's events a drain keeps: all when off.
@@ -87,12 +128,14 @@ func drain(ev EventStream, scope nsScope) drained {
 // its TCP programs (for the dump of both families, of IPv4, of IPv6),
 // and an event of a socket none of them accepts is dropped too: the
 // table does not list the socket, nor the log its transitions, which
-// are of the filter's sockets only (matchTransitions).
+// are of the filter's sockets only (matchTransitions). buf is the array
+// the drain reads into, when it has one.
 type nsScope struct {
 	ns    uint32
 	on    bool
 	progs [3][]byte
 	tuple bool // progs are set
+	buf   *drainBuf
 }
 
 // accepts reports whether a program the source may dump TCP by lets e's
@@ -126,7 +169,7 @@ func (m *model) eventScope() nsScope {
 		return nsScope{}
 	}
 	ns, own := p.PeekNetNS()
-	scope := nsScope{ns: ns, on: own && ns != 0}
+	scope := nsScope{ns: ns, on: own && ns != 0, buf: &m.drainBuf}
 	if kf, _ := m.kernelWant(); kf != nil && scope.on {
 		scope.tuple = true
 		for i, fam := range [3]uint8{0, 4, 6} {
@@ -182,18 +225,47 @@ func sampledWhy(notices []string) string {
 	return "as asked (--events sampled)"
 }
 
-// eventSyncMax bounds the wait for the event stream to catch up (see
-// syncEvents): its reader hands events on every few milliseconds.
-const eventSyncMax = 50 * time.Millisecond
+// The wait for the event stream to catch up (see syncEvents) is bounded
+// by eventSyncMax: its reader hands events on every few milliseconds.
+// The stream is asked again after eventSyncFirst, then after waits that
+// double up to eventSyncStep: the reader lets events gather for 10 ms
+// after a small batch, and asking every 250 µs cost forty wakeups a wait.
+const (
+	eventSyncMax   = 50 * time.Millisecond
+	eventSyncFirst = 250 * time.Microsecond
+	eventSyncStep  = 2 * time.Millisecond
+)
+
+// eventSyncer is a stream that can tell whether it holds every event
+// the kernel made before a time (collect/events.Stream).
+type eventSyncer interface {
+	Sync(t time.Time, max time.Duration) bool
+}
 
 // syncEvents waits until the stream holds every event the kernel made
 // before t, when it can tell (collect/events.Stream.Sync): a refresh that
 // read the namespace's counters at t then drains the events behind
 // every change they counted, rather than a refresh later.
 func syncEvents(ev EventStream, t time.Time) {
-	if s, ok := ev.(interface {
-		Sync(time.Time, time.Duration) bool
-	}); ok {
-		s.Sync(t, eventSyncMax)
+	if s, ok := ev.(eventSyncer); ok {
+		syncWait(s, t, eventSyncMax, time.Now, time.Sleep)
+	}
+}
+
+// syncWait asks s whether it holds the events before t until it does or
+// max has passed on now's clock, sleeping between the questions.
+func syncWait(s eventSyncer, t time.Time, max time.Duration, now func() time.Time, sleep func(time.Duration)) bool {
+	deadline := now().Add(max)
+	step := eventSyncFirst
+	for {
+		if s.Sync(t, 0) {
+			return true
+		}
+		left := deadline.Sub(now())
+		if left <= 0 {
+			return false
+		}
+		sleep(min(step, left))
+		step = min(2*step, eventSyncStep)
 	}
 }

@@ -215,6 +215,9 @@ type model struct {
 	// gate decides whether a refresh walks the table or peeks at the
 	// rows shown (gate.go).
 	gate gateState
+	// drainBuf is the array scoped drains read the stream into
+	// (events.go).
+	drainBuf drainBuf
 }
 
 // newModel builds the model; ctx bounds the collections it starts.

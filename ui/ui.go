@@ -53,6 +53,13 @@ type Config struct {
 	Names Names
 }
 
+// frameRate is how many times a second the renderer looks for a new
+// frame. Each look is a wakeup of the process whether or not the frame
+// changed, and bubbletea's default of 60 cost a live view that redraws
+// once a second about a percent of a core (docs/performance.md); 30
+// still shows every key repeat of a held key.
+const frameRate = 30
+
 // Run runs the live view until q or ctrl-c (or ctx is cancelled). Every
 // demo started from the view is stopped before Run returns, also when the
 // program panics.
@@ -73,13 +80,6 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	_, err = p.Run()
 	return runErr(err)
 }
-
-// frameRate is the renderer's frames a second. Bubble Tea's renderer
-// wakes at every frame, changed or not, and at its default of 60 those
-// wakeups were a fifth of a quiet filtered view's CPU
-// (docs/performance.md); a table that changes once a refresh needs far
-// fewer, and 50 ms from a key to the screen is not felt.
-const frameRate = 20
 
 // runErr decides what the program's end means for the caller: a panic or
 // an event-loop failure is an error (bubbletea wraps those in
