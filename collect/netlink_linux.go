@@ -60,6 +60,8 @@ type Netlink struct {
 	// ownersFor is the Taken of the last table whose owners the cache
 	// gave, which a patch may keep them from.
 	ownersFor time.Time
+	// ownersOnScreen: see SetOwnersOnScreen.
+	ownersOnScreen atomic.Bool
 	compat    [nlmsgHdrLen + inetDiagReqV1Len]byte
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.

@@ -41,7 +41,18 @@ type patchState struct {
 	// deduplicated, or made from one it had, holds no socket twice.
 	cleanTaken time.Time
 	cleanLen   int
+	// shown is the cookies of the rows on screen.
+	shown []uint64
 }
+
+// isShown reports whether the row of cookie c is on screen.
+func (st *patchState) isShown(c uint64) bool { return slices.Contains(st.shown, c) }
+
+// SetOwnersOnScreen says whether the view needs the owners of the rows
+// on screen alone (no filter nor sort of it reads the others'): a patch
+// then scans for an unknown owner only when its row is shown, and the
+// rows off screen get theirs at the next periodic scan.
+func (n *Netlink) SetOwnersOnScreen(on bool) { n.ownersOnScreen.Store(on) }
 
 // Patch builds the table a walk would read now, without the dump: from
 // prev, the last snapshot's rows (which it only reads), and what the
@@ -169,8 +180,10 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 			add(*s, true)
 		}
 	}
+	st.shown = st.shown[:0]
 	for i := range shown {
 		s := &shown[i]
+		st.shown = append(st.shown, s.Cookie)
 		if _, ok := st.byCookie[s.Cookie]; !ok && s.Cookie != 0 {
 			add(*s, s.Proto == TCP && s.State != StateListen)
 		}
@@ -300,7 +313,11 @@ func (n *Netlink) finishPatchLocked(snap Snapshot, socks []Socket, fresh bool) S
 		var msg string
 		whole := true
 		if fresh {
-			msg, whole = n.owners.resolvePatch(socks, n.patch.fresh)
+			var shown func(uint64) bool
+			if n.ownersOnScreen.Load() {
+				shown = n.patch.isShown
+			}
+			msg, whole = n.owners.resolvePatch(socks, n.patch.fresh, shown)
 		} else {
 			msg = n.owners.resolve(socks)
 		}

@@ -318,4 +318,41 @@ func TestPatchOwnersOfFreshRows(t *testing.T) {
 	if states[StateFinWait2] != 1 || states[StateCloseWait] != 1 {
 		t.Errorf("after the shutdown the patched table holds %v", states)
 	}
+
+	// Owners on screen only: a new connection off screen is not scanned
+	// for, however cheap a scan; shown, it is.
+	src.SetOwnersOnScreen(true)
+	before3 := after2
+	dialTCP(t, unix.AF_INET, loopback(unix.AF_INET), port, nil)
+	acceptTCP(t, l)
+	after3, err := whole.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := eventsFor(after3.Sockets, before3.Sockets)
+	src.owners.lastCost, src.owners.lastScan = 0, time.Now()
+	scans = src.owners.scans
+	p3, _, err := src.Patch(context.Background(), &p2, SockCounters{}, evs, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh []Socket
+	for _, i := range src.patch.fresh {
+		r := p3.Sockets[i]
+		fresh = append(fresh, r)
+		if len(r.Owners) != 0 || r.Known(FieldOwners) {
+			t.Errorf("a new row off screen has owners %+v (known %v) without a scan", r.Owners, r.Known(FieldOwners))
+		}
+	}
+	if len(fresh) != 2 || src.owners.scans != scans {
+		t.Fatalf("a new connection off screen: %d fresh rows and %d scans, want 2 and none", len(fresh), src.owners.scans-scans)
+	}
+	p4, _, err := src.Patch(context.Background(), &p3, SockCounters{}, nil, nil, fresh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.owners.scans != scans+1 {
+		t.Errorf("the new rows shown: %d scans, want 1", src.owners.scans-scans)
+	}
+	ownedByUs("the new rows shown", p4.Sockets, 7)
 }

@@ -9,7 +9,13 @@ package collect
 // index) are looked up; a scan that falls due, or a catch-up that
 // changes the cache, resolves the whole table as a walk's does. whole
 // reports which was done.
-func (c *ownerCache) resolvePatch(socks []Socket, fresh []int32) (msg string, whole bool) {
+//
+// shown, when not nil, says which rows are on screen (by cookie), and
+// only those need an owner the cache does not have now: the others get
+// theirs at the next scan that falls due (ownerRefresh), as a walk's
+// would when the last scan was dear. A view passes it when nothing
+// else it shows reads owners (a filter on a process, a sort by one).
+func (c *ownerCache) resolvePatch(socks []Socket, fresh []int32, shown func(cookie uint64) bool) (msg string, whole bool) {
 	if c.early != nil || c.last.ver != c.ver {
 		return c.resolve(socks), true
 	}
@@ -21,7 +27,7 @@ func (c *ownerCache) resolvePatch(socks []Socket, fresh []int32) (msg string, wh
 		}
 		o, ok := c.byInode[s.Inode]
 		s.Owners = o
-		missing = missing || !ok
+		missing = missing || !ok && (shown == nil || shown(s.Cookie))
 	}
 	now := c.now()
 	if (missing || now.Sub(c.lastScan) >= c.refresh) && c.mayScan(now) {

@@ -31,6 +31,7 @@ type Filter struct {
 	// needs, maybe and surely: see cnode.
 	needs         collect.Fields
 	maybe, surely func(*collect.Socket) bool
+	owners        bool
 }
 
 // Parse parses a filter expression. An empty expression, or one made
@@ -81,8 +82,14 @@ func Parse(expr string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{expr: expr, match: n.match, may: n.may, kernel: n.kernel, needs: n.needs, maybe: n.maybeOf(), surely: n.surelyOf()}, nil
+	return &Filter{expr: expr, match: n.match, may: n.may, kernel: n.kernel, needs: n.needs, maybe: n.maybeOf(), surely: n.surelyOf(),
+		owners: p.owners}, nil
 }
+
+// ReadsOwners reports whether a condition of the filter reads the
+// sockets' owners (proc, pid): every socket's owners must then be known
+// for the filter to select, not only those of the rows on screen.
+func (f *Filter) ReadsOwners() bool { return f != nil && f.owners }
 
 // Match reports whether the socket passes the filter. A nil filter passes
 // everything. Match does not allocate.

@@ -436,3 +436,25 @@ func TestPorts(t *testing.T) {
 		}
 	}
 }
+
+// ReadsOwners says which filters need every socket's owners: those with a
+// proc or pid condition, wherever it sits in the expression.
+func TestReadsOwners(t *testing.T) {
+	for expr, want := range map[string]bool{
+		"":                              false,
+		"sport = :80":                   false,
+		"proc nginx":                    true,
+		"pid 1":                         true,
+		"sport = :80 or not proc sshd*": true,
+		"( dport = :443 and uid 0 )":    false,
+		"netns foo or container abc":    false,
+	} {
+		f, err := Parse(expr)
+		if err != nil {
+			t.Fatalf("%q: %v", expr, err)
+		}
+		if got := f.ReadsOwners(); got != want {
+			t.Errorf("%q: ReadsOwners %v, want %v", expr, got, want)
+		}
+	}
+}

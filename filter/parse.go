@@ -112,6 +112,8 @@ type parser struct {
 	expr string
 	toks []token
 	i    int
+	// owners is set when a condition reads the sockets' owners.
+	owners bool
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -336,9 +338,11 @@ func (p *parser) parsePrimary() (cnode, error) {
 		return n, nil
 	case "proc":
 		p.next()
+		p.owners = true
 		return p.parseProc(t)
 	case "pid":
 		p.next()
+		p.owners = true
 		return p.parsePID(t)
 	case "uid":
 		p.next()

@@ -51,6 +51,11 @@ func (m *model) patchFunc(shown []collect.Socket) func(buf []collect.Socket, d *
 		return func([]collect.Socket, *drained) (snapMsg, bool) { return snapMsg{}, false }
 	}
 	prev, base := m.snap, g.base.c
+	// Owners are read only on screen unless a filter or the sort reads
+	// every row's: a new socket off screen then waits for the periodic
+	// owner scan rather than make each refresh scan.
+	onScreen := !m.filter.ReadsOwners() && m.table.sortCol != colProcess
+	lazy, _ := m.src.(interface{ SetOwnersOnScreen(bool) })
 	carry, carryClosed := g.carry, g.carryClosed
 	ctx, ev, scope, readListen, rlog := m.ctx, m.events, m.eventScope(), m.listen.read, m.rlog
 	capture, segGen := m.seg.capture, m.seg.gen
@@ -69,6 +74,9 @@ func (m *model) patchFunc(shown []collect.Socket) func(buf []collect.Socket, d *
 		}
 		// Any error walks: ErrNoPatch says the kernel's word was not
 		// enough, another that a lookup failed, which the walk reports.
+		if lazy != nil {
+			lazy.SetOwnersOnScreen(onScreen)
+		}
 		snap, counts, err := pt.Patch(ctx, prev, base, evs, closed, shown, buf)
 		if err != nil {
 			return snapMsg{}, false
