@@ -123,6 +123,13 @@ func BytecodeSilent(bc []byte) bool {
 	return bytecodeHas(bc, bcDevCond, bcMark, bcAuto)
 }
 
+// BytecodeTupleOnly reports whether a program tests nothing but a
+// socket's addresses and ports (and parses): what a state event or a
+// destroy record says of the socket is then enough to run it.
+func BytecodeTupleOnly(bc []byte) bool {
+	return !bytecodeHas(bc, bcDevCond, bcMark, bcCgroup, bcAuto)
+}
+
 // bytecodeHas reports whether bc holds one of the operations codes, or
 // does not parse. It follows the chain of "yes" steps, which visits
 // every operation: the kernel's audit (inet_diag_bc_audit) accepts a

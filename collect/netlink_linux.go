@@ -57,7 +57,10 @@ type Netlink struct {
 	// for the next dump; kernel is the filter that gives the bytecode.
 	reqBC  []byte
 	kernel atomic.Pointer[kernelBox]
-	compat [nlmsgHdrLen + inetDiagReqV1Len]byte
+	// ownersFor is the Taken of the last table whose owners the cache
+	// gave, which a patch may keep them from.
+	ownersFor time.Time
+	compat    [nlmsgHdrLen + inetDiagReqV1Len]byte
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.
 	noCompat bool
@@ -335,6 +338,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 		}
 		snap.Owners = markOwners(n.owners, socks)
 		snap.OwnersVia = n.owners.via
+		n.ownersFor = snap.Taken
 	} else {
 		for i := range socks {
 			socks[i].Unknown |= FieldOwners

@@ -31,6 +31,16 @@ type patchState struct {
 	seen  map[uint64]struct{}
 	// member is the cookies of a narrowed table's rows.
 	member map[uint64]struct{}
+	// sieve holds the wanted cookies, so that the rows no one asked for
+	// (nearly all) skip the map.
+	sieve cookieSieve
+	// fresh is the rows of the new table the kernel answered for, by
+	// index, the ones whose owners need looking up.
+	fresh []int32
+	// cleanTaken and cleanLen say which table Patch last built: one it
+	// deduplicated, or made from one it had, holds no socket twice.
+	cleanTaken time.Time
+	cleanLen   int
 }
 
 // Patch builds the table a walk would read now, without the dump: from
@@ -191,10 +201,18 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		}
 	}
 	st.used = append(st.used[:0], make([]bool, len(st.want))...)
+	st.sieve.reset(len(st.want))
+	for j := range st.want {
+		st.sieve.add(st.want[j].Cookie)
+	}
+	st.fresh = st.fresh[:0]
 	socks := tableBuffer(buf, len(prev.Sockets)+len(st.want))
 	for i := range prev.Sockets {
 		s := &prev.Sockets[i]
-		j, ok := st.byCookie[s.Cookie]
+		j, ok := int32(0), false
+		if st.sieve.has(s.Cookie) {
+			j, ok = st.byCookie[s.Cookie]
+		}
 		if !ok {
 			socks = append(socks, *s)
 			if r := &socks[len(socks)-1]; r.State == StateTimeWait || r.Timer == TimerTimeWait {
@@ -202,10 +220,14 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 			}
 			continue
 		}
+		if st.used[j] {
+			continue // a row the walk listed twice
+		}
 		st.used[j] = true
 		switch p := &st.out[j]; {
 		case p.Status == PeekFound:
 			if yes, _ := dumps.accepts(&p.Socket, true); yes {
+				st.fresh = append(st.fresh, int32(len(socks)))
 				socks = append(socks, p.Socket)
 			}
 		case p.Status == PeekMissing && st.exact[j]:
@@ -216,6 +238,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 	for j := range st.out {
 		if p := &st.out[j]; !st.used[j] && p.Status == PeekFound {
 			if yes, _ := dumps.accepts(&p.Socket, true); yes {
+				st.fresh = append(st.fresh, int32(len(socks)))
 				socks = append(socks, p.Socket)
 			}
 		}
@@ -236,14 +259,19 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		counts.Table.UDPInUse, counts.Table.UDP6InUse = b.UDPInUse, b.UDP6InUse
 		snap := Snapshot{Taken: now, Source: "netlink", Filtered: dumps.filtered(),
 			Total: kernel.TCPInUse + kernel.TCP6InUse + kernel.TCPTimeWait + kernel.UDPInUse + kernel.UDP6InUse + countUnix(socks)}
-		return n.finishPatchLocked(snap, socks), counts, nil
+		return n.finishPatchLocked(snap, socks, prev.Taken.Equal(n.ownersFor)), counts, nil
 	}
 	counts := PatchCounts{Table: n.dumped(n.count(socks)), Kernel: n.dumped(kernel), At: time.Now()}
-	if t, k := counts.Table, counts.Kernel; t.TCPInUse > k.TCPInUse || t.TCP6InUse > k.TCP6InUse || t.TCPTimeWait > k.TCPTimeWait ||
-		t.UDPInUse > k.UDPInUse || t.UDP6InUse > k.UDP6InUse {
+	// fresh holds while no row is dropped below.
+	rows := len(socks)
+	clean := prev.Taken.Equal(st.cleanTaken) && len(prev.Sockets) == st.cleanLen
+	if t, k := counts.Table, counts.Kernel; !clean && (t.TCPInUse > k.TCPInUse || t.TCP6InUse > k.TCP6InUse || t.TCPTimeWait > k.TCPTimeWait ||
+		t.UDPInUse > k.UDPInUse || t.UDP6InUse > k.UDP6InUse) {
 		// A dump of a table that changes while it runs may list a socket
 		// twice (the kernel resumes each batch at a position in a hash
-		// chain that moved), and the walk this table came from did.
+		// chain that moved), and the walk this table came from did. A
+		// table Patch built from a clean one is clean: each socket asked
+		// for replaces its row, once.
 		socks = n.dedupe(socks)
 		counts.Table = n.dumped(n.count(socks))
 	}
@@ -258,20 +286,34 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		}
 		counts.Table.TCPTimeWait -= gone
 	}
-	return n.finishPatchLocked(Snapshot{Taken: now, Source: "netlink"}, socks), counts, nil
+	st.cleanTaken, st.cleanLen = now, len(socks)
+	return n.finishPatchLocked(Snapshot{Taken: now, Source: "netlink"}, socks, len(socks) == rows && prev.Taken.Equal(n.ownersFor)), counts, nil
 }
 
 // finishPatchLocked fills a patched table's owners and notices, as a
-// walk does, and returns it.
-func (n *Netlink) finishPatchLocked(snap Snapshot, socks []Socket) Snapshot {
+// walk does, and returns it. fresh says the patch's fresh rows are where
+// it put them (no row dropped since): only they need owners looked up.
+func (n *Netlink) finishPatchLocked(snap Snapshot, socks []Socket, fresh bool) Snapshot {
 	n.noteUndecided(&snap, socks)
 	n.last = len(socks)
 	if n.owners != nil {
-		if msg := n.owners.resolve(socks); msg != "" {
+		var msg string
+		whole := true
+		if fresh {
+			msg, whole = n.owners.resolvePatch(socks, n.patch.fresh)
+		} else {
+			msg = n.owners.resolve(socks)
+		}
+		if msg != "" {
 			n.told.add(&snap, msg)
 		}
-		snap.Owners = markOwners(n.owners, socks)
+		if whole {
+			snap.Owners = markOwners(n.owners, socks)
+		} else {
+			snap.Owners = markOwnersAt(n.owners, socks, n.patch.fresh)
+		}
 		snap.OwnersVia = n.owners.via
+		n.ownersFor = snap.Taken
 	} else {
 		for i := range socks {
 			socks[i].Unknown |= FieldOwners

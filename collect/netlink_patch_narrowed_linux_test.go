@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -229,5 +230,92 @@ func TestPatchNarrowedByAKernelFilter(t *testing.T) {
 	src.SetKernelFilter(markOnly{})
 	if _, _, err := src.Patch(context.Background(), &p, base, nil, nil, nil, nil); !errors.Is(err, ErrNoPatch) {
 		t.Fatalf("Patch under a mark condition: %v, want ErrNoPatch", err)
+	}
+}
+
+// A patch looks owners up for the rows the kernel answered for, and
+// keeps the others' from the table it kept them from. A new connection's
+// inodes are new to the owner cache: the patch's resolve scans (the test
+// makes a scan affordable) and its ends show the test's own process. A
+// shutdown then changes the pair's states, not their inodes: the second
+// patch looks the two fresh rows up in the cache, scans nothing, and
+// every row still shows the test's process.
+func TestPatchOwnersOfFreshRows(t *testing.T) {
+	if !inQuietNetns(t) {
+		return
+	}
+	l, port := listenTCP(t, unix.AF_INET, 16, nil)
+	dialTCP(t, unix.AF_INET, loopback(unix.AF_INET), port, nil)
+	acceptTCP(t, l)
+	src := NewNetlink(Options{TCP: true, UDP: true, IPv4: true, IPv6: true, States: AllStates, Owners: true})
+	t.Cleanup(func() { src.Close() })
+	whole := lookupSource(t)
+	snap, err := src.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := unix.Getpid()
+	ownedByUs := func(what string, socks []Socket, min int) {
+		t.Helper()
+		n := 0
+		for _, s := range socks {
+			if s.Inode == 0 {
+				continue
+			}
+			if len(s.Owners) != 1 || s.Owners[0].PID != pid {
+				t.Errorf("%s: %v %v -> %v owned by %+v, want the test (pid %d)", what, s.State, s.Local, s.Remote, s.Owners, pid)
+			}
+			n++
+		}
+		if n < min {
+			t.Errorf("%s: %d rows with an inode, want %d", what, n, min)
+		}
+	}
+	ownedByUs("the walk", snap.Sockets, 3)
+
+	before, err := whole.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialTCP(t, unix.AF_INET, loopback(unix.AF_INET), port, nil)
+	s := acceptTCP(t, l)
+	after, err := whole.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.owners.lastCost = 0 // a scan is affordable: the new inodes are found
+	p, _, err := src.Patch(context.Background(), &snap, SockCounters{}, eventsFor(after.Sockets, before.Sockets), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src.patch.fresh) != 2 {
+		t.Errorf("%d fresh rows, want the new connection's 2 ends", len(src.patch.fresh))
+	}
+	ownedByUs("a patch with a new connection", p.Sockets, 5)
+
+	if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+		t.Fatal(err)
+	}
+	waitEOF(t, s)
+	after2, err := whole.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.owners.lastCost = time.Hour // no scan may run: the cache answers
+	scans := src.owners.scans
+	p2, _, err := src.Patch(context.Background(), &p, SockCounters{}, eventsFor(after2.Sockets, after.Sockets), nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src.patch.fresh) != 2 || src.owners.scans != scans {
+		t.Errorf("a shutdown: %d fresh rows and %d scans, want the pair's 2 ends and none", len(src.patch.fresh), src.owners.scans-scans)
+	}
+	ownedByUs("a patch with a shutdown", p2.Sockets, 5)
+	states := map[State]int{}
+	for _, r := range p2.Sockets {
+		states[r.State]++
+	}
+	if states[StateFinWait2] != 1 || states[StateCloseWait] != 1 {
+		t.Errorf("after the shutdown the patched table holds %v", states)
 	}
 }

@@ -66,19 +66,27 @@ func drain(ev EventStream, scope nsScope) drained {
 	b.mu.Lock()
 	var all []collect.StateEvent
 	all, d.closed, d.lost, d.closedLost = ev.Drain(b.evs[:0], nil)
-	own := 0
+	// The cookies of connects kept before their port was known: their
+	// later events are kept, the newest word on the socket.
+	var open map[uint64]struct{}
 	for i := range all {
-		if e := &all[i]; e.NetNS == 0 || e.NetNS == scope.ns {
-			own++
+		e := &all[i]
+		if e.NetNS != 0 && e.NetNS != scope.ns {
+			continue
 		}
-	}
-	if own > 0 {
-		d.events = make([]collect.StateEvent, 0, own)
-		for i := range all {
-			if e := &all[i]; e.NetNS == 0 || e.NetNS == scope.ns {
-				d.events = append(d.events, *e)
+		if _, was := open[e.Cookie]; !was && !scope.accepts(e) {
+			continue
+		}
+		if scope.tuple && e.Local.Port() == 0 {
+			if open == nil {
+				open = map[uint64]struct{}{}
 			}
+			open[e.Cookie] = struct{}{}
 		}
+		if d.events == nil {
+			d.events = make([]collect.StateEvent, 0, len(all)-i)
+		}
+		d.events = append(d.events, *e)
 	}
 	// The events hold their task's name: cleared, the array keeps none
 	// alive. A burst's array is not kept: the array is measured against
@@ -116,11 +124,37 @@ type drainBuf struct {
 }
 
 // nsScope says which namespace's events a drain keeps: all when off.
-// buf is the array the drain reads into, when it has one.
+// Under a kernel filter that tests addresses and ports alone, progs are
+// its TCP programs (for the dump of both families, of IPv4, of IPv6),
+// and an event of a socket none of them accepts is dropped too: the
+// table does not list the socket, nor the log its transitions, which
+// are of the filter's sockets only (matchTransitions). buf is the array
+// the drain reads into, when it has one.
 type nsScope struct {
-	ns  uint32
-	on  bool
-	buf *drainBuf
+	ns    uint32
+	on    bool
+	progs [3][]byte
+	tuple bool // progs are set
+	buf   *drainBuf
+}
+
+// accepts reports whether a program the source may dump TCP by lets e's
+// socket through, or cannot tell: a connect's first event comes before
+// its port is chosen.
+func (s *nsScope) accepts(e *collect.StateEvent) bool {
+	if !s.tuple || e.Local.Port() == 0 {
+		return true
+	}
+	sock := collect.Socket{Proto: e.Proto, Family: e.Family, State: e.To, Local: e.Local, Remote: e.Remote}
+	for i, bc := range s.progs {
+		if i == 1 && sock.Family != 4 || i == 2 && sock.Family != 6 {
+			continue
+		}
+		if yes, ok := collect.RunBytecode(bc, &sock); bc == nil || yes || !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // eventScope is the scope of the next drain. The kernel's event stream
@@ -135,7 +169,18 @@ func (m *model) eventScope() nsScope {
 		return nsScope{}
 	}
 	ns, own := p.PeekNetNS()
-	return nsScope{ns: ns, on: own && ns != 0, buf: &m.drainBuf}
+	scope := nsScope{ns: ns, on: own && ns != 0, buf: &m.drainBuf}
+	if kf, _ := m.kernelWant(); kf != nil && scope.on {
+		scope.tuple = true
+		for i, fam := range [3]uint8{0, 4, 6} {
+			bc := kf.Bytecode(collect.TCP, fam)
+			if bc != nil && len(bc) > 0 && !collect.BytecodeTupleOnly(bc) {
+				scope.tuple = false
+			}
+			scope.progs[i] = bc
+		}
+	}
+	return scope
 }
 
 // eventsText is the header's word on where transitions come from:

@@ -105,6 +105,9 @@ type Stream struct {
 	mu     sync.Mutex
 	evs    []collect.StateEvent
 	closed []collect.Closed
+	// evsPeak and closedPeak are what the queues held at recent drains,
+	// fading by a quarter a drain: what shrunk sizes them by.
+	evsPeak, closedPeak int
 	// lost and closedLost are what the queue itself dropped, and the
 	// readers' counts already handed to Drain.
 	qLost, qClosedLost   uint64
@@ -255,12 +258,17 @@ func (s *Stream) addClosed(cs []collect.Closed) {
 const keepQueue = 4096
 
 // shrunk returns q emptied, with its backing array if that is in
-// proportion to what it held (n), or a smaller one: a burst that grew a
+// proportion to what it held at recent drains (peak, which it updates
+// with n, what it holds now), or a smaller one: a burst that grew a
 // queue to the limit does not pin it for the rest of the run. A queue
-// that keeps filling keeps its array.
-func shrunk[T any](q []T, n int) []T {
-	if c := cap(q); c > keepQueue && 4*n < c {
-		return make([]T, 0, max(keepQueue, 2*n))
+// that keeps filling keeps its array, and so does one drained twice a
+// refresh (a patch drains again after its lookups): the second drain,
+// with the few events of a few milliseconds, would otherwise shrink the
+// array the next refresh grows again.
+func shrunk[T any](q []T, n int, peak *int) []T {
+	*peak = max(n, *peak-*peak/4)
+	if c := cap(q); c > keepQueue && 4**peak < c {
+		return make([]T, 0, max(keepQueue, 2**peak))
 	}
 	clear(q[:n])
 	return q[:0]
@@ -320,12 +328,12 @@ func (s *Stream) Drain(evs []collect.StateEvent, closed []collect.Closed) ([]col
 	}
 	// Records hold pointers (tcp_info): cleared, the queue keeps none of
 	// them alive.
-	s.evs = shrunk(s.evs, len(s.evs))
+	s.evs = shrunk(s.evs, len(s.evs), &s.evsPeak)
 	if keep > 0 {
 		clear(s.closed[keep:])
 		s.closed = s.closed[:keep]
 	} else {
-		s.closed = shrunk(s.closed, len(s.closed))
+		s.closed = shrunk(s.closed, len(s.closed), &s.closedPeak)
 	}
 	lost, closedLost := s.qLost, s.qClosedLost
 	s.qLost, s.qClosedLost = 0, 0

@@ -23,8 +23,11 @@ func closedBatchOf(from, n int) []collect.Closed {
 }
 
 // TestStreamQueueShrinks fills both queues to the default bound in one
-// burst, then checks that after a quiet refresh they no longer pin the
-// burst's backing arrays, and that a queue kept busy keeps its array.
+// burst, then checks that after some quiet drains (the peak they are
+// sized by fades by a quarter a drain) they no longer pin the burst's
+// backing arrays, that a queue kept busy keeps its array, and that one
+// drained twice a refresh, once full and once nearly empty, keeps it
+// too.
 func TestStreamQueueShrinks(t *testing.T) {
 	s := queueStream(DefaultQueue)
 	burst := make([]collect.StateEvent, DefaultQueue)
@@ -39,16 +42,41 @@ func TestStreamQueueShrinks(t *testing.T) {
 	if len(evs) != DefaultQueue || len(closed) != DefaultQueue || lost != 0 || closedLost != 0 {
 		t.Fatalf("burst: drained %d events and %d records, lost %d and %d; want %d each and none lost", len(evs), len(closed), lost, closedLost, DefaultQueue)
 	}
-	// The drain that emptied the burst cannot know it is over; the next
-	// quiet one does.
-	s.addEvents(burst[:10])
-	s.addClosed(closedBatchOf(0, 10))
-	evs, closed, _, _ = s.Drain(evs[:0], closed[:0])
-	if len(evs) != 10 || len(closed) != 10 {
-		t.Fatalf("quiet refresh: drained %d events and %d records, want 10 each", len(evs), len(closed))
+	// The drain that emptied the burst cannot know it is over; quiet ones
+	// after it do, within a few seconds of refreshes.
+	quiet := 0
+	for ; quiet < 40 && (cap(s.evs) > keepQueue || cap(s.closed) > keepQueue); quiet++ {
+		s.addEvents(burst[:10])
+		s.addClosed(closedBatchOf(0, 10))
+		evs, closed, _, _ = s.Drain(evs[:0], closed[:0])
+		if len(evs) != 10 || len(closed) != 10 {
+			t.Fatalf("quiet refresh: drained %d events and %d records, want 10 each", len(evs), len(closed))
+		}
 	}
-	if cap(s.evs) > keepQueue || cap(s.closed) > keepQueue {
-		t.Errorf("after a quiet refresh the queues hold arrays of %d and %d entries, want at most %d", cap(s.evs), cap(s.closed), keepQueue)
+	if quiet < 2 || quiet > 24 {
+		t.Errorf("the burst's arrays were let go after %d quiet drains, want after a few (2 to 24: some seconds of refreshes); now %d and %d entries", quiet, cap(s.evs), cap(s.closed))
+	}
+
+	// Drained full, then nearly empty (a patch's second drain), refresh
+	// after refresh: the array is not regrown each time.
+	for i := 0; i < 4*keepQueue; i += 512 {
+		s.addEvents(burst[i : i+512])
+	}
+	s.Drain(nil, nil)
+	held := cap(s.evs)
+	for range 8 {
+		for i := 0; i < 4*keepQueue; i += 512 {
+			s.addEvents(burst[i : i+512])
+		}
+		s.Drain(nil, nil)
+		s.addEvents(burst[:10])
+		s.Drain(nil, nil)
+		if cap(s.evs) != held {
+			t.Fatalf("a queue drained full and then nearly empty went from %d to %d entries", held, cap(s.evs))
+		}
+	}
+	for range 40 {
+		s.Drain(nil, nil)
 	}
 
 	// Sustained load keeps its array: no regrowth at every refresh.
