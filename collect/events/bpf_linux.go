@@ -42,8 +42,10 @@ const defaultRingSize = 4 << 20
 const bpfBatch = 512
 
 // bpfCoalesce is how long the reader lets events gather after a small
-// batch: far below a refresh, and a bound on the wakeups per second.
-const bpfCoalesce = 10 * time.Millisecond
+// batch: below a refresh, and a bound on the wakeups per second. A
+// reader of the stream that needs it current (Stream.Sync) wakes it at
+// once, so the wait costs a refresh nothing.
+const bpfCoalesce = 100 * time.Millisecond
 
 // bpfRestore is what to tell a user the BPF reader was refused for lack
 // of privilege.
@@ -63,8 +65,10 @@ type bpfReader struct {
 	decodeErrs atomic.Uint64
 	// coalesce is how long run waits after a small batch before reading
 	// on.
-	coalesce time.Duration
-	names    commNames // run's
+	coalesce atomic.Int64 // a time.Duration
+	// wake ends run's wait after a small batch: synced sends on it.
+	wake  chan struct{}
+	names commNames // run's
 	// mark is when run last found the ring empty, after handing on what
 	// it had read, as time since clk.wall: see caughtUp.
 	mark atomic.Int64
@@ -114,7 +118,8 @@ func openBPFSize(size int) (_ *bpfReader, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading struct sock from the kernel's BTF: %w: %w", err, ErrUnavailable)
 	}
-	r := &bpfReader{coalesce: bpfCoalesce}
+	r := &bpfReader{wake: make(chan struct{}, 1)}
+	r.coalesce.Store(int64(bpfCoalesce))
 	defer func() {
 		if err != nil {
 			r.close()
@@ -176,6 +181,8 @@ func privErr(what string, err, memlockErr error) error {
 func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 	var rec ringbuf.Record
 	batch := make([]collect.StateEvent, 0, bpfBatch)
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
 	for {
 		r.parked.Store(true)
 		err := r.rb.ReadInto(&rec)
@@ -211,8 +218,13 @@ func (r *bpfReader) run(emit func([]collect.StateEvent)) error {
 		}
 		// A trickle of events would cost a wakeup each; letting a few
 		// gather first costs a reader of the stream nothing it can see.
-		if n < bpfBatch/4 && r.coalesce > 0 && !r.closed.Load() {
-			time.Sleep(r.coalesce)
+		if d := time.Duration(r.coalesce.Load()); n < bpfBatch/4 && d > 0 && !r.closed.Load() {
+			pause.Reset(d)
+			select {
+			case <-pause.C:
+			case <-r.wake:
+				pause.Stop()
+			}
 		}
 	}
 }
@@ -224,7 +236,19 @@ func (r *bpfReader) synced(t time.Time) bool {
 	if !r.caughtUp().Before(t) {
 		return true
 	}
-	return r.parked.Load() && r.available() == 0
+	if r.parked.Load() && r.available() == 0 {
+		return true
+	}
+	r.nudge()
+	return false
+}
+
+// nudge ends run's wait after a small batch, if it is in one.
+func (r *bpfReader) nudge() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
 }
 
 // caughtUp returns when run last found the ring empty with every event
@@ -333,6 +357,9 @@ func (r *bpfReader) close() error {
 		r.rbMu.Lock()
 		r.closed.Store(true)
 		r.rbMu.Unlock()
+		if r.wake != nil {
+			r.nudge()
+		}
 		var errs []error
 		if r.lnk != nil {
 			errs = append(errs, r.lnk.Close())
