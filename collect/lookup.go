@@ -170,6 +170,12 @@ type PatchCounts struct {
 	Table, Kernel SockCounters
 	// At is when the kernel's counters were read.
 	At time.Time
+	// Origin is, for each row of the patched table, the index of the row
+	// of prev it was kept from, unchanged, or -1 for a row the kernel
+	// answered for: the kept rows are in prev's order. It is nil when
+	// rows were dropped after (duplicates, TIME_WAIT ended early). It is
+	// the source's, until its next Patch.
+	Origin []int32
 }
 
 // Within reports whether the table and the kernel's counters are at most

@@ -62,7 +62,7 @@ type Netlink struct {
 	ownersFor time.Time
 	// ownersOnScreen: see SetOwnersOnScreen.
 	ownersOnScreen atomic.Bool
-	compat    [nlmsgHdrLen + inetDiagReqV1Len]byte
+	compat         [nlmsgHdrLen + inetDiagReqV1Len]byte
 	// noCompat is set once the kernel refused the one-walk TCP dump of
 	// both families; the two per-family dumps are used from then on.
 	noCompat bool

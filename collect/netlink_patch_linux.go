@@ -43,6 +43,8 @@ type patchState struct {
 	cleanLen   int
 	// shown is the cookies of the rows on screen.
 	shown []uint64
+	// origin is PatchCounts.Origin.
+	origin []int32
 }
 
 // isShown reports whether the row of cookie c is on screen.
@@ -218,7 +220,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 	for j := range st.want {
 		st.sieve.add(st.want[j].Cookie)
 	}
-	st.fresh = st.fresh[:0]
+	st.fresh, st.origin = st.fresh[:0], st.origin[:0]
 	socks := tableBuffer(buf, len(prev.Sockets)+len(st.want))
 	for i := range prev.Sockets {
 		s := &prev.Sockets[i]
@@ -227,6 +229,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 			j, ok = st.byCookie[s.Cookie]
 		}
 		if !ok {
+			st.origin = append(st.origin, int32(i))
 			socks = append(socks, *s)
 			if r := &socks[len(socks)-1]; r.State == StateTimeWait || r.Timer == TimerTimeWait {
 				r.TimerLeft = max(r.TimerLeft-elapsed, 0)
@@ -241,10 +244,12 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		case p.Status == PeekFound:
 			if yes, _ := dumps.accepts(&p.Socket, true); yes {
 				st.fresh = append(st.fresh, int32(len(socks)))
+				st.origin = append(st.origin, -1)
 				socks = append(socks, p.Socket)
 			}
 		case p.Status == PeekMissing && st.exact[j]:
 		default:
+			st.origin = append(st.origin, int32(i))
 			socks = append(socks, *s) // not peekable: as it was
 		}
 	}
@@ -252,6 +257,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		if p := &st.out[j]; !st.used[j] && p.Status == PeekFound {
 			if yes, _ := dumps.accepts(&p.Socket, true); yes {
 				st.fresh = append(st.fresh, int32(len(socks)))
+				st.origin = append(st.origin, -1)
 				socks = append(socks, p.Socket)
 			}
 		}
@@ -266,7 +272,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		// event, and every row was asked for again: what no event can
 		// vouch for is a UDP socket bound or closed, which only moves
 		// its counters from the base.
-		counts := PatchCounts{Kernel: dumps.counted(n.dumped(kernel)), At: time.Now()}
+		counts := PatchCounts{Kernel: dumps.counted(n.dumped(kernel)), At: time.Now(), Origin: st.origin}
 		counts.Table = counts.Kernel
 		b := dumps.counted(n.dumped(base))
 		counts.Table.UDPInUse, counts.Table.UDP6InUse = b.UDPInUse, b.UDP6InUse
@@ -300,6 +306,9 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		counts.Table.TCPTimeWait -= gone
 	}
 	st.cleanTaken, st.cleanLen = now, len(socks)
+	if len(socks) == rows {
+		counts.Origin = st.origin
+	}
 	return n.finishPatchLocked(Snapshot{Taken: now, Source: "netlink"}, socks, len(socks) == rows && prev.Taken.Equal(n.ownersFor)), counts, nil
 }
 

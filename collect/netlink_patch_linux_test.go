@@ -72,6 +72,10 @@ func TestPatchCountsAgreeWithSockstat(t *testing.T) {
 	if len(p.Sockets) != len(snap.Sockets) {
 		t.Fatalf("Patch with nothing changed has %d rows, the dump %d", len(p.Sockets), len(snap.Sockets))
 	}
+	checkOrigin(t, "nothing changed", &snap, &p, counts)
+	if counts.Origin == nil {
+		t.Fatal("a patch that dropped nothing gives no origins")
+	}
 	for i := range p.Sockets {
 		a, b := &p.Sockets[i], &snap.Sockets[i]
 		if a.Cookie != b.Cookie || a.State != b.State || a.Local != b.Local || a.Remote != b.Remote {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,6 +81,32 @@ func eventsFor(now, old []Socket) []StateEvent {
 	return evs
 }
 
+// checkOrigin fails unless counts.Origin says where each row of p came
+// from: a kept row is prev's row at its origin, unchanged, the kept rows
+// are in prev's order, and a row the kernel answered for is -1.
+func checkOrigin(t *testing.T, what string, prev, p *Snapshot, counts PatchCounts) {
+	t.Helper()
+	if counts.Origin == nil {
+		return // rows were dropped after: nothing is promised
+	}
+	if len(counts.Origin) != len(p.Sockets) {
+		t.Fatalf("%s: %d origins for %d rows", what, len(counts.Origin), len(p.Sockets))
+	}
+	last := int32(-1)
+	for k, o := range counts.Origin {
+		if o < 0 {
+			continue
+		}
+		if o <= last || int(o) >= len(prev.Sockets) {
+			t.Fatalf("%s: row %d kept from row %d, after %d (of %d)", what, k, o, last, len(prev.Sockets))
+		}
+		last = o
+		if a, b := &p.Sockets[k], &prev.Sockets[o]; a.Cookie != b.Cookie || a.State != b.State || a.Local != b.Local {
+			t.Fatalf("%s: row %d (%v %v) kept from row %d (%v %v)", what, k, a.State, a.Local, o, b.State, b.Local)
+		}
+	}
+}
+
 // sameTable fails unless a and b hold the same sockets by cookie, in the
 // same states and with the same addresses.
 func sameTable(t *testing.T, what string, a, b []Socket) {
@@ -145,6 +173,7 @@ func TestPatchNarrowedByAKernelFilter(t *testing.T) {
 		if !counts.Within(0, 0) {
 			t.Fatalf("%s: counts %+v", what, counts)
 		}
+		checkOrigin(t, what, prev, &p, counts)
 		if !p.Filtered || p.Total < len(p.Sockets) {
 			t.Fatalf("%s: a patched narrowed table: filtered %v, total %d of %d rows", what, p.Filtered, p.Total, len(p.Sockets))
 		}
@@ -297,9 +326,20 @@ func TestPatchOwnersOfFreshRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEOF(t, s)
-	after2, err := whole.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	// The client's FIN_WAIT_1 -> FIN_WAIT_2 comes with the server's ACK,
+	// in softirq: dump until it has.
+	var after2 Snapshot
+	for try := 0; ; try++ {
+		if after2, err = whole.Snapshot(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(after2.Sockets, func(s Socket) bool { return s.State == StateFinWait2 }) {
+			break
+		}
+		if try == 200 {
+			t.Fatal("the client never came to FIN_WAIT_2")
+		}
+		runtime.Gosched()
 	}
 	src.owners.lastCost = time.Hour // no scan may run: the cache answers
 	scans := src.owners.scans

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 
 	"socktop/collect"
 )
@@ -92,6 +93,9 @@ func (m *model) patchFunc(shown []collect.Socket) func(buf []collect.Socket, d *
 		rlog.collected()
 		msg := snapMsg{snap: snap, ev: *d, segGen: segGen, kgen: kgen, counters: readCounters(readListen),
 			stat: gateStat{c: counts.Kernel, ok: true}, patched: true}
+		if counts.Origin != nil {
+			msg.origin, msg.originOf = slices.Clone(counts.Origin), prev
+		}
 		msg.carry, msg.carryClosed = ownEvents(d2.events, ns), d2.closed
 		if capture != nil {
 			msg.segs = capture.Drain(nil)

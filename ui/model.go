@@ -74,6 +74,11 @@ type (
 		patched     bool
 		carry       []collect.StateEvent
 		carryClosed []collect.Closed
+		// origin is, for each row of a patched snapshot, the row of
+		// originOf (the table patched) it was kept from, or -1; nil when
+		// the patch cannot say (see collect.PatchCounts.Origin).
+		origin   []int32
+		originOf *collect.Snapshot
 		// stat is the collector's namespace counters, read before the
 		// dump (see gate.go).
 		stat gateStat
@@ -176,6 +181,19 @@ type model struct {
 	hist   *history
 	sorter sorter
 	spaces nsCount // the network namespaces of the snapshot
+	// rowsOf and rowsSig are the snapshot and the sort and filter the
+	// rows were last built from; origin and originOf are the patch the
+	// next rebuild may carry them over by (rows_incremental.go), and
+	// rowTo and rowAdd its scratch space.
+	rowsOf   *collect.Snapshot
+	rowsSig  rowSig
+	origin   []int32
+	originOf *collect.Snapshot
+	rowTo    []int32
+	rowAdd   []row
+	// rowsCarried counts the rebuilds that carried the rows over, for
+	// the tests.
+	rowsCarried int
 	// peers finds the other ends in snap; peersOf is the snapshot it was
 	// built on (see peerIndex).
 	peers   collect.Peers

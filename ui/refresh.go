@@ -184,6 +184,9 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 			m.pendingMarks = nil
 		}
 	} else {
+		if msg.patched && !rebased {
+			m.origin, m.originOf = msg.origin, msg.originOf
+		}
 		m.applyRebased(snap, &ch, rebased)
 	}
 	m.release(oldSnap)
@@ -321,6 +324,10 @@ func (m *model) applyRebased(cur *collect.Snapshot, ch *collect.Changes, rebased
 		m.curMarks = nil
 	}
 	old := m.snap
+	var oldSocks []collect.Socket // what the rows point into, released below
+	if old != nil {
+		oldSocks = old.Sockets
+	}
 	m.snap = cur
 	m.release(old)
 	m.listen.compute(cur)
@@ -333,7 +340,11 @@ func (m *model) applyRebased(cur *collect.Snapshot, ch *collect.Changes, rebased
 		m.setNotice()
 	}
 	m.closed.addAll(ch.Closed)
-	m.rebuildRows()
+	origin, of := m.origin, m.originOf
+	m.origin, m.originOf = nil, nil
+	if of == nil || of != old || !m.rebuildPatched(old, oldSocks, origin) {
+		m.rebuildRows()
+	}
 }
 
 // noteMarks carries the marks of a refresh into the next ones, by key.
@@ -523,7 +534,7 @@ func (m *model) rebuildRows() {
 				next++
 			}
 			if m.shows(s) {
-				r := row{s: s, full: full}
+				r := row{s: s, full: full, idx: int32(i)}
 				if marks != nil {
 					r.mark = rowMark(marks[i]) // MarkSame, MarkNew, MarkChanged line up
 				}
@@ -535,11 +546,17 @@ func (m *model) rebuildRows() {
 	}
 	for i := range m.gone {
 		if s := &m.gone[i].s; m.shows(s) {
-			m.rows = append(m.rows, row{s: s, mark: markGone})
+			m.rows = append(m.rows, row{s: s, mark: markGone, idx: -1})
 			need.add(s)
 		}
 	}
 	m.rows = fitSlice(m.sorter.sortRows(m.rows, m.table.sortCol, m.table.sortDesc))
+	m.finishRows(counts, need)
+}
+
+// finishRows is what rebuildRows does once the rows are in order: the
+// header's counts, the columns' widths, the selection.
+func (m *model) finishRows(counts [collect.NumStates]int, need colNeed) {
 	m.header.counts = counts
 	m.header.shown = 0
 	for _, c := range counts {
@@ -554,6 +571,7 @@ func (m *model) rebuildRows() {
 	need.rates = m.rates
 	m.header.netns = m.spaces.label()
 	m.table.need = need
+	m.rowsOf, m.rowsSig = m.snap, m.rowSig()
 	m.rowsChanged()
 	m.reselect()
 }

@@ -55,6 +55,8 @@ type row struct {
 	mark rowMark
 	// full: a listener whose accept queue is full.
 	full bool
+	// idx is the row's index in the shown snapshot, -1 for a gone row.
+	idx int32
 }
 
 // cmpKey orders sockets by identity; it is the tie-break that keeps the
