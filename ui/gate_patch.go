@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"slices"
 
 	"socktop/collect"
 )
@@ -94,7 +93,11 @@ func (m *model) patchFunc(shown []collect.Socket) func(buf []collect.Socket, d *
 		msg := snapMsg{snap: snap, ev: *d, segGen: segGen, kgen: kgen, counters: readCounters(readListen),
 			stat: gateStat{c: counts.Kernel, ok: true}, patched: true}
 		if counts.Origin != nil {
-			msg.origin, msg.originOf = slices.Clone(counts.Origin), prev
+			// The source's own array, not a copy (4 MB a patch at a
+			// million rows, garbage that lifted the view's peak): it is
+			// read in the Update that receives this, and the source's
+			// next Patch, which overwrites it, is a later refresh's.
+			msg.origin, msg.originOf = counts.Origin, prev
 		}
 		msg.carry, msg.carryClosed = ownEvents(d2.events, ns), d2.closed
 		if capture != nil {
