@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,9 +50,11 @@ type drained struct {
 // is on, the events of other namespaces are dropped here, off the event
 // loop: the table does not list their sockets, and the tracker would
 // keep them until a walk merged them (see eventScope). The stream is
-// read into the scope's array, and only the namespace's own events are
-// copied out: on a host whose other namespaces make most of the events,
-// a new array for each drain was most of what the view allocated.
+// read into the scope's array. When most of its events are kept, the
+// array goes with them; when few are (other namespaces' events, or a
+// filter's rejects, make most of the stream), they are copied out and
+// the array is read into again: a new array for each drain was most of
+// what such a view allocated.
 func drain(ev EventStream, scope nsScope) drained {
 	if ev == nil {
 		return drained{}
@@ -69,6 +72,7 @@ func drain(ev EventStream, scope nsScope) drained {
 	// The cookies of connects kept before their port was known: their
 	// later events are kept, the newest word on the socket.
 	var open map[uint64]struct{}
+	keep := all[:0]
 	for i := range all {
 		e := &all[i]
 		if e.NetNS != 0 && e.NetNS != scope.ns {
@@ -83,10 +87,22 @@ func drain(ev EventStream, scope nsScope) drained {
 			}
 			open[e.Cookie] = struct{}{}
 		}
-		if d.events == nil {
-			d.events = make([]collect.StateEvent, 0, len(all)-i)
-		}
-		d.events = append(d.events, *e)
+		keep = append(keep, *e)
+	}
+	if len(keep) >= drainHandOff && 2*len(keep) >= len(all) && cap(all) <= 4*len(keep) {
+		// Many, and most of what was read: the array goes with them, and
+		// the next drain reads into a new one. A copy would be a second
+		// array of the refresh's events, held as long as the tracker
+		// holds them.
+		clear(all[len(keep):])
+		d.events = keep
+		b.evs, b.drains, b.most = nil, 0, 0
+		b.mu.Unlock()
+		d.err = ev.Err()
+		return d
+	}
+	if len(keep) > 0 {
+		d.events = slices.Clone(keep)
 	}
 	// The events hold their task's name: cleared, the array keeps none
 	// alive. A burst's array is not kept: the array is measured against
@@ -112,6 +128,10 @@ const (
 	drainKeep = 4096
 	drainSpan = 16
 )
+
+// drainHandOff is how many events a drain must keep, most of what it
+// read, to take the array it read into with it rather than copy them.
+const drainHandOff = 1024
 
 // drainBuf is the array scoped drains read the stream into; the Cmds
 // that drain share it under mu. most is the longest of the last drains

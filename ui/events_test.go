@@ -24,11 +24,13 @@ func cookies(evs []collect.StateEvent) []uint64 {
 // A scoped drain keeps the events of its namespace and of none known, in
 // order, in an array of their own: the next drain, which reads the
 // stream into the same scratch array, leaves the first answer as it was.
+// A drain that keeps most of what it read takes the array with it.
 func TestDrainScopedKeepsOwnEventsInTheirOwnArray(t *testing.T) {
 	st := &scriptStream{t: t}
 	var buf drainBuf
 	scope := nsScope{ns: 7, on: true, buf: &buf}
-	st.evs = []collect.StateEvent{stateEvent(9, 1), stateEvent(7, 2), stateEvent(0, 3), stateEvent(9, 4), stateEvent(7, 5)}
+	st.evs = []collect.StateEvent{stateEvent(9, 1), stateEvent(7, 2), stateEvent(0, 3), stateEvent(9, 4), stateEvent(7, 5),
+		stateEvent(9, 7), stateEvent(9, 8)}
 	st.closed = []collect.Closed{{Cookie: 6}}
 	d := drain(st, scope)
 	if got, want := cookies(d.events), []uint64{2, 3, 5}; !slices.Equal(got, want) {
@@ -37,7 +39,7 @@ func TestDrainScopedKeepsOwnEventsInTheirOwnArray(t *testing.T) {
 	if len(d.closed) != 1 || d.closed[0].Cookie != 6 {
 		t.Fatalf("first drain's destroy records: %+v", d.closed)
 	}
-	if len(buf.evs) != 0 || cap(buf.evs) < 5 {
+	if len(buf.evs) != 0 || cap(buf.evs) < 7 {
 		t.Fatalf("the scratch array: len %d cap %d, want it empty and kept", len(buf.evs), cap(buf.evs))
 	}
 	for _, e := range buf.evs[:cap(buf.evs)] {
@@ -46,12 +48,36 @@ func TestDrainScopedKeepsOwnEventsInTheirOwnArray(t *testing.T) {
 		}
 	}
 	st.evs = []collect.StateEvent{stateEvent(7, 10), stateEvent(7, 11), stateEvent(9, 12), stateEvent(7, 13)}
+	scratch := &buf.evs[:1][0]
 	d2 := drain(st, scope)
 	if got, want := cookies(d2.events), []uint64{10, 11, 13}; !slices.Equal(got, want) {
 		t.Fatalf("second drain kept cookies %v, want %v", got, want)
 	}
 	if got, want := cookies(d.events), []uint64{2, 3, 5}; !slices.Equal(got, want) {
 		t.Fatalf("the first drain's events changed under the second drain: %v, want %v", got, want)
+	}
+	if &d2.events[0] == scratch {
+		t.Fatal("a drain that kept 3 events took the scratch array with them")
+	}
+	// Many kept, most of what was read: the events are in the scratch
+	// array, which is no longer the drain's.
+	st.evs = nil
+	for i := range drainHandOff + 10 {
+		st.evs = append(st.evs, stateEvent(7, uint64(100+i)))
+	}
+	st.evs = append(st.evs, stateEvent(9, 99))
+	buf.evs = make([]collect.StateEvent, 0, 2*drainHandOff)
+	scratch = &buf.evs[:1][0]
+	d3 := drain(st, scope)
+	if len(d3.events) != drainHandOff+10 || &d3.events[0] != scratch || buf.evs != nil {
+		t.Fatalf("a drain that kept %d of %d copied them (%v) or kept the array (cap %d)", len(d3.events), len(st.evs), &d3.events[0] != scratch, cap(buf.evs))
+	}
+	st.evs = []collect.StateEvent{stateEvent(7, 14)}
+	if got := cookies(drain(st, scope).events); !slices.Equal(got, []uint64{14}) {
+		t.Fatalf("the drain after a hand-over kept %v", got)
+	}
+	if d3.events[0].Cookie != 100 || d3.events[len(d3.events)-1].Cookie != uint64(100+drainHandOff+9) {
+		t.Fatalf("the handed-over events changed under the next drain: %d ... %d", d3.events[0].Cookie, d3.events[len(d3.events)-1].Cookie)
 	}
 	// Nothing of the namespace: no events, and none of the others'.
 	st.evs = []collect.StateEvent{stateEvent(9, 20)}
