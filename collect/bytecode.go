@@ -5,22 +5,24 @@ import (
 	"net/netip"
 )
 
-// The inet_diag bytecode operations a program may hold (linux/inet_diag.h).
+// The inet_diag bytecode operations a program may hold (INET_DIAG_BC_* in
+// linux/inet_diag.h): filter.Filter.Bytecode assembles programs of them,
+// RunBytecode runs them.
 const (
-	bcNOP     = 0
-	bcJMP     = 1
-	bcSGE     = 2
-	bcSLE     = 3
-	bcDGE     = 4
-	bcDLE     = 5
-	bcAuto    = 6
-	bcSCond   = 7
-	bcDCond   = 8
-	bcDevCond = 9
-	bcMark    = 10
-	bcSEQ     = 11
-	bcDEQ     = 12
-	bcCgroup  = 13
+	BCNop        = 0
+	BCJmp        = 1
+	BCSGE        = 2
+	BCSLE        = 3
+	BCDGE        = 4
+	BCDLE        = 5
+	BCAuto       = 6
+	BCSCond      = 7
+	BCDCond      = 8
+	BCDevCond    = 9
+	BCMarkCond   = 10
+	BCSEQ        = 11
+	BCDEQ        = 12
+	BCCgroupCond = 13
 )
 
 // bcEndian is the byte order of the programs' words: the kernel reads
@@ -50,46 +52,46 @@ func RunBytecode(bc []byte, s *Socket) (accept, ok bool) {
 		code, yesLen, noLen := bc[pc], int(bc[pc+1]), int(bcEndian.Uint16(bc[pc+2:]))
 		yes := true
 		switch code {
-		case bcNOP:
-		case bcJMP:
+		case BCNop:
+		case BCJmp:
 			yes = false
-		case bcSGE, bcSLE, bcDGE, bcDLE, bcSEQ, bcDEQ:
+		case BCSGE, BCSLE, BCDGE, BCDLE, BCSEQ, BCDEQ:
 			if pc+8 > n {
 				return false, false
 			}
 			want := int(bcEndian.Uint16(bc[pc+6:]))
 			port := int(s.Remote.Port())
-			if code == bcSGE || code == bcSLE || code == bcSEQ {
+			if code == BCSGE || code == BCSLE || code == BCSEQ {
 				port = int(s.Local.Port())
 			}
 			switch code {
-			case bcSGE, bcDGE:
+			case BCSGE, BCDGE:
 				yes = port >= want
-			case bcSLE, bcDLE:
+			case BCSLE, BCDLE:
 				yes = port <= want
 			default:
 				yes = port == want
 			}
-		case bcSCond, bcDCond:
+		case BCSCond, BCDCond:
 			if pc+12 > n {
 				return false, false
 			}
 			var ok bool
-			if yes, ok = hostcondHolds(bc[pc+4:min(n, pc+yesLen)], s, code == bcSCond); !ok {
+			if yes, ok = hostcondHolds(bc[pc+4:min(n, pc+yesLen)], s, code == BCSCond); !ok {
 				return false, false
 			}
-		case bcDevCond:
+		case BCDevCond:
 			if pc+8 > n {
 				return false, false
 			}
 			yes = s.Ifindex == bcEndian.Uint32(bc[pc+4:])
-		case bcMark:
+		case BCMarkCond:
 			if pc+12 > n {
 				return false, false
 			}
 			mark, mask := bcEndian.Uint32(bc[pc+4:]), bcEndian.Uint32(bc[pc+8:])
 			yes = s.Mark&mask == mark
-		case bcCgroup:
+		case BCCgroupCond:
 			if pc+12 > n {
 				return false, false
 			}
@@ -120,14 +122,14 @@ func RunBytecode(bc []byte, s *Socket) (accept, ok bool) {
 // Its addresses, ports and cgroup are fixed from the moment it is in a
 // table a dump lists, but for a UDP socket's connect.
 func BytecodeSilent(bc []byte) bool {
-	return bytecodeHas(bc, bcDevCond, bcMark, bcAuto)
+	return bytecodeHas(bc, BCDevCond, BCMarkCond, BCAuto)
 }
 
 // BytecodeTupleOnly reports whether a program tests nothing but a
 // socket's addresses and ports (and parses): what a state event or a
 // destroy record says of the socket is then enough to run it.
 func BytecodeTupleOnly(bc []byte) bool {
-	return !bytecodeHas(bc, bcDevCond, bcMark, bcCgroup, bcAuto)
+	return !bytecodeHas(bc, BCDevCond, BCMarkCond, BCCgroupCond, BCAuto)
 }
 
 // bytecodeHas reports whether bc holds one of the operations codes, or

@@ -503,20 +503,30 @@ func (n *Netlink) dumpTableLocked(ctx context.Context, snap *Snapshot, socks []S
 // orphan, a child not yet accepted) has no descriptor, so its empty
 // owners are known. It returns the snapshot's coverage.
 func markOwners(c *ownerCache, socks []Socket) OwnerCoverage {
-	cov := OwnersComplete
-	if c.denied {
-		cov = OwnersPartial
-	}
 	for i := range socks {
-		s := &socks[i]
-		if s.Inode == 0 || len(s.Owners) > 0 {
-			continue
-		}
-		if _, looked := c.byInode[s.Inode]; c.denied || !looked {
-			s.Unknown |= FieldOwners
-		}
+		c.markUnknown(&socks[i])
 	}
-	return cov
+	return c.coverage()
+}
+
+// markUnknown marks s's owners unknown when it has an inode, no owner,
+// and the cache could not look for one (never scanned for it, or a
+// process it could not read).
+func (c *ownerCache) markUnknown(s *Socket) {
+	if s.Inode == 0 || len(s.Owners) > 0 {
+		return
+	}
+	if _, looked := c.byInode[s.Inode]; c.denied || !looked {
+		s.Unknown |= FieldOwners
+	}
+}
+
+// coverage is what the cache's answers cover.
+func (c *ownerCache) coverage() OwnerCoverage {
+	if c.denied {
+		return OwnersPartial
+	}
+	return OwnersComplete
 }
 
 func protoFamName(proto, fam uint8) string {

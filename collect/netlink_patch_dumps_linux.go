@@ -104,7 +104,7 @@ func (d *patchDumps) accepts(s *Socket, whole bool) (yes, ok bool) {
 		return false, true
 	case x.bc == nil:
 		return true, true
-	case !whole && bytecodeHas(x.bc, bcCgroup):
+	case !whole && bytecodeHas(x.bc, BCCgroupCond):
 		return false, false
 	}
 	return RunBytecode(x.bc, s)

@@ -25,10 +25,10 @@ func (p eitherPort) Bytecode(Proto, uint8) []byte {
 		b[at], b[at+1] = code, byte(yes)
 		binary.NativeEndian.PutUint16(b[at+2:], no)
 	}
-	op(0, bcSEQ, 8, 12)
+	op(0, BCSEQ, 8, 12)
 	binary.NativeEndian.PutUint16(b[6:], uint16(p))
-	op(8, bcJMP, 4, 12)
-	op(12, bcDEQ, 8, 12)
+	op(8, BCJmp, 4, 12)
+	op(12, BCDEQ, 8, 12)
 	binary.NativeEndian.PutUint16(b[18:], uint16(p))
 	return b
 }
@@ -39,7 +39,7 @@ type markOnly struct{}
 
 func (markOnly) Bytecode(Proto, uint8) []byte {
 	b := make([]byte, 12)
-	b[0], b[1] = bcMark, 12
+	b[0], b[1] = BCMarkCond, 12
 	binary.NativeEndian.PutUint16(b[2:], 16)
 	binary.NativeEndian.PutUint32(b[4:], 1)
 	binary.NativeEndian.PutUint32(b[8:], 0xffffffff)

@@ -47,20 +47,10 @@ func (c *ownerCache) resolvePatch(socks []Socket, fresh []int32, shown func(cook
 // markOwnersAt is markOwners for the rows at the indices given alone:
 // the others' marks are as the cache left them, unchanged since.
 func markOwnersAt(c *ownerCache, socks []Socket, at []int32) OwnerCoverage {
-	cov := OwnersComplete
-	if c.denied {
-		cov = OwnersPartial
-	}
 	for _, i := range at {
-		s := &socks[i]
-		if s.Inode == 0 || len(s.Owners) > 0 {
-			continue
-		}
-		if _, looked := c.byInode[s.Inode]; c.denied || !looked {
-			s.Unknown |= FieldOwners
-		}
+		c.markUnknown(&socks[i])
 	}
-	return cov
+	return c.coverage()
 }
 
 // cookieSieve is a set of cookies that may answer "maybe" for one not in

@@ -235,20 +235,20 @@ func kconst(b bool) *kexpr {
 	return kexprFalse
 }
 
-// The inet_diag bytecode operations (linux/inet_diag.h).
+// The inet_diag bytecode operations the assembler emits.
 const (
-	bcJMP     = 1
-	bcSGE     = 2
-	bcSLE     = 3
-	bcDGE     = 4
-	bcDLE     = 5
-	bcSCond   = 7
-	bcDCond   = 8
-	bcDevCond = 9
-	bcMark    = 10
-	bcSEQ     = 11
-	bcDEQ     = 12
-	bcCgroup  = 13
+	bcJMP     = collect.BCJmp
+	bcSGE     = collect.BCSGE
+	bcSLE     = collect.BCSLE
+	bcDGE     = collect.BCDGE
+	bcDLE     = collect.BCDLE
+	bcSCond   = collect.BCSCond
+	bcDCond   = collect.BCDCond
+	bcDevCond = collect.BCDevCond
+	bcMark    = collect.BCMarkCond
+	bcSEQ     = collect.BCSEQ
+	bcDEQ     = collect.BCDEQ
+	bcCgroup  = collect.BCCgroupCond
 )
 
 // maxBytecode is the longest program Bytecode emits: a jump's offset is
