@@ -109,6 +109,33 @@ type gateState struct {
 	unpeekable int
 	// text is the header's word after a peek: when the last walk was.
 	text string
+	// ownersTried is the cookies of shown rows whose unknown owner a
+	// patch was made to look for (see ownerWanted).
+	ownersTried map[uint64]bool
+}
+
+// ownerWanted reports whether a row on screen has an owner not known
+// yet that no patch has looked for: a patch scans only for the owners
+// of the rows shown when it started (collect.Netlink.SetOwnersOnScreen),
+// and a new row is shown only after the patch that found it, so the
+// refresh after patches rather than peeks, and its scan finds the owner.
+// Each row is tried once (a socket of another pid namespace stays
+// unknown); the walks forget the tries.
+func (m *model) ownerWanted() bool {
+	g := &m.gate
+	t := &m.table
+	for i := t.offset; i < len(m.rows) && i < t.offset+t.visibleRows(); i++ {
+		s := m.rows[i].s
+		if s.Inode == 0 || s.Known(collect.FieldOwners) || g.ownersTried[s.Cookie] {
+			continue
+		}
+		if g.ownersTried == nil || len(g.ownersTried) > 4096 {
+			g.ownersTried = map[uint64]bool{}
+		}
+		g.ownersTried[s.Cookie] = true
+		return true
+	}
+	return false
 }
 
 // gatePort is a protocol and local port.
@@ -137,7 +164,7 @@ type peekMsg struct {
 // a walk otherwise.
 func (m *model) refreshCmd() tea.Cmd {
 	switch {
-	case m.mayPeek():
+	case m.mayPeek() && !m.ownerWanted():
 		return m.peekCmd(false)
 	case m.mayPatch():
 		return m.peekCmd(true)
@@ -304,6 +331,7 @@ func (m *model) walked(msg *snapMsg) {
 	}
 	g.walks++
 	g.age = 0
+	g.ownersTried = nil
 	g.held = 0
 	g.text = ""
 	m.header.gate = ""

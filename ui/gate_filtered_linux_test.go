@@ -1,12 +1,16 @@
 package ui
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"socktop/collect"
 	"socktop/internal/kerneltest"
+	"socktop/internal/waitfor"
 )
 
 // A view whose filter the kernel evaluates patches too: the events of the
@@ -129,4 +133,42 @@ func TestGatePatchesAFilteredView(t *testing.T) {
 		t.Fatal("a UDP bind did not make a walk")
 	}
 	sameAsDump(t, h)
+}
+
+// A new connection's rows are shown after the patch that found them, and
+// that patch scanned only for the owners of the rows shown before it:
+// the refresh after patches again, and the rows get the test's process,
+// though the host is quiet and would otherwise peek.
+func TestGateFindsTheOwnersOfNewRowsShown(t *testing.T) {
+	if !kerneltest.InQuietNetns(t) {
+		return
+	}
+	ln, _, _ := gatePair(t, "tcp4", "127.0.0.1:0")
+	h := gateHarnessWith(t, "", true)
+	if !h.m.demos.mode.Exact() {
+		t.Skipf("no exact events here (%s): the gate never opens", h.m.demos.mode)
+	}
+	h.tick()
+	h.settle()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pid := os.Getpid()
+	owned := func() bool {
+		r := shownByInode(t, h.m, c.(*net.TCPConn))
+		return r != nil && len(r.Owners) > 0 && r.Owners[0].PID == pid
+	}
+	// A scan may be spaced out on a busy host (its cost times 50): the
+	// ticks go on until it comes, and each must patch, not peek, while
+	// the row's owner is unknown.
+	waitfor.UntilShow(t, 20*time.Second, "the new connection's owner", func() bool {
+		if k := h.tickKind(); k == "peek" {
+			if r := shownByInode(t, h.m, c.(*net.TCPConn)); r != nil && !r.Known(collect.FieldOwners) && !h.m.gate.ownersTried[r.Cookie] {
+				t.Fatal("a refresh peeked with a shown row's owner unknown and not yet looked for")
+			}
+		}
+		return owned()
+	}, func() string { return fmt.Sprintf("%+v", shownByInode(t, h.m, c.(*net.TCPConn))) })
 }

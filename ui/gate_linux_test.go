@@ -27,7 +27,13 @@ func gateHarness(t *testing.T) *harness {
 // start.
 func gateHarnessFiltered(t *testing.T, filter string) *harness {
 	t.Helper()
-	src := collect.NewNetlink(collect.Options{TCP: true, UDP: true, IPv4: true, IPv6: true, States: collect.AllStates})
+	return gateHarnessWith(t, filter, false)
+}
+
+// gateHarnessWith is gateHarnessFiltered with owners looked up or not.
+func gateHarnessWith(t *testing.T, filter string, owners bool) *harness {
+	t.Helper()
+	src := collect.NewNetlink(collect.Options{TCP: true, UDP: true, IPv4: true, IPv6: true, States: collect.AllStates, Owners: owners})
 	t.Cleanup(func() { src.Close() })
 	st, err := events.Open(events.Options{})
 	if err != nil {
