@@ -42,10 +42,7 @@ func TestPatchCountsAgreeWithSockstat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s4.Close()
-	c, s, _ := pairTCP(t, unix.AF_INET6)
-	c.Close()
-	waitEOF(t, s)
-	s.Close()
+	timeWait(t, unix.AF_INET6)
 
 	snap, err := src.Snapshot(context.Background())
 	if err != nil {
@@ -121,10 +118,7 @@ func TestPatchDropsTimeWaitEndedEarly(t *testing.T) {
 	}
 	src := lookupSource(t)
 	for range 3 {
-		c, s, _ := pairTCP(t, unix.AF_INET)
-		c.Close()
-		waitEOF(t, s)
-		s.Close()
+		timeWait(t, unix.AF_INET)
 	}
 	snap, err := src.Snapshot(context.Background())
 	if err != nil {
@@ -158,4 +152,14 @@ func TestPatchDropsTimeWaitEndedEarly(t *testing.T) {
 	if len(p.Sockets) != len(snap.Sockets)-1 {
 		t.Fatalf("the patched table has %d rows, want %d", len(p.Sockets), len(snap.Sockets)-1)
 	}
+}
+
+// timeWait makes a connection and closes it, client first: the client's
+// end is left in TIME_WAIT, the server's gone.
+func timeWait(t *testing.T, fam int) {
+	t.Helper()
+	c, s, _ := pairTCP(t, fam)
+	c.Close()
+	waitEOF(t, s)
+	s.Close()
 }
