@@ -38,3 +38,6 @@ func (w *ClosedWatcher) Dropped() (uint64, error) { return 0, nil }
 func WatchClosedFunc(now func() time.Time, emit func([]Closed)) (*ClosedWatcher, error) {
 	return WatchClosed(now)
 }
+
+// SetPorts does nothing here.
+func (w *ClosedWatcher) SetPorts(ps *PortSet) error { return nil }

@@ -59,7 +59,7 @@ func TestBytecodeSelectsWhatMatchSelects(t *testing.T) {
 	g := &filterGen{r: rand.New(rand.NewPCG(seed, 1)), ports: ports, addr4: testAddr4.String(), marks: marks, cgroups: cgroups}
 	whole := collect.NewNetlink(collect.Options{})
 	t.Cleanup(func() { whole.Close() })
-	narrowed := 0
+	narrowed, bounded := 0, 0
 	for i := 0; i < 150; i++ {
 		expr := g.expr(3)
 		f, err := Parse(expr)
@@ -76,9 +76,26 @@ func TestBytecodeSelectsWhatMatchSelects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The port bound the event sources drop by must hold every
+		// socket the kernel's program sent, whoever made it.
+		var bounds [2]collect.PortSet
+		var hasBound [2]bool
+		for k, proto := range []collect.Proto{collect.TCP, collect.UDP} {
+			bounds[k], hasBound[k] = f.PortBound(proto)
+			if hasBound[k] {
+				bounded++
+			}
+		}
 		inKernel := map[string]bool{}
 		for j := range ks.Sockets {
 			s := &ks.Sockets[j]
+			k := 0
+			if s.Proto == collect.UDP {
+				k = 1
+			}
+			if hasBound[k] && !bounds[k].Has(s.Local.Port(), s.Remote.Port()) {
+				t.Errorf("%q: the kernel sent %s, outside the port bound %s", expr, sockID(s), bounds[k].String())
+			}
 			if !f.Decides(s) {
 				// Match keeps it, and the kernel's program could not be
 				// run here for want of the field: nothing to compare.
@@ -117,6 +134,10 @@ func TestBytecodeSelectsWhatMatchSelects(t *testing.T) {
 	if narrowed == 0 {
 		t.Error("no generated filter narrowed the dump: the bytecode never reached the kernel")
 	}
+	if bounded == 0 {
+		t.Error("no generated filter had a port bound: the bound was never checked")
+	}
+	t.Logf("%d of 300 programs had a port bound", bounded)
 }
 
 // acceptedByProgram reports whether one of the programs the collector may

@@ -29,6 +29,7 @@ const (
 	bpfProgName   = "socktop_state"
 	bpfEventsName = "socktop_events"
 	bpfLostName   = "socktop_lost"
+	bpfScopeName  = "socktop_scope"
 )
 
 // defaultRingSize is the ring buffer's size: some 58k records, so a
@@ -56,9 +57,13 @@ const bpfRestore = "run as root, or give the binary cap_bpf,cap_perfmon (setcap 
 // MPTCP's own sockets (sk_protocol 262) change state too but are left out,
 // their subflows being TCP sockets that are reported.
 type bpfReader struct {
-	prog       *ebpf.Program
-	events     *ebpf.Map
-	lostMap    *ebpf.Map
+	prog     *ebpf.Program
+	events   *ebpf.Map
+	lostMap  *ebpf.Map
+	scopeMap *ebpf.Map
+	// hasNetNS is whether the program reads the namespace, so a scope may
+	// name one.
+	hasNetNS   bool
 	lnk        link.Link
 	rb         *ringbuf.Reader
 	clk        clock
@@ -136,12 +141,17 @@ func openBPFSize(size int) (_ *bpfReader, err error) {
 	if err != nil {
 		return nil, privErr("creating the lost-event counter", err, memlockErr)
 	}
+	r.scopeMap, err = ebpf.NewMap(&ebpf.MapSpec{Name: bpfScopeName, Type: ebpf.Array, KeySize: 4, ValueSize: scopeSize, MaxEntries: 1})
+	if err != nil {
+		return nil, privErr("creating the scope map", err, memlockErr)
+	}
+	r.hasNetNS = layout.hasNetNS
 	r.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         bpfProgName,
 		Type:         ebpf.Tracing,
 		AttachType:   ebpf.AttachTraceRawTp,
 		AttachTo:     "inet_sock_set_state",
-		Instructions: stateProgram(layout, r.events.FD(), r.lostMap.FD()),
+		Instructions: stateProgram(layout, r.events.FD(), r.lostMap.FD(), r.scopeMap.FD()),
 		License:      "GPL",
 	})
 	if err != nil {
@@ -322,6 +332,32 @@ func kernelState(s uint8) collect.State {
 	return collect.StateUnknown
 }
 
+// setScope writes sc into the program's scope map: from the next event
+// on, the program leaves out what sc rules out.
+func (r *bpfReader) setScope(sc Scope) error {
+	var flags uint32
+	var local, remote []collect.PortRange
+	if sc.TCP != nil {
+		flags |= scopePorts
+		local, remote = sc.TCP.Local, sc.TCP.Remote
+		if len(local) > 0 {
+			flags |= scopePortless
+		}
+	}
+	if sc.NetNS != 0 && !r.hasNetNS {
+		return fmt.Errorf("the kernel's struct sock layout gives the program no namespace: %w", ErrUnavailable)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return nil
+	}
+	if err := r.scopeMap.Put(uint32(0), scopeValue(flags, sc.NetNS, local, remote)); err != nil {
+		return fmt.Errorf("writing the BPF scope: %w", err)
+	}
+	return nil
+}
+
 // lost sums the per-CPU count of events the ring buffer had no room for,
 // and the records that could not be decoded. After close it returns the
 // last sum read.
@@ -375,6 +411,9 @@ func (r *bpfReader) close() error {
 		}
 		if r.lostMap != nil {
 			errs = append(errs, r.lostMap.Close())
+		}
+		if r.scopeMap != nil {
+			errs = append(errs, r.scopeMap.Close())
 		}
 		r.closeErr = errors.Join(errs...)
 		if r.closeErr != nil {

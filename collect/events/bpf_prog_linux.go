@@ -3,8 +3,12 @@
 package events
 
 import (
+	"encoding/binary"
+
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
+
+	"socktop/collect"
 )
 
 // The record the program writes into the ring buffer, one per state
@@ -27,20 +31,45 @@ const (
 	tracingArgs = 8  // a raw tracepoint's arguments are u64 each
 )
 
+// The scope map's one value, which Stream.SetScope writes: what the
+// program leaves out before it reserves a record.
+const (
+	scopeFlags  = 0 // u32: scopePorts, scopePortless
+	scopeNetNS  = 4 // u32: the namespace whose events are kept; 0 for all
+	scopeLocal  = 8 // a bit for each local port: port/8, bit port%8
+	scopeRemote = scopeLocal + 65536/8
+	scopeSize   = scopeRemote + 65536/8
+
+	// scopePorts: an event is kept only if its local port's bit or its
+	// remote port's bit is set.
+	scopePorts = 1
+	// scopePortless: an event of a socket whose local port is not chosen
+	// yet (a connect's first) is kept whatever its remote port: the port
+	// chosen next may be one the bound holds.
+	scopePortless = 2
+)
+
 // Registers the program keeps across helper calls.
 const (
-	rCtx = asm.R6
-	rSk  = asm.R7
-	rRec = asm.R9
+	rCtx  = asm.R6
+	rSk   = asm.R7
+	rNetN = asm.R8
+	rRec  = asm.R9
 )
+
+// sportSlot is where on the stack the local port is read to, in network
+// order, before the scope is tested.
+const sportSlot = -8
 
 // stateProgram assembles the tp_btf/inet_sock_set_state program: for each
 // change of a TCP socket (sk_protocol IPPROTO_TCP; MPTCP's own sockets,
 // protocol 262, are left out) it reserves a record in the ring buffer
 // events and fills it from the struct sock at ctx[0], laid out as l says.
 // When the ring buffer is full it counts the event in the per-CPU array
-// lost instead.
-func stateProgram(l sockLayout, events, lost int) asm.Instructions {
+// lost instead. Before that it tests the event against the scope in the
+// array scope (see scopeFlags): an event the stream's reader would drop
+// costs it no wakeup and no decode.
+func stateProgram(l sockLayout, events, lost, scope int) asm.Instructions {
 	p := asm.Instructions{
 		asm.Mov.Reg(rCtx, asm.R1),
 		asm.LoadMem(rSk, rCtx, 0, asm.DWord),
@@ -49,7 +78,27 @@ func stateProgram(l sockLayout, events, lost int) asm.Instructions {
 	p = append(p,
 		asm.JNE.Imm(asm.R1, unix.IPPROTO_TCP, "out"),
 
-		asm.LoadMapPtr(asm.R1, events),
+		// inet_sport lies past struct sock, out of the BTF pointer's
+		// reach: it is read by a helper.
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, sportSlot),
+		asm.Mov.Imm(asm.R2, 2),
+		asm.Mov.Reg(asm.R3, rSk),
+		asm.Add.Imm(asm.R3, int32(l.sport.off)),
+		asm.FnProbeReadKernel.Call(),
+		asm.Mov.Imm(rNetN, 0),
+	)
+	if l.hasNetNS {
+		p = append(p,
+			asm.LoadMem(asm.R1, rSk, l.netPtr.off, asm.DWord),
+			asm.JEq.Imm(asm.R1, 0, "nonet"),
+			asm.LoadMem(rNetN, asm.R1, l.inum.off, asm.Word),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("nonet"),
+		)
+	}
+	p = append(p, scopeTest(l, scope)...)
+	p = append(p,
+		asm.LoadMapPtr(asm.R1, events).WithSymbol("keep"),
 		asm.Mov.Imm(asm.R2, recordSize),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
@@ -77,22 +126,10 @@ func stateProgram(l sockLayout, events, lost int) asm.Instructions {
 		asm.Mov.Imm(asm.R2, commSize),
 		asm.FnGetCurrentComm.Call(),
 	)
-	if l.hasNetNS {
-		p = append(p,
-			asm.LoadMem(asm.R1, rSk, l.netPtr.off, asm.DWord),
-			asm.JEq.Imm(asm.R1, 0, "nonet"),
-			asm.LoadMem(asm.R1, asm.R1, l.inum.off, asm.Word),
-			asm.StoreMem(rRec, recNetNS, asm.R1, asm.Word),
-			asm.Mov.Imm(asm.R0, 0).WithSymbol("nonet"),
-		)
-	}
 	p = append(p,
-		asm.Mov.Reg(asm.R1, rRec),
-		asm.Add.Imm(asm.R1, recSport),
-		asm.Mov.Imm(asm.R2, 2),
-		asm.Mov.Reg(asm.R3, rSk),
-		asm.Add.Imm(asm.R3, int32(l.sport.off)),
-		asm.FnProbeReadKernel.Call(),
+		asm.StoreMem(rRec, recNetNS, rNetN, asm.Word),
+		asm.LoadMem(asm.R2, asm.RFP, sportSlot, asm.Half),
+		asm.StoreMem(rRec, recSport, asm.R2, asm.Half),
 		asm.LoadMem(asm.R2, rSk, l.dport.off, asm.Half),
 		asm.StoreMem(rRec, recDport, asm.R2, asm.Half),
 		asm.LoadMem(asm.R2, rCtx, 1*tracingArgs, asm.DWord),
@@ -145,6 +182,88 @@ func stateProgram(l sockLayout, events, lost int) asm.Instructions {
 		asm.Return(),
 	)
 	return p
+}
+
+// scopeTest jumps to "keep" for an event the scope keeps and to "out"
+// for one it leaves out. No scope value (a lookup that fails) keeps all.
+func scopeTest(l sockLayout, scope int) asm.Instructions {
+	p := asm.Instructions{
+		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+		asm.LoadMapPtr(asm.R1, scope),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -4),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "keep"),
+	}
+	if l.hasNetNS {
+		// Without the namespace in the layout SetScope refuses a
+		// namespace, and the test is left out.
+		p = append(p,
+			asm.LoadMem(asm.R1, asm.R0, scopeNetNS, asm.Word),
+			asm.JEq.Imm(asm.R1, 0, "ports"),
+			asm.JNE.Reg(asm.R1, rNetN, "out"),
+		)
+	}
+	p = append(p,
+		asm.LoadMem(asm.R1, asm.R0, scopeFlags, asm.Word).WithSymbol("ports"),
+		asm.Mov.Reg(asm.R2, asm.R1),
+		asm.And.Imm(asm.R2, scopePorts),
+		asm.JEq.Imm(asm.R2, 0, "keep"),
+		asm.LoadMem(asm.R2, asm.RFP, sportSlot, asm.Half),
+		asm.JNE.Imm(asm.R2, 0, "local"),
+		asm.And.Imm(asm.R1, scopePortless),
+		asm.JNE.Imm(asm.R1, 0, "keep"),
+		asm.Ja.Label("remote"),
+	)
+	p = append(p, portBit(asm.R2, scopeLocal, "local")...)
+	p = append(p, asm.LoadMem(asm.R2, rSk, l.dport.off, asm.Half).WithSymbol("remote"))
+	p = append(p, portBit(asm.R2, scopeRemote, "")...)
+	return append(p, asm.Ja.Label("out"))
+}
+
+// portBit jumps to "keep" when the bit of the port in port (network
+// order, as the socket holds it) is set in the bitmap at off of the
+// scope value in R0. It clobbers port, R3 and R4; its first instruction
+// carries the label sym, if one is given.
+func portBit(port asm.Register, off int32, sym string) asm.Instructions {
+	swap := asm.HostTo(asm.BE, port, asm.Half)
+	if sym != "" {
+		swap = swap.WithSymbol(sym)
+	}
+	return asm.Instructions{
+		swap,
+		// A swap leaves the verifier no bound on the result: the mask
+		// gives it the one that keeps the byte's offset in the value.
+		asm.And.Imm(port, 0xffff),
+		asm.Mov.Reg(asm.R3, port),
+		asm.RSh.Imm(asm.R3, 3),
+		asm.Mov.Reg(asm.R4, asm.R0),
+		asm.Add.Imm(asm.R4, off),
+		asm.Add.Reg(asm.R4, asm.R3),
+		asm.LoadMem(asm.R4, asm.R4, 0, asm.Byte),
+		asm.And.Imm(port, 7),
+		asm.RSh.Reg(asm.R4, port),
+		asm.And.Imm(asm.R4, 1),
+		asm.JNE.Imm(asm.R4, 0, "keep"),
+	}
+}
+
+// scopeValue encodes a scope for the program: flags, the namespace, and
+// the two bitmaps.
+func scopeValue(flags, netns uint32, local, remote []collect.PortRange) []byte {
+	v := make([]byte, scopeSize)
+	binary.NativeEndian.PutUint32(v[scopeFlags:], flags)
+	binary.NativeEndian.PutUint32(v[scopeNetNS:], netns)
+	set := func(off int, rs []collect.PortRange) {
+		for _, r := range rs {
+			for port := int(r.Lo); port <= int(r.Hi); port++ {
+				v[off+port/8] |= 1 << (port % 8)
+			}
+		}
+	}
+	set(scopeLocal, local)
+	set(scopeRemote, remote)
+	return v
 }
 
 // loadField loads f of the struct at src into dst, extracting a

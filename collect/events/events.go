@@ -116,8 +116,13 @@ type Stream struct {
 	nEvents, nClosed     atomic.Uint64
 	wg                   sync.WaitGroup
 	closeOnce            sync.Once
-	errMu                sync.Mutex
-	err                  error
+	// scopeMu orders SetScope's calls; scopeKey is the scope in force
+	// when scopeSet.
+	scopeMu  sync.Mutex
+	scopeSet bool
+	scopeKey string
+	errMu    sync.Mutex
+	err      error
 }
 
 // Open starts the readers opts ask for. Without a forced Mode it never
@@ -366,6 +371,74 @@ func (s *Stream) Feed(t *collect.Tracker) {
 	evs, closed, lost, closedLost := s.Drain(nil, nil)
 	t.AddEvents(evs, lost)
 	t.AddClosed(closed, closedLost)
+}
+
+// Scope is what the kernel side of a stream may leave out: what its
+// reader would drop anyway, dropped before it costs a wakeup, a copy and
+// a decode. The zero Scope keeps everything.
+type Scope struct {
+	// NetNS keeps the state events of that network namespace alone; 0
+	// keeps every namespace's.
+	NetNS uint32
+	// TCP, when set, keeps the state events and destroy records of the
+	// TCP sockets it may hold (collect.PortSet), and the events of
+	// connects whose local port is not chosen yet if a local port may
+	// be. nil keeps every TCP socket's.
+	TCP *collect.PortSet
+	// UDP, when set, keeps the destroy records of the UDP sockets it may
+	// hold. Destroy records are kept by TCP and UDP together: both must
+	// be set for either to narrow them.
+	UDP *collect.PortSet
+}
+
+// key names the scope, to tell a change from a repeat.
+func (sc *Scope) key() string {
+	k := fmt.Sprint(sc.NetNS)
+	for _, ps := range []*collect.PortSet{sc.TCP, sc.UDP} {
+		if ps == nil {
+			k += "|all"
+		} else {
+			k += "|" + ps.String()
+		}
+	}
+	return k
+}
+
+// scoper is a reader whose kernel side can leave events out.
+type scoper interface {
+	setScope(sc Scope) error
+}
+
+// SetScope narrows what the kernel hands the stream to sc, from the
+// kernel's next event on; events already read are kept. A reader that
+// cannot narrow (tracefs) reads everything, as before: a scope is only
+// ever a saving, never a filter the stream's readers may rely on. The
+// error says what could not be narrowed; the stream goes on either way.
+// A repeat of the scope in force costs no system call.
+func (s *Stream) SetScope(sc Scope) error {
+	k := sc.key()
+	s.scopeMu.Lock()
+	defer s.scopeMu.Unlock()
+	if s.scopeSet && k == s.scopeKey {
+		return nil
+	}
+	var errs []error
+	if sr, ok := s.rd.(scoper); ok {
+		errs = append(errs, sr.setScope(sc))
+	}
+	if s.cw != nil {
+		var ports *collect.PortSet
+		if sc.TCP != nil && sc.UDP != nil {
+			ports = &collect.PortSet{}
+			ports.Union(*sc.TCP)
+			ports.Union(*sc.UDP)
+		}
+		errs = append(errs, s.cw.SetPorts(ports))
+	}
+	err := errors.Join(errs...)
+	// A scope that failed is tried again next time.
+	s.scopeSet, s.scopeKey = err == nil, k
+	return err
 }
 
 // Stats returns the stream's counters since Open.
