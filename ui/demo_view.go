@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -132,6 +133,9 @@ type demoState struct {
 	// stopGen counts the `x` presses: a start asked for before the last
 	// one is stopped as soon as it arrives.
 	stopGen int
+	// scope is the stream's kernel scope, which a start widens before
+	// the run makes its first socket (kernel_scope.go).
+	scope *kernelScope
 	// starting counts the starts on their way, so `x` knows it has
 	// something to stop even before the first run shows.
 	starting int
@@ -223,6 +227,7 @@ func sameSteps(a, b []collect.Step) bool {
 // the run going without them.
 func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) tea.Cmd {
 	ctx, reg, fast, gen := d.ctx, d.reg, d.fast, d.stopGen
+	ksc, sgen := d.scope, d.scope.issue()
 	checks := demo.Checks{Events: d.mode, Segments: true}
 	if checks.Events == "" {
 		checks.Events = events.ModeSampled
@@ -232,6 +237,12 @@ func (d *demoState) startCmd(sc *demo.Scenario, reuse bool, replaces *demo.Run) 
 		if replaces != nil {
 			replaces.Stop()
 			reg.remove(replaces)
+		}
+		// The run checks its sockets' paths in the stream: the kernel
+		// leaves nothing out from before its first socket on, or the
+		// run does not start.
+		if err := ksc.apply(sgen, events.Scope{}); err != nil {
+			return demoStartedMsg{sc: sc, reuse: reuse, err: fmt.Errorf("the kernel's event scope: %w", err), replaces: replaces, stopGen: gen}
 		}
 		run, err := demo.StartWith(ctx, sc, demo.Config{ReuseAddr: reuse, Fast: fast}, checks)
 		if err == nil && !reg.add(run) {

@@ -4,11 +4,16 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"socktop/collect"
+	"socktop/collect/events"
 	"socktop/internal/kerneltest"
 	"socktop/internal/waitfor"
 )
@@ -26,7 +31,7 @@ func TestGatePatchesAFilteredView(t *testing.T) {
 	ln, c, s := gatePair(t, "tcp4", "127.0.0.1:0")
 	other, _, _ := gatePair(t, "tcp6", "[::1]:0")
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	h := gateHarnessFiltered(t, "sport = :"+port+" or dport = :"+port)
+	h, raw := gateHarnessRaw(t, "sport = :"+port+" or dport = :"+port)
 	if !h.m.demos.mode.Exact() {
 		t.Skipf("no exact events here (%s): the gate never opens", h.m.demos.mode)
 	}
@@ -70,6 +75,29 @@ func TestGatePatchesAFilteredView(t *testing.T) {
 			opened[e.Cookie] = true
 		case int(e.Local.Port()) != p && int(e.Remote.Port()) != p && !opened[e.Cookie]:
 			t.Errorf("the drain kept %v %v -> %v of a socket off the filter", e.Local, e.Remote, e.To)
+		}
+	}
+	// And before that, in the kernel, when the stream reads BPF: the
+	// walk put the filter's port bound in force.
+	if raw.Mode() == events.ModeBPF {
+		want := "local " + port + " remote " + port
+		if sc := raw.lastScope(); sc.TCP == nil || sc.TCP.String() != want || sc.NetNS == 0 {
+			t.Errorf("the scope in force is %+v, want this namespace and %q", sc, want)
+		}
+		// Of the connection's events only its connect, before its port
+		// was chosen, and the one after it, which names the port.
+		oc := cookieOfConn(t, o.(*net.TCPConn))
+		portless, ported := false, 0
+		for _, e := range raw.drained() {
+			switch {
+			case e.Cookie != oc:
+			case e.Local.Port() == 0:
+				portless = true
+			case !portless || ported > 0:
+				t.Errorf("the kernel handed over %v %v -> %v of a socket off the filter's ports", e.Local, e.Remote, e.To)
+			default:
+				ported++
+			}
 		}
 	}
 	h.send(*patched)
@@ -171,4 +199,124 @@ func TestGateFindsTheOwnersOfNewRowsShown(t *testing.T) {
 		}
 		return owned()
 	}, func() string { return fmt.Sprintf("%+v", shownByInode(t, h.m, c.(*net.TCPConn))) })
+}
+
+// rawStream is a real stream that keeps what it hands the view, before
+// the view's drain drops anything, and the scopes it was given.
+type rawStream struct {
+	*events.Stream
+	mu     sync.Mutex
+	raw    []collect.StateEvent
+	scopes []events.Scope
+}
+
+func (r *rawStream) Drain(evs []collect.StateEvent, closed []collect.Closed) ([]collect.StateEvent, []collect.Closed, uint64, uint64) {
+	n := len(evs)
+	evs, closed, lost, closedLost := r.Stream.Drain(evs, closed)
+	r.mu.Lock()
+	r.raw = append(r.raw, evs[n:]...)
+	r.mu.Unlock()
+	return evs, closed, lost, closedLost
+}
+
+func (r *rawStream) SetScope(sc events.Scope) error {
+	r.mu.Lock()
+	r.scopes = append(r.scopes, sc)
+	r.mu.Unlock()
+	return r.Stream.SetScope(sc)
+}
+
+func (r *rawStream) drained() []collect.StateEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.raw)
+}
+
+func (r *rawStream) scopesSet() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.scopes)
+}
+
+func (r *rawStream) lastScope() events.Scope {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.scopes) == 0 {
+		return events.Scope{}
+	}
+	return r.scopes[len(r.scopes)-1]
+}
+
+// gateHarnessRaw is gateHarnessFiltered over a rawStream.
+func gateHarnessRaw(t *testing.T, filter string) (*harness, *rawStream) {
+	t.Helper()
+	src := collect.NewNetlink(collect.Options{TCP: true, UDP: true, IPv4: true, IPv6: true, States: collect.AllStates})
+	t.Cleanup(func() { src.Close() })
+	st, err := events.Open(events.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	raw := &rawStream{Stream: st}
+	h := newHarness(t, Config{Source: src, Events: raw, Filter: filter})
+	h.send(windowSize(200, 40))
+	return h, raw
+}
+
+// cookieOfConn reads a connection's socket cookie.
+func cookieOfConn(t *testing.T, c *net.TCPConn) uint64 {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookie uint64
+	var gerr error
+	if err := raw.Control(func(fd uintptr) { cookie, gerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) }); err != nil {
+		t.Fatal(err)
+	}
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return cookie
+}
+
+// A demo's start widens the stream's kernel scope before the run makes
+// its first socket, and a walk made before the start, run after it,
+// does not narrow it again: the run's checks read every event of its
+// sockets, whatever the table's filter.
+func TestDemoStartWidensTheKernelScope(t *testing.T) {
+	if !kerneltest.InQuietNetns(t) {
+		return
+	}
+	ln, _, _ := gatePair(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	h, raw := gateHarnessRaw(t, "sport = :"+port)
+	if raw.Mode() != events.ModeBPF {
+		t.Skipf("the stream reads %s, which has no kernel scope", raw.Mode())
+	}
+	h.tick()
+	h.settle()
+	if sc := raw.lastScope(); sc.TCP == nil {
+		t.Fatalf("the filtered walk put no port bound in force: %+v", sc)
+	}
+	stale, buf := h.m.walkFunc()
+	h.m.demos.fast = true
+	start := h.m.demos.startCmd(scenario(t, "polite-close"), false, nil)
+	if sc := h.m.streamScope(h.m.eventScope()); sc != (events.Scope{}) {
+		t.Errorf("while a demo starts the next walk's scope is %+v, want none", sc)
+	}
+	msg, ok := start().(demoStartedMsg)
+	if !ok || msg.err != nil {
+		t.Fatalf("start: %v", msg.err)
+	}
+	t.Cleanup(msg.run.Stop)
+	if sc := raw.lastScope(); sc != (events.Scope{}) {
+		t.Fatalf("after the demo's start the scope in force is %+v, want none", sc)
+	}
+	n := raw.scopesSet()
+	stale(buf)
+	if raw.scopesSet() != n {
+		t.Errorf("a walk made before the demo's start set the scope %+v after it", raw.lastScope())
+	}
 }

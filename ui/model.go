@@ -82,6 +82,9 @@ type (
 		// stat is the collector's namespace counters, read before the
 		// dump (see gate.go).
 		stat gateStat
+		// scopeErr says why the stream's kernel side could not narrow
+		// to the walk's scope (kernel_scope.go).
+		scopeErr error
 	}
 	// infoMsg is tcp_info for the socket the detail view shows.
 	infoMsg struct {
@@ -109,7 +112,11 @@ type model struct {
 	src     collect.Source
 	infoSrc collect.InfoSource
 	events  EventStream // nil: transitions are sampled
-	ctx     context.Context
+	// kscope narrows what the stream's kernel side hands over; nil when
+	// the stream cannot. scopeTold is set once its failure is told.
+	kscope    *kernelScope
+	scopeTold bool
+	ctx       context.Context
 	// after schedules msg after d; tea.Tick, replaced in tests so they do
 	// not wait.
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
@@ -286,7 +293,11 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 	}
 	m.diagram = diagramView{styles: m.styles}
 	m.group = groupView{styles: m.styles, by: cfg.GroupBy}
+	if ss, ok := cfg.Events.(scopeSetter); ok {
+		m.kscope = &kernelScope{set: ss}
+	}
 	m.demos = newDemoState(ctx, reg, m.styles)
+	m.demos.scope = m.kscope
 	m.demos.mode = events.ModeSampled
 	if m.events != nil {
 		m.demos.mode = m.events.Mode()

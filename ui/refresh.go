@@ -41,6 +41,7 @@ func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket
 	capture, segGen := m.seg.capture, m.seg.gen
 	kf, kgen := m.kernelWant()
 	kset, _ := src.(kernelFilterSetter)
+	ksc, sc, sgen := m.kscope, m.streamScope(scope), m.kscope.issue()
 	fill, _ := src.(refiller)
 	rates, rateTr := m.rates, m.rateTr
 	infoSet, _ := src.(collect.TCPInfoSetter)
@@ -55,6 +56,10 @@ func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket
 			c, err := stat.Sockstat()
 			st = gateStat{c: c, ok: err == nil}
 		}
+		// The stream's kernel side narrows with the dump: what comes
+		// after is what the new table needs, and what came before is
+		// in the dump.
+		scopeErr := ksc.apply(sgen, sc)
 		if kset != nil {
 			kset.SetKernelFilter(kf)
 		}
@@ -84,7 +89,7 @@ func (m *model) walkFunc() (func(buf []collect.Socket) snapMsg, []collect.Socket
 		// Drained after the snapshot, so the events that led to the
 		// states it lists are merged with it rather than a refresh late.
 		syncEvents(ev, time.Now())
-		msg := snapMsg{snap: snap, err: err, ev: drain(ev, scope), segGen: segGen, kgen: kgen, counters: readCounters(readListen), stat: st}
+		msg := snapMsg{snap: snap, err: err, ev: drain(ev, scope), segGen: segGen, kgen: kgen, counters: readCounters(readListen), stat: st, scopeErr: scopeErr}
 		if capture != nil {
 			msg.segs = capture.Drain(nil)
 		}
@@ -143,6 +148,12 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 		return nil
 	}
 	m.walked(&msg)
+	if msg.scopeErr != nil && !m.scopeTold {
+		// Once: the stream reads everything, as it did before scopes.
+		m.scopeTold = true
+		m.extraNotices = append(m.extraNotices, "events unfiltered in the kernel: "+msg.scopeErr.Error())
+		m.setNotice()
+	}
 	if msg.err != nil {
 		m.lastErr = msg.err.Error()
 		return nil

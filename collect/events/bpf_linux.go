@@ -30,6 +30,7 @@ const (
 	bpfEventsName = "socktop_events"
 	bpfLostName   = "socktop_lost"
 	bpfScopeName  = "socktop_scope"
+	bpfPendName   = "socktop_pending"
 )
 
 // defaultRingSize is the ring buffer's size: some 58k records, so a
@@ -61,6 +62,7 @@ type bpfReader struct {
 	events   *ebpf.Map
 	lostMap  *ebpf.Map
 	scopeMap *ebpf.Map
+	pendMap  *ebpf.Map
 	// hasNetNS is whether the program reads the namespace, so a scope may
 	// name one.
 	hasNetNS   bool
@@ -145,13 +147,17 @@ func openBPFSize(size int) (_ *bpfReader, err error) {
 	if err != nil {
 		return nil, privErr("creating the scope map", err, memlockErr)
 	}
+	r.pendMap, err = ebpf.NewMap(&ebpf.MapSpec{Name: bpfPendName, Type: ebpf.LRUHash, KeySize: 8, ValueSize: 4, MaxEntries: pendingSize})
+	if err != nil {
+		return nil, privErr("creating the map of pending connects", err, memlockErr)
+	}
 	r.hasNetNS = layout.hasNetNS
 	r.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         bpfProgName,
 		Type:         ebpf.Tracing,
 		AttachType:   ebpf.AttachTraceRawTp,
 		AttachTo:     "inet_sock_set_state",
-		Instructions: stateProgram(layout, r.events.FD(), r.lostMap.FD(), r.scopeMap.FD()),
+		Instructions: stateProgram(layout, r.events.FD(), r.lostMap.FD(), r.scopeMap.FD(), r.pendMap.FD()),
 		License:      "GPL",
 	})
 	if err != nil {
@@ -414,6 +420,9 @@ func (r *bpfReader) close() error {
 		}
 		if r.scopeMap != nil {
 			errs = append(errs, r.scopeMap.Close())
+		}
+		if r.pendMap != nil {
+			errs = append(errs, r.pendMap.Close())
 		}
 		r.closeErr = errors.Join(errs...)
 		if r.closeErr != nil {

@@ -57,9 +57,16 @@ const (
 	rRec  = asm.R9
 )
 
-// sportSlot is where on the stack the local port is read to, in network
-// order, before the scope is tested.
-const sportSlot = -8
+// Where on the stack the local port is read to, in network order, and the
+// cookie, before the scope is tested.
+const (
+	sportSlot  = -8
+	cookieSlot = -16
+)
+
+// pendingSize bounds the connects whose port the scope waits for (see
+// scopeTest); the oldest are let go first.
+const pendingSize = 8192
 
 // stateProgram assembles the tp_btf/inet_sock_set_state program: for each
 // change of a TCP socket (sk_protocol IPPROTO_TCP; MPTCP's own sockets,
@@ -69,7 +76,7 @@ const sportSlot = -8
 // lost instead. Before that it tests the event against the scope in the
 // array scope (see scopeFlags): an event the stream's reader would drop
 // costs it no wakeup and no decode.
-func stateProgram(l sockLayout, events, lost, scope int) asm.Instructions {
+func stateProgram(l sockLayout, events, lost, scope, pending int) asm.Instructions {
 	p := asm.Instructions{
 		asm.Mov.Reg(rCtx, asm.R1),
 		asm.LoadMem(rSk, rCtx, 0, asm.DWord),
@@ -86,6 +93,9 @@ func stateProgram(l sockLayout, events, lost, scope int) asm.Instructions {
 		asm.Mov.Reg(asm.R3, rSk),
 		asm.Add.Imm(asm.R3, int32(l.sport.off)),
 		asm.FnProbeReadKernel.Call(),
+		asm.Mov.Reg(asm.R1, rSk),
+		asm.FnGetSocketCookie.Call(),
+		asm.StoreMem(asm.RFP, cookieSlot, asm.R0, asm.DWord),
 		asm.Mov.Imm(rNetN, 0),
 	)
 	if l.hasNetNS {
@@ -96,7 +106,7 @@ func stateProgram(l sockLayout, events, lost, scope int) asm.Instructions {
 			asm.Mov.Imm(asm.R0, 0).WithSymbol("nonet"),
 		)
 	}
-	p = append(p, scopeTest(l, scope)...)
+	p = append(p, scopeTest(l, scope, pending)...)
 	p = append(p,
 		asm.LoadMapPtr(asm.R1, events).WithSymbol("keep"),
 		asm.Mov.Imm(asm.R2, recordSize),
@@ -113,9 +123,8 @@ func stateProgram(l sockLayout, events, lost, scope int) asm.Instructions {
 	p = append(p,
 		asm.FnKtimeGetNs.Call(),
 		asm.StoreMem(rRec, recTime, asm.R0, asm.DWord),
-		asm.Mov.Reg(asm.R1, rSk),
-		asm.FnGetSocketCookie.Call(),
-		asm.StoreMem(rRec, recCookie, asm.R0, asm.DWord),
+		asm.LoadMem(asm.R1, asm.RFP, cookieSlot, asm.DWord),
+		asm.StoreMem(rRec, recCookie, asm.R1, asm.DWord),
 		// The task the change runs in: the owner for a change made in a
 		// system call, whoever softirq interrupted for the others.
 		asm.FnGetCurrentPidTgid.Call(),
@@ -186,7 +195,13 @@ func stateProgram(l sockLayout, events, lost, scope int) asm.Instructions {
 
 // scopeTest jumps to "keep" for an event the scope keeps and to "out"
 // for one it leaves out. No scope value (a lookup that fails) keeps all.
-func scopeTest(l sockLayout, scope int) asm.Instructions {
+//
+// A connect's first event comes before its local port is chosen. When
+// the scope keeps it for that (scopePortless), its cookie goes into the
+// LRU hash pending, and the socket's next event is kept too, whatever
+// its ports, and takes the cookie out: that event names the port chosen,
+// which tells the stream's reader that the socket is not one it lists.
+func scopeTest(l sockLayout, scope, pending int) asm.Instructions {
 	p := asm.Instructions{
 		asm.StoreImm(asm.RFP, -4, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, scope),
@@ -212,13 +227,35 @@ func scopeTest(l sockLayout, scope int) asm.Instructions {
 		asm.LoadMem(asm.R2, asm.RFP, sportSlot, asm.Half),
 		asm.JNE.Imm(asm.R2, 0, "local"),
 		asm.And.Imm(asm.R1, scopePortless),
-		asm.JNE.Imm(asm.R1, 0, "keep"),
-		asm.Ja.Label("remote"),
+		asm.JEq.Imm(asm.R1, 0, "remote"),
+		// Portless: kept, and the socket's next event with it.
+		asm.StoreImm(asm.RFP, -4, 1, asm.Word),
+		asm.LoadMapPtr(asm.R1, pending),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, cookieSlot),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, -4),
+		asm.Mov.Imm(asm.R4, 0), // BPF_ANY
+		asm.FnMapUpdateElem.Call(),
+		asm.Ja.Label("keep"),
 	)
 	p = append(p, portBit(asm.R2, scopeLocal, "local")...)
 	p = append(p, asm.LoadMem(asm.R2, rSk, l.dport.off, asm.Half).WithSymbol("remote"))
 	p = append(p, portBit(asm.R2, scopeRemote, "")...)
-	return append(p, asm.Ja.Label("out"))
+	return append(p,
+		// Out of the bound: kept only as the next event of a connect
+		// kept portless.
+		asm.LoadMapPtr(asm.R1, pending),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, cookieSlot),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, "out"),
+		asm.LoadMapPtr(asm.R1, pending),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, cookieSlot),
+		asm.FnMapDeleteElem.Call(),
+		asm.Ja.Label("keep"),
+	)
 }
 
 // portBit jumps to "keep" when the bit of the port in port (network
