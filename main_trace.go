@@ -125,6 +125,11 @@ func runTrace(ctx context.Context, fl *traceFlags, flt *filter.Filter, stdout, s
 	for _, n := range st.Notices() {
 		fmt.Fprintf(stderr, "socktop: %s\n", n)
 	}
+	// What the filter cannot select by its ports the kernel need not
+	// hand over: on a busy host most of what it would read and drop.
+	if err := st.SetScope(traceScope(flt)); err != nil {
+		fmt.Fprintf(stderr, "socktop: every event is read, the kernel could not narrow them: %v\n", err)
+	}
 	// Snapshots give owners (remembered for the closed records) and, in
 	// sampled mode, the transitions themselves; every state, since a
 	// transition out of the filter's states is one to show.
@@ -191,6 +196,20 @@ func runTrace(ctx context.Context, fl *traceFlags, flt *filter.Filter, stdout, s
 			}
 		}
 	}
+}
+
+// traceScope is what the kernel may leave out of a trace of flt: the
+// events and records of sockets outside the filter's port bound, which
+// holds every socket Match can accept (filter.Filter.PortBound).
+func traceScope(flt *filter.Filter) events.Scope {
+	var sc events.Scope
+	if tcp, ok := flt.PortBound(collect.TCP); ok {
+		sc.TCP = &tcp
+	}
+	if udp, ok := flt.PortBound(collect.UDP); ok {
+		sc.UDP = &udp
+	}
+	return sc
 }
 
 // snapshot takes a new snapshot for the next Update, printing its
