@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"socktop/collect"
 	"socktop/collect/events"
 	"socktop/internal/kerneltest"
@@ -86,7 +84,7 @@ func TestGatePatchesAFilteredView(t *testing.T) {
 		}
 		// Of the connection's events only its connect, before its port
 		// was chosen, and the one after it, which names the port.
-		oc := cookieOfConn(t, o.(*net.TCPConn))
+		oc := kerneltest.Cookie(t, o.(*net.TCPConn))
 		portless, ported := false, 0
 		for _, e := range raw.drained() {
 			switch {
@@ -261,24 +259,6 @@ func gateHarnessRaw(t *testing.T, filter string) (*harness, *rawStream) {
 	h := newHarness(t, Config{Source: src, Events: raw, Filter: filter})
 	h.send(windowSize(200, 40))
 	return h, raw
-}
-
-// cookieOfConn reads a connection's socket cookie.
-func cookieOfConn(t *testing.T, c *net.TCPConn) uint64 {
-	t.Helper()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cookie uint64
-	var gerr error
-	if err := raw.Control(func(fd uintptr) { cookie, gerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) }); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil {
-		t.Fatal(gerr)
-	}
-	return cookie
 }
 
 // A demo's start widens the stream's kernel scope before the run makes

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"socktop/collect"
 	"socktop/internal/kerneltest"
 	"socktop/internal/waitfor"
@@ -86,19 +84,7 @@ func byCookie(cookie uint64) func(*collect.StateEvent) bool {
 // cookieOf reads a connection's socket cookie.
 func cookieOf(t testing.TB, c syscall.Conn) uint64 {
 	t.Helper()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cookie uint64
-	var gerr error
-	if err := raw.Control(func(fd uintptr) { cookie, gerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, soCookie) }); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil || cookie == 0 {
-		t.Fatalf("SO_COOKIE: %d, %v", cookie, gerr)
-	}
-	return cookie
+	return kerneltest.Cookie(t, c)
 }
 
 // loopConn is one loopback connection the test made and closed: the
