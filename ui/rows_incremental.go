@@ -99,8 +99,8 @@ func (m *model) rebuildPatched(old *collect.Snapshot, oldSocks []collect.Socket,
 	}
 	slices.SortFunc(add, order)
 	// Then to its back, and the two merged forward: each added row's
-	// place among the kept ones is found by a binary search, and the
-	// kept rows between go across in one copy. A comparison reads both
+	// place among the kept ones is found by a galloping search from the
+	// last one's, and the kept rows between go across in one copy. A comparison reads both
 	// sockets, which lie anywhere in the table: a merge comparing at
 	// every row was slower than the sort it replaced.
 	na, oldLen := len(add), len(rows)
@@ -108,14 +108,11 @@ func (m *model) rebuildPatched(old *collect.Snapshot, oldSocks []collect.Socket,
 	copy(out[na:], out[:nk])
 	kept := out[na:]
 	dst, from := 0, 0
+	// before reports whether add row a goes before kept row k: the kept
+	// rows that compare equal stay ahead, as a stable sort leaves them.
+	before := func(a, k row) bool { return order(a, k) < 0 }
 	for j := range add {
-		at, _ := slices.BinarySearchFunc(kept[from:], add[j], func(k, a row) int {
-			if order(a, k) < 0 {
-				return 1
-			}
-			return -1
-		})
-		at += from
+		at := gallop(kept, from, add[j], before)
 		dst += copy(out[dst:], kept[from:at])
 		out[dst] = add[j]
 		dst++
@@ -165,4 +162,31 @@ func (m *model) rebuildPatched(old *collect.Snapshot, oldSocks []collect.Socket,
 	m.finishRows(counts, need)
 	m.rowsCarried++
 	return true
+}
+
+// gallop returns the first index at or after from of the kept rows that
+// a goes before (len(kept) if none), probing from+1, +2, +4... and then
+// bisecting the last step. The added rows come in order, so each place
+// is near the last: about 2 log2 of the gap in comparisons, where a
+// bisection of the rest costs log2 of all of them. A comparison reads a
+// socket anywhere in the table, a cache miss, so their number is the
+// cost.
+func gallop(kept []row, from int, a row, before func(a, k row) bool) int {
+	lo, step := from, 1 // every row before lo goes ahead of a
+	hi := from
+	for hi < len(kept) && !before(a, kept[hi]) {
+		lo = hi + 1
+		hi = from + step
+		step *= 2
+	}
+	hi = min(hi, len(kept))
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if before(a, kept[mid]) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
