@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net"
@@ -18,9 +17,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"socktop/collect"
 	"socktop/filter"
@@ -167,34 +163,6 @@ func (o *traceObj) decode(t *testing.T) {
 	o.at = at
 }
 
-// soCookie is SO_COOKIE (asm-generic/socket.h), which x/sys/unix lacks.
-const soCookie = 57
-
-// connCookie returns the kernel's cookie of the socket behind c, the one
-// a destroy record and a BPF event carry.
-func connCookie(t *testing.T, c syscall.Conn) uint64 {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v [8]byte
-	var gerr error
-	if err := rc.Control(func(fd uintptr) {
-		l := uint32(len(v))
-		if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, soCookie,
-			uintptr(unsafe.Pointer(&v[0])), uintptr(unsafe.Pointer(&l)), 0); e != 0 {
-			gerr = e
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil {
-		t.Fatalf("SO_COOKIE: %v", gerr)
-	}
-	return binary.NativeEndian.Uint64(v[:])
-}
-
 // exchange makes one connection from kerneltest.Addr4 to ln, sends n bytes
 // to the server and m back, then closes the client first and the server
 // once it has read the client's FIN: the polite close. It returns both
@@ -213,7 +181,7 @@ func exchange(t *testing.T, ln *net.TCPListener, n, m int) (client, server netip
 	}
 	defer s.Close()
 	client, server = c.LocalAddr().(*net.TCPAddr).AddrPort(), ln.Addr().(*net.TCPAddr).AddrPort()
-	clientCookie, serverCookie = connCookie(t, c.(*net.TCPConn)), connCookie(t, s)
+	clientCookie, serverCookie = kerneltest.Cookie(t, c.(*net.TCPConn)), kerneltest.Cookie(t, s)
 	if _, err := c.Write(make([]byte, n)); err != nil {
 		t.Fatal(err)
 	}

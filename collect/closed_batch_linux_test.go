@@ -59,7 +59,7 @@ func closePairs(t *testing.T, n int) []uint64 {
 	var cookies []uint64
 	for range n {
 		a, b := udpPair(t, "udp4", kerneltest.Addr4)
-		cookies = append(cookies, sockCookie(t, a), sockCookie(t, b))
+		cookies = append(cookies, kerneltest.Cookie(t, a), kerneltest.Cookie(t, b))
 		a.Close()
 		b.Close()
 	}

@@ -3,56 +3,17 @@
 package collect
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"socktop/internal/kerneltest"
 	"socktop/internal/waitfor"
 )
-
-// soCookie is SO_COOKIE (asm-generic/socket.h), which x/sys/unix lacks.
-const soCookie = 57
-
-// sockCookie returns the kernel's cookie of the socket behind c.
-func sockCookie(t *testing.T, c syscall.Conn) uint64 {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cookie uint64
-	var gerr error
-	if err := rc.Control(func(fd uintptr) {
-		var v [8]byte
-		l := uint32(len(v))
-		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, soCookie,
-			uintptr(unsafe.Pointer(&v[0])), uintptr(unsafe.Pointer(&l)), 0)
-		if e != 0 {
-			gerr = e
-			return
-		}
-		cookie = binary.NativeEndian.Uint64(v[:])
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil {
-		t.Fatalf("SO_COOKIE: %v", gerr)
-	}
-	if cookie == 0 {
-		t.Fatal("SO_COOKIE gave 0")
-	}
-	return cookie
-}
 
 // closedSet gathers the records of the sockets a test waits for, by
 // cookie; the host's other destroyed sockets are counted and ignored.
@@ -137,7 +98,7 @@ func testClosedTCP(t *testing.T, network string, addr netip.Addr, serverFirst bo
 		t.Fatal(err)
 	}
 	defer server.Close()
-	clientCookie, serverCookie := sockCookie(t, client), sockCookie(t, server)
+	clientCookie, serverCookie := kerneltest.Cookie(t, client), kerneltest.Cookie(t, server)
 	clientLocal := client.LocalAddr().(*net.TCPAddr).AddrPort()
 	serverLocal := server.LocalAddr().(*net.TCPAddr).AddrPort()
 
@@ -235,7 +196,7 @@ func TestClosedWatcherUDP(t *testing.T) {
 		{"udp6", netip.IPv6Loopback(), 6},
 	} {
 		a, b := udpPair(t, e.network, e.addr)
-		ca, cb := sockCookie(t, a), sockCookie(t, b)
+		ca, cb := kerneltest.Cookie(t, a), kerneltest.Cookie(t, b)
 		aLocal, bLocal := a.LocalAddr().(*net.UDPAddr).AddrPort(), b.LocalAddr().(*net.UDPAddr).AddrPort()
 		a.Close()
 		b.Close()
@@ -298,7 +259,7 @@ func TestClosedWatcherLost(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, b := udpPair(t, "udp4", kerneltest.Addr4)
-		after := sockCookie(t, a)
+		after := kerneltest.Cookie(t, a)
 		a.Close()
 		b.Close()
 		set = newClosedSet(after)

@@ -30,7 +30,7 @@ func rowOf(t *testing.T, r *rawFD) Socket {
 
 func cookieOf(t *testing.T, fd int) uint64 {
 	t.Helper()
-	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, soCookie)
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
 	if err != nil || c == 0 {
 		t.Fatalf("SO_COOKIE: %d, %v", c, err)
 	}

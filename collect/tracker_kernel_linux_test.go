@@ -11,34 +11,15 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"socktop/collect"
 	"socktop/collect/events"
+	"socktop/internal/kerneltest"
 )
 
 const loopWait = 15 * time.Second
-
-func sockCookie(t testing.TB, c syscall.Conn) uint64 {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cookie uint64
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { cookie, gerr = unix.GetsockoptUint64(int(fd), unix.SOL_SOCKET, unix.SO_COOKIE) }); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil || cookie == 0 {
-		t.Fatalf("SO_COOKIE: %d, %v", cookie, gerr)
-	}
-	return cookie
-}
 
 func unmapped(a net.Addr) netip.AddrPort {
 	ap := a.(*net.TCPAddr).AddrPort()
@@ -243,7 +224,7 @@ func (r *loopRun) once() []string {
 		t.Fatal(err)
 	}
 	defer sv.Close()
-	clientCookie, serverCookie := sockCookie(t, cl), sockCookie(t, sv)
+	clientCookie, serverCookie := kerneltest.Cookie(t, cl), kerneltest.Cookie(t, sv)
 	r.ck = collect.Key{Proto: collect.TCP, Local: unmapped(cl.LocalAddr()), Remote: unmapped(cl.RemoteAddr())}
 	r.sk = collect.Key{Proto: collect.TCP, Local: r.ck.Remote, Remote: r.ck.Local}
 

@@ -113,7 +113,7 @@ func (r *ownersRun) once() (errs []string, lost uint64) {
 		t.Fatal(err)
 	}
 	defer sv.Close()
-	lCookie, cCookie, sCookie := sockCookie(t, ln), sockCookie(t, cl), sockCookie(t, sv)
+	lCookie, cCookie, sCookie := kerneltest.Cookie(t, ln), kerneltest.Cookie(t, cl), kerneltest.Cookie(t, sv)
 	cAddr := unmapped(cl.LocalAddr())
 	if err := cl.Close(); err != nil {
 		t.Fatal(err)

@@ -104,39 +104,9 @@ func TestGatePatchesAFilteredView(t *testing.T) {
 	}
 	sameAsDump(t, h)
 
-	// A connection to the port: patched in.
-	h.settle()
-	c2, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	if k := h.tickKind(); k != "patch" {
-		t.Fatalf("a new connection on the filter's port made a %s, want a patch", k)
-	}
-	if shownByInode(t, h.m, c2.(*net.TCPConn)) == nil {
-		t.Fatal("the new connection is not shown after the patch")
-	}
-	sameAsDump(t, h)
-	srv2, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
-
-	// Its close, and the other end's: patched, TIME_WAIT kept.
-	h.settle()
-	c2.Close()
-	waitState(t, h, collect.StateCloseWait)
-	if k := h.tickKind(); k != "patch" {
-		t.Fatalf("a close made a %s, want a patch", k)
-	}
-	sameAsDump(t, h)
-	srv2.Close()
-	if k := h.tickKind(); k != "patch" {
-		t.Fatalf("the other end's close made a %s, want a patch", k)
-	}
-	sameAsDump(t, h)
+	// A connection to the port: patched in; its close, and the other
+	// end's: patched, TIME_WAIT kept.
+	patchedConnectClose(t, h, ln)
 	tw := 0
 	for i := range h.m.snap.Sockets {
 		if h.m.snap.Sockets[i].State == collect.StateTimeWait {

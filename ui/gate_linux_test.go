@@ -198,38 +198,9 @@ func TestGateWalksOnlyOnChange(t *testing.T) {
 
 	// A new connection: the events name its sockets, so the table is
 	// patched, not walked, and its rows appear; the patched table is the
-	// one a dump reads.
-	h.settle()
-	c2, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	if k := h.tickKind(); k != "patch" {
-		t.Fatalf("a new connection made a %s, want a patch", k)
-	}
-	if shownByInode(t, h.m, c2.(*net.TCPConn)) == nil {
-		t.Fatal("the new connection is not shown after the patch")
-	}
-	sameAsDump(t, h)
-	// Its close: the client's TIME_WAIT and the server's CLOSE_WAIT,
-	// then the server's close, which leaves nothing; each patched.
-	srv2, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.settle()
-	c2.Close()
-	waitState(t, h, collect.StateCloseWait)
-	if k := h.tickKind(); k != "patch" {
-		t.Fatalf("a close made a %s, want a patch", k)
-	}
-	sameAsDump(t, h)
-	srv2.Close()
-	if k := h.tickKind(); k != "patch" {
-		t.Fatalf("the other end's close made a %s, want a patch", k)
-	}
-	sameAsDump(t, h)
+	// one a dump reads. Its close: the client's TIME_WAIT and the
+	// server's CLOSE_WAIT, then the server's close; each patched.
+	patchedConnectClose(t, h, ln)
 
 	// A UDP bind, which no event announces: the counters make it walk.
 	h.settle()
@@ -481,4 +452,42 @@ func waitState(t *testing.T, h *harness, st collect.State) {
 		runtime.Gosched()
 	}
 	t.Fatalf("no socket came to %v", st)
+}
+
+// patchedConnectClose connects to ln, then closes the client and then
+// the server, checking that each of the three refreshes patches and
+// leaves the table a dump would read, and that the new connection is
+// shown after the first.
+func patchedConnectClose(t *testing.T, h *harness, ln net.Listener) {
+	t.Helper()
+	h.settle()
+	c, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a new connection made a %s, want a patch", k)
+	}
+	if shownByInode(t, h.m, c.(*net.TCPConn)) == nil {
+		t.Fatal("the new connection is not shown after the patch")
+	}
+	sameAsDump(t, h)
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	h.settle()
+	c.Close()
+	waitState(t, h, collect.StateCloseWait)
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("a close made a %s, want a patch", k)
+	}
+	sameAsDump(t, h)
+	srv.Close()
+	if k := h.tickKind(); k != "patch" {
+		t.Fatalf("the other end's close made a %s, want a patch", k)
+	}
+	sameAsDump(t, h)
 }

@@ -24,9 +24,6 @@ import (
 // eventWait guards every wait for kernel events against a hang.
 const eventWait = 20 * time.Second
 
-// soCookie is SO_COOKIE (asm-generic/socket.h), which x/sys/unix lacks.
-const soCookie = 57
-
 // needRoot skips a test that loads BPF when not root; the unprivileged
 // path has its own test.
 func needRoot(t testing.TB) {

@@ -123,7 +123,7 @@ func TestBPFMappedIPv6(t *testing.T) {
 	if err := unix.Connect(cl, &unix.SockaddrInet6{Addr: mapped.As16(), Port: port}); err != nil {
 		t.Fatal(err)
 	}
-	cookie, err := unix.GetsockoptUint64(cl, unix.SOL_SOCKET, soCookie)
+	cookie, err := unix.GetsockoptUint64(cl, unix.SOL_SOCKET, unix.SO_COOKIE)
 	if err != nil {
 		t.Fatal(err)
 	}

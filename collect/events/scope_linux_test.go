@@ -200,7 +200,7 @@ func listenClose(t *testing.T) uint64 {
 	if err := unix.Listen(fd, 1); err != nil {
 		t.Fatal(err)
 	}
-	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, soCookie)
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func listenAway(t *testing.T) uint64 {
 			done <- res{err: err}
 			return
 		}
-		c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, soCookie)
+		c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_COOKIE)
 		done <- res{cookie: c, err: err}
 	}()
 	r := <-done
