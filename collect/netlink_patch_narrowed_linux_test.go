@@ -209,13 +209,24 @@ func TestPatchNarrowedByAKernelFilter(t *testing.T) {
 		t.Errorf("the patch asked for %d sockets, want its 4 rows and the 2 new ends on the port", got)
 	}
 
-	// A close: FIN_WAIT_2 and CLOSE_WAIT, each announced.
-	c1.Close()
-	waitEOF(t, s1)
-	after2, err := whole.Snapshot(context.Background())
+	// A close: FIN_WAIT_2 and CLOSE_WAIT, each announced. The server
+	// reads the FIN before the client has the ACK of it: the table is
+	// taken once the client is in FIN_WAIT_2, or the patch's lookup and
+	// the dump after it could see FIN_WAIT_1 and FIN_WAIT_2.
+	cookie1, err := unix.GetsockoptUint64(c1.fd, unix.SOL_SOCKET, unix.SO_COOKIE)
 	if err != nil {
 		t.Fatal(err)
 	}
+	c1.Close()
+	waitEOF(t, s1)
+	after2 := waitSnapshot(t, whole, func(s *Snapshot) bool {
+		for i := range s.Sockets {
+			if s.Sockets[i].Cookie == cookie1 {
+				return s.Sockets[i].State == StateFinWait2
+			}
+		}
+		return false
+	})
 	p = patch("a close", &p, eventsFor(after2.Sockets, after.Sockets))
 
 	// A TIME_WAIT destroyed without an event: every row is asked for.
