@@ -103,6 +103,25 @@ func (c *Changes) Socket(cur *Snapshot, t *Transition) *Socket {
 // the first snapshot shows what exists rather than what happened. A nil cur
 // is read as an empty snapshot.
 func Diff(prev, cur *Snapshot) Changes {
+	return diffFrom(prev, cur, nil)
+}
+
+// DiffFrom is Diff for a cur whose rows are known to come from prev's:
+// origin, parallel to cur.Sockets, holds for each row the index of the
+// prev row it is an unchanged copy of (a TIME_WAIT timer counted down
+// aside), or -1 for a row that is not (collect.PatchCounts.Origin). The
+// copies are paired with their rows without a comparison, and only the
+// others are matched by Key, so a patch of a large table costs what
+// changed rather than a pass over both tables. An origin of another
+// length is ignored: the result is Diff's.
+func DiffFrom(prev, cur *Snapshot, origin []int32) Changes {
+	if prev == nil || cur == nil || len(origin) != len(cur.Sockets) {
+		origin = nil
+	}
+	return diffFrom(prev, cur, origin)
+}
+
+func diffFrom(prev, cur *Snapshot, origin []int32) Changes {
 	var curS []Socket
 	var at time.Time
 	if cur != nil {
@@ -122,7 +141,12 @@ func Diff(prev, cur *Snapshot) Changes {
 		d.fit(max(len(prevS), len(curS)))
 		differs.Put(d)
 	}()
-	pair := d.match(prevS, curS, ch.Marks)
+	var pair []int32
+	if origin != nil {
+		pair = d.matchFrom(prevS, curS, ch.Marks, origin)
+	} else {
+		pair = d.match(prevS, curS, ch.Marks)
+	}
 
 	// Size the results first: when everything changed (a restart, a
 	// flood) they hold 100k rows, and growing them by appends would copy
@@ -347,9 +371,39 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 	if left == 0 {
 		return pair
 	}
+	d.matchRest(prev, cur, pair)
+	return pair
+}
 
-	// The rest go through a hash table over the prev sockets not taken
-	// yet. Pass 1: same Key and same state; pass 2: same Key, in order.
+// matchFrom is match for a cur whose rows origin says are copies of
+// prev's (see DiffFrom): those are paired and finished at once, marked
+// the same, and the rest go through match's hash passes.
+func (d *differ) matchFrom(prev, cur []Socket, marks []Mark, origin []int32) []int32 {
+	d.used = grow(d.used, len(prev))
+	clear(d.used)
+	d.done = grow(d.done, len(cur))
+	clear(d.done)
+	pair := grow(d.pair, len(cur))
+	d.pair = pair
+	left := 0
+	for i, o := range origin {
+		if o >= 0 && int(o) < len(prev) && !d.used[o] {
+			d.used[o], pair[i], d.done[i], marks[i] = true, o, true, MarkSame
+			continue
+		}
+		pair[i] = -1
+		left++
+	}
+	if left > 0 {
+		d.matchRest(prev, cur, pair)
+	}
+	return pair
+}
+
+// matchRest pairs the cur rows still unpaired through a hash table over
+// the prev sockets not taken yet. Pass 1: same Key and same state; pass
+// 2: same Key, in order.
+func (d *differ) matchRest(prev, cur []Socket, pair []int32) {
 	d.index(prev)
 	chainOf := grow(d.chainOf, len(cur))
 	d.chainOf = chainOf
@@ -370,7 +424,6 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 			pair[i] = d.take(chainOf[i], prev, &cur[i], false)
 		}
 	}
-	return pair
 }
 
 // step pairs cur[i] with prev[j], which has its Key, when their states

@@ -196,3 +196,62 @@ func TestPerturbedDiff(t *testing.T) {
 		t.Errorf("%d transitions for %d new, %d gone, %d changed", len(ch.Transitions), nw, len(ch.Gone), changed)
 	}
 }
+
+// patchedOf is prev one patch later, with the patch's origins: as
+// perturbed, but in prev's order (a patch keeps it), every row kept
+// unchanged an origin, the others -1.
+func patchedOf(prev *collect.Snapshot, seed uint64) (*collect.Snapshot, []int32) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	n := len(prev.Sockets)
+	cur := &collect.Snapshot{Taken: prev.Taken.Add(time.Second), Source: prev.Source}
+	cur.Sockets = make([]collect.Socket, 0, n+n/100+1)
+	origin := make([]int32, 0, n+n/100+1)
+	for j, s := range prev.Sockets {
+		o := int32(j)
+		switch x := r.IntN(100); {
+		case x == 0:
+			continue
+		case x < 3:
+			o = -1
+			if s.State == collect.StateEstablished {
+				s.State = collect.StateFinWait2
+			} else {
+				s.State = collect.StateEstablished
+			}
+		}
+		s.TimerLeft -= time.Second
+		cur.Sockets = append(cur.Sockets, s)
+		origin = append(origin, o)
+	}
+	for i := 0; i <= n/100; i++ {
+		cur.Sockets = append(cur.Sockets, collect.Socket{
+			Proto: collect.TCP, Family: 4, State: collect.StateSynSent,
+			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 9, byte(i >> 8), byte(i)}), uint16(30000+i%1000)),
+			Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 8000),
+		})
+		origin = append(origin, -1)
+	}
+	return cur, origin
+}
+
+// BenchmarkDiffFrom is a patched table's diff, with and without the
+// patch's origins: Diff compares every row, DiffFrom only those the
+// patch did not carry over.
+func BenchmarkDiffFrom(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		prev := synth.Table(n, 1)
+		cur, origin := patchedOf(prev, 2)
+		b.Run(fmt.Sprintf("Diff/%dk", n/1000), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				collect.Diff(prev, cur)
+			}
+		})
+		b.Run(fmt.Sprintf("DiffFrom/%dk", n/1000), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				collect.DiffFrom(prev, cur, origin)
+			}
+		})
+	}
+}

@@ -135,13 +135,59 @@ func TestDiffAgreesWithReference(t *testing.T) {
 // every choice gives is compared, per Key: the count of new rows and of
 // gone ones, and the multisets of the transitions' From and of their To
 // states. Everywhere else the results must be the same.
+//
+// DiffFrom is held to the same reference, with the origins a patch would
+// give (originsOf): it must agree with it as Diff does.
 func checkAgainstReference(t *testing.T, prev, cur *collect.Snapshot) bool {
 	t.Helper()
-	got, want := collect.Diff(prev, cur), referenceDiff(prev, cur)
+	want := referenceDiff(prev, cur)
+	ok := checkChanges(t, "Diff", collect.Diff(prev, cur), want, prev, cur)
+	if prev != nil && cur != nil {
+		origin, copies := originsOf(prev, cur)
+		if copies == 0 {
+			t.Errorf("no row of cur is a copy of one of prev: DiffFrom's pairing is not tested")
+			return false
+		}
+		ok = checkChanges(t, "DiffFrom", collect.DiffFrom(prev, cur, origin), want, prev, cur) && ok
+	}
+	return ok
+}
+
+// originsOf is what a patch's PatchCounts.Origin says of cur: for each
+// row, the index of the row of prev it is an unchanged copy of (the same
+// socket, by cookie, with the same Key, state, queues and timer kind;
+// its timer may have counted down), or -1; and how many rows are copies.
+func originsOf(prev, cur *collect.Snapshot) ([]int32, int) {
+	byCookie := make(map[uint64]int32, len(prev.Sockets))
+	for j := range prev.Sockets {
+		byCookie[prev.Sockets[j].Cookie] = int32(j)
+	}
+	origin := make([]int32, len(cur.Sockets))
+	copies := 0
+	for i := range cur.Sockets {
+		c := &cur.Sockets[i]
+		origin[i] = -1
+		j, ok := byCookie[c.Cookie]
+		if !ok {
+			continue
+		}
+		p := &prev.Sockets[j]
+		if p.Key() == c.Key() && p.State == c.State && p.RecvQ == c.RecvQ && p.SendQ == c.SendQ && p.Timer == c.Timer {
+			origin[i] = j
+			copies++
+		}
+	}
+	return origin, copies
+}
+
+// checkChanges reports every way got, what computed Changes of prev
+// and cur, differs from the reference's want, and whether they agreed.
+func checkChanges(t *testing.T, what string, got, want collect.Changes, prev, cur *collect.Snapshot) bool {
+	t.Helper()
 	ok := true
 	fail := func(format string, args ...any) {
 		t.Helper()
-		t.Errorf(format, args...)
+		t.Errorf(what+": "+format, args...)
 		ok = false
 	}
 	free := freeKeys(prev, cur)
@@ -215,7 +261,7 @@ func checkAgainstReference(t *testing.T, prev, cur *collect.Snapshot) bool {
 		fail("no transitions at all: the perturbation changed nothing")
 	}
 	if cur != nil {
-		t.Logf("%d sockets, %d marked changed, %d gone, %d transitions; %d Keys with a free pairing, where %d marks differ from the reference's choice",
+		t.Logf(what+": %d sockets, %d marked changed, %d gone, %d transitions; %d Keys with a free pairing, where %d marks differ from the reference's choice",
 			len(cur.Sockets), count(got.Marks, collect.MarkChanged), len(got.Gone), len(got.Transitions), len(free), differing(got.Marks, want.Marks))
 	}
 	return ok

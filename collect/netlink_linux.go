@@ -320,7 +320,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 	if err != nil {
 		return Snapshot{}, err
 	}
-	n.tagLocked(socks)
+	n.tagLocked(socks, snap.Taken)
 	if n.others != nil {
 		if socks, err = n.dumpOthersLocked(ctx, &snap, socks, mask); err != nil {
 			return Snapshot{}, err

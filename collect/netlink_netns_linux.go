@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,11 +101,17 @@ func (n *Netlink) openInLocked() error {
 	return n.bindLocked(fd)
 }
 
-// tagLocked sets the namespace of the sockets of n's own socket.
-func (n *Netlink) tagLocked(socks []Socket) {
+// tagLocked sets the namespace of the sockets of n's own socket. In the
+// same pass it lists the table's timed rows for the next patch
+// (timedRows), as of taken.
+func (n *Netlink) tagLocked(socks []Socket, taken time.Time) {
+	t := &n.patch.timed
+	t.start()
 	for i := range socks {
 		socks[i].NetNS = n.self
+		t.note(&socks[i], i)
 	}
+	t.done(socks, taken)
 }
 
 // dumpOthersLocked appends the sockets of every other namespace found,

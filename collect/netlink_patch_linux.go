@@ -45,6 +45,8 @@ type patchState struct {
 	shown []uint64
 	// origin is PatchCounts.Origin.
 	origin []int32
+	// timed lists the timed rows of the table Patch or a walk last made.
+	timed timedRows
 }
 
 // isShown reports whether the row of cookie c is on screen.
@@ -170,16 +172,24 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 			add(w, true)
 		}
 	}
-	for i := range prev.Sockets {
-		s := &prev.Sockets[i]
-		switch {
-		case narrowed && s.Cookie != 0 && (s.Proto == TCP || s.Proto == UDP):
-			add(*s, s.Proto == TCP && s.State != StateListen)
-		case s.Proto != TCP:
-		case (s.State == StateTimeWait || s.Timer == TimerTimeWait) && s.TimerLeft-elapsed < patchDue:
-			add(*s, true)
-		case s.State == StateNewSynRecv:
-			add(*s, true)
+	if timed, ok := st.timed.forTable(prev); ok && !narrowed {
+		for _, r := range timed {
+			if r.syn || r.left-elapsed < patchDue {
+				add(prev.Sockets[r.i], true)
+			}
+		}
+	} else {
+		for i := range prev.Sockets {
+			s := &prev.Sockets[i]
+			switch {
+			case narrowed && s.Cookie != 0 && (s.Proto == TCP || s.Proto == UDP):
+				add(*s, s.Proto == TCP && s.State != StateListen)
+			case s.Proto != TCP:
+			case (s.State == StateTimeWait || s.Timer == TimerTimeWait) && s.TimerLeft-elapsed < patchDue:
+				add(*s, true)
+			case s.State == StateNewSynRecv:
+				add(*s, true)
+			}
 		}
 	}
 	st.shown = st.shown[:0]
@@ -222,6 +232,20 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 	}
 	st.fresh, st.origin = st.fresh[:0], st.origin[:0]
 	socks := tableBuffer(buf, len(prev.Sockets)+len(st.want))
+	// One pass over the rows builds the table, tags the rows with the
+	// namespace, counts them as count would and lists the timed ones for
+	// the next patch (timedRows): a pass of its own for each would read
+	// the whole table again.
+	var tally SockCounters
+	tag := n.self
+	st.timed.start()
+	keep := func(r *Socket) {
+		if r.NetNS != tag {
+			r.NetNS = tag
+		}
+		countRow(&tally, r)
+		st.timed.note(r, len(socks)-1)
+	}
 	for i := range prev.Sockets {
 		s := &prev.Sockets[i]
 		j, ok := int32(0), false
@@ -231,9 +255,11 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		if !ok {
 			st.origin = append(st.origin, int32(i))
 			socks = append(socks, *s)
-			if r := &socks[len(socks)-1]; r.State == StateTimeWait || r.Timer == TimerTimeWait {
+			r := &socks[len(socks)-1]
+			if r.State == StateTimeWait || r.Timer == TimerTimeWait {
 				r.TimerLeft = max(r.TimerLeft-elapsed, 0)
 			}
+			keep(r)
 			continue
 		}
 		if st.used[j] {
@@ -246,11 +272,13 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 				st.fresh = append(st.fresh, int32(len(socks)))
 				st.origin = append(st.origin, -1)
 				socks = append(socks, p.Socket)
+				keep(&socks[len(socks)-1])
 			}
 		case p.Status == PeekMissing && st.exact[j]:
 		default:
 			st.origin = append(st.origin, int32(i))
 			socks = append(socks, *s) // not peekable: as it was
+			keep(&socks[len(socks)-1])
 		}
 	}
 	for j := range st.out {
@@ -259,10 +287,11 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 				st.fresh = append(st.fresh, int32(len(socks)))
 				st.origin = append(st.origin, -1)
 				socks = append(socks, p.Socket)
+				keep(&socks[len(socks)-1])
 			}
 		}
 	}
-	n.tagLocked(socks)
+	st.timed.done(socks, now)
 	kernel, err := n.Sockstat()
 	if err != nil {
 		return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
@@ -280,7 +309,7 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 			Total: kernel.TCPInUse + kernel.TCP6InUse + kernel.TCPTimeWait + kernel.UDPInUse + kernel.UDP6InUse + countUnix(socks)}
 		return n.finishPatchLocked(snap, socks, prev.Taken.Equal(n.ownersFor)), counts, nil
 	}
-	counts := PatchCounts{Table: n.dumped(n.count(socks)), Kernel: n.dumped(kernel), At: time.Now()}
+	counts := PatchCounts{Table: n.dumped(tally), Kernel: n.dumped(kernel), At: time.Now()}
 	// fresh holds while no row is dropped below.
 	rows := len(socks)
 	clean := prev.Taken.Equal(st.cleanTaken) && len(prev.Sockets) == st.cleanLen
@@ -291,8 +320,11 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 		// chain that moved), and the walk this table came from did. A
 		// table Patch built from a clean one is clean: each socket asked
 		// for replaces its row, once.
-		socks = n.dedupe(socks)
-		counts.Table = n.dumped(n.count(socks))
+		if d := n.dedupe(socks); len(d) != len(socks) {
+			socks = d
+			counts.Table = n.dumped(n.count(socks))
+			st.timed.noteAll(socks, now)
+		}
 	}
 	if extra := counts.Table.TCPTimeWait - counts.Kernel.TCPTimeWait; extra > 0 {
 		// More TIME_WAIT rows than the kernel counts: some ended before
@@ -304,6 +336,9 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 			return Snapshot{}, PatchCounts{}, fmt.Errorf("collect: patch: %w: %w", ErrNoPatch, err)
 		}
 		counts.Table.TCPTimeWait -= gone
+		if gone > 0 {
+			st.timed.noteAll(socks, now)
+		}
 	}
 	st.cleanTaken, st.cleanLen = now, len(socks)
 	if len(socks) == rows {
@@ -357,30 +392,7 @@ func (n *Netlink) finishPatchLocked(snap Snapshot, socks []Socket, fresh bool) S
 func (n *Netlink) count(socks []Socket) SockCounters {
 	var got SockCounters
 	for i := range socks {
-		s := &socks[i]
-		switch s.Proto {
-		case TCP:
-			switch {
-			case s.State == StateTimeWait || s.Timer == TimerTimeWait:
-				// A mini-socket: TIME_WAIT, or an orphan's FIN_WAIT_2
-				// the kernel moved into one (dumped in FIN_WAIT_2, with
-				// the timewait timer).
-				got.TCPTimeWait++
-			case s.State == StateNewSynRecv || s.State == StateClosed || s.State == StateBoundInactive:
-			default:
-				if s.Family == 4 {
-					got.TCPInUse++
-				} else {
-					got.TCP6InUse++
-				}
-			}
-		case UDP:
-			if s.Family == 4 {
-				got.UDPInUse++
-			} else {
-				got.UDP6InUse++
-			}
-		}
+		countRow(&got, &socks[i])
 	}
 	return got
 }

@@ -71,10 +71,21 @@ type Tracker struct {
 // connections, Changes.Closed holds the destroy records, Changes.Lost
 // the losses handed in since the last Update.
 func (t *Tracker) Update(cur *Snapshot) Changes {
+	return t.UpdateFrom(cur, nil, nil)
+}
+
+// UpdateFrom is Update for a cur made from of's rows, as a patch makes
+// its table (collect.PatchCounts.Origin): when of is the tracker's
+// previous snapshot, the rows origin says are copies are paired with
+// theirs without a comparison (DiffFrom). Otherwise it is Update.
+func (t *Tracker) UpdateFrom(cur *Snapshot, origin []int32, of *Snapshot) Changes {
 	if cur == nil {
 		cur = &Snapshot{}
 	}
-	ch := Diff(t.prev, cur)
+	if of == nil || of != t.prev {
+		origin = nil
+	}
+	ch := DiffFrom(t.prev, cur, origin)
 	if t.prev != nil && (len(t.held) > 0 || cur.Partial && len(ch.Gone) > 0) {
 		t.reconcile(cur, &ch)
 	}

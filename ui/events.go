@@ -32,6 +32,9 @@ type changeTracker interface {
 	AddEvents(evs []collect.StateEvent, lost uint64)
 	AddClosed(cs []collect.Closed, lost uint64)
 	Update(cur *collect.Snapshot) collect.Changes
+	// UpdateFrom is Update for a patched table, with the patch's
+	// origins (collect.Tracker.UpdateFrom).
+	UpdateFrom(cur *collect.Snapshot, origin []int32, of *collect.Snapshot) collect.Changes
 	Path(k collect.Key) []collect.Step
 	// Rebase makes the next Update a first snapshot (a new kernel
 	// filter changed what the source lists).

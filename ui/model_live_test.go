@@ -44,7 +44,11 @@ func (s *scriptTracker) AddClosed(cs []collect.Closed, lost uint64) {
 }
 
 func (s *scriptTracker) Update(cur *collect.Snapshot) collect.Changes {
-	ch := s.Tracker.Update(cur)
+	return s.UpdateFrom(cur, nil, nil)
+}
+
+func (s *scriptTracker) UpdateFrom(cur *collect.Snapshot, origin []int32, of *collect.Snapshot) collect.Changes {
+	ch := s.Tracker.UpdateFrom(cur, origin, of)
 	if len(s.extra) > 0 {
 		x := s.extra[0]
 		s.extra = s.extra[1:]

@@ -184,7 +184,12 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 	}
 	// One diff per snapshot, for the view and every demo; while paused
 	// the demos go on and the view holds what changed.
-	ch := m.tracker.Update(snap)
+	var ch collect.Changes
+	if msg.patched && !rebased {
+		ch = m.tracker.UpdateFrom(snap, msg.origin, msg.originOf)
+	} else {
+		ch = m.tracker.Update(snap)
+	}
 	m.fed = snap
 	m.lost += ch.Lost
 	m.demos.observe(snap, &ch)
