@@ -25,15 +25,22 @@ const minHugeTable = 4 << 20
 // array gets small pages as before.
 func adviseHugePages(socks []Socket) {
 	size := uintptr(cap(socks)) * unsafe.Sizeof(Socket{})
-	if size < minHugeTable {
-		return
-	}
 	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(socks[:1]))), size)
-	base := uintptr(unsafe.Pointer(&mem[0]))
-	start := (base+hugePageSize-1)&^(hugePageSize-1) - base
-	end := (base+size)&^(hugePageSize-1) - base
-	if end <= start {
+	start, end, ok := hugeSpan(uintptr(unsafe.Pointer(&mem[0])), size)
+	if !ok {
 		return
 	}
 	_ = unix.Madvise(mem[start:end], unix.MADV_HUGEPAGE)
+}
+
+// hugeSpan returns the offsets, in an array of size bytes at base, of
+// the whole huge pages inside it, and false for an array too small to
+// be advised (under minHugeTable, or holding no whole huge page).
+func hugeSpan(base, size uintptr) (start, end uintptr, ok bool) {
+	if size < minHugeTable {
+		return 0, 0, false
+	}
+	start = (base+hugePageSize-1)&^(hugePageSize-1) - base
+	end = (base+size)&^(hugePageSize-1) - base
+	return start, end, end > start
 }
