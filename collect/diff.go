@@ -316,12 +316,7 @@ func (d *differ) hash(k *dkey) uint64 {
 // the in-step walk are finished on the spot, while both sockets are in
 // cache: their mark is written and d.done set, as they have no transition.
 func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
-	d.used = grow(d.used, len(prev))
-	clear(d.used)
-	d.done = grow(d.done, len(cur))
-	clear(d.done)
-	pair := grow(d.pair, len(cur))
-	d.pair = pair
+	pair := d.reset(len(prev), len(cur))
 
 	// Fast path: the kernel dumps in a stable order, so cur[i] is nearly
 	// always the socket after the one cur[i-1] paired with, or a few
@@ -375,16 +370,22 @@ func (d *differ) match(prev, cur []Socket, marks []Mark) []int32 {
 	return pair
 }
 
+// reset readies the scratch for prev and cur tables of these lengths:
+// no prev row used, no cur row done. It returns the pairs' array.
+func (d *differ) reset(prev, cur int) []int32 {
+	d.used = grow(d.used, prev)
+	clear(d.used)
+	d.done = grow(d.done, cur)
+	clear(d.done)
+	d.pair = grow(d.pair, cur)
+	return d.pair
+}
+
 // matchFrom is match for a cur whose rows origin says are copies of
 // prev's (see DiffFrom): those are paired and finished at once, marked
 // the same, and the rest go through match's hash passes.
 func (d *differ) matchFrom(prev, cur []Socket, marks []Mark, origin []int32) []int32 {
-	d.used = grow(d.used, len(prev))
-	clear(d.used)
-	d.done = grow(d.done, len(cur))
-	clear(d.done)
-	pair := grow(d.pair, len(cur))
-	d.pair = pair
+	pair := d.reset(len(prev), len(cur))
 	left := 0
 	for i, o := range origin {
 		if o >= 0 && int(o) < len(prev) && !d.used[o] {

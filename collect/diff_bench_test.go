@@ -15,31 +15,7 @@ import (
 // perturbed returns prev one refresh later: 2% of the sockets changed
 // state, 1% gone, 1% new, every timer a second closer, as on a busy proxy.
 func perturbed(prev *collect.Snapshot, seed uint64) *collect.Snapshot {
-	r := rand.New(rand.NewPCG(seed, 7))
-	n := len(prev.Sockets)
-	cur := &collect.Snapshot{Taken: prev.Taken.Add(time.Second), Source: prev.Source}
-	cur.Sockets = make([]collect.Socket, 0, n+n/100+1)
-	for _, s := range prev.Sockets {
-		switch x := r.IntN(100); {
-		case x == 0:
-			continue
-		case x < 3:
-			if s.State == collect.StateEstablished {
-				s.State = collect.StateFinWait2
-			} else {
-				s.State = collect.StateEstablished
-			}
-		}
-		s.TimerLeft -= time.Second
-		cur.Sockets = append(cur.Sockets, s)
-	}
-	for i := 0; i <= n/100; i++ {
-		cur.Sockets = append(cur.Sockets, collect.Socket{
-			Proto: collect.TCP, Family: 4, State: collect.StateSynSent,
-			Local:  netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 9, byte(i >> 8), byte(i)}), uint16(30000+i%1000)),
-			Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 8000),
-		})
-	}
+	cur, _ := patchedOf(prev, seed)
 	return cur
 }
 
@@ -197,9 +173,9 @@ func TestPerturbedDiff(t *testing.T) {
 	}
 }
 
-// patchedOf is prev one patch later, with the patch's origins: as
-// perturbed, but in prev's order (a patch keeps it), every row kept
-// unchanged an origin, the others -1.
+// patchedOf is perturbed with the origins a patch would give it (a
+// patch keeps prev's order, as perturbed does): for every row kept
+// unchanged its index in prev, for the others -1.
 func patchedOf(prev *collect.Snapshot, seed uint64) (*collect.Snapshot, []int32) {
 	r := rand.New(rand.NewPCG(seed, 7))
 	n := len(prev.Sockets)
