@@ -383,17 +383,35 @@ func (d *differ) reset(prev, cur int) []int32 {
 
 // matchFrom is match for a cur whose rows origin says are copies of
 // prev's (see DiffFrom): those are paired and finished at once, marked
-// the same, and the rest go through match's hash passes.
+// the same. A patch puts the row it asked the kernel for again where
+// the row it replaces was, so each other row is first looked for, as
+// match's in-step walk would, among the few prev rows after the copy
+// before it; what is not found there goes through the hash passes.
 func (d *differ) matchFrom(prev, cur []Socket, marks []Mark, origin []int32) []int32 {
 	pair := d.reset(len(prev), len(cur))
-	left := 0
 	for i, o := range origin {
+		pair[i] = -1
 		if o >= 0 && int(o) < len(prev) && !d.used[o] {
 			d.used[o], pair[i], d.done[i], marks[i] = true, o, true, MarkSame
+		}
+	}
+	const window = 4
+	hint, left := 0, 0
+	for i := range cur {
+		if d.done[i] {
+			hint = int(pair[i]) + 1
 			continue
 		}
-		pair[i] = -1
-		left++
+		c := &cur[i]
+		for j, end := hint, min(hint+window, len(prev)); j < end; j++ {
+			if !d.used[j] && sameKey(&prev[j], c) {
+				hint = d.step(prev, c, i, j, pair, marks)
+				break
+			}
+		}
+		if pair[i] < 0 {
+			left++
+		}
 	}
 	if left > 0 {
 		d.matchRest(prev, cur, pair)
