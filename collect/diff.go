@@ -109,7 +109,7 @@ func Diff(prev, cur *Snapshot) Changes {
 // DiffFrom is Diff for a cur whose rows are known to come from prev's:
 // origin, parallel to cur.Sockets, holds for each row the index of the
 // prev row it is an unchanged copy of (a TIME_WAIT timer counted down
-// aside), or -1 for a row that is not (collect.PatchCounts.Origin). The
+// aside), or -1 for a row that is not (PatchCounts.Origin). The
 // copies are paired with their rows without a comparison, and only the
 // others are matched by Key, so a patch of a large table costs what
 // changed rather than a pass over both tables. An origin of another

@@ -21,8 +21,8 @@ type timedRow struct {
 // reads every row anyway (the walk's tagging, the patch's copy): the
 // next patch of that table reads the list instead of every row of it,
 // which at 100k rows is the difference between 100k rows of 208 bytes
-// and the few thousand of TIME_WAIT (docs/performance.md, "Patch's
-// passes"). of, n and taken say which table it is of: a patch of any
+// and the few thousand of TIME_WAIT (docs/performance.md, "What a
+// patch read that it did not need"). of, n and taken say which table it is of: a patch of any
 // other reads the rows.
 type timedRows struct {
 	rows  []timedRow
@@ -57,9 +57,6 @@ func (t *timedRows) done(socks []Socket, taken time.Time) {
 		t.rows = append([]timedRow(nil), t.rows...)
 	}
 }
-
-// drop forgets the list: its table's rows moved (a row dropped).
-func (t *timedRows) drop() { t.of, t.n = nil, 0 }
 
 // forTable reports the list of prev's timed rows, when it is the table the
 // list was made for.

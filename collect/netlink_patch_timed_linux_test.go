@@ -69,6 +69,9 @@ func TestPatchListsTimedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkTimed(t, "patch", src, &p)
+	if n := len(src.patch.timed.rows); n != 4 {
+		t.Fatalf("the patch lists %d timed rows, want the 4 TIME_WAIT sockets", n)
+	}
 	elapsed := p.Taken.Sub(snap.Taken)
 	for _, r := range src.patch.timed.rows {
 		s, was := &p.Sockets[r.i], &snap.Sockets[r.i]

@@ -25,12 +25,12 @@ const minHugeTable = 4 << 20
 // array gets small pages as before.
 func adviseHugePages(socks []Socket) {
 	size := uintptr(cap(socks)) * unsafe.Sizeof(Socket{})
-	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(socks[:1]))), size)
-	start, end, ok := hugeSpan(uintptr(unsafe.Pointer(&mem[0])), size)
+	base := unsafe.Pointer(unsafe.SliceData(socks))
+	start, end, ok := hugeSpan(uintptr(base), size)
 	if !ok {
 		return
 	}
-	_ = unix.Madvise(mem[start:end], unix.MADV_HUGEPAGE)
+	_ = unix.Madvise(unsafe.Slice((*byte)(base), size)[start:end], unix.MADV_HUGEPAGE)
 }
 
 // hugeSpan returns the offsets, in an array of size bytes at base, of

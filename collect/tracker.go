@@ -75,7 +75,7 @@ func (t *Tracker) Update(cur *Snapshot) Changes {
 }
 
 // UpdateFrom is Update for a cur made from of's rows, as a patch makes
-// its table (collect.PatchCounts.Origin): when of is the tracker's
+// its table (PatchCounts.Origin): when of is the tracker's
 // previous snapshot, the rows origin says are copies are paired with
 // theirs without a comparison (DiffFrom). Otherwise it is Update.
 func (t *Tracker) UpdateFrom(cur *Snapshot, origin []int32, of *Snapshot) Changes {

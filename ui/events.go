@@ -31,9 +31,9 @@ type EventStream interface {
 type changeTracker interface {
 	AddEvents(evs []collect.StateEvent, lost uint64)
 	AddClosed(cs []collect.Closed, lost uint64)
-	Update(cur *collect.Snapshot) collect.Changes
-	// UpdateFrom is Update for a patched table, with the patch's
-	// origins (collect.Tracker.UpdateFrom).
+	// UpdateFrom diffs a snapshot against the last one, pairing a
+	// patched table's carried rows by the patch's origins (nil for a
+	// walk; collect.Tracker.UpdateFrom).
 	UpdateFrom(cur *collect.Snapshot, origin []int32, of *collect.Snapshot) collect.Changes
 	Path(k collect.Key) []collect.Step
 	// Rebase makes the next Update a first snapshot (a new kernel

@@ -183,13 +183,10 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 		m.tracker.Rebase()
 	}
 	// One diff per snapshot, for the view and every demo; while paused
-	// the demos go on and the view holds what changed.
-	var ch collect.Changes
-	if msg.patched && !rebased {
-		ch = m.tracker.UpdateFrom(snap, msg.origin, msg.originOf)
-	} else {
-		ch = m.tracker.Update(snap)
-	}
+	// the demos go on and the view holds what changed. A patch's origins
+	// pair its carried rows (a walk has none, and after a Rebase the
+	// tracker has no previous table for them to be of).
+	ch := m.tracker.UpdateFrom(snap, msg.origin, msg.originOf)
 	m.fed = snap
 	m.lost += ch.Lost
 	m.demos.observe(snap, &ch)
