@@ -302,7 +302,7 @@ func (n *Netlink) SnapshotInto(ctx context.Context, buf []Socket) (Snapshot, err
 		return Snapshot{}, err
 	}
 	if n.owners != nil {
-		n.owners.startEarly()
+		n.owners.startEarly(n.kernel.Load() == nil)
 	}
 	snap := Snapshot{Taken: time.Now(), Source: "netlink"}
 	mask := StateMask(n.states.Load())

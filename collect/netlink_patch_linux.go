@@ -102,6 +102,11 @@ func (n *Netlink) Patch(ctx context.Context, prev *Snapshot, base SockCounters, 
 	if err != nil {
 		return Snapshot{}, PatchCounts{}, err
 	}
+	if n.owners != nil {
+		// A scan due at the end of the patch runs beside its lookups
+		// and its copy of the table.
+		n.owners.startEarlyPatch(n.kernel.Load() == nil)
+	}
 	// A table the kernel narrowed is small, and no counter says what it
 	// holds: every row of it is asked for again, and a socket an event or
 	// record names is asked for when it is one of them or one the

@@ -81,6 +81,10 @@ type ownerCache struct {
 	// is closed: the time until resolve waits on it includes the whole
 	// netlink dump, and spacing rescans by that would hold them back.
 	earlyCost time.Duration
+	// lastMissing says resolve's last answer lacked an inode after a
+	// scan made after its dump, or with none due: the scan of the next
+	// snapshot is due, so startEarly may begin it before the dump.
+	lastMissing bool
 
 	// iter is the task_file BPF iterator full passes use, loaded by the
 	// first; iterOff says it did not load or failed (iterErr says why)
@@ -148,20 +152,44 @@ func newOwnerCache() *ownerCache {
 	}
 }
 
-// startEarly begins a full scan in the background when the cache is
-// empty, so that the first snapshot's /proc pass overlaps its netlink
-// dump. resolve waits for it.
-func (c *ownerCache) startEarly() {
-	if !c.lastScan.IsZero() || c.early != nil {
+// startEarly begins a full scan in the background, so that its pass over
+// the descriptor tables overlaps the netlink dump instead of following
+// it: on the first snapshot (the cache is empty), and on a later one
+// when the scan resolve would make after the dump is dear (past
+// scanCheap), due (the last answer lacked an inode, or ownerRefresh has
+// passed) and permitted by the spacing. wide says the dump lists most
+// of the host's sockets (no kernel filter narrows it): a narrow table's
+// scan, which keeps only the inodes it wants, is left to resolve. On
+// two cores the dump and the scan then take the time of the longer
+// (docs/performance.md). resolve waits for it.
+func (c *ownerCache) startEarly(wide bool) {
+	c.start(wide, c.lastMissing)
+}
+
+// startEarlyPatch is startEarly for a patch, whose scan resolvePatch
+// makes when ownerRefresh has passed (the rows it looks for owners of
+// are not known before it).
+func (c *ownerCache) startEarlyPatch(wide bool) {
+	if !c.lastScan.IsZero() {
+		c.start(wide, false)
+	}
+}
+
+func (c *ownerCache) start(wide, missing bool) {
+	if c.early != nil {
 		return
 	}
-	c.lastScan = c.now()
+	now := c.now()
+	if !c.lastScan.IsZero() && (!wide || c.lastCost < scanCheap || !c.mayScan(now) ||
+		!missing && now.Sub(c.lastScan) < c.refresh) {
+		return
+	}
+	c.lastScan = now
 	c.early = make(chan struct{})
-	start := c.lastScan
 	go func() {
 		defer close(c.early)
 		c.collect(nil)
-		c.earlyCost = c.now().Sub(start)
+		c.earlyCost = c.now().Sub(now)
 	}()
 }
 
@@ -198,9 +226,13 @@ func (c *ownerCache) resolve(socks []Socket) string {
 			c.catchUp()
 		}
 		if c.ver != c.last.ver {
-			live, _ = c.lookupAll(socks)
+			live, missing = c.lookupAll(socks)
 		}
 	}
+	// An early scan does not remember the inodes nobody holds (rebuild),
+	// so what it leaves missing is no reason for the next to start early:
+	// that one scans after its dump, and remembers them.
+	c.lastMissing = missing && !early
 	if stale := len(c.byInode) - live; stale > live/4+staleSlack {
 		c.prune(socks, live)
 	}

@@ -320,7 +320,7 @@ func TestStaleEarlyScanIsRedone(t *testing.T) {
 	clk := newFakeClock()
 	c := newOwnerCache()
 	c.now = clk.Now
-	c.startEarly()
+	c.startEarly(true)
 	<-c.early // done, but the snapshot that started it failed
 	first := c.lastScan
 	clk.Advance(time.Minute)
@@ -347,12 +347,94 @@ func TestFreshEarlyScanIsUsed(t *testing.T) {
 	c := newOwnerCache()
 	c.now = clk.Now
 	r := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
-	c.startEarly()
+	c.startEarly(true)
 	<-c.early
 	clk.Advance(time.Second) // the dump
 	socks := []Socket{{Proto: TCP, Inode: inodeOf(t, r.fd)}}
 	c.resolve(socks)
 	if c.scans != 1 || c.lastCost != 0 || !isSelf(t, socks[0].Owners) {
 		t.Errorf("fresh early scan: %d scans, cost %v, owners %v; want 1, 0 and this process", c.scans, c.lastCost, socks[0].Owners)
+	}
+}
+
+// On a later snapshot the scan starts before the dump only when the one
+// after it would be dear, due and permitted: the last answer lacked an
+// inode (with the spacing passed) or ownerRefresh has passed, and the
+// table is wide. The early scan finds the socket the last answer lacked, and what
+// it leaves missing does not start the next one early.
+func TestEarlyScanOnALaterSnapshot(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	c := newOwnerCache()
+	c.now = clk.Now
+	r1 := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	socks := []Socket{{Proto: TCP, Inode: inodeOf(t, r1.fd)}}
+	c.resolve(socks)
+	if c.scans != 1 {
+		t.Fatalf("first resolve: %d scans, want 1", c.scans)
+	}
+	c.startEarly(true)
+	if c.early != nil {
+		t.Fatal("an early scan started with nothing missing and the cache fresh")
+	}
+
+	// A dear scan: the next is spaced by 50 times its cost.
+	c.lastCost = time.Second
+	r2 := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
+	socks = append(socks, Socket{Proto: TCP, Inode: inodeOf(t, r2.fd)})
+	c.resolve(socks)
+	if c.scans != 1 || !c.lastMissing || socks[1].Owners != nil {
+		t.Fatalf("spaced: %d scans, lastMissing %v, owners %v; want 1, true, none", c.scans, c.lastMissing, socks[1].Owners)
+	}
+	c.startEarly(true)
+	if c.early != nil {
+		t.Fatal("an early scan started before the spacing passed")
+	}
+	clk.Advance(scanSpacing * time.Second)
+	c.startEarly(false)
+	if c.early != nil {
+		t.Fatal("an early scan started for a narrow table")
+	}
+	c.startEarly(true)
+	if c.early == nil {
+		t.Fatal("no early scan with an inode missing and the spacing passed")
+	}
+	<-c.early
+	r3 := newSocket(t, unix.AF_INET, unix.SOCK_STREAM) // made during the dump
+	socks = append(socks, Socket{Proto: TCP, Inode: inodeOf(t, r3.fd)})
+	c.resolve(socks)
+	if c.scans != 2 || !isSelf(t, socks[1].Owners) {
+		t.Fatalf("after the early scan: %d scans, owners %v; want 2 and this process", c.scans, socks[1].Owners)
+	}
+	if socks[2].Owners != nil || c.lastMissing {
+		t.Fatalf("the socket made after the scan: owners %v, lastMissing %v; want none and false", socks[2].Owners, c.lastMissing)
+	}
+	// Spaced by 5 s, due by ownerRefresh at 10 s.
+	c.lastCost = 100 * time.Millisecond
+	clk.Advance(5 * time.Second)
+	c.startEarly(true)
+	if c.early != nil {
+		t.Fatal("what an early scan left missing started the next early")
+	}
+	c.startEarlyPatch(true)
+	if c.early != nil {
+		t.Fatal("a patch's early scan started before ownerRefresh passed")
+	}
+	clk.Advance(ownerRefresh)
+	c.startEarlyPatch(true)
+	if c.early == nil {
+		t.Fatal("no early scan for a patch once ownerRefresh passed")
+	}
+	<-c.early
+	c.resolve(socks)
+	if c.scans != 3 || !isSelf(t, socks[2].Owners) {
+		t.Fatalf("refreshed: %d scans, owners %v; want 3 and this process", c.scans, socks[2].Owners)
+	}
+	// A cheap scan is made after the dump, as before.
+	c.lastCost = 0
+	clk.Advance(ownerRefresh)
+	c.startEarly(true)
+	if c.early != nil {
+		t.Fatal("an early scan started for a cheap scan")
 	}
 }
