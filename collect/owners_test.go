@@ -106,6 +106,14 @@ func newFakeClock() *fakeClock {
 	return &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 }
 
+// clockedCache is an owner cache on a clock of the test's.
+func clockedCache() (*ownerCache, *fakeClock) {
+	clk := newFakeClock()
+	c := newOwnerCache()
+	c.now = clk.Now
+	return c, clk
+}
+
 func (f *fakeClock) Now() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -149,9 +157,7 @@ func isSelf(t *testing.T, owners []Owner) bool {
 // the clock is the test's, so no scan is due by accident.
 func TestOwnersCacheRescansForNewInodes(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	c := newOwnerCache()
-	c.now = clk.Now
+	c, clk := clockedCache()
 	a := boundUDP(t)
 	socks := ownedSocks(t, a)
 	c.resolve(socks)
@@ -218,9 +224,7 @@ func TestOwnersNewSocketThroughNetlink(t *testing.T) {
 // passed, then gets it.
 func TestOwnerScanSpacedByItsCost(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	c := newOwnerCache()
-	c.now = clk.Now
+	c, clk := clockedCache()
 	a := boundUDP(t)
 	c.resolve(ownedSocks(t, a))
 	c.lastCost = 100 * time.Millisecond
@@ -317,9 +321,7 @@ func TestOwnersManyDescriptors(t *testing.T) {
 // the test's: the scan takes no time on it, the wait a minute.
 func TestStaleEarlyScanIsRedone(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	c := newOwnerCache()
-	c.now = clk.Now
+	c, clk := clockedCache()
 	c.startEarly(true)
 	<-c.early // done, but the snapshot that started it failed
 	first := c.lastScan
@@ -343,9 +345,7 @@ func TestStaleEarlyScanIsRedone(t *testing.T) {
 // its own, not the wait until resolve.
 func TestFreshEarlyScanIsUsed(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	c := newOwnerCache()
-	c.now = clk.Now
+	c, clk := clockedCache()
 	r := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
 	c.startEarly(true)
 	<-c.early
@@ -360,13 +360,11 @@ func TestFreshEarlyScanIsUsed(t *testing.T) {
 // On a later snapshot the scan starts before the dump only when the one
 // after it would be dear, due and permitted: the last answer lacked an
 // inode (with the spacing passed) or ownerRefresh has passed, and the
-// table is wide. The early scan finds the socket the last answer lacked, and what
-// it leaves missing does not start the next one early.
+// table is wide. The early scan finds the socket the last answer
+// lacked, and what it leaves missing does not start the next one early.
 func TestEarlyScanOnALaterSnapshot(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	c := newOwnerCache()
-	c.now = clk.Now
+	c, clk := clockedCache()
 	r1 := newSocket(t, unix.AF_INET, unix.SOCK_STREAM)
 	socks := []Socket{{Proto: TCP, Inode: inodeOf(t, r1.fd)}}
 	c.resolve(socks)
