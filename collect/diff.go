@@ -77,6 +77,11 @@ type Changes struct {
 	// previous Update (a full ring buffer or receive buffer): the
 	// transitions above may miss steps when it is not zero.
 	Lost uint64
+	// Prev, when not nil, is parallel to cur.Sockets: the index of the
+	// prev row each row was paired with, or -1 for a new one. A
+	// Tracker's Update fills it in an array of its own, which the next
+	// Update writes over; Diff and DiffFrom leave it nil.
+	Prev []int32
 }
 
 // Socket returns the socket t happened to: cur.Sockets[t.Index], or
@@ -103,7 +108,7 @@ func (c *Changes) Socket(cur *Snapshot, t *Transition) *Socket {
 // the first snapshot shows what exists rather than what happened. A nil cur
 // is read as an empty snapshot.
 func Diff(prev, cur *Snapshot) Changes {
-	return diffFrom(prev, cur, nil)
+	return diffFrom(prev, cur, nil, nil)
 }
 
 // DiffFrom is Diff for a cur whose rows are known to come from prev's:
@@ -118,10 +123,12 @@ func DiffFrom(prev, cur *Snapshot, origin []int32) Changes {
 	if prev == nil || cur == nil || len(origin) != len(cur.Sockets) {
 		origin = nil
 	}
-	return diffFrom(prev, cur, origin)
+	return diffFrom(prev, cur, origin, nil)
 }
 
-func diffFrom(prev, cur *Snapshot, origin []int32) Changes {
+// diffFrom is DiffFrom; with pairs not nil, it also copies the pairing
+// into *pairs' array (grown as needed) and sets Changes.Prev to it.
+func diffFrom(prev, cur *Snapshot, origin []int32, pairs *[]int32) Changes {
 	var curS []Socket
 	var at time.Time
 	if cur != nil {
@@ -146,6 +153,14 @@ func diffFrom(prev, cur *Snapshot, origin []int32) Changes {
 		pair = d.matchFrom(prevS, curS, ch.Marks, origin)
 	} else {
 		pair = d.match(prevS, curS, ch.Marks)
+	}
+	if pairs != nil {
+		if c := cap(*pairs); c < len(pair) || c > differShrink*len(pair)+differFloor {
+			*pairs = make([]int32, len(pair))
+		}
+		*pairs = (*pairs)[:len(pair)]
+		copy(*pairs, pair)
+		ch.Prev = *pairs
 	}
 
 	// Size the results first: when everything changed (a restart, a

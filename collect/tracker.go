@@ -53,6 +53,8 @@ type Tracker struct {
 	closed []Closed
 	lost   uint64
 	kern   kernelState
+	// pairs is the array Changes.Prev is given in.
+	pairs []int32
 }
 
 // Update returns the changes from the previous snapshot to cur, and keeps
@@ -85,7 +87,10 @@ func (t *Tracker) UpdateFrom(cur *Snapshot, origin []int32, of *Snapshot) Change
 	if of == nil || of != t.prev {
 		origin = nil
 	}
-	ch := DiffFrom(t.prev, cur, origin)
+	if t.prev == nil || len(origin) != len(cur.Sockets) {
+		origin = nil
+	}
+	ch := diffFrom(t.prev, cur, origin, &t.pairs)
 	if t.prev != nil && (len(t.held) > 0 || cur.Partial && len(ch.Gone) > 0) {
 		t.reconcile(cur, &ch)
 	}

@@ -191,13 +191,15 @@ type model struct {
 	// rowsOf and rowsSig are the snapshot and the sort and filter the
 	// rows were last built from; origin and originOf are the patch the
 	// next rebuild may carry them over by (rows_incremental.go), and
-	// rowTo and rowAdd its scratch space.
+	// rowTo and rowAdd its scratch space; walkOrig holds the origins a
+	// walk's pairing gives (walkOrigin).
 	rowsOf   *collect.Snapshot
 	rowsSig  rowSig
 	origin   []int32
 	originOf *collect.Snapshot
 	rowTo    []int32
 	rowAdd   []row
+	walkOrig []int32
 	// rowsCarried counts the rebuilds that carried the rows over, for
 	// the tests.
 	rowsCarried int

@@ -197,8 +197,13 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 			m.pendingMarks = nil
 		}
 	} else {
-		if msg.patched && !rebased {
+		switch {
+		case rebased:
+		case msg.patched:
 			m.origin, m.originOf = msg.origin, msg.originOf
+		case oldFed == oldSnap:
+			// The tracker paired the walk's rows with the shown ones.
+			m.origin, m.originOf = m.walkOrigin(snap, oldSnap, &ch), oldSnap
 		}
 		m.applyRebased(snap, &ch, rebased)
 	}

@@ -145,3 +145,83 @@ func TestPatchedRowsMatchAFullRebuild(t *testing.T) {
 		}
 	}
 }
+
+// walkOf is what a walk after prev might list: patchOf's changes, and
+// rows that are another socket of the same key (a new cookie) or moved
+// queues, with new rows among the kept ones rather than at the end.
+func walkOf(prev *collect.Snapshot, r *rand.Rand, next *uint64) collect.Snapshot {
+	cur, _ := patchOf(prev, r, next)
+	for i := range cur.Sockets {
+		s := &cur.Sockets[i]
+		switch x := r.IntN(100); {
+		case x < 3:
+			*next++
+			s.Cookie = 1<<41 | *next // the key's socket was replaced
+		case x < 6:
+			s.RecvQ++
+		}
+	}
+	for range 1 + r.IntN(20) {
+		i, j := r.IntN(len(cur.Sockets)), len(cur.Sockets)-1-r.IntN(10)
+		cur.Sockets[i], cur.Sockets[j] = cur.Sockets[j], cur.Sockets[i]
+	}
+	return cur
+}
+
+// A walk's rows are carried over by the tracker's pairing where the
+// sort reads only what the mark compares: the rows a full rebuild makes
+// of the same table, row for row, with the same marks, under each such
+// sort both ways. A sort by timer or namespace, or a filter, rebuilds
+// in full.
+func TestWalkRowsMatchAFullRebuild(t *testing.T) {
+	cases := []struct {
+		col    column
+		desc   bool
+		filter string
+		carry  bool
+	}{
+		{colLocal, false, "", true}, {colLocal, true, "", true}, {colState, false, "", true}, {colState, true, "", true},
+		{colForeign, false, "", true}, {colProto, true, "", true}, {colRecvQ, true, "", true}, {colSendQ, false, "", true},
+		{colTimer, false, "", false}, {colNetNS, false, "", false}, {colLocal, false, "sport >= :8004", false},
+	}
+	for _, c := range cases {
+		h := newHarness(t, Config{Filter: c.filter})
+		h.send(windowSize(200, 40))
+		base := *synth.Table(3000, 11)
+		base.Source = "netlink"
+		seen := map[collect.Key]bool{}
+		var socks []collect.Socket
+		for _, s := range base.Sockets {
+			if !seen[s.Key()] {
+				seen[s.Key()] = true
+				s.Cookie = uint64(len(socks) + 1)
+				socks = append(socks, s)
+			}
+		}
+		base.Sockets = socks
+		h.feed(base)
+		h.m.table.sortCol, h.m.table.sortDesc = c.col, c.desc
+		h.m.rebuildRows()
+		r := rand.New(rand.NewPCG(uint64(c.col), 9))
+		var next uint64
+		for round := range 6 {
+			cur := walkOf(h.m.snap, r, &next)
+			carried := h.m.rowsCarried
+			h.send(snapMsg{snap: cur})
+			if got := h.m.rowsCarried == carried+1; got != c.carry {
+				t.Fatalf("%v desc=%v %q round %d: rows carried over %v, want %v", c.col, c.desc, c.filter, round, got, c.carry)
+			}
+			got := shownRows(h.m)
+			h.m.rebuildRows()
+			want := shownRows(h.m)
+			if len(got) != len(want) {
+				t.Fatalf("%v desc=%v round %d: %d rows carried over, %d rebuilt", c.col, c.desc, round, len(got), len(want))
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%v desc=%v round %d: row %d is %+v carried over, %+v rebuilt", c.col, c.desc, round, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
