@@ -85,7 +85,11 @@ func (t *Tracker) merge(cur *Snapshot, ch *Changes) {
 // the rest, in order, for a later Update.
 func (t *Tracker) takeReady(taken time.Time) {
 	k := &t.kern
-	k.ready = scratch(k.ready)
+	// Sized once: a burst (a wave of TIME_WAIT timers, 100k events at
+	// a million sockets) grown by doubling would copy its events
+	// several times over, each copy paid with the collector's assists
+	// on a large heap.
+	k.ready = slices.Grow(scratch(k.ready), len(t.events))
 	used := len(t.events)
 	n := 0
 	for i := range t.events {
