@@ -159,6 +159,7 @@ func (m *model) rebuildPatched(old *collect.Snapshot, oldSocks []collect.Socket,
 		}
 	}
 	m.rows = fitSlice(out)
+	m.sorter.shrink(len(m.rows))
 	m.finishRows(counts, need)
 	m.rowsCarried++
 	return true

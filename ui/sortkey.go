@@ -182,6 +182,18 @@ func (s *sorter) release(n int) {
 	s.addrs = spareSlice(s.addrs, len(s.addrs))
 }
 
+// shrink gives back the buffers far larger than n rows need, when rows
+// were ordered without a sort (rebuildPatched): release left them
+// empty, so nothing needs clearing.
+func (s *sorter) shrink(n int) {
+	if oversized(cap(s.tmp), n) {
+		s.tmp = nil
+	}
+	if oversized(cap(s.lidx), n) {
+		s.lidx, s.ridx = nil, nil
+	}
+}
+
 func (s *sorter) sort(rows []row, col column, desc bool) []row {
 	n := len(rows)
 	if s.idx == nil {
