@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -44,6 +45,85 @@ func patchOf(prev *collect.Snapshot, r *rand.Rand, next *uint64) (collect.Snapsh
 	return cur, origin
 }
 
+// checkRebuilt holds the rows shown to the rows a full rebuild makes
+// of the same table, row for row.
+func checkRebuilt(t *testing.T, h *harness, what string) {
+	t.Helper()
+	got := shownRows(h.m)
+	h.m.rebuildRows()
+	want := shownRows(h.m)
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows carried over, %d rebuilt", what, len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			for k := max(0, i-2); k < min(len(want), i+3); k++ {
+				t.Logf("%d: got cookie %d mark %d idx %d, want cookie %d mark %d idx %d", k, got[k].cookie, got[k].mark, got[k].idx, want[k].cookie, want[k].mark, want[k].idx)
+			}
+			t.Fatalf("%s: row %d is %+v carried over, %+v rebuilt", what, i, got[i], want[i])
+		}
+	}
+}
+
+// runRowsCases sends six refreshes that next makes under each case, and
+// holds each to whether its rows are carried over and to a full
+// rebuild of the same table.
+func runRowsCases(t *testing.T, cases []rowsCase, seed uint64, next func(h *harness, r *rand.Rand, n *uint64) snapMsg) {
+	t.Helper()
+	for _, c := range cases {
+		h := keyedRowsHarness(t, c.filter, c.col, c.desc)
+		r := rand.New(rand.NewPCG(uint64(c.col), seed))
+		var n uint64
+		for round := range 6 {
+			msg := next(h, r, &n)
+			carried := h.m.rowsCarried
+			h.send(msg)
+			what := fmt.Sprintf("%v desc=%v %q round %d", c.col, c.desc, c.filter, round)
+			if got := h.m.rowsCarried == carried+1; got != c.carry {
+				t.Fatalf("%s: rows carried over %v, want %v", what, got, c.carry)
+			}
+			if len(h.m.gone) == 0 && round > 0 {
+				t.Fatalf("%s: no gone rows to merge", what)
+			}
+			checkRebuilt(t, h, what)
+		}
+	}
+}
+
+// rowsCase is a sort and filter the rows are rebuilt under, and
+// whether a refresh's rows are carried over under them.
+type rowsCase struct {
+	col    column
+	desc   bool
+	filter string
+	carry  bool
+}
+
+// keyedRowsHarness is a view of a synthetic table of one socket a key
+// (the table repeats listeners, which the tracker's diff, by key,
+// cannot tell apart), under filter and a sort, its rows built.
+func keyedRowsHarness(t *testing.T, filter string, col column, desc bool) *harness {
+	t.Helper()
+	h := newHarness(t, Config{Filter: filter})
+	h.send(windowSize(200, 40))
+	base := *synth.Table(3000, 11)
+	base.Source = "netlink"
+	seen := map[collect.Key]bool{}
+	var socks []collect.Socket
+	for _, s := range base.Sockets {
+		if !seen[s.Key()] {
+			seen[s.Key()] = true
+			s.Cookie = uint64(len(socks) + 1)
+			socks = append(socks, s)
+		}
+	}
+	base.Sockets = socks
+	h.feed(base)
+	h.m.table.sortCol, h.m.table.sortDesc = col, desc
+	h.m.rebuildRows()
+	return h
+}
+
 type shownRow struct {
 	key    collect.Key
 	cookie uint64
@@ -66,63 +146,15 @@ func shownRows(m *model) []shownRow {
 // under each sort both ways and with a filter; and a filter that reads
 // owners, or a sort by process, rebuilds in full.
 func TestPatchedRowsMatchAFullRebuild(t *testing.T) {
-	cases := []struct {
-		col    column
-		desc   bool
-		filter string
-	}{
-		{colLocal, false, ""}, {colLocal, true, ""}, {colState, false, ""}, {colState, true, "sport >= :8004"},
-		{colForeign, false, ""}, {colProto, true, "state established or state listening"}, {colNetNS, false, ""},
+	cases := []rowsCase{
+		{colLocal, false, "", true}, {colLocal, true, "", true}, {colState, false, "", true}, {colState, true, "sport >= :8004", true},
+		{colForeign, false, "", true}, {colProto, true, "state established or state listening", true}, {colNetNS, false, "", true},
 	}
-	for _, c := range cases {
-		h := newHarness(t, Config{Filter: c.filter})
-		h.send(windowSize(200, 40))
-		base := *synth.Table(3000, 11)
-		base.Source = "netlink"
-		// One socket a key: the synthetic table repeats listeners, which
-		// the tracker's diff (by key) cannot tell apart.
-		seen := map[collect.Key]bool{}
-		var socks []collect.Socket
-		for _, s := range base.Sockets {
-			if !seen[s.Key()] {
-				seen[s.Key()] = true
-				s.Cookie = uint64(len(socks) + 1)
-				socks = append(socks, s)
-			}
-		}
-		base.Sockets = socks
-		h.feed(base)
-		h.m.table.sortCol, h.m.table.sortDesc = c.col, c.desc
-		h.m.rebuildRows()
-		r := rand.New(rand.NewPCG(uint64(c.col), 7))
-		var next uint64
-		for round := range 6 {
-			prev := h.m.snap
-			cur, origin := patchOf(prev, r, &next)
-			carried := h.m.rowsCarried
-			h.send(snapMsg{snap: cur, patched: true, origin: origin, originOf: prev})
-			if h.m.rowsCarried != carried+1 {
-				t.Fatalf("%v desc=%v %q round %d: the patch's rows were rebuilt in full", c.col, c.desc, c.filter, round)
-			}
-			got := shownRows(h.m)
-			if len(h.m.gone) == 0 && round > 0 {
-				t.Fatalf("round %d: no gone rows to merge", round)
-			}
-			h.m.rebuildRows()
-			want := shownRows(h.m)
-			if len(got) != len(want) {
-				t.Fatalf("%v desc=%v %q round %d: %d rows carried over, %d rebuilt", c.col, c.desc, c.filter, round, len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					for k := max(0, i-2); k < min(len(want), i+3); k++ {
-						t.Logf("%d: got cookie %d mark %d idx %d, want cookie %d mark %d idx %d", k, got[k].cookie, got[k].mark, got[k].idx, want[k].cookie, want[k].mark, want[k].idx)
-					}
-					t.Fatalf("%v desc=%v %q round %d: row %d is %+v carried over, %+v rebuilt", c.col, c.desc, c.filter, round, i, got[i], want[i])
-				}
-			}
-		}
-	}
+	runRowsCases(t, cases, 7, func(h *harness, r *rand.Rand, next *uint64) snapMsg {
+		prev := h.m.snap
+		cur, origin := patchOf(prev, r, next)
+		return snapMsg{snap: cur, patched: true, origin: origin, originOf: prev}
+	})
 
 	// Owners may have been looked up again for every row: a sort by
 	// process, or a filter on one, rebuilds.
@@ -174,54 +206,12 @@ func walkOf(prev *collect.Snapshot, r *rand.Rand, next *uint64) collect.Snapshot
 // sort both ways. A sort by timer or namespace, or a filter, rebuilds
 // in full.
 func TestWalkRowsMatchAFullRebuild(t *testing.T) {
-	cases := []struct {
-		col    column
-		desc   bool
-		filter string
-		carry  bool
-	}{
+	cases := []rowsCase{
 		{colLocal, false, "", true}, {colLocal, true, "", true}, {colState, false, "", true}, {colState, true, "", true},
 		{colForeign, false, "", true}, {colProto, true, "", true}, {colRecvQ, true, "", true}, {colSendQ, false, "", true},
 		{colTimer, false, "", false}, {colNetNS, false, "", false}, {colLocal, false, "sport >= :8004", false},
 	}
-	for _, c := range cases {
-		h := newHarness(t, Config{Filter: c.filter})
-		h.send(windowSize(200, 40))
-		base := *synth.Table(3000, 11)
-		base.Source = "netlink"
-		seen := map[collect.Key]bool{}
-		var socks []collect.Socket
-		for _, s := range base.Sockets {
-			if !seen[s.Key()] {
-				seen[s.Key()] = true
-				s.Cookie = uint64(len(socks) + 1)
-				socks = append(socks, s)
-			}
-		}
-		base.Sockets = socks
-		h.feed(base)
-		h.m.table.sortCol, h.m.table.sortDesc = c.col, c.desc
-		h.m.rebuildRows()
-		r := rand.New(rand.NewPCG(uint64(c.col), 9))
-		var next uint64
-		for round := range 6 {
-			cur := walkOf(h.m.snap, r, &next)
-			carried := h.m.rowsCarried
-			h.send(snapMsg{snap: cur})
-			if got := h.m.rowsCarried == carried+1; got != c.carry {
-				t.Fatalf("%v desc=%v %q round %d: rows carried over %v, want %v", c.col, c.desc, c.filter, round, got, c.carry)
-			}
-			got := shownRows(h.m)
-			h.m.rebuildRows()
-			want := shownRows(h.m)
-			if len(got) != len(want) {
-				t.Fatalf("%v desc=%v round %d: %d rows carried over, %d rebuilt", c.col, c.desc, round, len(got), len(want))
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%v desc=%v round %d: row %d is %+v carried over, %+v rebuilt", c.col, c.desc, round, i, got[i], want[i])
-				}
-			}
-		}
-	}
+	runRowsCases(t, cases, 9, func(h *harness, r *rand.Rand, next *uint64) snapMsg {
+		return snapMsg{snap: walkOf(h.m.snap, r, next)}
+	})
 }
