@@ -79,8 +79,9 @@ type Changes struct {
 	Lost uint64
 	// Prev, when not nil, is parallel to cur.Sockets: the index of the
 	// prev row each row was paired with, or -1 for a new one. A
-	// Tracker's Update fills it in an array of its own, which the next
-	// Update writes over; Diff and DiffFrom leave it nil.
+	// Tracker's Update (or UpdateFrom without origins) fills it in an
+	// array of its own, which the next Update writes over; Diff,
+	// DiffFrom and an UpdateFrom with origins leave it nil.
 	Prev []int32
 }
 

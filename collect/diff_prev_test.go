@@ -9,7 +9,8 @@ import (
 
 // A tracker's Changes.Prev names, for each row, the prev row it was
 // paired with: one of the same Key, each prev row at most once, -1
-// exactly for the rows marked new; Diff leaves it nil.
+// exactly for the rows marked new; Diff leaves it nil, and so does an
+// update given a patch's origins.
 func TestTrackerGivesThePairing(t *testing.T) {
 	prev := synth.Table(2000, 5)
 	cur := *prev
@@ -51,6 +52,13 @@ func TestTrackerGivesThePairing(t *testing.T) {
 		paired++
 	}
 	if paired < len(prev.Sockets)*8/10 {
-		t.Fatalf("%d of %d rows paired", paired, len(cur.Sockets))
+		t.Fatalf("%d rows paired, of %d that stayed", paired, len(prev.Sockets)*9/10)
+	}
+	origin := make([]int32, len(cur.Sockets))
+	for i := range origin {
+		origin[i] = -1
+	}
+	if ch := tr.UpdateFrom(&cur, origin, &cur); ch.Prev != nil {
+		t.Fatalf("an update with origins gave a pairing of %d rows", len(ch.Prev))
 	}
 }

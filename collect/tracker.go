@@ -84,13 +84,16 @@ func (t *Tracker) UpdateFrom(cur *Snapshot, origin []int32, of *Snapshot) Change
 	if cur == nil {
 		cur = &Snapshot{}
 	}
-	if of == nil || of != t.prev {
+	if of == nil || of != t.prev || len(origin) != len(cur.Sockets) {
 		origin = nil
 	}
-	if t.prev == nil || len(origin) != len(cur.Sockets) {
-		origin = nil
+	// The pairing is handed out for a table without origins (a walk's):
+	// a patch's caller has its origins already.
+	var pairs *[]int32
+	if origin == nil {
+		pairs = &t.pairs
 	}
-	ch := diffFrom(t.prev, cur, origin, &t.pairs)
+	ch := diffFrom(t.prev, cur, origin, pairs)
 	if t.prev != nil && (len(t.held) > 0 || cur.Partial && len(ch.Gone) > 0) {
 		t.reconcile(cur, &ch)
 	}
