@@ -2,16 +2,19 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"socktop/collect"
 	"socktop/collect/events"
 	"socktop/internal/kerneltest"
+	"socktop/internal/waitfor"
 
 	"golang.org/x/sys/unix"
 )
@@ -435,23 +438,24 @@ func sameAsDump(t *testing.T, h *harness) {
 	}
 }
 
-// waitState waits (by dumps, a bounded number) until a socket of the
-// namespace is in state st: a close's FIN crosses loopback in softirq.
-func waitState(t *testing.T, h *harness, st collect.State) {
+// waitStates waits until a dump of the namespace counts its sockets'
+// states as settled says: a close's FIN, and the ACK that answers it,
+// cross loopback in softirq, which a busy host runs late (ksoftirqd),
+// so the state a close reaches is not yet in force when close returns.
+func waitStates(t *testing.T, h *harness, what string, settled func(n map[collect.State]int) bool) {
 	t.Helper()
-	for range 200 {
+	var n map[collect.State]int
+	waitfor.UntilShow(t, 20*time.Second, what, func() bool {
 		dump, err := h.m.src.Snapshot(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
+		n = map[collect.State]int{}
 		for i := range dump.Sockets {
-			if dump.Sockets[i].State == st {
-				return
-			}
+			n[dump.Sockets[i].State]++
 		}
-		runtime.Gosched()
-	}
-	t.Fatalf("no socket came to %v", st)
+		return settled(n)
+	}, func() string { return fmt.Sprintf("states dumped: %v", n) })
 }
 
 // patchedConnectClose connects to ln, then closes the client and then
@@ -466,6 +470,11 @@ func patchedConnectClose(t *testing.T, h *harness, ln net.Listener) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// Dial returns once the client sent the handshake's last ACK; the
+	// server's side turns ESTABLISHED when that ACK is taken in.
+	waitStates(t, h, "the handshake's last ACK", func(n map[collect.State]int) bool {
+		return n[collect.StateSynSent] == 0 && n[collect.StateSynRecv] == 0
+	})
 	if k := h.tickKind(); k != "patch" {
 		t.Fatalf("a new connection made a %s, want a patch", k)
 	}
@@ -480,12 +489,20 @@ func patchedConnectClose(t *testing.T, h *harness, ln net.Listener) {
 	defer srv.Close()
 	h.settle()
 	c.Close()
-	waitState(t, h, collect.StateCloseWait)
+	// The client's FIN_WAIT_2 follows the server's CLOSE_WAIT: a patch
+	// between the two would show FIN_WAIT_1, which the dump after it
+	// no longer reads.
+	waitStates(t, h, "the close's FIN and its ACK", func(n map[collect.State]int) bool {
+		return n[collect.StateCloseWait] == 1 && n[collect.StateFinWait2] == 1
+	})
 	if k := h.tickKind(); k != "patch" {
 		t.Fatalf("a close made a %s, want a patch", k)
 	}
 	sameAsDump(t, h)
 	srv.Close()
+	waitStates(t, h, "the other end's FIN and its ACK", func(n map[collect.State]int) bool {
+		return n[collect.StateTimeWait] == 1 && n[collect.StateLastAck] == 0 && n[collect.StateFinWait2] == 0
+	})
 	if k := h.tickKind(); k != "patch" {
 		t.Fatalf("the other end's close made a %s, want a patch", k)
 	}
