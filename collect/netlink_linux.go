@@ -516,7 +516,7 @@ func (c *ownerCache) markUnknown(s *Socket) {
 	if s.Inode == 0 || len(s.Owners) > 0 {
 		return
 	}
-	if _, looked := c.byInode[s.Inode]; c.denied || !looked {
+	if _, looked := c.byInode.get(s.Inode); c.denied || !looked {
 		s.Unknown |= FieldOwners
 	}
 }

@@ -2,6 +2,8 @@
 
 package collect
 
+import "slices"
+
 // The owner cache and its buffers follow the table down: a host that once
 // had 100k sockets and now has 1k must not keep the memory of the 100k.
 
@@ -30,38 +32,34 @@ func reuse[S ~[]E, E any](s S, n int) S {
 }
 
 // prune drops the entries of inodes gone from the table (live of socks'
-// inodes are cached) into a new map sized for them, and gives the owners
-// of the snapshot a new backing array, so neither the old map nor the
-// array of the bigger table outlives the sockets that needed them.
+// inodes are cached): the index is made anew, sized for the rest, and
+// gives the owners of the snapshot a new backing array, so neither the
+// old index nor the array of the bigger table outlives the sockets that
+// needed them.
 func (c *ownerCache) prune(socks []Socket, live int) {
-	m := make(map[uint32][]Owner, live)
-	n := 0
+	keys := make([]uint32, 0, live)
 	for i := range socks {
-		n += len(socks[i].Owners)
+		if in := socks[i].Inode; in != 0 {
+			if _, ok := c.byInode.get(in); ok {
+				keys = append(keys, in)
+			}
+		}
 	}
-	backing := make([]Owner, 0, n)
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	owners := make([][]Owner, len(keys))
+	for i, in := range keys {
+		owners[i], _ = c.byInode.get(in)
+	}
+	c.byInode = ownerIndex{}
+	c.byInode.fromOwners(keys, owners)
 	for i := range socks {
-		in := socks[i].Inode
-		if in == 0 {
-			continue
+		if in := socks[i].Inode; in != 0 {
+			if o, ok := c.byInode.get(in); ok {
+				socks[i].Owners = o
+			}
 		}
-		o, ok := c.byInode[in]
-		if !ok {
-			continue
-		}
-		if o, seen := m[in]; seen {
-			socks[i].Owners = o
-			continue
-		}
-		if o != nil {
-			start := len(backing)
-			backing = append(backing, o...)
-			o = backing[start:len(backing):len(backing)]
-		}
-		m[in] = o
-		socks[i].Owners = o
 	}
-	c.byInode, c.peak = m, len(m)
 	// The carried answer holds the old owner slices.
 	c.ver++
 	c.last = carry{}

@@ -85,7 +85,7 @@ func (c *ownerCache) lookupAll(socks []Socket) (live int, missing bool) {
 		}
 		if !found {
 			budget -= far - end
-			o, ok := c.byInode[in]
+			o, ok := c.byInode.get(in)
 			s.Owners = o
 			if !ok {
 				missing = true

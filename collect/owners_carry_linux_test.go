@@ -22,7 +22,7 @@ func carryCache(n int) (*ownerCache, []Socket) {
 	for i := range socks {
 		in := uint32(carryInode + i)
 		socks[i].Inode = in
-		c.byInode[in] = []Owner{{PID: 1<<30 + i, Name: "p"}}
+		c.byInode.set(in, []Owner{{PID: 1<<30 + i, Name: "p"}})
 	}
 	return c, socks
 }
@@ -30,7 +30,7 @@ func carryCache(n int) (*ownerCache, []Socket) {
 func checkOwners(t *testing.T, c *ownerCache, socks []Socket, when string) {
 	t.Helper()
 	for i := range socks {
-		want := c.byInode[socks[i].Inode]
+		want, _ := c.byInode.get(socks[i].Inode)
 		if got := socks[i].Owners; len(got) != len(want) || len(got) > 0 && got[0] != want[0] {
 			t.Fatalf("%s: inode %#x has owners %v, the cache says %v", when, socks[i].Inode, got, want)
 		}
@@ -48,7 +48,7 @@ func TestOwnersCarryFollowsTheTable(t *testing.T) {
 	// carried.
 	for i := 300; i < 900; i++ {
 		if i%97 == 0 {
-			c.byInode[carryInode+5000+uint32(i)] = []Owner{{PID: 1<<29 + i, Name: "q"}}
+			c.byInode.set(carryInode+5000+uint32(i), []Owner{{PID: 1<<29 + i, Name: "q"}})
 		}
 	}
 	c.resolve(socks)

@@ -100,9 +100,14 @@ func (c *ownerCache) dropPIDs(gone []int32) {
 		return
 	}
 	c.holders = slices.DeleteFunc(c.holders, func(p int32) bool { return pidIn(gone, int(p)) })
-	for in, owners := range c.byInode {
+	type change struct {
+		in   uint32
+		kept []Owner
+	}
+	var changes []change
+	c.byInode.each(func(in uint32, owners []Owner) bool {
 		if !slices.ContainsFunc(owners, func(o Owner) bool { return pidIn(gone, o.PID) }) {
-			continue
+			return true
 		}
 		kept := make([]Owner, 0, len(owners)-1)
 		for _, o := range owners {
@@ -110,7 +115,11 @@ func (c *ownerCache) dropPIDs(gone []int32) {
 				kept = append(kept, o)
 			}
 		}
-		c.byInode[in] = kept
+		changes = append(changes, change{in, kept})
+		return true
+	})
+	for _, ch := range changes {
+		c.byInode.set(ch.in, ch.kept)
 		c.ver++
 	}
 }
@@ -144,7 +153,7 @@ func (c *ownerCache) addPIDs(proc int, pids []int32) {
 			name = pn.name
 		}
 		for _, p := range w.pairs {
-			owners, ok := c.byInode[p.inode]
+			owners, ok := c.byInode.get(p.inode)
 			if !ok || slices.ContainsFunc(owners, func(o Owner) bool { return o.PID == int(pid) }) {
 				continue
 			}
@@ -153,7 +162,7 @@ func (c *ownerCache) addPIDs(proc int, pids []int32) {
 			copy(grown, owners)
 			grown = append(grown, Owner{PID: int(pid), Name: name})
 			slices.SortFunc(grown, func(a, b Owner) int { return a.PID - b.PID })
-			c.byInode[p.inode] = grown
+			c.byInode.set(p.inode, grown)
 			c.ver++
 			if at, ok := slices.BinarySearch(c.holders, pid); !ok {
 				c.holders = slices.Insert(c.holders, at, pid)

@@ -45,7 +45,7 @@ const (
 // shared out to one worker per CPU (at most maxScanWorkers), since the
 // kernel serves readlink on /proc in parallel.
 type ownerCache struct {
-	byInode  map[uint32][]Owner // nil value: looked for, nobody holds it
+	byInode  ownerIndex
 	lastScan time.Time          // start of the last scan
 	lastCost time.Duration      // how long it took
 	refresh  time.Duration
@@ -56,10 +56,9 @@ type ownerCache struct {
 	now func() time.Time
 	// scans counts the passes over /proc.
 	scans int
-	// peak is the most entries byInode has held since it was made: Go
-	// maps never give memory back, so one that once held a big table is
-	// replaced when the table is far smaller (see shrinkable).
-	peak      int
+	// peakNames is the most entries names has held since it was made:
+	// Go maps never give memory back, so one that once held a big table
+	// is replaced when the table is far smaller (see shrinkable).
 	peakNames int
 
 	want  []uint32 // sorted inodes of the snapshot being resolved
@@ -144,7 +143,6 @@ type procName struct {
 
 func newOwnerCache() *ownerCache {
 	return &ownerCache{
-		byInode: make(map[uint32][]Owner),
 		refresh: ownerRefresh,
 		now:     time.Now,
 		names:   make(map[int32]procName),
@@ -233,7 +231,7 @@ func (c *ownerCache) resolve(socks []Socket) string {
 	// so what it leaves missing is no reason for the next to start early:
 	// that one scans after its dump, and remembers them.
 	c.lastMissing = missing && !early
-	if stale := len(c.byInode) - live; stale > live/4+staleSlack {
+	if stale := c.byInode.size() - live; stale > live/4+staleSlack {
 		c.prune(socks, live)
 	}
 	if c.denied {
@@ -476,37 +474,21 @@ func (c *ownerCache) rebuild(filter bool) {
 	})
 	// A process holding one socket on two descriptors is one owner.
 	c.pairs = slices.Compact(c.pairs)
-	if size := len(c.want); shrinkable(c.peak, size) {
-		c.byInode, c.peak = make(map[uint32][]Owner, size), 0
-	} else {
-		clear(c.byInode)
-	}
 	c.ver++
-	backing := make([]Owner, len(c.pairs))
 	c.holders = c.holders[:0]
-	for i, p := range c.pairs {
-		backing[i] = Owner{PID: int(p.pid), Name: c.names[p.pid].name}
+	for _, p := range c.pairs {
 		c.holders = append(c.holders, p.pid)
 	}
 	slices.Sort(c.holders)
 	c.holders = slices.Compact(c.holders)
-	for i := 0; i < len(c.pairs); {
-		j := i + 1
-		for j < len(c.pairs) && c.pairs[j].inode == c.pairs[i].inode {
-			j++
-		}
-		c.byInode[c.pairs[i].inode] = backing[i:j:j]
-		i = j
-	}
 	// Remember the inodes nobody holds, so they do not trigger a scan on
 	// every snapshot. Not after an early scan: it started before the dump
 	// and may have missed a socket made in between.
-	for _, in := range c.want {
-		if _, ok := c.byInode[in]; !ok && !filter {
-			c.byInode[in] = nil
-		}
+	var unheld []uint32
+	if !filter {
+		unheld = c.want
 	}
-	c.peak = max(c.peak, len(c.byInode))
+	c.byInode.build(c.pairs, unheld, func(pid int32) string { return c.names[pid].name })
 	for pid, n := range c.names {
 		if n.gen != c.gen {
 			delete(c.names, pid)

@@ -25,7 +25,7 @@ func (c *ownerCache) resolvePatch(socks []Socket, fresh []int32, shown func(cook
 		if s.Inode == 0 {
 			continue
 		}
-		o, ok := c.byInode[s.Inode]
+		o, ok := c.byInode.get(s.Inode)
 		s.Owners = o
 		missing = missing || !ok && (shown == nil || shown(s.Cookie))
 	}

@@ -4,13 +4,12 @@ package collect
 
 import (
 	"context"
-	"reflect"
 	"testing"
 )
 
 // TestOwnersCacheShrinks: a cache that saw 2000 sockets follows the table
-// down when they close. Entries of closed sockets are dropped, and the map
-// that held them is replaced (Go maps never give memory back), with no
+// down when they close. Entries of closed sockets are dropped, and the index
+// that held them is replaced by one sized for the rest, with no
 // rescan of /proc needed for it.
 func TestOwnersCacheShrinks(t *testing.T) {
 	t.Parallel()
@@ -24,10 +23,9 @@ func TestOwnersCacheShrinks(t *testing.T) {
 	c.now = clk.Now
 	socks := ownedSocks(t, fds...)
 	c.resolve(socks)
-	if len(c.byInode) != many || !isSelf(t, socks[many-1].Owners) {
-		t.Fatalf("cache of %d sockets holds %d entries, last owners %v", many, len(c.byInode), socks[many-1].Owners)
+	if c.byInode.size() != many || !isSelf(t, socks[many-1].Owners) {
+		t.Fatalf("cache of %d sockets holds %d entries, last owners %v", many, c.byInode.size(), socks[many-1].Owners)
 	}
-	bigMap := reflect.ValueOf(c.byInode).UnsafePointer()
 	scans := c.scans
 
 	for _, r := range fds[kept:] {
@@ -36,11 +34,11 @@ func TestOwnersCacheShrinks(t *testing.T) {
 	clk.Advance(1)
 	socks = ownedSocks(t, fds[:kept]...)
 	c.resolve(socks)
-	if len(c.byInode) != kept {
-		t.Errorf("after %d of %d sockets closed the cache holds %d entries, want %d", many-kept, many, len(c.byInode), kept)
+	if c.byInode.size() != kept {
+		t.Errorf("after %d of %d sockets closed the cache holds %d entries, want %d", many-kept, many, c.byInode.size(), kept)
 	}
-	if reflect.ValueOf(c.byInode).UnsafePointer() == bigMap {
-		t.Errorf("the map that held %d entries is still in use for %d", many, kept)
+	if x := &c.byInode; cap(x.keys) > 2*kept || cap(x.refs) > 2*kept || cap(x.backing) > 2*kept || x.dir != nil {
+		t.Errorf("the index that held %d entries keeps room for %d keys, %d refs, %d owners and %d buckets, for %d", many, cap(x.keys), cap(x.refs), cap(x.backing), len(x.dir), kept)
 	}
 	if c.scans != scans {
 		t.Errorf("shrinking rescanned /proc (%d scans, was %d)", c.scans, scans)
@@ -61,8 +59,8 @@ func TestOwnersCacheShrinks(t *testing.T) {
 	if cap(c.pairs) > shrinkMin || cap(c.want) > shrinkMin {
 		t.Errorf("after a scan of %d sockets: pairs capacity %d, want capacity %d, want at most %d", kept, cap(c.pairs), cap(c.want), shrinkMin)
 	}
-	if len(c.byInode) != kept {
-		t.Errorf("after the rescan the cache holds %d entries, want %d", len(c.byInode), kept)
+	if c.byInode.size() != kept {
+		t.Errorf("after the rescan the cache holds %d entries, want %d", c.byInode.size(), kept)
 	}
 }
 
@@ -102,7 +100,7 @@ func TestOwnersCacheFollowsNetlinkTable(t *testing.T) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	stale, ofClosed := 0, 0
-	for in := range n.owners.byInode {
+	n.owners.byInode.each(func(in uint32, _ []Owner) bool {
 		// A socket closed here can outlive its descriptor for a moment
 		// when a parallel test forks (the child holds a copy until its
 		// exec closes it); only those the table no longer lists count.
@@ -112,7 +110,8 @@ func TestOwnersCacheFollowsNetlinkTable(t *testing.T) {
 		if !live[in] {
 			stale++
 		}
-	}
+		return true
+	})
 	// The cache may keep entries of closed sockets up to a quarter of
 	// the live ones plus a slack; the test's 2000 exceed that unless the
 	// host's UDP table is huge, and then they must all be gone.
