@@ -46,8 +46,8 @@ const (
 // kernel serves readlink on /proc in parallel.
 type ownerCache struct {
 	byInode  ownerIndex
-	lastScan time.Time          // start of the last scan
-	lastCost time.Duration      // how long it took
+	lastScan time.Time     // start of the last scan
+	lastCost time.Duration // how long it took
 	refresh  time.Duration
 	denied   bool
 
