@@ -136,13 +136,15 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 
 	if interactive {
-		if os.Getenv("GOGC") == "" {
-			// The view holds a few snapshots at a time, so its live heap
-			// follows the table; a heap goal of 1.5x the live set keeps RSS
-			// near it at any table size, where a fixed limit would sit
-			// below the live set of a large table and make the collector
-			// run back to back (docs/performance.md, the burst soak).
-			debug.SetGCPercent(50)
+		// The view holds a few snapshots at a time, so its live heap
+		// follows the table; a heap goal proportional to the live set
+		// keeps RSS near it at any table size, where a fixed limit would
+		// sit below the live set of a large table and make the collector
+		// run back to back (docs/performance.md, the burst soak). The
+		// view sets the proportion (ui/memory.go) unless GOGC does.
+		tuneGC := os.Getenv("GOGC") == ""
+		if tuneGC {
+			debug.SetGCPercent(ui.GCPercentMax)
 		}
 		ev, err := openEvents(cfg.events)
 		if err != nil {
@@ -167,6 +169,7 @@ func runRoot(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			ListenCounters:   func() (collect.ListenCounters, error) { return collect.ReadListenCounters(nsPath) },
 			ListenCountersOf: liveCountersOf(cfg),
 			Names:            uiNames(cfg),
+			TuneGC:           tuneGC,
 		})
 		if err != nil {
 			return &runError{err}

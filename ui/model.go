@@ -139,6 +139,8 @@ type model struct {
 	// memPeak is the largest table since the last release of memory,
 	// memReleases how many were made (memory.go).
 	memPeak, memReleases int
+	// gc is the heap goal's tuning (memory.go); off unless Config.TuneGC.
+	gc gcTuner
 
 	snap      *collect.Snapshot // what is shown
 	pending   *collect.Snapshot // the newest one received while paused
@@ -257,6 +259,7 @@ func newModel(ctx context.Context, cfg Config, reg *demoRegistry) (*model, error
 		tracker:  &collect.Tracker{},
 		ctx:      ctx,
 		after:    func(d time.Duration, msg tea.Msg) tea.Cmd { return tea.Tick(d, func(time.Time) tea.Msg { return msg }) },
+		gc:       gcTuner{on: cfg.TuneGC},
 		styles:   &st,
 		help:     help.New(),
 		width:    80,

@@ -211,6 +211,7 @@ func (m *model) received(msg snapMsg) tea.Cmd {
 	m.release(oldPending)
 	m.release(oldFed)
 	mem := m.noteTableSize(len(snap.Sockets))
+	m.gc.tune()
 	if m.paused {
 		return mem
 	}

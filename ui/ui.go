@@ -51,6 +51,10 @@ type Config struct {
 	// Names is what the table names (-r, --services) and how hosts are
 	// looked up.
 	Names Names
+	// TuneGC lets the view set the collector's heap goal by the live
+	// heap it holds (memory.go); main sets it unless GOGC is set, which
+	// is then the user's to choose.
+	TuneGC bool
 }
 
 // frameRate is how many times a second the renderer looks for a new
