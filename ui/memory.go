@@ -49,15 +49,15 @@ func freeOSMemory() tea.Msg {
 }
 
 // The heap goal. A goal proportional to the live heap (GOGC) lets the
-// heap grow by that share of the live set before the collector runs: at
-// 50, a view of a million sockets held 400 MB of garbage beside its 850
-// MB of live heap, and peaked at 1.4 to 1.5 GiB (docs/performance.md).
-// The collector's CPU follows the allocation rate divided by the
-// percentage, not the live heap, so a large heap can be given a smaller
-// percentage: the view gives the garbage about gcHeadroom bytes, as a
-// percentage of the live heap between GCPercentMin and GCPercentMax. A
-// table of 100k sockets (100 MB live) keeps the 50 it had; a million
-// goes to 20.
+// heap grow by that share of the live set before the collector runs, so
+// at 50 a view of a million sockets held hundreds of megabytes of
+// garbage beside its table (docs/performance.md, the heap goal by the
+// live heap). The collector's CPU follows the allocation rate divided
+// by the percentage, not the live heap, so a large heap can be given a
+// smaller percentage: the view gives the garbage about gcHeadroom
+// bytes, as a percentage of the live heap between GCPercentMin and
+// GCPercentMax. Tables up to about 100k sockets keep GCPercentMax, where
+// a smaller percentage cost more CPU than the memory it saved.
 
 // GCPercentMax is the heap goal's percentage for a small live heap, and
 // the one main sets before the view has measured any.
@@ -71,7 +71,7 @@ const GCPercentMin = 20
 const gcHeadroom = 128 << 20
 
 // gcStep rounds the percentage, so that a live heap that wavers from
-// refresh to refresh does not reset the collector's pacing each time.
+// refresh to refresh changes it only when it crosses a step.
 const gcStep = 5
 
 // gcPercentFor is the heap goal's percentage for a live heap of live
@@ -99,7 +99,7 @@ type gcTuner struct {
 
 // tune sets the percentage for the live heap now, when it differs from
 // the one set last. It reads the runtime's figure of the last
-// collection: no I/O, a few hundred nanoseconds.
+// collection, which is no I/O.
 func (g *gcTuner) tune() {
 	if !g.on {
 		return
