@@ -147,3 +147,17 @@ func BenchmarkMeasureRows(b *testing.B) {
 		_ = measureRows(h.m.rows)
 	}
 }
+
+// BenchmarkRenderSmall is the screen string of a 200x50 view of a few
+// sockets, what every refresh of an idle view pays besides the library's
+// redraw.
+func BenchmarkRenderSmall(b *testing.B) {
+	t := &testing.T{}
+	h := newHarness(t, Config{})
+	h.send(tea.WindowSizeMsg{Width: 200, Height: 50})
+	h.feed(fixture())
+	b.ReportAllocs()
+	for b.Loop() {
+		h.m.render()
+	}
+}

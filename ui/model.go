@@ -124,6 +124,8 @@ type model struct {
 	keys   KeyMap
 	styles *Styles
 	help   help.Model
+	// foot is the last footer's help line (view.go).
+	foot footCache
 
 	width, height int
 	mode          mode

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"socktop/collect"
 	"socktop/names"
@@ -281,5 +282,28 @@ func TestGoldenNames(t *testing.T) {
 				return hs
 			})
 		})
+	}
+}
+
+// cellWidth agrees with ansi.StringWidth on plain ASCII, wide and
+// combining characters, escape sequences and control bytes; fit pads and
+// cuts by it.
+func TestCellWidthAgreesWithAnsi(t *testing.T) {
+	for _, s := range []string{
+		"", "ESTABLISHED", "127.0.0.1:8080", "[::1]:22", "nginx(1234)",
+		"日本語", "e\u0301", "a\tb", "\x1b[31mred\x1b[0m", "~\x7f", "ü",
+	} {
+		if got, want := cellWidth(s), ansi.StringWidth(s); got != want {
+			t.Errorf("cellWidth(%q) = %d, ansi.StringWidth = %d", s, got, want)
+		}
+	}
+	if got := fit("日本語", 4, false); ansi.StringWidth(got) != 4 || !strings.HasPrefix(got, "日") {
+		t.Errorf("fit(日本語, 4) = %q, %d cells", got, ansi.StringWidth(got))
+	}
+	if got := fit("LISTEN", 8, true); got != "  LISTEN" {
+		t.Errorf("fit(LISTEN, 8, right) = %q", got)
+	}
+	if got := fit("ESTABLISHED", 6, false); got != "ESTAB…" {
+		t.Errorf("fit(ESTABLISHED, 6) = %q", got)
 	}
 }

@@ -356,15 +356,32 @@ func layout(width int, need colNeed) (cols []colSpec, wide bool) {
 
 // fit pads or truncates plain text to exactly n cells.
 func fit(s string, n int, right bool) string {
-	w := ansi.StringWidth(s)
+	w := cellWidth(s)
 	if w > n {
-		return ansi.Truncate(s, n, "…")
+		// A wide character is never cut in half, so the cut can come a
+		// cell short: padded, the columns after it stay in place.
+		s = ansi.Truncate(s, n, "…")
+		if w = ansi.StringWidth(s); w == n {
+			return s
+		}
 	}
 	pad := strings.Repeat(" ", n-w)
 	if right {
 		return pad + s
 	}
 	return s + pad
+}
+
+// cellWidth is the cells s takes on screen. Nearly every cell of the
+// table is printable ASCII, one cell a byte, which is checked far faster
+// than a string is split into grapheme clusters.
+func cellWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
 }
 
 // fitAddr fits an address in n cells. An address that does not fit keeps

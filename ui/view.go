@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -233,6 +234,46 @@ func (m *model) footer(width int) string {
 		}
 		b = append(b, k.Help, k.Quit)
 	}
+	key := footKey(b, width)
+	if m.foot.ok && m.foot.key == key {
+		return m.foot.out
+	}
+	out := m.shortHelp(b, width)
+	m.foot = footCache{key: key, out: out, ok: true}
+	return out
+}
+
+// footCache is the last footer's help line and what it was built from:
+// the line is rebuilt only when the bindings or the width change, since
+// styling it is most of what an idle view's frame costs.
+type footCache struct {
+	key, out string
+	ok       bool
+}
+
+// footKey names what a footer's help line depends on: the width and
+// each binding's keys, description and whether it is enabled.
+func footKey(b []keyBinding, width int) string {
+	var sb strings.Builder
+	sb.WriteString(strconv.Itoa(width))
+	for i := range b {
+		h := b[i].Help()
+		sb.WriteByte(0)
+		if b[i].Enabled() {
+			sb.WriteByte('+')
+		}
+		sb.WriteString(h.Key)
+		sb.WriteByte(1)
+		sb.WriteString(h.Desc)
+	}
+	return sb.String()
+}
+
+// shortHelp is the help line of bindings b in width cells: keys go,
+// least needed first, until it fits.
+func (m *model) shortHelp(b []keyBinding, width int) string {
+	k := &m.keys
+	scrollHint := k.demoScroll()
 	hm := m.help
 	hm.SetWidth(0) // measure unclipped
 	for _, drop := range []keyBinding{k.Pause, k.Sort, k.Closed, k.Detail, k.ClearFilter, k.Demos, scrollHint, k.StopDemo, k.ReuseAddr, k.Filter} {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"github.com/charmbracelet/x/ansi"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -366,5 +367,43 @@ func TestAddrLen(t *testing.T) {
 	}
 	if got, want := n.addrLen(0, netip.AddrPort{}, 6), len(output.FormatAddr(netip.AddrPort{}, 6)); got != want {
 		t.Errorf("addrLen(invalid, 6) = %d, want %d", got, want)
+	}
+}
+
+// The footer's help line is kept between frames; it must still follow
+// what it was built from: a filter set and cleared, the width, the mode.
+func TestFooterFollowsItsBindings(t *testing.T) {
+	h := newHarness(t, Config{NoColor: true})
+	h.send(tea.WindowSizeMsg{Width: 200, Height: 24})
+	h.feed(fixture())
+	foot := func() string {
+		lines := strings.Split(h.screen(), "\n")
+		return lines[len(lines)-1]
+	}
+	if f := foot(); strings.Contains(f, "clear filter") || !strings.Contains(f, "/ filter") {
+		t.Fatalf("no filter yet, footer %q", f)
+	}
+	h.key("/")
+	h.typeText("tcp")
+	h.key("enter")
+	if f := foot(); !strings.Contains(f, "esc clear filter") {
+		t.Errorf("with a filter the footer does not offer to clear it: %q", f)
+	}
+	h.feed(fixture())
+	if f := foot(); !strings.Contains(f, "esc clear filter") {
+		t.Errorf("after a refresh the footer lost the clear key: %q", f)
+	}
+	h.key("esc")
+	if f := foot(); strings.Contains(f, "clear filter") {
+		t.Errorf("the filter is cleared, the footer still offers it: %q", f)
+	}
+	wide := foot()
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 24})
+	if f := foot(); f == wide || ansi.StringWidth(f) > 40 || !strings.Contains(f, "q quit") {
+		t.Errorf("at 40 columns the footer is %q (at 200: %q)", f, wide)
+	}
+	h.key("?")
+	if f := foot(); !strings.Contains(f, "esc back") || strings.Contains(f, "/ filter") {
+		t.Errorf("the help screen's footer is %q", f)
 	}
 }
