@@ -33,10 +33,10 @@ const (
 	bpfPendName   = "socktop_pending"
 )
 
-// defaultRingSize is the ring buffer's size: some 58k records, so a
-// reader starved of CPU on a loaded host (the pause after a small batch,
-// then no core for a while) catches up on a burst of churn instead of
-// losing it.
+// defaultRingSize is the ring buffer's size: room for tens of thousands
+// of records, so a reader starved of CPU on a loaded host (the pause
+// after a small batch, then no core for a while) catches up on a burst
+// of churn instead of losing it.
 const defaultRingSize = 4 << 20
 
 // bpfBatch bounds the records read before a batch is handed on, so a
