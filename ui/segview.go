@@ -173,8 +173,13 @@ func segSides(s *collect.Socket, segs []segments.Segment, path, peer []collect.S
 // setNotice shows the snapshot's last notices and the others, once each,
 // on the header's notice line.
 func (m *model) setNotice() {
-	all := append(append([]string(nil), m.snapNotices...), m.extraNotices...)
-	m.header.notice = strings.Join(all, "; ")
+	m.header.notice = strings.Join(m.notices(), "; ")
+}
+
+// notices are the snapshot's last notices and the others, in the order
+// the header shows them.
+func (m *model) notices() []string {
+	return append(append([]string(nil), m.snapNotices...), m.extraNotices...)
 }
 
 // syncPath asks the tracker for the detail view's connection's path, and

@@ -306,16 +306,37 @@ func (m *model) View() tea.View {
 // the width needs, instead of letting narrow terminals cut columns off:
 // the table's keys, then, under a title, the prompt's.
 func (m *model) fullHelp(width int) string {
-	blocks := []string{
-		m.helpColumns(m.keys.FullHelp(), width),
-		m.styles.Title.Render("At the / prompt"),
-		m.helpColumns(m.keys.Prompt.FullHelp(), width),
-	}
-	lines := strings.Split(blocks[0]+"\n\n"+blocks[1]+"\n"+blocks[2], "\n")
+	text := m.noticesHelp(width) + m.helpColumns(m.keys.FullHelp(), width) + "\n\n" +
+		m.styles.Title.Render("At the / prompt") + "\n" +
+		m.helpColumns(m.keys.Prompt.FullHelp(), width)
+	lines := strings.Split(text, "\n")
 	for i := range lines {
 		lines[i] = truncLine(lines[i], width)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// noticesHelp is the run's notices in full, wrapped to width, under a
+// title and before the keys; "" when there are none. The header's
+// notice line is cut at the terminal's width, and what a notice says
+// last (how to restore what is lost) is what the cut takes.
+func (m *model) noticesHelp(width int) string {
+	all := m.notices()
+	if len(all) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(m.styles.Title.Render("What this run cannot show") + "\n")
+	for _, n := range all {
+		for i, l := range strings.Split(ansi.Wrap(n, max(width-2, 8), ""), "\n") {
+			if i == 0 {
+				b.WriteString("• " + l + "\n")
+			} else {
+				b.WriteString("  " + l + "\n")
+			}
+		}
+	}
+	return b.String() + "\n"
 }
 
 // helpColumns puts groups side by side, starting a new row of them where

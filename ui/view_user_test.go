@@ -407,3 +407,42 @@ func TestFooterFollowsItsBindings(t *testing.T) {
 		t.Errorf("the help screen's footer is %q", f)
 	}
 }
+
+// The header cuts a long notice at the terminal's width; the help screen
+// has it whole, wrapped, with what it says last (how to restore it).
+func TestHelpShowsNoticesWhole(t *testing.T) {
+	long := "exact transitions off, sampled from snapshots instead: BPF refused (operation not permitted); to restore them run as root, or give socktop cap_bpf and cap_perfmon"
+	h := newHarness(t, Config{NoColor: true})
+	h.send(tea.WindowSizeMsg{Width: 60, Height: 40})
+	snap := fixture()
+	snap.Notices = []string{"not root: owners of other users' processes are unknown", long}
+	h.feed(snap)
+	if strings.Contains(h.screen(), "cap_perfmon") {
+		t.Fatalf("the header was expected to cut the notice at 60 columns:\n%s", h.screen())
+	}
+	h.key("?")
+	scr := h.screen()
+	var body []string
+	for _, l := range strings.Split(scr, "\n") {
+		if ansi.StringWidth(l) > 60 {
+			t.Errorf("a help line is wider than the terminal: %q", l)
+		}
+		body = append(body, strings.TrimSpace(l))
+	}
+	joined := strings.Join(body, " ")
+	if !strings.Contains(scr, "What this run cannot show") || !strings.Contains(joined, long) ||
+		!strings.Contains(joined, "• not root: owners of other users' processes are unknown") {
+		t.Errorf("the help screen does not hold both notices whole:\n%s", scr)
+	}
+	if !strings.Contains(scr, "At the / prompt") {
+		t.Errorf("the keys' help is gone:\n%s", scr)
+	}
+
+	quiet := newHarness(t, Config{NoColor: true})
+	quiet.send(tea.WindowSizeMsg{Width: 60, Height: 40})
+	quiet.feed(fixture())
+	quiet.key("?")
+	if strings.Contains(quiet.screen(), "What this run cannot show") {
+		t.Errorf("a run without notices has a notices title:\n%s", quiet.screen())
+	}
+}
