@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,6 +183,7 @@ func openBPFSize(size int) (_ *bpfReader, err error) {
 func privErr(what string, err, memlockErr error) error {
 	switch {
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
+		err = withoutHint{err}
 		if memlockErr != nil {
 			return fmt.Errorf("%s: %w (and RLIMIT_MEMLOCK could not be raised: %v); %s: %w", what, err, memlockErr, bpfRestore, ErrUnavailable)
 		}
@@ -191,6 +193,18 @@ func privErr(what string, err, memlockErr error) error {
 	}
 	return fmt.Errorf("%s: %w: %w", what, err, ErrUnavailable)
 }
+
+// memlockHint is what cilium/ebpf adds to a refused map or program: a
+// call socktop has already made (rlimit.RemoveMemlock), and which tells
+// a user nothing they can do.
+const memlockHint = " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)"
+
+// withoutHint is a refusal told without memlockHint; errors.Is and As
+// still reach the errno beneath.
+type withoutHint struct{ err error }
+
+func (e withoutHint) Error() string { return strings.Replace(e.err.Error(), memlockHint, "", 1) }
+func (e withoutHint) Unwrap() error { return e.err }
 
 // run reads the ring buffer until close. The batch it hands to emit is
 // reused for the next one: emit copies what it keeps, as Stream does.
