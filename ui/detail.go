@@ -108,6 +108,9 @@ func (d *detailView) Render(width int) string {
 	}
 	lines = append(lines, st.Title.Render(title))
 	add("State", st.state(s.State, s.State.Canonical().String())+st.Dim.Render(" (ss: "+s.State.SSName()+")"))
+	if m := stateMeaning(s); m != "" {
+		wrapField(func(label, value string) { add(label, st.Dim.Render(value)) }, "Meaning", m, width)
+	}
 	if s.Proto == collect.Unix {
 		d.unixFields(add)
 	} else {
