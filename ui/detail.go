@@ -88,6 +88,10 @@ type detailView struct {
 	cgroup cgroupMsg
 }
 
+// detailLabel is the width of the detail view's label column; a line is
+// two spaces, the label, a space and the value.
+const detailLabel = 13
+
 // SetSize sets the view's size.
 func (d *detailView) SetSize(w, h int) { d.width, d.height = w, h }
 
@@ -97,7 +101,7 @@ func (d *detailView) Render(width int) string {
 	s := &d.sock
 	var lines []string
 	add := func(label, value string) {
-		lines = append(lines, fmt.Sprintf("  %-13s %s", label, value))
+		lines = append(lines, fmt.Sprintf("  %-*s %s", detailLabel, label, value))
 	}
 	title := "Socket " + s.Proto.String() + " " + output.FormatAddr(s.Local, s.Family) + " -> " + output.FormatAddr(s.Remote, s.Family)
 	if s.Proto == collect.Unix {

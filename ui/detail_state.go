@@ -65,8 +65,7 @@ func stateMeaning(s *collect.Socket) string {
 // wrapField lays a field's value out in width cells after its label's
 // column, continuing on lines of their own under the value.
 func wrapField(add func(label, value string), label, value string, width int) {
-	const labelCells = 16 // "  %-13s " in detailView.Render
-	for i, l := range strings.Split(ansi.Wrap(value, max(width-labelCells, 20), ""), "\n") {
+	for i, l := range strings.Split(ansi.Wrap(value, max(width-detailLabel-3, 20), ""), "\n") {
 		if i == 0 {
 			add(label, l)
 		} else {

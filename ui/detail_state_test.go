@@ -27,7 +27,7 @@ func TestStateMeaningEveryState(t *testing.T) {
 			if m == "" {
 				t.Errorf("%s %s has no meaning", proto, st)
 			}
-			if w := ansi.StringWidth(m); w > 80-16 {
+			if w := ansi.StringWidth(m); w > 80-detailLabel-3 {
 				t.Errorf("%s %s: %q is %d cells, over one line at 80 columns", proto, st, m, w)
 			}
 		}
